@@ -1,0 +1,1 @@
+"""The ``quixotic`` command line: parses, calls the library, prints. Catches only QuixoticError."""

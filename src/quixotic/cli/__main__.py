@@ -1,0 +1,3 @@
+from quixotic.cli.main import main
+
+main()

@@ -1,0 +1,77 @@
+"""Entry point of the ``quixotic`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from quixotic import local
+from quixotic.errors import QuixoticError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
+local_app = typer.Typer(no_args_is_help=True, help="The embedded local Appwrite-compatible server's data.")
+project_app = typer.Typer(no_args_is_help=True, help="Projects of the local server.")
+key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server.")
+app.add_typer(local_app, name="local")
+local_app.add_typer(project_app, name="project")
+local_app.add_typer(key_app, name="key")
+
+err = Console(stderr=True)
+DATA_OPTION = typer.Option(Path(".quixotic/local"), "--data", help="Data folder of the local server.")
+
+
+@app.command()
+def server(
+    host: str = typer.Option(local.DEFAULT_HOST, help="Address to listen on."),
+    port: int = typer.Option(local.DEFAULT_PORT, help="Port to listen on."),
+    data: Path = DATA_OPTION,
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve the Appwrite REST API under /v1 from DATA (SQLite + files)."""
+    import uvicorn
+
+    from quixotic.server.app import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    application = create_app(data)
+    local.write_server_state(data, host, port)
+    err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
+    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+
+
+@project_app.command("create")
+def project_create(
+    project_id: str = typer.Argument(..., help="Project ID."),
+    name: str = typer.Option(None, help="Project name (defaults to the ID)."),
+    data: Path = DATA_OPTION,
+) -> None:
+    """Create a project and an API key with every scope; print {projectId, apiKey, endpoint}."""
+    creds = local.create_project(data, project_id, name)
+    typer.echo(json.dumps(creds.as_json()))
+
+
+@key_app.command("create")
+def key_create(
+    project: str = typer.Option(..., "--project", help="Project ID."),
+    scopes: str = typer.Option(..., "--scopes", help="Comma-separated scopes, e.g. rows.read,rows.write."),
+    name: str = typer.Option("quixotic", help="Key name."),
+    data: Path = DATA_OPTION,
+) -> None:
+    """Create an API key limited to SCOPES; print {projectId, apiKey, endpoint, scopes}."""
+    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+    secret = local.create_key(data, project, wanted, name)
+    out = {"projectId": project, "apiKey": secret, "endpoint": local.endpoint_of(data), "scopes": wanted}
+    typer.echo(json.dumps(out))
+
+
+def main() -> None:
+    try:
+        app()
+    except QuixoticError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,129 @@
+"""The one exception tree of ``quixotic``.
+
+Every error the toolkit raises on purpose is a :class:`QuixoticError`; the CLI catches only that root,
+prints its message (which always says what is wrong and how to fix it) and exits non-zero. The local
+server maps :class:`ApiError` to Appwrite's error JSON in one place (``quixotic.server.app``).
+
+::
+
+    QuixoticError                    root; ``message`` says what is wrong and what to do
+    ├── UsageError                   bad command-line input or arguments to a library call
+    ├── LocalDataError               the local server's data folder is missing, locked or corrupt
+    └── ApiError                     an Appwrite API error: ``type`` (e.g. ``row_not_found``), ``code`` (HTTP)
+                                     raised by the local server's handlers and, later, by the SDK adapter
+                                     when it translates an ``AppwriteException`` once at the boundary
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# HTTP status of each Appwrite error type this project raises (from Appwrite's error catalogue).
+ERROR_CODES: Final[dict[str, int]] = {
+    "general_unknown": 500,
+    "general_server_error": 500,
+    "general_access_forbidden": 401,
+    "general_unauthorized_scope": 401,
+    "general_argument_invalid": 400,
+    "general_query_invalid": 400,
+    "general_cursor_not_found": 400,
+    "general_route_not_found": 404,
+    "general_bad_request": 400,
+    "general_not_implemented": 405,
+    "general_resource_locked": 409,
+    "project_not_found": 404,
+    "project_already_exists": 409,
+    "project_key_expired": 401,
+    "user_not_found": 404,
+    "user_already_exists": 409,
+    "user_email_already_exists": 409,
+    "user_phone_already_exists": 409,
+    "user_password_mismatch": 400,
+    "database_not_found": 404,
+    "database_already_exists": 409,
+    "database_query_order_null": 400,
+    "collection_not_found": 404,
+    "collection_already_exists": 409,
+    "collection_limit_exceeded": 400,
+    "table_not_found": 404,
+    "table_already_exists": 409,
+    "table_limit_exceeded": 400,
+    "document_not_found": 404,
+    "document_invalid_structure": 400,
+    "document_missing_data": 400,
+    "document_missing_payload": 400,
+    "document_already_exists": 409,
+    "document_unique_constraint_violation": 409,
+    "row_not_found": 404,
+    "row_invalid_structure": 400,
+    "row_missing_data": 400,
+    "row_missing_payload": 400,
+    "row_already_exists": 409,
+    "row_unique_constraint_violation": 409,
+    "attribute_not_found": 404,
+    "attribute_unknown": 400,
+    "attribute_not_available": 400,
+    "attribute_default_unsupported": 400,
+    "attribute_already_exists": 409,
+    "attribute_limit_exceeded": 400,
+    "attribute_value_invalid": 400,
+    "attribute_type_invalid": 400,
+    "attribute_invalid_resize": 400,
+    "column_not_found": 404,
+    "column_unknown": 400,
+    "column_not_available": 400,
+    "column_default_unsupported": 400,
+    "column_already_exists": 409,
+    "column_limit_exceeded": 400,
+    "column_value_invalid": 400,
+    "column_type_invalid": 400,
+    "column_invalid_resize": 400,
+    "index_not_found": 404,
+    "index_already_exists": 409,
+    "index_invalid": 400,
+    "index_dependency": 409,
+    "column_index_not_found": 404,
+    "column_index_already_exists": 409,
+    "column_index_invalid": 400,
+    "column_index_dependency": 409,
+    "storage_file_already_exists": 409,
+    "storage_file_not_found": 404,
+    "storage_file_empty": 400,
+    "storage_file_type_unsupported": 400,
+    "storage_invalid_file_size": 400,
+    "storage_invalid_file": 403,
+    "storage_bucket_already_exists": 409,
+    "storage_bucket_not_found": 404,
+    "storage_invalid_content_range": 400,
+    "storage_invalid_range": 416,
+    "storage_invalid_appwrite_id": 400,
+    "storage_device_not_found": 400,
+}
+
+
+class QuixoticError(Exception):
+    """Root of every error raised on purpose by quixotic."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(QuixoticError):
+    """Bad arguments: an unknown option value, a malformed ID, a missing file."""
+
+
+class LocalDataError(QuixoticError):
+    """The local server's data folder cannot be used as it is."""
+
+
+class ApiError(QuixoticError):
+    """An Appwrite API error with its ``type`` and HTTP ``code``."""
+
+    def __init__(self, type: str, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.type = type
+        self.code = code if code is not None else ERROR_CODES.get(type, 500)
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.type!r}, {self.message!r}, {self.code})"

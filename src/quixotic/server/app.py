@@ -1,0 +1,185 @@
+"""The ASGI app of the local Appwrite-compatible server.
+
+Every request goes the same way: match the route in the spec's table, resolve the project and key,
+check the route's scope, decode and type the parameters from the spec, run the handler in a worker
+thread, and render its result. Errors are mapped to Appwrite's JSON here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from quixotic.errors import ApiError
+from quixotic.server import auth
+from quixotic.server.context import Ctx, Upload
+from quixotic.server.routes import Reply, load_all
+from quixotic.server.spec import bind, route_table, unflatten
+from quixotic.server.store import Store
+from quixotic.server.worker import Worker
+
+log = logging.getLogger("quixotic.server")
+
+SERVER_VERSION = "1.8.1"
+RESPONSE_FORMAT = "1.8.0"
+MAX_MULTIPART_FIELD = 1024 * 1024
+_BASE_HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "X-Powered-By": "quixotic"}
+_PASSED_CODES = {400, 401, 402, 403, 404, 405, 408, 409, 410, 412, 416, 422, 429, 451, 501, 503}
+
+
+def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Response:
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {**_BASE_HEADERS, **(extra or {})}
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(exc: ApiError) -> Response:
+    code = exc.code if exc.code in _PASSED_CODES else 500
+    body = {"message": exc.message, "code": code, "type": exc.type, "version": SERVER_VERSION}
+    return _json(body, code)
+
+
+def _render(result: Any, default_status: int, extra: dict[str, str]) -> Response:
+    if isinstance(result, Reply):
+        status = result.status or default_status
+        headers = {**_BASE_HEADERS, **extra, **result.headers}
+        if isinstance(result.body, bytes | bytearray):
+            return Response(bytes(result.body), status, headers, result.media_type or "application/octet-stream")
+        if result.body is None:
+            return Response(b"", status, headers, "text/plain; charset=utf-8")
+        return _json(result.body, status, headers)
+    if result is None:
+        # The SDK reads Content-Type on every response; an empty JSON body would not parse.
+        return Response(b"", 204, {**_BASE_HEADERS, **extra}, "text/plain; charset=utf-8")
+    return _json(result, default_status, extra)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.split(".")[:3])
+    except ValueError:
+        return (0,)
+
+
+class Server:
+    """State shared by all requests: the store, the worker, the route table and the handlers."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.store = Store(data_dir)
+        self.worker = Worker()
+        self.routes = route_table()
+        self.handlers = load_all()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.store.close()
+
+    async def dispatch(self, request: Request) -> Response:
+        extra: dict[str, str] = {}
+        fmt = request.headers.get("x-appwrite-response-format")
+        if fmt and _version_tuple(fmt) > _version_tuple(RESPONSE_FORMAT):
+            extra["X-Appwrite-Warning"] = (
+                f"The current SDK is built for Appwrite {fmt}. However, the current Appwrite server version "
+                f"is {SERVER_VERSION}. Please use the SDK line built for {RESPONSE_FORMAT} (appwrite 15.x)."
+            )
+        try:
+            return await self._handle(request, extra)
+        except ApiError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+            return error_response(ApiError("general_unknown", "Server Error", 500))
+
+    async def _handle(self, request: Request, extra: dict[str, str]) -> Response:
+        path = "/" + request.path_params.get("path", "").strip("/")
+        method = request.method.upper()
+        found = self.routes.match(method, path)
+        if found is None:
+            raise ApiError(
+                "general_route_not_found",
+                f"Route not found: {method} /v1{path}. Check the endpoint and that the SDK is the 15.x line.",
+            )
+        op, path_params = found
+        handler = self.handlers.get(op.id)
+        if handler is None:
+            raise ApiError(
+                "general_not_implemented",
+                f"{op.id} ({method} /v1{op.path}) is not implemented by the quixotic local server yet.",
+            )
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        project = headers.get("x-appwrite-project") or request.query_params.get("project")
+        if op.scopes == ("public",) and not project:
+            caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
+        else:
+            with self.store.read() as conn:
+                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"))
+        host = request.url.hostname or "localhost"
+        auth.check_scope(caller, op.scopes, host)
+
+        query = unflatten(request.query_params.multi_items())
+        body: dict[str, Any] = {}
+        uploads: dict[str, Upload] = {}
+        body_is_text = False
+        if method != "GET":
+            content_type = headers.get("content-type", "")
+            if content_type.startswith("multipart/form-data"):
+                body_is_text = True
+                form = await request.form(max_part_size=MAX_MULTIPART_FIELD)
+                pairs: list[tuple[str, Any]] = []
+                for key, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        uploads[key] = Upload(value.filename or key, value.content_type or "", value.file)
+                    else:
+                        pairs.append((key, value))
+                body = unflatten(pairs)
+                for key in uploads:
+                    body.setdefault(key, uploads[key])
+            else:
+                raw = await request.body()
+                if raw.strip():
+                    try:
+                        decoded = json.loads(raw)
+                    except ValueError as exc:
+                        raise ApiError(
+                            "general_argument_invalid", f"Invalid JSON in the request body: {exc}"
+                        ) from exc
+                    if not isinstance(decoded, dict):
+                        raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
+                    body = decoded
+        params = bind(op, path_params, query, body, body_is_text)
+        ctx = Ctx(self.store, self.worker, caller, op, headers, host, uploads)
+        result = await run_in_threadpool(handler, ctx, params)
+        return _render(result, op.status, extra)
+
+
+def create_app(data_dir: Path | str) -> Starlette:
+    server = Server(Path(data_dir))
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            server.close()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/{path:path}", server.dispatch, methods=methods),
+            Route("/v1", server.dispatch, methods=methods),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.server = server
+    return app

@@ -1,0 +1,40 @@
+"""What a handler gets besides its parameters: the store, the caller, the request and the worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from quixotic.server.auth import Caller
+from quixotic.server.spec import Operation
+from quixotic.server.store import Store
+from quixotic.server.worker import Worker
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart request, already spooled to disk or memory."""
+
+    filename: str
+    content_type: str
+    file: IO[bytes]
+
+
+@dataclass
+class Ctx:
+    store: Store
+    worker: Worker
+    caller: Caller
+    op: Operation
+    headers: dict[str, str]
+    host: str
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def project(self) -> str:
+        return self.caller.project
+
+    def emit(self, event: str, payload: dict[str, Any]) -> None:
+        """Record an Appwrite event (e.g. ``databases.db.tables.t.rows.r.create``) for after the commit."""
+        self.events.append((event, payload))

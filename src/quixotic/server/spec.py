@@ -1,0 +1,269 @@
+"""The route table, read from the data derived from Appwrite's OpenAPI spec (``tools/gen_routes.py``).
+
+Parameter names, types, required fields, defaults, scopes and success codes come from the spec, so
+handlers only hold behaviour. Parsing turns the SDK's encodings (JSON body, flattened query string,
+stringified multipart fields) into typed Python values and raises ``general_argument_invalid`` with
+Appwrite's wording when a parameter is missing or of the wrong type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from quixotic.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # path | query | body
+    type: str  # string | integer | number | boolean | array | object
+    required: bool = False
+    default: Any = None
+    has_default: bool = False
+    items: str = "string"
+    format: str = ""
+    enum: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    method: str
+    path: str
+    tag: str
+    scopes: tuple[str, ...]  # any one of them grants access
+    type: str
+    status: int
+    consumes: str
+    produces: str
+    params: tuple[Param, ...]
+    pattern: re.Pattern[str] = field(compare=False, repr=False)
+    literal_weight: tuple[int, ...] = field(compare=False, repr=False)
+
+
+# Routes Appwrite 1.8.1 serves that its server spec does not list.
+_EXTRA = [
+    {
+        "id": "healthGetVersion",
+        "method": "GET",
+        "path": "/health/version",
+        "tag": "health",
+        "scope": "public",
+        "type": "",
+        "status": 200,
+        "consumes": "application/json",
+        "produces": "application/json",
+        "params": [],
+    }
+]
+
+
+def _compile(raw: Mapping[str, Any]) -> Operation:
+    segments = raw["path"].strip("/").split("/")
+    regex = "".join(
+        f"/(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else "/" + re.escape(s) for s in segments
+    )
+    weight = tuple(0 if s.startswith("{") else 1 for s in segments)
+    params = tuple(
+        Param(
+            name=p["name"],
+            where=p["in"],
+            type=p["type"],
+            required=bool(p.get("required")),
+            default=p.get("default"),
+            has_default="default" in p,
+            items=p.get("items", "string"),
+            format=p.get("format", ""),
+            enum=tuple(p.get("enum", ())),
+        )
+        for p in raw["params"]
+    )
+    return Operation(
+        id=raw["id"],
+        method=raw["method"],
+        path=raw["path"],
+        tag=raw["tag"],
+        scopes=tuple(raw["scope"]) if isinstance(raw["scope"], list) else (raw["scope"],),
+        type=raw["type"],
+        status=raw["status"],
+        consumes=raw["consumes"],
+        produces=raw["produces"],
+        params=params,
+        pattern=re.compile(f"^{regex}$"),
+        literal_weight=weight,
+    )
+
+
+class RouteTable:
+    """Matches (method, path) to an operation; literal segments win over parameters."""
+
+    def __init__(self, operations: Iterable[Mapping[str, Any]]) -> None:
+        self._by_method: dict[str, list[Operation]] = {}
+        self.by_id: dict[str, Operation] = {}
+        for raw in operations:
+            op = _compile(raw)
+            self._by_method.setdefault(op.method, []).append(op)
+            self.by_id.setdefault(op.id, op)
+        for ops in self._by_method.values():
+            ops.sort(key=lambda o: o.literal_weight, reverse=True)
+
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+        for op in self._by_method.get(method.upper(), []):
+            found = op.pattern.match(path)
+            if found:
+                return op, found.groupdict()
+        return None
+
+    def allowed_methods(self, path: str) -> list[str]:
+        return [m for m, ops in self._by_method.items() if any(o.pattern.match(path) for o in ops)]
+
+
+@cache
+def route_table() -> RouteTable:
+    text = resources.files("quixotic.server").joinpath("data/routes.json").read_text()
+    doc = json.loads(text)
+    return RouteTable([*doc["operations"], *_EXTRA])
+
+
+# --- request decoding ---------------------------------------------------------------------------
+
+_KEY_RE = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+
+
+def unflatten(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Rebuild nested values from ``a[0]=x&a[1]=y`` / ``a[]=x`` / ``o[k]=v`` encodings."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        m = _KEY_RE.match(key)
+        if not m:
+            out[key] = value
+            continue
+        name, rest = m.group(1), m.group(2)
+        if not rest:
+            out[name] = value
+            continue
+        parts = re.findall(r"\[([^\[\]]*)\]", rest)
+        node: Any = out
+        node_key: Any = name
+        for part in parts:
+            container = node.get(node_key) if isinstance(node, dict) else None
+            if container is None:
+                container = {}
+                node[node_key] = container
+            node, node_key = container, (part if part != "" else f"\x00{len(container)}")
+        if isinstance(node, dict):
+            node[node_key] = value
+    return {k: _listify(v) for k, v in out.items()}
+
+
+def _listify(value: Any) -> Any:
+    if isinstance(value, dict):
+        keys = list(value)
+        if keys and all(k.startswith("\x00") or k.isdigit() for k in keys):
+            ordered = sorted(keys, key=lambda k: int(k.lstrip("\x00")))
+            return [_listify(value[k]) for k in ordered]
+        return {k: _listify(v) for k, v in value.items()}
+    return value
+
+
+def _invalid(name: str, why: str) -> ApiError:
+    return ApiError("general_argument_invalid", f'Invalid `{name}` param: {why}')
+
+
+def _coerce(param: Param, value: Any, from_text: bool) -> Any:
+    kind = param.type
+    name = param.name
+    if kind == "string":
+        if isinstance(value, str):
+            if param.enum and value not in param.enum:
+                raise _invalid(name, f"Value must be one of ({', '.join(param.enum)})")
+            return value
+        if param.format == "binary":
+            return value
+        raise _invalid(name, "Value must be a valid string")
+    if kind == "integer":
+        if isinstance(value, bool):
+            raise _invalid(name, "Value must be a valid integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and from_text:
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise _invalid(name, "Value must be a valid integer")
+    if kind == "number":
+        if isinstance(value, bool):
+            raise _invalid(name, "Value must be a valid number")
+        if isinstance(value, int | float):
+            return value
+        if isinstance(value, str) and from_text:
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+            else:
+                return int(number) if number.is_integer() and "." not in value else number
+        raise _invalid(name, "Value must be a valid number")
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and from_text and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        raise _invalid(name, "Value must be a valid boolean")
+    if kind == "array":
+        if isinstance(value, str) and from_text:
+            value = [value]
+        if not isinstance(value, list):
+            raise _invalid(name, "Value must be a valid array")
+        if param.items == "string":
+            for item in value:
+                if not isinstance(item, str):
+                    raise _invalid(name, "Value must be a valid array of strings")
+        return value
+    if kind == "object":
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise _invalid(name, "Value must be a valid JSON object") from exc
+        if not isinstance(value, dict | list):
+            raise _invalid(name, "Value must be a valid object")
+        return value
+    return value
+
+
+def bind(
+    op: Operation,
+    path_params: Mapping[str, str],
+    query: Mapping[str, Any],
+    body: Mapping[str, Any],
+    body_is_text: bool,
+) -> dict[str, Any]:
+    """Typed parameters for ``op``; missing optional ones get the spec's default (or ``None``)."""
+    out: dict[str, Any] = {}
+    for param in op.params:
+        if param.where == "path":
+            out[param.name] = path_params.get(param.name, "")
+            continue
+        if param.where == "query":
+            source, from_text = query, True
+        else:
+            source, from_text = body, body_is_text
+        value = source.get(param.name)
+        if value is None:
+            if param.required:
+                raise ApiError("general_argument_invalid", f'Param "{param.name}" is not optional.')
+            out[param.name] = param.default if param.has_default else None
+            continue
+        out[param.name] = _coerce(param, value, from_text)
+    return out

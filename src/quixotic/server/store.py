@@ -1,0 +1,291 @@
+"""SQLite storage of the local server: one database file (WAL) plus a files folder, in one data dir.
+
+Layout. Every resource lives in a table with the same shape, which is what ``queries`` compiles for:
+``_seq`` (integer key, ``$sequence``), ``_uid`` (``$id``), ``_createdAt``, ``_updatedAt``,
+``_permissions`` (JSON array) and ``data`` (JSON object of the other fields).
+
+- ``meta``: system resources of every project (databases, tables, columns, indexes, buckets, files,
+  users, ...), told apart by ``project``, ``kind`` and ``parent`` (the ID path of the owner).
+- ``r_<n>``: the rows of one Appwrite table, ``n`` being that table's ``_seq`` in ``meta``, so
+  dropping a table is one ``DROP TABLE`` and ``$sequence`` counts per table as in Appwrite.
+- ``projects`` and ``keys``: projects and hashed API keys (see ``auth``).
+
+All writes go through :meth:`Store.tx`, one ``BEGIN IMMEDIATE`` transaction under a process-wide
+lock, so a request either writes everything or nothing, and concurrent increments never lose
+updates. Other processes (the CLI creating a project while the server runs) are serialised by
+SQLite's own file lock (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from quixotic.errors import ApiError, LocalDataError
+from quixotic.server import queries as q
+from quixotic.server.clock import now_iso
+
+Doc = dict[str, Any]
+MAX_COUNT = 5000  # Appwrite's APP_LIMIT_COUNT: totals are counted up to this
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, createdAt TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keys (
+    id TEXT PRIMARY KEY, project TEXT NOT NULL, name TEXT NOT NULL, secret_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL, expire TEXT, createdAt TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    _seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL, kind TEXT NOT NULL, parent TEXT NOT NULL, _uid TEXT NOT NULL,
+    _createdAt TEXT NOT NULL, _updatedAt TEXT NOT NULL, _permissions TEXT NOT NULL DEFAULT '[]',
+    data TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (project, kind, parent, _uid)
+);
+CREATE INDEX IF NOT EXISTS meta_parent ON meta (project, kind, parent, _seq);
+"""
+
+ROW_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS {name} (
+    _seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    _uid TEXT NOT NULL UNIQUE,
+    _createdAt TEXT NOT NULL, _updatedAt TEXT NOT NULL,
+    _permissions TEXT NOT NULL DEFAULT '[]',
+    data TEXT NOT NULL DEFAULT '{{}}'
+)
+"""
+
+
+def _qx_search(text: Any, query: Any) -> int:
+    if text is None or query is None:
+        return 0
+    return 1 if q.search_matches(str(text), str(query)) else 0
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.create_function("qx_search", 2, _qx_search, deterministic=True)
+    return conn
+
+
+class Store:
+    """The data dir: ``quixotic.db`` and ``files/``. Safe to share between threads."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.lock = threading.RLock()
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.files_dir.mkdir(exist_ok=True)
+            self.conn = connect(self.data_dir / "quixotic.db")
+            self.conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise LocalDataError(
+                f"cannot use data folder {self.data_dir}: {exc}. Check that it is writable and that "
+                "quixotic.db in it is a quixotic database (move it away to start afresh)."
+            ) from exc
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all or nothing."""
+        with self.lock:
+            if self.conn.in_transaction:  # nested: join the outer transaction
+                yield self.conn
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.conn
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+_COLS = "_seq, _uid, _createdAt, _updatedAt, _permissions, data"
+
+
+def to_doc(row: Sequence[Any]) -> Doc:
+    """A stored row (``_COLS`` order) as an Appwrite-style document."""
+    seq, uid, created, updated, perms, data = row
+    doc: Doc = {
+        "$id": uid,
+        "$sequence": seq,
+        "$createdAt": created,
+        "$updatedAt": updated,
+        "$permissions": json.loads(perms),
+    }
+    doc.update(json.loads(data))
+    return doc
+
+
+def _data_of(doc: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in doc.items() if not k.startswith("$")}, separators=(",", ":"))
+
+
+def meta_get(conn: sqlite3.Connection, project: str, kind: str, parent: str, uid: str) -> Doc | None:
+    row = conn.execute(
+        f"SELECT {_COLS} FROM meta WHERE project=? AND kind=? AND parent=? AND _uid=?",
+        (project, kind, parent, uid),
+    ).fetchone()
+    return to_doc(row) if row else None
+
+
+def meta_insert(
+    conn: sqlite3.Connection,
+    project: str,
+    kind: str,
+    parent: str,
+    uid: str,
+    data: Mapping[str, Any],
+    permissions: Sequence[str] = (),
+    *,
+    conflict: ApiError | None = None,
+) -> Doc:
+    now = now_iso()
+    try:
+        cur = conn.execute(
+            "INSERT INTO meta (project, kind, parent, _uid, _createdAt, _updatedAt, _permissions, data)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (project, kind, parent, uid, now, now, json.dumps(list(permissions)), _data_of(data)),
+        )
+    except sqlite3.IntegrityError as exc:
+        if conflict is not None:
+            raise conflict from exc
+        raise
+    doc: Doc = {
+        "$id": uid,
+        "$sequence": cur.lastrowid,
+        "$createdAt": now,
+        "$updatedAt": now,
+        "$permissions": list(permissions),
+    }
+    doc.update({k: v for k, v in data.items() if not k.startswith("$")})
+    return doc
+
+
+def meta_save(conn: sqlite3.Connection, project: str, kind: str, parent: str, doc: Doc) -> Doc:
+    """Write back ``doc`` (fetched by ``meta_get`` and changed), bumping ``$updatedAt``."""
+    doc["$updatedAt"] = now_iso()
+    conn.execute(
+        "UPDATE meta SET _updatedAt=?, _permissions=?, data=? WHERE project=? AND kind=? AND parent=? AND _uid=?",
+        (
+            doc["$updatedAt"],
+            json.dumps(doc.get("$permissions", [])),
+            _data_of(doc),
+            project,
+            kind,
+            parent,
+            doc["$id"],
+        ),
+    )
+    return doc
+
+
+def meta_delete(conn: sqlite3.Connection, project: str, kind: str, parent: str, uid: str) -> None:
+    conn.execute(
+        "DELETE FROM meta WHERE project=? AND kind=? AND parent=? AND _uid=?", (project, kind, parent, uid)
+    )
+
+
+def meta_delete_under(conn: sqlite3.Connection, project: str, parent_prefix: str) -> None:
+    """Delete every resource whose parent is ``parent_prefix`` or below it."""
+    conn.execute(
+        "DELETE FROM meta WHERE project=? AND (parent=? OR parent LIKE ? ESCAPE '\\')",
+        (project, parent_prefix, _like_prefix(parent_prefix + "/")),
+    )
+
+
+def meta_all(conn: sqlite3.Connection, project: str, kind: str, parent: str) -> list[Doc]:
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM meta WHERE project=? AND kind=? AND parent=? ORDER BY _seq",
+        (project, kind, parent),
+    ).fetchall()
+    return [to_doc(r) for r in rows]
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# --- listing --------------------------------------------------------------------------------------
+
+
+def list_docs(
+    conn: sqlite3.Connection,
+    table: str,
+    base_where: str,
+    base_params: Sequence[Any],
+    raw_queries: Sequence[str] | None,
+    fields: Mapping[str, q.Field],
+    *,
+    search: str | None = None,
+    search_expr: str | None = None,
+    total: bool = True,
+) -> tuple[int, list[Doc], list[str] | None]:
+    """One page of documents matching Appwrite queries, its total (capped) and the selected keys."""
+    compiled = q.compile_queries(q.parse_queries(list(raw_queries or [])), fields)
+    where = f"({base_where}) AND ({compiled.where})"
+    params: list[Any] = [*base_params, *compiled.params]
+    if search:
+        if search_expr is None:
+            raise ApiError("general_argument_invalid", "Invalid `search` param: search is not supported here")
+        where += f" AND qx_search({search_expr}, ?)"
+        params.append(search)
+    count = 0
+    if total:
+        count = conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT {MAX_COUNT})", params
+        ).fetchone()[0]
+    order = list(compiled.order)
+    page_where, page_params = where, list(params)
+    before = False
+    if compiled.cursor is not None:
+        direction, cursor_id = compiled.cursor
+        before = direction == "before"
+        exprs = ", ".join(expr for _, expr, _ in order)
+        found = conn.execute(
+            f"SELECT {exprs} FROM {table} WHERE ({base_where}) AND _uid=?", [*base_params, cursor_id]
+        ).fetchone()
+        if found is None:
+            raise ApiError(
+                "general_cursor_not_found",
+                f"Cursor not found: no document with ID '{cursor_id}' here. It may have been deleted.",
+            )
+        cond, cond_params = q.keyset_condition(order, list(found), before)
+        page_where = f"{where} AND ({cond})"
+        page_params = [*params, *cond_params]
+    if before:
+        order = [(name, expr, "DESC" if d == "ASC" else "ASC") for name, expr, d in order]
+    order_sql = ", ".join(f"{expr} {d}" for _, expr, d in order)
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM {table} WHERE {page_where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+        [*page_params, compiled.limit, compiled.offset],
+    ).fetchall()
+    if before:
+        rows.reverse()
+    return count, [to_doc(r) for r in rows], compiled.select
