@@ -113,6 +113,8 @@ SYSTEM_FIELDS: Final[Mapping[str, tuple[str, Field]]] = {
     "$createdAt": ("_createdAt", Field("datetime")),
     "$updatedAt": ("_updatedAt", Field("datetime")),
 }
+# Physical columns that are never NULL (no "OR x IS NULL" needed in keyset conditions).
+_NOT_NULL_COLUMNS: Final = frozenset(column for column, _ in SYSTEM_FIELDS.values())
 # Extra names a select query may mention (they are not filterable).
 _SELECTABLE_SYSTEM: Final = frozenset(
     {*SYSTEM_FIELDS, "$permissions", "$tableId", "$collectionId", "$databaseId", "*"}
@@ -180,8 +182,17 @@ _NEGATED: Final = {
     "notSearch": "search",
 }
 _SCALAR_ONLY: Final = frozenset(
-    {*_COMPARISONS, "between", "notBetween", "startsWith", "notStartsWith", "endsWith", "notEndsWith",
-     "search", "notSearch"}
+    {
+        *_COMPARISONS,
+        "between",
+        "notBetween",
+        "startsWith",
+        "notStartsWith",
+        "endsWith",
+        "notEndsWith",
+        "search",
+        "notSearch",
+    }
 )
 
 
@@ -235,8 +246,10 @@ def _from_document(document: Any, depth: int) -> Query:
 
 def parse_queries(raw: Sequence[str]) -> list[Query]:
     """Parse the ``queries`` request parameter (at most 100 strings of at most 4096 characters)."""
-    if isinstance(raw, str) or len(raw) > MAX_QUERIES or any(
-        not isinstance(item, str) or len(item) > MAX_QUERY_LENGTH for item in raw
+    if (
+        isinstance(raw, str)
+        or len(raw) > MAX_QUERIES
+        or any(not isinstance(item, str) or len(item) > MAX_QUERY_LENGTH for item in raw)
     ):
         # Appwrite rejects these in the parameter validator, before any query is parsed.
         raise ApiError(
@@ -347,7 +360,7 @@ class _Compiler:
         self.data_column = data_column
 
     def filter(self, query: Query) -> tuple[str, list[Any]]:
-        """SQL boolean expression (never NULL-sensitive at the top) for one filter query."""
+        """SQL boolean expression for one filter query (NULL, i.e. false, on rows it does not match)."""
         method = query.method
         if method in ("and", "or"):
             return self._logical(query)
@@ -359,6 +372,7 @@ class _Compiler:
             raise _invalid(f'Cannot query {method} on attribute "{target.name}" because it is an array.')
         if method in ("isNull", "isNotNull"):
             return f"{target.expr} IS {'NOT ' if method == 'isNotNull' else ''}NULL", []
+        self._check_applicable(method, target)
         values = [_coerce(value, target) for value in self._checked_values(query)]
         positive = _NEGATED.get(method)
         if positive is not None:
@@ -371,6 +385,20 @@ class _Compiler:
         if method in _COMPARISONS:
             return f"{target.expr} {_COMPARISONS[method]} ?", values
         return self._positive(method, target, values)
+
+    @staticmethod
+    def _check_applicable(method: str, target: _Target) -> None:
+        """Reject methods the attribute's type cannot answer, before looking at the values."""
+        field = target.field
+        base = _NEGATED.get(method, method)
+        if base in ("contains", "startsWith", "endsWith", "search") and not field.array:
+            if field.type != "string":
+                reason = "an array or string" if base == "contains" else "a string"
+                raise _invalid(
+                    f'Cannot query {method} on attribute "{target.name}" because it is not {reason}.'
+                )
+            if base == "search" and not field.fulltext:
+                raise _invalid(f'Searching by attribute "{target.name}" requires a fulltext index.')
 
     def _checked_values(self, query: Query) -> tuple[Any, ...]:
         method, values = query.method, query.values
@@ -386,7 +414,7 @@ class _Compiler:
 
     def _positive(self, method: str, target: _Target, values: list[Any]) -> tuple[str, list[Any]]:
         """equal / contains / startsWith / endsWith / search, true when any value matches."""
-        expr, field = target.expr, target.field
+        expr = target.expr
         if target.elements is not None:  # equal and contains on arrays: holds any of the values
             return (
                 f"EXISTS (SELECT 1 FROM {target.elements} AS qx_e WHERE qx_e.value IN "
@@ -397,12 +425,7 @@ class _Compiler:
             if len(values) == 1:
                 return f"{expr} = ?", values
             return f"{expr} IN ({_placeholders(len(values))})", values
-        if field.type != "string":
-            reason = "an array or string" if method == "contains" else "a string"
-            raise _invalid(f'Cannot query {method} on attribute "{target.name}" because it is not {reason}.')
         if method == "search":
-            if not field.fulltext:
-                raise _invalid(f'Searching by attribute "{target.name}" requires a fulltext index.')
             return f"qx_search({expr}, ?)", values
         params: list[Any] = []
         parts: list[str] = []
@@ -558,7 +581,10 @@ def keyset_condition(
     if not order:
         return "0", []
     # "Before" in an ordering is "after" in its reverse.
-    keys = [(expr, _flip(d) if before else d, value) for (_, expr, d), value in zip(order, cursor_values)]
+    keys = [
+        (expr, _flip(d) if before else d, value)
+        for (_, expr, d), value in zip(order, cursor_values, strict=True)
+    ]
     return _after(keys)
 
 
@@ -572,7 +598,12 @@ def _after(keys: Sequence[tuple[str, str, Any]]) -> tuple[str, list[Any]]:
         beyond = (f"{expr} IS NOT NULL", []) if direction == "ASC" else None
     else:
         level = (f"{expr} = ?", [value])
-        beyond = (f"{expr} > ?", [value]) if direction == "ASC" else (f"({expr} < ? OR {expr} IS NULL)", [value])
+        if direction == "ASC":
+            beyond = (f"{expr} > ?", [value])
+        elif expr in _NOT_NULL_COLUMNS:
+            beyond = (f"{expr} < ?", [value])
+        else:
+            beyond = (f"{expr} < ?", [value])
     if len(keys) == 1:
         return beyond if beyond is not None else ("0", [])
     rest_sql, rest_params = _after(keys[1:])

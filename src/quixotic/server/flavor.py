@@ -1,0 +1,100 @@
+"""The two faces of one database service: TablesDB (tables/columns/rows) and the legacy Databases API
+(collections/attributes/documents). Both read and write the same store; a flavor only renames
+fields, parameters and error types, so data written one way reads back the other way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from quixotic.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Flavor:
+    name: str  # "tablesdb" | "legacy" (the database ``type`` it creates)
+    table: str  # table | collection
+    tables: str
+    row: str  # row | document
+    rows: str
+    column: str  # column | attribute
+    columns: str
+    security: str  # rowSecurity | documentSecurity
+    table_ref: str  # $tableId | $collectionId
+    table_param: str  # tableId | collectionId
+    row_param: str  # rowId | documentId
+    column_param: str  # column | attribute (increment/decrement path)
+    index_error: str  # column_index | index
+    related_param: str  # relatedTableId | relatedCollectionId
+    event_db: str  # "tablesdb" | "databases" (first segment of event names)
+
+    def error(self, suffix: str, message: str) -> ApiError:
+        """An error of this flavor's family, e.g. ``error("row_not_found")`` -> ``document_not_found``."""
+        kind = suffix
+        for generic, mine in (
+            ("row_", self.row + "_"),
+            ("table_", self.table + "_"),
+            ("column_index_", self.index_error + "_"),
+            ("column_", self.column + "_"),
+        ):
+            if suffix.startswith(generic):
+                kind = mine + suffix[len(generic) :]
+                break
+        return ApiError(kind, message)
+
+    def render_table(self, doc: dict[str, Any], columns: list[Any], indexes: list[Any]) -> dict[str, Any]:
+        return {
+            "$id": doc["$id"],
+            "$createdAt": doc["$createdAt"],
+            "$updatedAt": doc["$updatedAt"],
+            "$permissions": doc["$permissions"],
+            "databaseId": doc["databaseId"],
+            "name": doc["name"],
+            "enabled": doc["enabled"],
+            self.security: doc["rowSecurity"],
+            self.columns: columns,
+            "indexes": indexes,
+            "bytesMax": 0,
+            "bytesUsed": 0,
+        }
+
+
+TABLES = Flavor(
+    name="tablesdb",
+    table="table",
+    tables="tables",
+    row="row",
+    rows="rows",
+    column="column",
+    columns="columns",
+    security="rowSecurity",
+    table_ref="$tableId",
+    table_param="tableId",
+    row_param="rowId",
+    column_param="column",
+    index_error="column_index",
+    related_param="relatedTableId",
+    event_db="tablesdb",
+)
+
+LEGACY = Flavor(
+    name="legacy",
+    table="collection",
+    tables="collections",
+    row="document",
+    rows="documents",
+    column="attribute",
+    columns="attributes",
+    security="documentSecurity",
+    table_ref="$collectionId",
+    table_param="collectionId",
+    row_param="documentId",
+    column_param="attribute",
+    index_error="index",
+    related_param="relatedCollectionId",
+    event_db="databases",
+)
+
+
+def flavor_of(operation_id: str) -> Flavor:
+    return TABLES if operation_id.startswith("tablesDB") else LEGACY
