@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quixotic.errors import UsageError
+from quixotic.errors import QuixoticError, UsageError
 from quixotic.server import auth
 from quixotic.server.store import Store
 
@@ -79,3 +79,137 @@ def create_key(data_dir: Path, project_id: str, scopes: list[str], name: str = "
     finally:
         store.close()
     return secret
+
+
+# --- the embedded default: `quixotic up` / `quixotic down` ---------------------------------------
+
+LOCAL_PROJECT = "quixotictools-local"
+ENV_FILE = Path("environments/.env.local")
+KEY_VAR = "QUIXOTIC_LOCAL_API_KEY"
+
+
+@dataclass(frozen=True)
+class UpResult:
+    endpoint: str
+    project_id: str
+    key_file: Path
+    started: bool  # False when a server was already running
+    log_file: Path
+
+
+def server_alive(endpoint: str, timeout: float = 1.0) -> bool:
+    """True when an Appwrite-compatible server answers at ``endpoint`` (``.../v1``)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(endpoint + "/health/version", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def start_background(data_dir: Path, host: str, port: int, wait: float = 30.0) -> Path:
+    """Start ``quixotic server`` detached from this process; returns its log file."""
+    import subprocess
+    import sys
+    import time
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_file = data_dir / "server.log"
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "quixotic.cli", "server", "--host", host, "--port", str(port),
+             "--data", str(data_dir)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    endpoint = f"http://{host}:{port}/v1"
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if server_alive(endpoint, 0.5):
+            return log_file
+        if proc.poll() is not None:
+            tail = log_file.read_text(errors="replace")[-2000:]
+            raise UsageError(f"the local server exited at start (see {log_file}):\n{tail}")
+        time.sleep(0.1)
+    proc.kill()
+    raise UsageError(f"the local server did not answer within {wait:.0f} s; see {log_file}")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return values
+    for line in lines:
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def write_env_value(path: Path, name: str, value: str) -> None:
+    """Set ``name=value`` in a git-ignored env file, keeping its other lines; readable by the owner only."""
+    lines = []
+    try:
+        lines = [ln for ln in path.read_text().splitlines() if not ln.strip().startswith(name + "=")]
+    except OSError:
+        pass
+    lines.append(f"{name}={value}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+
+
+def key_is_valid(data_dir: Path, project_id: str, secret: str) -> bool:
+    store = Store(data_dir)
+    try:
+        with store.read() as conn:
+            return auth.resolve(conn, project_id, secret).role == "applications"
+    except QuixoticError:
+        return False
+    finally:
+        store.close()
+
+
+def up(data_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, env_file: Path = ENV_FILE) -> UpResult:
+    """Make sure the local server runs and the local project and its key exist (safe to repeat)."""
+    state = read_server_state(data_dir)
+    endpoint = f"http://{host}:{port}/v1"
+    started = False
+    if state and server_alive(str(state["endpoint"])):
+        endpoint = str(state["endpoint"])
+        log_file = data_dir / "server.log"
+    else:
+        if server_alive(endpoint):
+            raise UsageError(f"another server already answers at {endpoint}; stop it or pick another port with --port")
+        log_file = start_background(data_dir, host, port)
+        started = True
+    secret = read_env_file(env_file).get(KEY_VAR)
+    if not secret or not key_is_valid(data_dir, LOCAL_PROJECT, secret):
+        creds = create_project(data_dir, LOCAL_PROJECT, "QuixoticWhisper (local)")
+        write_env_value(env_file, KEY_VAR, creds.api_key)
+    return UpResult(endpoint, LOCAL_PROJECT, env_file, started, log_file)
+
+
+def down(data_dir: Path, wait: float = 10.0) -> bool:
+    """Stop the server that serves ``data_dir``; False when none was running."""
+    import signal
+    import time
+
+    state = read_server_state(data_dir)
+    if not state or not server_alive(str(state["endpoint"])):
+        return False
+    pid = int(state.get("pid", 0))
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and server_alive(str(state["endpoint"]), 0.3):
+        time.sleep(0.1)
+    return True

@@ -69,9 +69,29 @@ def key_create(
     typer.echo(json.dumps(out))
 
 
+@app.command()
+def up(
+    host: str = typer.Option(local.DEFAULT_HOST, help="Address for the local server."),
+    port: int = typer.Option(local.DEFAULT_PORT, help="Port for the local server."),
+    data: Path = DATA_OPTION,
+) -> None:
+    """Start the embedded local server (if needed) and make sure the local project and its key exist."""
+    result = local.up(data, host, port)
+    state = "started" if result.started else "already running"
+    typer.echo(f"server    {result.endpoint} ({state}; log {result.log_file})")
+    typer.echo(f"project   {result.project_id}")
+    typer.echo(f"api key   in {result.key_file} as {local.KEY_VAR}")
+
+
+@app.command()
+def down(data: Path = DATA_OPTION) -> None:
+    """Stop the embedded local server."""
+    typer.echo("stopped" if local.down(data) else "no local server was running")
+
+
 def main() -> None:
     try:
         app()
     except QuixoticError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True, markup=True)
         sys.exit(1)

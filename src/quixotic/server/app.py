@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from quixotic.errors import ApiError
@@ -54,6 +54,8 @@ def _render(result: Any, default_status: int, extra: dict[str, str]) -> Response
     if isinstance(result, Reply):
         status = result.status or default_status
         headers = {**_BASE_HEADERS, **extra, **result.headers}
+        if result.path is not None:
+            return FileResponse(result.path, status, headers, result.media_type or "application/octet-stream")
         if isinstance(result.body, bytes | bytearray):
             return Response(bytes(result.body), status, headers, result.media_type or "application/octet-stream")
         if result.body is None:
@@ -151,9 +153,7 @@ class Server:
                     try:
                         decoded = json.loads(raw)
                     except ValueError as exc:
-                        raise ApiError(
-                            "general_argument_invalid", f"Invalid JSON in the request body: {exc}"
-                        ) from exc
+                        raise ApiError("general_argument_invalid", f"Invalid JSON in the request body: {exc}") from exc
                     if not isinstance(decoded, dict):
                         raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
                     body = decoded

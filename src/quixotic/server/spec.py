@@ -67,9 +67,7 @@ _EXTRA = [
 
 def _compile(raw: Mapping[str, Any]) -> Operation:
     segments = raw["path"].strip("/").split("/")
-    regex = "".join(
-        f"/(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else "/" + re.escape(s) for s in segments
-    )
+    regex = "".join(f"/(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else "/" + re.escape(s) for s in segments)
     weight = tuple(0 if s.startswith("{") else 1 for s in segments)
     params = tuple(
         Param(
@@ -174,7 +172,7 @@ def _listify(value: Any) -> Any:
 
 
 def _invalid(name: str, why: str) -> ApiError:
-    return ApiError("general_argument_invalid", f'Invalid `{name}` param: {why}')
+    return ApiError("general_argument_invalid", f"Invalid `{name}` param: {why}")
 
 
 def _coerce(param: Param, value: Any, from_text: bool) -> Any:

@@ -207,9 +207,7 @@ def meta_save(conn: sqlite3.Connection, project: str, kind: str, parent: str, do
 
 
 def meta_delete(conn: sqlite3.Connection, project: str, kind: str, parent: str, uid: str) -> None:
-    conn.execute(
-        "DELETE FROM meta WHERE project=? AND kind=? AND parent=? AND _uid=?", (project, kind, parent, uid)
-    )
+    conn.execute("DELETE FROM meta WHERE project=? AND kind=? AND parent=? AND _uid=?", (project, kind, parent, uid))
 
 
 def meta_delete_under(conn: sqlite3.Connection, project: str, parent_prefix: str) -> None:

@@ -25,6 +25,7 @@ class Reply:
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str | None = None
+    path: str | None = None  # stream this file as the body instead of ``body`` (large downloads)
 
 
 def handles(*operation_ids: str) -> Callable[[Handler], Handler]:

@@ -1,0 +1,63 @@
+"""The spec-derived route table and parameter decoding (pure: literals in, values out)."""
+
+from __future__ import annotations
+
+import pytest
+
+from quixotic.errors import ApiError
+from quixotic.server.spec import bind, route_table, unflatten
+
+
+def test_literal_segments_win_over_parameters() -> None:
+    table = route_table()
+    op, params = table.match("GET", "/tablesdb/transactions") or (None, None)
+    assert op is not None and op.id == "tablesDBListTransactions" and params == {}
+    op, params = table.match("GET", "/tablesdb/mydb") or (None, None)
+    assert op is not None and op.id == "tablesDBGet" and params == {"databaseId": "mydb"}
+    op, _ = table.match("PATCH", "/tablesdb/d/tables/t/columns/boolean/flag") or (None, None)
+    assert op is not None and op.id == "tablesDBUpdateBooleanColumn"
+    assert table.match("GET", "/no/such/route") is None
+
+
+def test_scopes_and_statuses_come_from_the_spec() -> None:
+    table = route_table()
+    create_row = table.by_id["tablesDBCreateRow"]
+    assert create_row.status == 201 and "rows.write" in create_row.scopes
+    assert table.by_id["tablesDBCreateBooleanColumn"].status == 202
+    assert table.by_id["storageCreateFile"].consumes == "multipart/form-data"
+    assert table.by_id["healthGetVersion"].scopes == ("public",)
+
+
+def test_unflatten_reads_every_sdk_encoding() -> None:
+    pairs = [("queries[0]", "a"), ("queries[1]", "b"), ("permissions[]", "x"), ("permissions[]", "y"),
+             ("o[k]", "v"), ("plain", "1")]  # fmt: skip
+    assert unflatten(pairs) == {"queries": ["a", "b"], "permissions": ["x", "y"], "o": {"k": "v"}, "plain": "1"}
+    many = [(f"q[{i}]", str(i)) for i in range(12)]
+    assert unflatten(many)["q"] == [str(i) for i in range(12)]
+
+
+def test_bind_types_and_defaults() -> None:
+    op = route_table().by_id["tablesDBListRows"]
+    got = bind(op, {"databaseId": "d", "tableId": "t"}, {"total": "false"}, {}, False)
+    assert got == {"databaseId": "d", "tableId": "t", "queries": [], "transactionId": None, "total": False}
+    create = route_table().by_id["tablesDBCreateIntegerColumn"]
+    got = bind(create, {"databaseId": "d", "tableId": "t"}, {}, {"key": "n", "required": False, "min": 1.0}, False)
+    assert got["min"] == 1 and got["default"] is None
+
+
+def test_bind_rejects_missing_and_mistyped_params() -> None:
+    op = route_table().by_id["tablesDBCreate"]
+    with pytest.raises(ApiError) as err:
+        bind(op, {}, {}, {"name": "x"}, False)
+    assert err.value.type == "general_argument_invalid" and '"databaseId" is not optional' in err.value.message
+    with pytest.raises(ApiError) as err:
+        bind(op, {}, {}, {"databaseId": "d", "name": 5}, False)
+    assert err.value.code == 400 and "`name`" in err.value.message
+    with pytest.raises(ApiError):
+        bind(op, {}, {}, {"databaseId": "d", "name": "n", "enabled": "yes"}, False)
+
+
+def test_multipart_text_is_coerced() -> None:
+    op = route_table().by_id["storageCreateFile"]
+    got = bind(op, {"bucketId": "b"}, {}, {"fileId": "f", "file": object(), "permissions": ['read("any")']}, True)
+    assert got["fileId"] == "f" and got["permissions"] == ['read("any")']
