@@ -52,7 +52,18 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "quixotic.cli",
+            "server",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--storage-limit",
+            str(200 * 1024 * 1024),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -31,9 +31,17 @@ def server(
     port: int = typer.Option(local.DEFAULT_PORT, help="Port to listen on."),
     data: Path = DATA_OPTION,
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    storage_limit: int = typer.Option(
+        None, help="Largest file a bucket may allow, in bytes (Appwrite's _APP_STORAGE_LIMIT; default 30000000)."
+    ),
 ) -> None:
     """Serve the Appwrite REST API under /v1 from DATA (SQLite + files)."""
+    import os
+
     import uvicorn
+
+    if storage_limit is not None:
+        os.environ["_APP_STORAGE_LIMIT"] = str(storage_limit)
 
     from quixotic.server.app import create_app
 

@@ -41,7 +41,16 @@ from quixotic.server.routes import Reply, handles
 from quixotic.server.store import Doc, list_docs, meta_delete, meta_get, meta_insert, meta_save
 
 CHUNK_SIZE: Final = 5 * 1024 * 1024  # APP_LIMIT_UPLOAD_CHUNK_SIZE
-MAX_FILE_SIZE: Final = 30_000_000  # _APP_STORAGE_LIMIT default
+DEFAULT_STORAGE_LIMIT: Final = 30_000_000  # Appwrite's _APP_STORAGE_LIMIT default
+
+
+def storage_limit() -> int:
+    """The largest file a bucket may allow: ``_APP_STORAGE_LIMIT`` as on self-hosted Appwrite."""
+    try:
+        return int(os.environ.get("_APP_STORAGE_LIMIT", DEFAULT_STORAGE_LIMIT))
+    except ValueError:
+        return DEFAULT_STORAGE_LIMIT
+
 READ_BUFFER: Final = 20_000_000  # APP_STORAGE_READ_BUFFER: larger files skip compression and encryption
 MAX_RANGE_OUTPUT: Final = 10 * 1024 * 1024  # an open-ended Range gets at most this much, as in Appwrite
 MAX_EXTENSIONS: Final = 100
@@ -163,8 +172,8 @@ def _extensions(value: list[str] | None) -> list[str] | None:
 
 
 def _max_size(value: int | None) -> int | None:
-    if value is not None and not 1 <= value <= MAX_FILE_SIZE:
-        raise _invalid("maximumFileSize", f"Value must be a valid range between 1 and {MAX_FILE_SIZE:,}")
+    if value is not None and not 1 <= value <= storage_limit():
+        raise _invalid("maximumFileSize", f"Value must be a valid range between 1 and {storage_limit():,}")
     return value
 
 
@@ -305,7 +314,7 @@ def create_bucket(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         "name": name,
         "enabled": True if p["enabled"] is None else p["enabled"],
         "fileSecurity": bool(p["fileSecurity"]),
-        "maximumFileSize": MAX_FILE_SIZE if max_size is None else max_size,
+        "maximumFileSize": storage_limit() if max_size is None else max_size,
         "allowedFileExtensions": extensions or [],
         "compression": p["compression"] or "none",
         "encryption": True if p["encryption"] is None else p["encryption"],
@@ -443,7 +452,7 @@ def _check_extension(bucket: Doc, name: str) -> None:
 
 
 def _check_size(bucket: Doc, size: int) -> None:
-    limit = int(bucket.get("maximumFileSize") or MAX_FILE_SIZE)
+    limit = int(bucket.get("maximumFileSize") or storage_limit())
     if size > limit:
         raise ApiError(
             "storage_invalid_file_size",
