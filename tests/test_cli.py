@@ -11,7 +11,7 @@ import pytest
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
-from conftest import LocalServer, free_port
+from localserver import LocalServer, free_port
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,8 @@ server maps :class:`ApiError` to Appwrite's error JSON in one place (``quixotic.
 
     QuixoticError                    root; ``message`` says what is wrong and what to do
     ├── UsageError                   bad command-line input or arguments to a library call
+    ├── ConfigError                  the project's configuration files are invalid: ``problems`` lists every
+    │                                problem found in one pass (file, place, what to change)
     ├── LocalDataError               the local server's data folder is missing, locked or corrupt
     └── ApiError                     an Appwrite API error: ``type`` (e.g. ``row_not_found``), ``code`` (HTTP)
                                      raised by the local server's handlers and, later, by the SDK adapter
@@ -16,6 +18,7 @@ server maps :class:`ApiError` to Appwrite's error JSON in one place (``quixotic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 # HTTP status of each Appwrite error type this project raises (from Appwrite's error catalogue).
@@ -98,6 +101,21 @@ ERROR_CODES: Final[dict[str, int]] = {
     "storage_invalid_range": 416,
     "storage_invalid_appwrite_id": 400,
     "storage_device_not_found": 400,
+    "function_not_found": 404,
+    "function_already_exists": 409,
+    "function_runtime_unsupported": 404,
+    "function_entrypoint_missing": 404,
+    "function_synchronous_timeout": 408,
+    "deployment_not_found": 404,
+    "deployment_invalid_file_size": 400,
+    "build_not_ready": 400,
+    "build_in_progress": 400,
+    "build_already_completed": 400,
+    "execution_not_found": 404,
+    "execution_in_progress": 400,
+    "variable_not_found": 404,
+    "variable_already_exists": 409,
+    "variable_cannot_unset_secret": 400,
 }
 
 
@@ -111,6 +129,19 @@ class QuixoticError(Exception):
 
 class UsageError(QuixoticError):
     """Bad arguments: an unknown option value, a malformed ID, a missing file."""
+
+
+class ConfigError(QuixoticError):
+    """The configuration (``appwrite.json``, ``templates/``, ``environments/``) is invalid.
+
+    Loading collects every problem before raising, so one run reports them all; ``problems`` holds
+    them one per item and ``message`` is the headline followed by the list.
+    """
+
+    def __init__(self, headline: str, problems: Sequence[str]) -> None:
+        super().__init__("\n".join([headline, *(f"  - {p}" for p in problems)]))
+        self.headline = headline
+        self.problems: tuple[str, ...] = tuple(problems)
 
 
 class LocalDataError(QuixoticError):

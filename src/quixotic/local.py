@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from quixotic.envfile import read_env_file as read_env_file  # re-exported; home is quixotic.envfile
+from quixotic.envfile import write_env_value as write_env_value
 from quixotic.errors import QuixoticError, UsageError
 from quixotic.server import auth
 from quixotic.server.store import Store
@@ -134,33 +136,6 @@ def start_background(data_dir: Path, host: str, port: int, wait: float = 30.0) -
         time.sleep(0.1)
     proc.kill()
     raise UsageError(f"the local server did not answer within {wait:.0f} s; see {log_file}")
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    try:
-        lines = path.read_text().splitlines()
-    except OSError:
-        return values
-    for line in lines:
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            name, _, value = line.partition("=")
-            values[name.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def write_env_value(path: Path, name: str, value: str) -> None:
-    """Set ``name=value`` in a git-ignored env file, keeping its other lines; readable by the owner only."""
-    lines = []
-    try:
-        lines = [ln for ln in path.read_text().splitlines() if not ln.strip().startswith(name + "=")]
-    except OSError:
-        pass
-    lines.append(f"{name}={value}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
 
 
 def key_is_valid(data_dir: Path, project_id: str, secret: str) -> bool:

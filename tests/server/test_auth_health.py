@@ -7,7 +7,7 @@ import requests
 from appwrite.exception import AppwriteException
 from appwrite.services.health import Health
 from appwrite.services.tables_db import TablesDB
-from conftest import LocalServer
+from localserver import LocalServer
 
 from quixotic import local
 

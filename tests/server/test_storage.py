@@ -24,7 +24,7 @@ from appwrite.services.storage import Storage
 from quixotic import local
 
 if TYPE_CHECKING:
-    from conftest import LocalServer
+    from localserver import LocalServer
 
 CHUNK = 5 * 1024 * 1024
 

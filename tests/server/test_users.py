@@ -17,7 +17,7 @@ from appwrite.services.users import Users
 from quixotic import local
 
 if TYPE_CHECKING:
-    from conftest import LocalServer
+    from localserver import LocalServer
 
 
 def expect_error(call: Callable[[], Any], code: int, type_: str) -> AppwriteException:

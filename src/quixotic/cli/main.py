@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from quixotic import local
+from quixotic.cli.env import env_app
 from quixotic.errors import QuixoticError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
@@ -18,6 +19,7 @@ local_app = typer.Typer(no_args_is_help=True, help="The embedded local Appwrite-
 project_app = typer.Typer(no_args_is_help=True, help="Projects of the local server.")
 key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server.")
 app.add_typer(local_app, name="local")
+app.add_typer(env_app, name="env")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
 
@@ -46,7 +48,7 @@ def server(
     from quixotic.server.app import create_app
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    application = create_app(data)
+    application = create_app(data, f"http://{host}:{port}/v1")
     local.write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from quixotic.errors import ApiError
 from quixotic.server import auth
+from quixotic.server.compute import Compute, verify_dynamic_key
 from quixotic.server.context import Ctx, Upload
 from quixotic.server.routes import Reply, load_all
 from quixotic.server.spec import bind, route_table, unflatten
@@ -77,15 +78,20 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 class Server:
     """State shared by all requests: the store, the worker, the route table and the handlers."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, endpoint: str | None = None) -> None:
         self.store = Store(data_dir)
         self.worker = Worker()
         self.routes = route_table()
         self.handlers = load_all()
+        self.compute = Compute(self.store, endpoint)
 
     def close(self) -> None:
+        self.compute.close()
         self.worker.stop()
         self.store.close()
+
+    def _verify_dynamic(self, key: str) -> dict[str, Any] | None:
+        return verify_dynamic_key(self.compute.secret, key)
 
     async def dispatch(self, request: Request) -> Response:
         extra: dict[str, str] = {}
@@ -125,7 +131,7 @@ class Server:
             caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
         else:
             with self.store.read() as conn:
-                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"))
+                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic)
         host = request.url.hostname or "localhost"
         auth.check_scope(caller, op.scopes, host)
 
@@ -158,13 +164,18 @@ class Server:
                         raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
                     body = decoded
         params = bind(op, path_params, query, body, body_is_text)
-        ctx = Ctx(self.store, self.worker, caller, op, headers, host, uploads)
+        if not self.compute.endpoint:
+            self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
+        ctx = Ctx(self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute)
         result = await run_in_threadpool(handler, ctx, params)
+        if ctx.events:
+            await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
         return _render(result, op.status, extra)
 
 
-def create_app(data_dir: Path | str) -> Starlette:
-    server = Server(Path(data_dir))
+def create_app(data_dir: Path | str, endpoint: str | None = None) -> Starlette:
+    """The ASGI app; ``endpoint`` (``http://host:port/v1``) is what functions get as their API endpoint."""
+    server = Server(Path(data_dir), endpoint)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     @asynccontextmanager

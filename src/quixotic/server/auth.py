@@ -13,9 +13,10 @@ import json
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from quixotic.errors import ApiError, UsageError
 from quixotic.server.clock import now_iso, parse_iso
@@ -95,8 +96,16 @@ def create_key(
     return key_id, secret
 
 
-def resolve(conn: sqlite3.Connection, project_id: str | None, key: str | None) -> Caller:
-    """The caller behind the ``X-Appwrite-Project`` and ``X-Appwrite-Key`` headers."""
+def resolve(
+    conn: sqlite3.Connection,
+    project_id: str | None,
+    key: str | None,
+    dynamic: Callable[[str], dict[str, Any] | None] | None = None,
+) -> Caller:
+    """The caller behind the ``X-Appwrite-Project`` and ``X-Appwrite-Key`` headers.
+
+    ``dynamic`` verifies a function's dynamic key (``ephemeral_<JWT>``) and returns its claims.
+    """
     if not project_id:
         raise ApiError(
             "project_not_found",
@@ -108,6 +117,11 @@ def resolve(conn: sqlite3.Connection, project_id: str | None, key: str | None) -
             f"Project with the requested ID '{project_id}' could not be found. "
             "Create it with `quixotic local project create ID`.",
         )
+    if key and dynamic is not None and key.startswith(("ephemeral_", "dynamic_")):
+        claims = dynamic(key)
+        if claims is None or claims.get("projectId") != project_id:
+            return Caller(project_id, GUEST_SCOPES, "guests")
+        return Caller(project_id, frozenset(claims.get("scopes", [])) | _KEY_ROLE_SCOPES, "applications")
     if not key or not _SECRET_RE.match(key):
         return Caller(project_id, GUEST_SCOPES, "guests")
     row = conn.execute(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from quixotic.server.auth import Caller
 from quixotic.server.spec import Operation
 from quixotic.server.store import Store
 from quixotic.server.worker import Worker
+
+if TYPE_CHECKING:
+    from quixotic.server.compute import Compute
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Ctx:
     host: str
     uploads: dict[str, Upload] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    compute: Compute | None = None
 
     @property
     def project(self) -> str:

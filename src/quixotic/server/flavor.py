@@ -4,10 +4,15 @@ fields, parameters and error types, so data written one way reads back the other
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quixotic.errors import ApiError
+
+if TYPE_CHECKING:
+    from quixotic.server.context import Ctx
 
 
 @dataclass(frozen=True)
@@ -30,17 +35,26 @@ class Flavor:
 
     def error(self, suffix: str, message: str) -> ApiError:
         """An error of this flavor's family, e.g. ``error("row_not_found")`` -> ``document_not_found``."""
-        kind = suffix
+        return ApiError(self.error_type(suffix), message)
+
+    def error_type(self, generic_type: str) -> str:
+        """This flavor's name of a generic ``row_*``/``table_*``/``column_*`` error type (others unchanged)."""
         for generic, mine in (
             ("row_", self.row + "_"),
             ("table_", self.table + "_"),
             ("column_index_", self.index_error + "_"),
             ("column_", self.column + "_"),
         ):
-            if suffix.startswith(generic):
-                kind = mine + suffix[len(generic) :]
-                break
-        return ApiError(kind, message)
+            if generic_type.startswith(generic):
+                return mine + generic_type[len(generic) :]
+        return generic_type
+
+    def adapt(self, exc: ApiError) -> ApiError:
+        """``exc`` renamed into this flavor's family (itself when nothing changes)."""
+        kind = self.error_type(exc.type)
+        if kind == exc.type:
+            return exc
+        return ApiError(kind, exc.message, exc.code)
 
     def render_table(self, doc: dict[str, Any], columns: list[Any], indexes: list[Any]) -> dict[str, Any]:
         return {
@@ -98,3 +112,24 @@ LEGACY = Flavor(
 
 def flavor_of(operation_id: str) -> Flavor:
     return TABLES if operation_id.startswith("tablesDB") else LEGACY
+
+
+Handler = Callable[["Ctx", dict[str, Any]], Any]
+
+
+def flavored(handler: Handler) -> Handler:
+    """Rename the generic ``row_*``/``column_*`` errors a handler raises (e.g. from ``schema``) into
+    the family of the API that was called, so the legacy API answers ``document_invalid_structure``
+    where TablesDB answers ``row_invalid_structure``."""
+
+    @functools.wraps(handler)
+    def wrapper(ctx: Ctx, params: dict[str, Any]) -> Any:
+        try:
+            return handler(ctx, params)
+        except ApiError as exc:
+            adapted = flavor_of(ctx.op.id).adapt(exc)
+            if adapted is exc:
+                raise
+            raise adapted from exc.__cause__
+
+    return wrapper

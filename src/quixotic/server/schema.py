@@ -89,8 +89,6 @@ def build_column(segment: str, p: Mapping[str, Any], existing: Mapping[str, Any]
         limit = VARCHAR_MAX if segment == "varchar" else STRING_MAX
         if size is None or not 1 <= int(size) <= limit:
             raise _bad(f"Invalid `size` param: Value must be a valid range between 1 and {limit:,}")
-        if existing is not None and int(size) < int(existing.get("size", 0)):
-            raise ApiError("column_invalid_resize", "Cannot shrink a column: existing values may not fit.")
         col["size"] = int(size)
     elif segment in TEXT_SIZES:
         col["size"] = TEXT_SIZES[segment]
@@ -103,77 +101,101 @@ def build_column(segment: str, p: Mapping[str, Any], existing: Mapping[str, Any]
         col["elements"] = list(elements)
     if segment in ("integer", "float"):
         lo_default, hi_default = (INT64_MIN, INT64_MAX) if segment == "integer" else (-FLOAT_MAX, FLOAT_MAX)
-        lo = p.get("min") if p.get("min") is not None else col.get("min", lo_default)
-        hi = p.get("max") if p.get("max") is not None else col.get("max", hi_default)
+        lo: Any = p.get("min") if p.get("min") is not None else col.get("min", lo_default)
+        hi: Any = p.get("max") if p.get("max") is not None else col.get("max", hi_default)
         if lo > hi:
-            raise _bad(f"Minimum value must be lesser than maximum value ({lo} > {hi})")
+            raise ApiError("column_value_invalid", f"Minimum value must be lesser than maximum value ({lo} > {hi})")
         col["min"], col["max"] = (int(lo), int(hi)) if segment == "integer" else (float(lo), float(hi))
     default = p.get("default")
     if default is not None:
         if col["required"] or col["array"]:
             raise ApiError("column_default_unsupported", "Cannot set default value for required or array columns")
-        col["default"] = check_value(col, default, col["key"])
+        col["default"] = _check_default(col, default)
     else:
         col["default"] = None
     return col
 
 
-def check_value(col: Mapping[str, Any], value: Any, key: str) -> Any:
-    """The stored form of one (non-null, non-array) value of ``col``; raises on a wrong value."""
-    kind, fmt = col["type"], col.get("format", "")
+def _check_default(col: Mapping[str, Any], value: Any) -> Any:
+    """A column's default, checked as Appwrite does: a value of the wrong type or format fails the
+    parameter validator (``general_argument_invalid``); one out of range, outside the enum's elements
+    or longer than the size is ``column_value_invalid``."""
+    try:
+        return check_value(col, value, col["key"])
+    except InvalidValue as exc:
+        if exc.problem == "range":
+            raise ApiError("column_value_invalid", f"Invalid default value: {exc.why}") from None
+        raise ApiError("general_argument_invalid", f"Invalid `default` param: {exc.why}") from None
 
-    def bad(why: str) -> ApiError:
-        return ApiError("row_invalid_structure", f'Invalid document structure: Attribute "{key}" has invalid {why}')
+
+class InvalidValue(ApiError):
+    """A value that does not fit its column (``row_invalid_structure``).
+
+    ``problem`` says what is wrong: ``type`` (not a string/number/...), ``format`` (not an email,
+    URL, IP or date) or ``range`` (outside min/max, not an enum element, longer than the size).
+    """
+
+    def __init__(self, key: str, problem: str, why: str) -> None:
+        word = "type" if problem == "type" else "format"
+        super().__init__(
+            "row_invalid_structure", f'Invalid document structure: Attribute "{key}" has invalid {word}. {why}'
+        )
+        self.problem = problem
+        self.why = why
+
+
+def check_value(col: Mapping[str, Any], value: Any, key: str) -> Any:
+    """The stored form of one (non-null, non-array) value of ``col``; raises :class:`InvalidValue`."""
+    kind, fmt = col["type"], col.get("format", "")
+    lo, hi = col.get("min"), col.get("max")
 
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise bad("type. Value must be a valid boolean")
+            raise InvalidValue(key, "type", "Value must be a valid boolean")
         return value
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad("type. Value must be a valid integer")
+            raise InvalidValue(key, "type", "Value must be a valid integer")
         if isinstance(value, float):
             if not value.is_integer():
-                raise bad("type. Value must be a valid integer")
+                raise InvalidValue(key, "type", "Value must be a valid integer")
             value = int(value)
-        if not col.get("min", INT64_MIN) <= value <= col.get("max", INT64_MAX):
-            raise bad(f"format. Value must be a valid range between {col.get('min')} and {col.get('max')}")
+        if not (INT64_MIN if lo is None else lo) <= value <= (INT64_MAX if hi is None else hi):
+            raise InvalidValue(key, "range", f"Value must be a valid range between {lo} and {hi}")
         return value
     if kind == "double":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise bad("type. Value must be a valid float")
-        if not col.get("min", -FLOAT_MAX) <= value <= col.get("max", FLOAT_MAX):
-            raise bad(f"format. Value must be a valid range between {col.get('min')} and {col.get('max')}")
+            raise InvalidValue(key, "type", "Value must be a valid float")
+        if not (-FLOAT_MAX if lo is None else lo) <= value <= (FLOAT_MAX if hi is None else hi):
+            raise InvalidValue(key, "range", f"Value must be a valid range between {lo} and {hi}")
         return float(value)
     if kind == "datetime":
         try:
             return normalize_iso(value)
-        except (ValueError, TypeError) as exc:
-            raise bad("format. Value must be a valid date in ISO 8601 format") from exc
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidValue(key, "format", "Value must be a valid date in ISO 8601 format") from exc
     if not isinstance(value, str):
-        raise bad("type. Value must be a valid string")
+        raise InvalidValue(key, "type", "Value must be a valid string")
     size = col.get("size")
     if size is not None and len(value) > size:
-        raise bad(f"type. Value must be a valid string and no longer than {size} chars")
+        raise InvalidValue(key, "range", f"Value must be a valid string and no longer than {size} chars")
     if fmt == "email" and not EMAIL_RE.match(value):
-        raise bad("format. Value must be a valid email address")
+        raise InvalidValue(key, "format", "Value must be a valid email address")
     if fmt == "enum" and value not in col.get("elements", []):
-        raise bad(f"format. Value must be one of ({', '.join(col.get('elements', []))})")
+        raise InvalidValue(key, "range", f"Value must be one of ({', '.join(col.get('elements', []))})")
     if fmt == "url":
         parsed = urlparse(value)
         if not parsed.scheme or not parsed.netloc:
-            raise bad("format. Value must be a valid URL")
+            raise InvalidValue(key, "format", "Value must be a valid URL")
     if fmt == "ip":
         try:
             ipaddress.ip_address(value)
         except ValueError as exc:
-            raise bad("format. Value must be a valid IP address") from exc
+            raise InvalidValue(key, "format", "Value must be a valid IP address") from exc
     return value
 
 
-def check_row(
-    columns: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any], *, partial: bool
-) -> dict[str, Any]:
+def check_row(columns: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
     """Validate ``data`` against ``columns`` (available ones, by key); returns the values to store.
 
     ``partial`` (updates) skips the required check for absent keys; full writes get defaults filled.

@@ -30,6 +30,7 @@ class Param:
     items: str = "string"
     format: str = ""
     enum: tuple[str, ...] = ()
+    nullable: bool = False  # a required parameter that may be sent as null (e.g. a column's `default`)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
             items=p.get("items", "string"),
             format=p.get("format", ""),
             enum=tuple(p.get("enum", ())),
+            nullable=bool(p.get("nullable")),
         )
         for p in raw["params"]
     )
@@ -259,7 +261,7 @@ def bind(
             source, from_text = body, body_is_text
         value = source.get(param.name)
         if value is None:
-            if param.required:
+            if param.required and not (param.nullable and param.name in source):
                 raise ApiError("general_argument_invalid", f'Param "{param.name}" is not optional.')
             out[param.name] = param.default if param.has_default else None
             continue

@@ -274,6 +274,13 @@ def list_docs(
                 "general_cursor_not_found",
                 f"Cursor not found: no document with ID '{cursor_id}' here. It may have been deleted.",
             )
+        for (name, _, _), value in zip(order, found, strict=True):
+            if value is None:  # as Appwrite: cursor paging needs the cursor's order values non-null
+                raise ApiError(
+                    "database_query_order_null",
+                    f"Order attribute '{name}' is empty: the cursor '{cursor_id}' has no value there. "
+                    "Cursor pagination requires the order attributes of the cursor to be non-null.",
+                )
         cond, cond_params = q.keyset_condition(order, list(found), before)
         page_where = f"{where} AND ({cond})"
         page_params = [*params, *cond_params]

@@ -39,6 +39,6 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
 
 def load_all() -> dict[str, Handler]:
     """Import every service module so that its handlers register."""
-    from quixotic.server.routes import databases, health, rows, storage, users  # noqa: F401
+    from quixotic.server.routes import databases, functions, health, rows, storage, users  # noqa: F401
 
     return HANDLERS

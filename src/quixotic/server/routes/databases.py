@@ -8,6 +8,7 @@ SQLite expression indexes on it, so unique indexes are enforced by SQLite itself
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
@@ -16,7 +17,7 @@ from quixotic.errors import ApiError
 from quixotic.server import schema
 from quixotic.server import store as st
 from quixotic.server.context import Ctx
-from quixotic.server.flavor import Flavor, flavor_of
+from quixotic.server.flavor import Flavor, flavor_of, flavored
 from quixotic.server.ids import custom_id, validate_key
 from quixotic.server.queries import Field
 from quixotic.server.routes import handles
@@ -51,7 +52,9 @@ def get_table(conn: sqlite3.Connection, ctx: Ctx, fl: Flavor, database_id: str, 
     get_database(conn, ctx, database_id)
     doc = st.meta_get(conn, ctx.project, "table", database_id, table_id)
     if doc is None:
-        raise fl.error("table_not_found", f"{fl.table.capitalize()} with the requested ID '{table_id}' could not be found.")
+        raise fl.error(
+            "table_not_found", f"{fl.table.capitalize()} with the requested ID '{table_id}' could not be found."
+        )
     return doc
 
 
@@ -70,12 +73,8 @@ def indexes_of(conn: sqlite3.Connection, ctx: Ctx, database_id: str, table_id: s
 
 def query_fields(columns: list[st.Doc], indexes: list[st.Doc]) -> dict[str, Field]:
     """What row queries may name: available columns, with ``fulltext`` where a fulltext index covers one."""
-    fulltext = {
-        c for i in indexes if i["type"] == "fulltext" and i["status"] == "available" for c in i["columns"]
-    }
-    return {
-        c["key"]: schema.query_field(c, c["key"] in fulltext) for c in columns if c["status"] == "available"
-    }
+    fulltext = {c for i in indexes if i["type"] == "fulltext" and i["status"] == "available" for c in i["columns"]}
+    return {c["key"]: schema.query_field(c, c["key"] in fulltext) for c in columns if c["status"] == "available"}
 
 
 def _column_sql(key: str) -> str:
@@ -123,20 +122,22 @@ def render_database(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @handles("tablesDBCreate", "databasesCreate")
+@flavored
 def create_database(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id = custom_id(p["databaseId"], "databaseId")
     data = {"name": p["name"], "enabled": p["enabled"] is not False, "type": fl.name}
     with ctx.store.tx() as conn:
-        doc = st.meta_insert(
-            conn, ctx.project, "database", "", database_id, data,
-            conflict=ApiError("database_already_exists", f"Database with the requested ID '{database_id}' already exists."),
-        )  # fmt: skip
+        conflict = ApiError(
+            "database_already_exists", f"Database with the requested ID '{database_id}' already exists."
+        )
+        doc = st.meta_insert(conn, ctx.project, "database", "", database_id, data, conflict=conflict)
     ctx.emit(f"databases.{database_id}.create", render_database(doc))
     return render_database(doc)
 
 
 @handles("tablesDBList", "databasesList")
+@flavored
 def list_databases(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
         total, docs, _ = st.list_docs(
@@ -148,12 +149,14 @@ def list_databases(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBGet", "databasesGet")
+@flavored
 def get_database_route(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
         return render_database(get_database(conn, ctx, p["databaseId"]))
 
 
 @handles("tablesDBUpdate", "databasesUpdate")
+@flavored
 def update_database(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
         doc = get_database(conn, ctx, p["databaseId"])
@@ -166,6 +169,7 @@ def update_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBDelete", "databasesDelete")
+@flavored
 def delete_database(ctx: Ctx, p: dict[str, Any]) -> Any:
     database_id = p["databaseId"]
     with ctx.store.tx() as conn:
@@ -182,6 +186,7 @@ def delete_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBCreateTable", "databasesCreateCollection")
+@flavored
 def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id = p["databaseId"]
@@ -197,10 +202,11 @@ def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
             "rowSecurity": bool(p.get(fl.security)),
             "databaseId": database_id,
         }
-        doc = st.meta_insert(
-            conn, ctx.project, "table", database_id, table_id, data, permissions,
-            conflict=fl.error("table_already_exists", f"{fl.table.capitalize()} with the requested ID '{table_id}' already exists."),
-        )  # fmt: skip
+        conflict = fl.error(
+            "table_already_exists",
+            f"{fl.table.capitalize()} with the requested ID '{table_id}' already exists.",
+        )
+        doc = st.meta_insert(conn, ctx.project, "table", database_id, table_id, data, permissions, conflict=conflict)
         conn.execute(st.ROW_TABLE_DDL.format(name=row_table(doc)))
         parent = f"{database_id}/{table_id}"
         for spec in inline_columns:
@@ -238,14 +244,14 @@ def _inline_column(fl: Flavor, spec: Any) -> dict[str, Any]:
     if segment not in schema.KINDS:
         raise ApiError(
             "general_argument_invalid",
-            f"Invalid `{fl.columns}` param: unsupported type '{spec['type']}'. "
-            f"Supported: {', '.join(schema.KINDS)}",
+            f"Invalid `{fl.columns}` param: unsupported type '{spec['type']}'. Supported: {', '.join(schema.KINDS)}",
         )
     validate_key(spec["key"])
     return schema.build_column(segment, {"required": False, **spec})
 
 
 @handles("tablesDBListTables", "databasesListCollections")
+@flavored
 def list_tables(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     fields = dict(_TABLE_FIELDS)
@@ -262,6 +268,7 @@ def list_tables(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBGetTable", "databasesGetCollection")
+@flavored
 def get_table_route(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
@@ -269,6 +276,7 @@ def get_table_route(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBUpdateTable", "databasesUpdateCollection")
+@flavored
 def update_table(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -288,6 +296,7 @@ def update_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBDeleteTable", "databasesDeleteCollection")
+@flavored
 def delete_table(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
@@ -305,13 +314,21 @@ _PERMISSION_ACTIONS_ROW = ("read", "update", "delete", "write")
 _PERMISSION_ACTIONS_TABLE = ("create", "read", "update", "delete", "write")
 
 
+_ID = r"[A-Za-z0-9][A-Za-z0-9._\-]{0,35}"
+_ROLE_RE = re.compile(
+    rf"^(any|guests|users(/(verified|unverified))?|user:{_ID}(/(verified|unverified))?"
+    rf"|team:{_ID}(/{_ID})?|member:{_ID}|label:[A-Za-z0-9]{{1,36}})$"
+)
+
+
 def _permissions(perms: list[str] | None, table_level: bool) -> list[str]:
     """Validate permission strings like ``read("any")``; returns them de-duplicated in order."""
     actions = _PERMISSION_ACTIONS_TABLE if table_level else _PERMISSION_ACTIONS_ROW
     out: list[str] = []
     for perm in perms or []:
-        action, _, rest = perm.partition("(")
-        if action not in actions or not rest.endswith(")") or not rest[:-1].strip('"'):
+        action, _, rest = perm.partition("(") if isinstance(perm, str) else ("", "", "")
+        role = rest[1:-2] if rest.startswith('"') and rest.endswith('")') else ""
+        if action not in actions or not _ROLE_RE.match(role):
             raise ApiError(
                 "general_argument_invalid",
                 f"Invalid `permissions` param: '{perm}' is not a permission; use e.g. read(\"any\") "
@@ -340,6 +357,7 @@ def _segment_from_path(path: str) -> str:
 
 
 @handles(*_CREATE_COLUMN_OPS)
+@flavored
 def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     segment = _segment_from_path(ctx.op.path)
@@ -352,10 +370,10 @@ def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
         get_table(conn, ctx, fl, database_id, table_id)
         if len(columns_of(conn, ctx, database_id, table_id)) >= 1000:
             raise fl.error("column_limit_exceeded", "The maximum number of columns has been reached.")
-        doc = st.meta_insert(
-            conn, ctx.project, "column", parent, key, col,
-            conflict=fl.error("column_already_exists", f"{fl.column.capitalize()} with the requested key '{key}' already exists."),
-        )  # fmt: skip
+        conflict = fl.error(
+            "column_already_exists", f"{fl.column.capitalize()} with the requested key '{key}' already exists."
+        )
+        doc = st.meta_insert(conn, ctx.project, "column", parent, key, col, conflict=conflict)
     ctx.worker.submit(lambda: _finish_column(ctx, parent, key))
     return render_column(doc)
 
@@ -369,6 +387,7 @@ def _finish_column(ctx: Ctx, parent: str, key: str) -> None:
 
 
 @handles("tablesDBListColumns", "databasesListAttributes")
+@flavored
 def list_columns(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
@@ -386,11 +405,14 @@ def _get_column(conn: sqlite3.Connection, ctx: Ctx, fl: Flavor, p: Mapping[str, 
     get_table(conn, ctx, fl, database_id, table_id)
     doc = st.meta_get(conn, ctx.project, "column", f"{database_id}/{table_id}", p["key"])
     if doc is None:
-        raise fl.error("column_not_found", f"{fl.column.capitalize()} with the requested key '{p['key']}' could not be found.")
+        raise fl.error(
+            "column_not_found", f"{fl.column.capitalize()} with the requested key '{p['key']}' could not be found."
+        )
     return doc
 
 
 @handles("tablesDBGetColumn", "databasesGetAttribute")
+@flavored
 def get_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
@@ -401,6 +423,7 @@ _UPDATE_COLUMN_OPS = [op.replace("Create", "Update") for op in _CREATE_COLUMN_OP
 
 
 @handles(*_UPDATE_COLUMN_OPS)
+@flavored
 def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     segment = _segment_from_path(ctx.op.path)
@@ -417,6 +440,8 @@ def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
         if doc["status"] != "available":
             raise fl.error("column_not_available", f"{fl.column.capitalize()} '{p['key']}' is {doc['status']}.")
         updated = schema.build_column(segment, p, existing=doc)
+        if "size" in doc and updated["size"] < int(doc["size"]):
+            _check_fits(conn, table, doc["key"], updated["size"])
         new_key = p.get("newKey")
         if new_key and new_key != doc["key"]:
             validate_key(new_key, "newKey")
@@ -438,9 +463,24 @@ def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     return render_column(updated)
 
 
-def _rename_column(
-    conn: sqlite3.Connection, ctx: Ctx, table: st.Doc, parent: str, old: str, new: str
-) -> None:
+def _check_fits(conn: sqlite3.Connection, table: st.Doc, key: str, size: int) -> None:
+    """Shrinking a column is fine while every stored value (or array element) still fits."""
+    path = _json_path(key)
+    longest = conn.execute(
+        "SELECT MAX(CASE WHEN json_type(data, ?) = 'array'"
+        " THEN (SELECT MAX(length(value)) FROM json_each(data, ?))"
+        f" ELSE length(json_extract(data, ?)) END) FROM {row_table(table)}",
+        (path, path, path),
+    ).fetchone()[0]
+    if longest is not None and int(longest) > size:
+        raise ApiError(
+            "column_invalid_resize",
+            f"Existing data is too large for new size {size}: the longest value of '{key}' has {longest} "
+            "characters. Truncate your existing data, then try again.",
+        )
+
+
+def _rename_column(conn: sqlite3.Connection, ctx: Ctx, table: st.Doc, parent: str, old: str, new: str) -> None:
     """Move a column's values to a new key in every row, and follow it in indexes."""
     old_path, new_path = _json_path(old), _json_path(new)
     conn.execute(
@@ -462,6 +502,7 @@ def _json_path(key: str) -> str:
 
 
 @handles("tablesDBDeleteColumn", "databasesDeleteAttribute")
+@flavored
 def delete_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
@@ -511,9 +552,13 @@ def _validate_index(
         if col is None:
             raise fl.error("column_unknown", f"Unknown {fl.column} '{name}'. Create it before indexing it.")
         if col["status"] != "available":
-            raise fl.error("column_not_available", f"{fl.column.capitalize()} '{name}' is {col['status']}, not available yet.")
+            raise fl.error(
+                "column_not_available", f"{fl.column.capitalize()} '{name}' is {col['status']}, not available yet."
+            )
         if kind == "fulltext" and col["type"] not in schema.STRINGY:
-            raise fl.error("column_index_invalid", f"Fulltext indexes need string {fl.columns}; '{name}' is {col['type']}.")
+            raise fl.error(
+                "column_index_invalid", f"Fulltext indexes need string {fl.columns}; '{name}' is {col['type']}."
+            )
     orders = list(p.get("orders") or [])
     if any(o not in ("asc", "desc", "ASC", "DESC") for o in orders) or len(orders) > len(names):
         raise fl.error("column_index_invalid", "Each order must be asc or desc, at most one per column.")
@@ -541,7 +586,9 @@ def _build_index(conn: sqlite3.Connection, table: Mapping[str, Any], index: Mapp
         order = index["orders"][i].upper() if i < len(index["orders"]) else ""
         parts.append(f"{_column_sql(name)} {order}".strip())
     unique = "UNIQUE " if index["type"] == "unique" else ""
-    conn.execute(f"CREATE {unique}INDEX IF NOT EXISTS {_index_name(table, index)} ON {row_table(table)} ({', '.join(parts)})")
+    conn.execute(
+        f"CREATE {unique}INDEX IF NOT EXISTS {_index_name(table, index)} ON {row_table(table)} ({', '.join(parts)})"
+    )
 
 
 def _drop_index(conn: sqlite3.Connection, table: Mapping[str, Any], index: Mapping[str, Any]) -> None:
@@ -549,6 +596,7 @@ def _drop_index(conn: sqlite3.Connection, table: Mapping[str, Any], index: Mappi
 
 
 @handles("tablesDBCreateIndex", "databasesCreateIndex")
+@flavored
 def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
@@ -557,10 +605,10 @@ def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
         table = get_table(conn, ctx, fl, database_id, table_id)
         index = _validate_index(conn, ctx, fl, table, p)
         index["status"], index["error"] = "processing", ""
-        doc = st.meta_insert(
-            conn, ctx.project, "index", parent, index["key"], index,
-            conflict=fl.error("column_index_already_exists", f"Index with the requested key '{index['key']}' already exists."),
-        )  # fmt: skip
+        conflict = fl.error(
+            "column_index_already_exists", f"Index with the requested key '{index['key']}' already exists."
+        )
+        doc = st.meta_insert(conn, ctx.project, "index", parent, index["key"], index, conflict=conflict)
     ctx.worker.submit(lambda: _finish_index(ctx, database_id, table_id, doc["key"]))
     return render_index(fl, doc)
 
@@ -585,6 +633,7 @@ def _finish_index(ctx: Ctx, database_id: str, table_id: str, key: str) -> None:
 
 
 @handles("tablesDBListIndexes", "databasesListIndexes")
+@flavored
 def list_indexes(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
@@ -607,6 +656,7 @@ def _get_index(conn: sqlite3.Connection, ctx: Ctx, fl: Flavor, p: Mapping[str, A
 
 
 @handles("tablesDBGetIndex", "databasesGetIndex")
+@flavored
 def get_index(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
@@ -614,6 +664,7 @@ def get_index(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBDeleteIndex", "databasesDeleteIndex")
+@flavored
 def delete_index(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -621,4 +672,3 @@ def delete_index(ctx: Ctx, p: dict[str, Any]) -> Any:
         _drop_index(conn, table, doc)
         st.meta_delete(conn, ctx.project, "index", f"{p['databaseId']}/{p[fl.table_param]}", doc["key"])
     return None
-

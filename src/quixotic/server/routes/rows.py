@@ -15,7 +15,7 @@ from quixotic.server import schema
 from quixotic.server import store as st
 from quixotic.server.clock import now_iso
 from quixotic.server.context import Ctx
-from quixotic.server.flavor import Flavor, flavor_of
+from quixotic.server.flavor import Flavor, flavor_of, flavored
 from quixotic.server.ids import custom_id, validate_id
 from quixotic.server.queries import Field
 from quixotic.server.routes import Reply, handles
@@ -78,7 +78,9 @@ def render_row(t: Target, doc: Mapping[str, Any], select: Sequence[str] | None =
 
 def _error(t: Target, exc: sqlite3.IntegrityError, row_id: str) -> ApiError:
     if "._uid" in str(exc):
-        return t.fl.error("row_already_exists", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' already exists.")
+        return t.fl.error(
+            "row_already_exists", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' already exists."
+        )
     return t.fl.error(
         "row_unique_constraint_violation",
         f"{t.fl.row.capitalize()} '{row_id}' has a value that already exists in a unique index.",
@@ -95,7 +97,9 @@ def _fetch(conn: sqlite3.Connection, t: Target, row_id: str) -> st.Doc | None:
 def _require(conn: sqlite3.Connection, t: Target, row_id: str) -> st.Doc:
     doc = _fetch(conn, t, row_id)
     if doc is None:
-        raise t.fl.error("row_not_found", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' could not be found.")
+        raise t.fl.error(
+            "row_not_found", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' could not be found."
+        )
     return doc
 
 
@@ -112,7 +116,14 @@ def _insert(conn: sqlite3.Connection, t: Target, row_id: str, data: dict[str, An
         )
     except sqlite3.IntegrityError as exc:
         raise _error(t, exc, row_id) from exc
-    return {"$id": row_id, "$sequence": cur.lastrowid, "$createdAt": now, "$updatedAt": now, "$permissions": perms, **data}
+    return {
+        "$id": row_id,
+        "$sequence": cur.lastrowid,
+        "$createdAt": now,
+        "$updatedAt": now,
+        "$permissions": perms,
+        **data,
+    }
 
 
 def _write(conn: sqlite3.Connection, t: Target, doc: st.Doc) -> st.Doc:
@@ -141,22 +152,44 @@ def _split_item(t: Target, item: Any) -> tuple[str, dict[str, Any], list[str] | 
     """A bulk item ``{"$id"?, "$permissions"?, ...data}`` as (id, data, permissions)."""
     if not isinstance(item, dict):
         raise ApiError("general_argument_invalid", f"Invalid `{t.fl.rows}` param: each item must be a JSON object")
-    row_id = custom_id(item.get("$id") or "unique()", "$id")
-    perms = item.get("$permissions")
+    try:  # Appwrite checks bulk items itself, so their errors are "bad request", not "invalid param"
+        row_id = custom_id(item.get("$id") or "unique()", "$id")
+        perms = item.get("$permissions")
+        checked = row_permissions(perms, table_level=False) if perms is not None else None
+    except ApiError as exc:
+        raise ApiError("general_bad_request", exc.message) from None
     data = {k: v for k, v in item.items() if not k.startswith("$")}
-    return row_id, data, row_permissions(perms, table_level=False) if perms is not None else None
+    return row_id, data, checked
 
 
 # --- single rows --------------------------------------------------------------------------------
 
 
 @handles("tablesDBCreateRow", "databasesCreateDocument")
+@flavored
 def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
-    if p.get(fl.rows) is not None:
+    # Single or bulk, decided as Appwrite does: by which of `data` / `rows` is non-empty.
+    data, items = p.get("data"), p.get(fl.rows)
+    if not data and not items:
+        raise fl.error("row_missing_data", f"The {fl.row} data is missing. Send `data` as a non-empty JSON object.")
+    if data and items:
+        raise ApiError("general_bad_request", f"You can only send one of the following parameters: data, {fl.rows}")
+    if items:
+        if p.get(fl.row_param):
+            raise ApiError(
+                "general_bad_request",
+                f'Param "{fl.row_param}" is not allowed when creating multiple {fl.rows}, set "$id" on each instead.',
+            )
+        if p.get("permissions"):
+            raise ApiError(
+                "general_bad_request",
+                f'Param "permissions" is disallowed when creating multiple {fl.rows}, set "$permissions" on '
+                "each instead",
+            )
         return _create_rows(ctx, p)
-    if p.get(fl.row_param) is None:
-        raise ApiError("general_argument_invalid", f'Param "{fl.row_param}" is not optional.')
+    if not p.get(fl.row_param):
+        raise fl.error("row_missing_data", f"{fl.row.capitalize()} ID is required when creating a single {fl.row}.")
     row_id = custom_id(p[fl.row_param], fl.row_param)
     perms = row_permissions(p.get("permissions"), table_level=False)
     with ctx.store.tx() as conn:
@@ -193,6 +226,7 @@ def _bulk_items_raw(p: Mapping[str, Any], name: str) -> list[Any]:
 
 
 @handles("tablesDBGetRow", "databasesGetDocument")
+@flavored
 def get_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
@@ -212,6 +246,7 @@ def _select_of(raw: Sequence[str] | None, fields: Mapping[str, Field]) -> list[s
 
 
 @handles("tablesDBListRows", "databasesListDocuments")
+@flavored
 def list_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
@@ -221,6 +256,7 @@ def list_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBUpsertRow", "databasesUpsertDocument")
+@flavored
 def upsert_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     row_id = validate_id(p[fl.row_param], fl.row_param)
@@ -236,19 +272,20 @@ def upsert_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 def _upsert(
     conn: sqlite3.Connection, t: Target, row_id: str, data: dict[str, Any], perms: list[str] | None
 ) -> tuple[st.Doc, str]:
-    """Create the row, or replace its values (and permissions when given) if it exists."""
-    checked = schema.check_row(t.columns, data, partial=False)
+    """Create the row, or update it if it exists: the given columns (and permissions, when given)
+    change, the others keep their values, as Appwrite's upsert does."""
     existing = _fetch(conn, t, row_id)
     if existing is None:
-        return _insert(conn, t, row_id, checked, perms or []), "create"
-    doc = {k: v for k, v in existing.items() if k.startswith("$")}
-    doc.update(checked)
+        return _insert(conn, t, row_id, schema.check_row(t.columns, data, partial=False), perms or []), "create"
+    doc = {k: v for k, v in existing.items() if k.startswith("$") or k in t.columns}
+    doc.update(schema.check_row(t.columns, data, partial=True))
     if perms is not None:
         doc["$permissions"] = perms
     return _write(conn, t, doc), "update"
 
 
 @handles("tablesDBUpdateRow", "databasesUpdateDocument")
+@flavored
 def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -266,6 +303,7 @@ def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBDeleteRow", "databasesDeleteDocument")
+@flavored
 def delete_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -280,6 +318,7 @@ def delete_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBUpsertRows", "databasesUpsertDocuments")
+@flavored
 def upsert_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     items = _bulk_items_raw(p, fl.rows)
@@ -318,6 +357,7 @@ def _matching(conn: sqlite3.Connection, t: Target, raw_queries: Sequence[str] | 
 
 
 @handles("tablesDBUpdateRows", "databasesUpdateDocuments")
+@flavored
 def update_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -333,6 +373,7 @@ def update_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 @handles("tablesDBDeleteRows", "databasesDeleteDocuments")
+@flavored
 def delete_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
@@ -354,6 +395,7 @@ def delete_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     "databasesIncrementDocumentAttribute",
     "databasesDecrementDocumentAttribute",
 )
+@flavored
 def change_number(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     decrement = "Decrement" in ctx.op.id
@@ -376,13 +418,19 @@ def change_number(ctx: Ctx, p: dict[str, Any]) -> Any:
             if isinstance(value, float) and not value.is_integer():
                 raise ApiError("general_argument_invalid", "Invalid `value` param: Value must be a valid integer")
             new = int(new)
-        limit = bound if bound is not None else (col.get("min") if decrement else col.get("max"))
-        if limit is not None and ((decrement and new < limit) or (not decrement and new > limit)):
+        if bound is not None and ((decrement and new < bound) or (not decrement and new > bound)):
+            # Appwrite's wording, e.g. 'tablesDB "n" has reached the maximum value of 10'
+            namespace = "tablesDB" if fl.name == "tablesdb" else "databases"
+            word = "minimum" if decrement else "maximum"
+            raise fl.error("column_limit_exceeded", f'{namespace} "{key}" has reached the {word} value of {bound}')
+        own = col.get("min") if decrement else col.get("max")
+        if own is not None and ((decrement and new < own) or (not decrement and new > own)):
+            # Appwrite would store a value outside the column's range here; refusing keeps rows valid.
             word = "below the minimum" if decrement else "above the maximum"
-            raise t.fl.error(
+            raise fl.error(
                 "column_value_invalid",
                 f"Cannot {'decrement' if decrement else 'increment'} '{key}' of '{doc['$id']}' by {value}: "
-                f"{current} would go {word} of {limit}.",
+                f"{current} would go {word} of {own} set on the {fl.column}.",
             )
         doc[key] = new
         out = render_row(t, _write(conn, t, doc))

@@ -1,0 +1,523 @@
+"""The Functions engine of the local server: builds, executions, events and schedules.
+
+Routes store functions, deployments, executions and variables in the store; this engine does the
+work behind them in background threads: it builds deployments (``runtime.build``), runs executions
+in warm worker processes (``runtime.pool``), turns Appwrite events into event-triggered executions
+and fires cron schedules. State that must survive a restart (statuses, the last scheduled run)
+lives in the store, never only in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import hashlib
+import hmac
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quixotic.server import store as st
+from quixotic.server.clock import parse_iso, to_iso
+from quixotic.server.ids import new_id
+
+if TYPE_CHECKING:
+    from quixotic.server.runtime.pool import Runtimes
+
+log = logging.getLogger("quixotic.server")
+
+RUNTIMES: dict[str, str] = {
+    "python-3.8": "3.8",
+    "python-3.9": "3.9",
+    "python-3.10": "3.10",
+    "python-3.11": "3.11",
+    "python-3.12": "3.12",
+    "python-ml-3.11": "3.11",
+    "python-ml-3.12": "3.12",
+}
+SYNC_TIMEOUT = 30.0  # seconds a synchronous execution may take before 408
+BUILD_TIMEOUT = 900.0
+MAX_LOG = 1_000_000
+STORED_REQUEST_HEADERS = ("content-type", "agent", "content-length", "host", "x-appwrite-client-ip")
+STORED_RESPONSE_HEADERS = ("content-type", "content-length")
+DEPLOYMENTS_BUCKET = "deployments"
+
+
+def shadow_project(project: str) -> str:
+    """The hidden project that holds a project's deployment archives (reusing Storage's uploads)."""
+    return project + "#deploy"
+
+
+# --- dynamic keys -------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_dynamic_key(secret: bytes, project: str, scopes: Iterable[str], ttl: float) -> str:
+    """An ``ephemeral_<JWT>`` key (HS256) carrying ``scopes`` for ``project``, valid ``ttl`` seconds."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = {"projectId": project, "scopes": sorted(set(scopes)), "exp": int(time.time() + ttl)}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = _b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    return f"ephemeral_{header}.{payload}.{signature}"
+
+
+def verify_dynamic_key(secret: bytes, key: str) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired dynamic key; None otherwise."""
+    _, _, token = key.partition("_")
+    try:
+        header, payload, signature = token.split(".")
+        expected = _b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, signature):
+            return None
+        claims = json.loads(_unb64(payload))
+    except (ValueError, json.JSONDecodeError):
+        return None
+    if not isinstance(claims, dict) or claims.get("exp", 0) < time.time():
+        return None
+    return claims
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def event_names(event: str) -> set[str]:
+    """Every name an event is known by, including the other database API's spelling.
+
+    A row event is emitted as ``databases.D.tables.T.rows.R.create``; Appwrite 1.8 functions may
+    subscribe to that, to ``tablesdb.D.tables.T.rows.R.create`` or to the legacy
+    ``databases.D.collections.T.documents.R.create``.
+    """
+    names = {event}
+    parts = event.split(".")
+    if len(parts) >= 6 and parts[0] == "databases" and parts[2] in ("tables", "collections"):
+        table_word = parts[2]
+        row_word = parts[4]
+        names.add(".".join(["tablesdb", *parts[1:]]).replace(f".{table_word}.", ".tables.", 1))
+        legacy = list(parts)
+        legacy[2] = "collections"
+        legacy[4] = "documents" if row_word in ("rows", "documents") else row_word
+        names.add(".".join(legacy))
+        modern = list(parts)
+        modern[2] = "tables"
+        modern[4] = "rows" if row_word in ("rows", "documents") else row_word
+        names.add(".".join(modern))
+        names.add(".".join(["tablesdb", *modern[1:]]))
+    return names
+
+
+def event_matches(pattern: str, event: str) -> bool:
+    """``*`` matches one segment; a pattern may stop early (``users.*`` matches ``users.1.create``)."""
+    want = pattern.split(".")
+    for name in event_names(event):
+        have = name.split(".")
+        if len(want) <= len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=False)):
+            return True
+    return False
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+
+class Compute:
+    """Background work for Functions. One per server; thread-safe."""
+
+    def __init__(self, store: st.Store, endpoint: str | None = None) -> None:
+        self.store = store
+        self.endpoint = endpoint or ""
+        self.root = store.data_dir / "functions"
+        self.root.mkdir(exist_ok=True)
+        self._runtimes: Runtimes | None = None
+        self.builds = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="quixotic-build")
+        self.executions = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="quixotic-exec")
+        self.secret = self._secret()
+        self._stop = threading.Event()
+        self._speedup = float(os.environ.get("QUIXOTIC_SCHEDULE_SPEEDUP", "1") or 1)
+        self._clock_start = datetime.now(UTC)
+        self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
+        self._scheduler.start()
+        self._resume_builds()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.builds.shutdown(wait=False, cancel_futures=True)
+        self.executions.shutdown(wait=False, cancel_futures=True)
+        if self._runtimes is not None:
+            self._runtimes.close()
+
+    @property
+    def runtimes(self) -> Runtimes:
+        """Worker pools, created on first use (the runtime package loads only when functions run)."""
+        if self._runtimes is None:
+            from quixotic.server.runtime.pool import Runtimes
+
+            self._runtimes = Runtimes(size=int(os.environ.get("QUIXOTIC_FUNCTION_CONCURRENCY", "2")))
+        return self._runtimes
+
+    def _secret(self) -> bytes:
+        with self.store.tx() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = conn.execute("SELECT value FROM settings WHERE name='dynamic_key_secret'").fetchone()
+            if row:
+                return bytes.fromhex(row[0])
+            secret = os.urandom(32)
+            conn.execute("INSERT INTO settings VALUES ('dynamic_key_secret', ?)", (secret.hex(),))
+            return secret
+
+    # --- paths
+
+    def deployment_dir(self, project: str, function_id: str, deployment_id: str) -> Path:
+        return self.root / project / function_id / deployment_id
+
+    def archive_path(self, project: str, deployment_id: str) -> Path:
+        return self.store.files_dir / shadow_project(project) / DEPLOYMENTS_BUCKET / deployment_id
+
+    def remove_function_files(self, project: str, function_id: str) -> None:
+        shutil.rmtree(self.root / project / function_id, ignore_errors=True)
+
+    # --- builds
+
+    def _resume_builds(self) -> None:
+        """A build cut short by a restart is started again, so nothing stays ``building`` for ever."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                "SELECT project, parent, _uid FROM meta WHERE kind='deployment' AND "
+                "json_extract(data, '$.status') IN ('waiting', 'processing', 'building')"
+            ).fetchall()
+        for project, function_id, deployment_id in rows:
+            self.submit_build(project, function_id, deployment_id)
+
+    def submit_build(self, project: str, function_id: str, deployment_id: str) -> None:
+        self.builds.submit(self._build, project, function_id, deployment_id)
+
+    def _set_deployment(self, project: str, function_id: str, deployment_id: str, **changes: Any) -> st.Doc | None:
+        with self.store.tx() as conn:
+            doc = st.meta_get(conn, project, "deployment", function_id, deployment_id)
+            if doc is None:
+                return None
+            doc.update(changes)
+            st.meta_save(conn, project, "deployment", function_id, doc)
+            function = st.meta_get(conn, project, "function", "", function_id)
+            if function is not None and function.get("latestDeploymentId") == deployment_id:
+                function["latestDeploymentStatus"] = doc["status"]
+                st.meta_save(conn, project, "function", "", function)
+            return doc
+
+    def _build(self, project: str, function_id: str, deployment_id: str) -> None:
+        try:
+            doc = self._set_deployment(project, function_id, deployment_id, status="processing")
+            if doc is None or doc.get("status") == "canceled":
+                return
+            self._set_deployment(project, function_id, deployment_id, status="building")
+            dest = self.deployment_dir(project, function_id, deployment_id)
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            from quixotic.server.runtime.build import build_deployment
+
+            result = build_deployment(
+                self.archive_path(project, deployment_id),
+                dest,
+                doc["entrypoint"],
+                doc.get("commands") or "",
+                timeout=float(os.environ.get("QUIXOTIC_BUILD_TIMEOUT", BUILD_TIMEOUT)),
+            )
+            current = self._set_deployment(
+                project,
+                function_id,
+                deployment_id,
+                status="ready" if result.ok else "failed",
+                buildLogs=result.logs[-MAX_LOG:],
+                buildDuration=round(result.duration),
+                buildSize=result.size,
+                totalSize=int(doc.get("sourceSize", 0)) + result.size,
+            )
+            if result.ok and current is not None and current.get("activate"):
+                self.activate(project, function_id, deployment_id)
+            if not result.ok:
+                shutil.rmtree(dest / "venv", ignore_errors=True)
+        except Exception as exc:  # the build must end in a status, whatever happens
+            log.exception("build of %s/%s failed", function_id, deployment_id)
+            self._set_deployment(project, function_id, deployment_id, status="failed", buildLogs=f"Build error: {exc}")
+
+    def activate(self, project: str, function_id: str, deployment_id: str) -> st.Doc | None:
+        """Make a ready deployment the live one; old workers retire."""
+        with self.store.tx() as conn:
+            function = st.meta_get(conn, project, "function", "", function_id)
+            deployment = st.meta_get(conn, project, "deployment", function_id, deployment_id)
+            if function is None or deployment is None or deployment["status"] != "ready":
+                return None
+            function["deploymentId"] = deployment_id
+            function["deploymentCreatedAt"] = deployment["$createdAt"]
+            function["live"] = True
+            st.meta_save(conn, project, "function", "", function)
+        self.retire(project, function_id, keep=deployment_id)
+        return function
+
+    def retire(self, project: str, function_id: str, keep: str | None = None) -> None:
+        if self._runtimes is None:
+            return
+        prefix = f"{project}/{function_id}/"
+        self.runtimes.retire(
+            lambda key: not key.startswith(prefix) or (keep is not None and key.startswith(prefix + keep + "/"))
+        )
+
+    # --- executions
+
+    def environment(self, conn: Any, project: str, function: Mapping[str, Any], deployment_id: str) -> dict[str, str]:
+        """Project variables, overridden by function variables, then Appwrite's own (which win)."""
+        env: dict[str, str] = {}
+        for var in st.meta_all(conn, project, "variable", "project"):
+            env[var["key"]] = var["value"]
+        for var in st.meta_all(conn, project, "variable", f"function/{function['$id']}"):
+            env[var["key"]] = var["value"]
+        runtime = function.get("runtime", "python-3.11")
+        env.update(
+            {
+                "APPWRITE_FUNCTION_API_ENDPOINT": self.endpoint,
+                "APPWRITE_FUNCTION_ID": function["$id"],
+                "APPWRITE_FUNCTION_NAME": function.get("name", ""),
+                "APPWRITE_FUNCTION_DEPLOYMENT": deployment_id,
+                "APPWRITE_FUNCTION_PROJECT_ID": project,
+                "APPWRITE_FUNCTION_RUNTIME_NAME": "Python",
+                "APPWRITE_FUNCTION_RUNTIME_VERSION": RUNTIMES.get(runtime, "3.11"),
+                "APPWRITE_FUNCTION_CPUS": "1",
+                "APPWRITE_FUNCTION_MEMORY": "512",
+                "APPWRITE_VERSION": "1.8.1",
+                "APPWRITE_REGION": "local",
+                "APPWRITE_DEPLOYMENT_TYPE": "manual",
+            }
+        )
+        return env
+
+    def new_execution(
+        self,
+        project: str,
+        function: Mapping[str, Any],
+        trigger: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        status: str = "waiting",
+        scheduled_at: str | None = None,
+    ) -> st.Doc:
+        stored = [{"name": k, "value": v} for k, v in headers.items() if k in STORED_REQUEST_HEADERS]
+        data = {
+            "functionId": function["$id"],
+            "deploymentId": function.get("deploymentId", ""),
+            "trigger": trigger,
+            "status": status,
+            "requestMethod": method,
+            "requestPath": path,
+            "requestHeaders": stored,
+            "responseStatusCode": 0,
+            "responseBody": "",
+            "responseHeaders": [],
+            "logs": "",
+            "errors": "",
+            "duration": 0.0,
+        }
+        if scheduled_at:
+            data["scheduledAt"] = scheduled_at
+        with self.store.tx() as conn:
+            return st.meta_insert(conn, project, "execution", function["$id"], new_id(), data)
+
+    def run(
+        self,
+        project: str,
+        function_id: str,
+        execution_id: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        event: str = "",
+        user_id: str = "",
+    ) -> st.Doc:
+        """Run one stored execution to its end and store the outcome; never raises for function faults."""
+        with self.store.tx() as conn:
+            function = st.meta_get(conn, project, "function", "", function_id)
+            execution = st.meta_get(conn, project, "execution", function_id, execution_id)
+            if function is None or execution is None:
+                raise LookupError(f"execution {function_id}/{execution_id} is gone")
+            deployment_id = function.get("deploymentId") or ""
+            deployment = st.meta_get(conn, project, "deployment", function_id, deployment_id) if deployment_id else None
+            execution["status"] = "processing"
+            execution["deploymentId"] = deployment_id
+            st.meta_save(conn, project, "execution", function_id, execution)
+            env = self.environment(conn, project, function, deployment_id)
+        from quixotic.server.runtime.pool import RuntimeRequest, RuntimeResponse
+
+        started = time.perf_counter()
+        if deployment is None or deployment.get("status") != "ready":
+            response = RuntimeResponse(
+                503, {}, b"", "", "No ready deployment is active for this function. Deploy one and activate it.", 0.0
+            )
+        else:
+            timeout = float(function.get("timeout") or 15)
+            request_headers = {k.lower(): v for k, v in headers.items()}
+            request_headers.update(
+                {
+                    "x-appwrite-trigger": execution["trigger"],
+                    "x-appwrite-event": event,
+                    "x-appwrite-key": issue_dynamic_key(self.secret, project, function.get("scopes", []), timeout + 60),
+                    "x-appwrite-execution-id": execution_id,
+                    "x-appwrite-user-id": user_id,
+                    "x-appwrite-country-code": "",
+                    "x-appwrite-continent-code": "",
+                    "x-appwrite-continent-eu": "false",
+                }
+            )
+            request_headers.setdefault("host", "localhost")
+            dest = self.deployment_dir(project, function_id, deployment_id)
+            fingerprint = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
+            key = f"{project}/{function_id}/{deployment_id}/{fingerprint}"
+            pool = self.runtimes.pool(key, dest / "code", dest / "venv", deployment["entrypoint"], env)
+            response = pool.execute(RuntimeRequest(method, path, request_headers, body, timeout))
+        duration = response.duration or (time.perf_counter() - started)
+        logging_on = function.get("logging", True) is not False
+        with self.store.tx() as conn:
+            execution = st.meta_get(conn, project, "execution", function_id, execution_id)
+            if execution is None:
+                raise LookupError(f"execution {function_id}/{execution_id} was deleted while it ran")
+            execution.update(
+                {
+                    "status": "completed" if response.status < 500 else "failed",
+                    "responseStatusCode": response.status,
+                    "responseBody": response.body.decode("utf-8", errors="replace"),
+                    "responseHeaders": [
+                        {"name": k, "value": v}
+                        for k, v in response.headers.items()
+                        if k.lower() in STORED_RESPONSE_HEADERS
+                    ],
+                    "logs": response.logs[-MAX_LOG:] if logging_on else "",
+                    "errors": response.errors[-MAX_LOG:] if logging_on else "",
+                    "duration": round(duration, 6),
+                }
+            )
+            st.meta_save(conn, project, "execution", function_id, execution)
+        execution["_responseHeaders"] = dict(response.headers)
+        return execution
+
+    def run_async(
+        self, project: str, function_id: str, execution_id: str, **kwargs: Any
+    ) -> concurrent.futures.Future[st.Doc]:
+        return self.executions.submit(self._run_logged, project, function_id, execution_id, kwargs)
+
+    def _run_logged(self, project: str, function_id: str, execution_id: str, kwargs: dict[str, Any]) -> st.Doc:
+        try:
+            return self.run(project, function_id, execution_id, **kwargs)
+        except Exception:
+            log.exception("execution %s/%s failed in the engine", function_id, execution_id)
+            with self.store.tx() as conn:
+                execution = st.meta_get(conn, project, "execution", function_id, execution_id)
+                if execution is not None:
+                    execution.update({"status": "failed", "errors": "Internal error of the local server."})
+                    st.meta_save(conn, project, "execution", function_id, execution)
+            raise
+
+    # --- events
+
+    def dispatch(self, project: str, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Start an event-triggered execution of every enabled, deployed function that listens."""
+        if not events or project.endswith("#deploy"):
+            return
+        with self.store.read() as conn:
+            functions = [
+                f
+                for f in st.meta_all(conn, project, "function", "")
+                if f.get("events") and f.get("enabled", True) and f.get("deploymentId")
+            ]
+        for event, payload in events:
+            for function in functions:
+                if any(event_matches(pattern, event) for pattern in function["events"]):
+                    execution = self.new_execution(project, function, "event", "POST", "/", {})
+                    body = json.dumps(payload, separators=(",", ":")).encode()
+                    headers = {"content-type": "application/json"}
+                    self.run_async(
+                        project, function["$id"], execution["$id"], method="POST", path="/", headers=headers,
+                        body=body, event=event,
+                    )  # fmt: skip
+
+    # --- schedules
+
+    def now(self) -> datetime:
+        """The scheduler's clock: real time, or faster with ``QUIXOTIC_SCHEDULE_SPEEDUP`` (tests)."""
+        real = datetime.now(UTC)
+        if self._speedup == 1:
+            return real
+        return self._clock_start + (real - self._clock_start) * self._speedup
+
+    def _schedule_loop(self) -> None:
+        while not self._stop.wait(max(0.05, 1.0 / self._speedup)):
+            try:
+                self.tick(self.now())
+            except Exception:
+                log.exception("scheduler tick failed")
+
+    def tick(self, now: datetime) -> list[str]:
+        """Fire every schedule due up to ``now`` exactly once (persisted, so restarts never double-fire)."""
+        from quixotic.server import cron
+
+        fired: list[str] = []
+        with self.store.read() as conn:
+            candidates = conn.execute(
+                "SELECT project, _uid FROM meta WHERE kind='function' AND parent='' "
+                "AND COALESCE(json_extract(data, '$.schedule'), '') != ''"
+            ).fetchall()
+        for project, function_id in candidates:
+            with self.store.tx() as conn:
+                function = st.meta_get(conn, project, "function", "", function_id)
+                if function is None or not function.get("enabled", True) or not function.get("deploymentId"):
+                    continue
+                try:
+                    spec = cron.parse_cron(function["schedule"])
+                except ValueError:
+                    continue
+                last_text = function.get("scheduleLastRun") or function["$updatedAt"]
+                last = parse_iso(last_text)
+                due = cron.due_between(spec, last, now)
+                if not due:
+                    continue
+                function["scheduleLastRun"] = to_iso(due[-1])
+                st.meta_save(conn, project, "function", "", function)
+            execution = self.new_execution(project, function, "schedule", "POST", "/", {})
+            self.run_async(project, function_id, execution["$id"], method="POST", path="/", headers={}, body=b"")
+            fired.append(execution["$id"])
+        fired.extend(self._start_scheduled_executions(datetime.now(UTC)))
+        return fired
+
+    def _start_scheduled_executions(self, now: datetime) -> list[str]:
+        """Executions created with ``scheduledAt`` start once their time has come (also after a restart)."""
+        started: list[str] = []
+        with self.store.tx() as conn:
+            rows = conn.execute(
+                "SELECT project, parent, _uid, data FROM meta WHERE kind='execution' "
+                "AND json_extract(data, '$.status')='scheduled' AND json_extract(data, '$.scheduledAt') <= ?",
+                (to_iso(now),),
+            ).fetchall()
+            for project, function_id, execution_id, data in rows:
+                doc = st.meta_get(conn, project, "execution", function_id, execution_id)
+                if doc is None:
+                    continue
+                doc["status"] = "waiting"
+                st.meta_save(conn, project, "execution", function_id, doc)
+                request = json.loads(data).get("_request", {})
+                started.append(execution_id)
+                self.run_async(
+                    project, function_id, execution_id, method=doc["requestMethod"], path=doc["requestPath"],
+                    headers=request.get("headers", {}), body=base64.b64decode(request.get("body", "")),
+                )  # fmt: skip
+        return started

@@ -1,0 +1,98 @@
+"""Helpers shared by the SDK-driven conformance tests of the database services."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import appwrite.utils.deprecated
+import pytest
+from appwrite.exception import AppwriteException
+
+# Appwrite's datetime format: ISO 8601 with milliseconds and an explicit +00:00 offset.
+ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
+
+ROW_SYSTEM_KEYS = {"$id", "$sequence", "$tableId", "$databaseId", "$createdAt", "$updatedAt", "$permissions"}
+DOCUMENT_SYSTEM_KEYS = (ROW_SYSTEM_KEYS - {"$tableId"}) | {"$collectionId"}
+
+
+@contextmanager
+def raises_api(code: int, error_type: str) -> Iterator[pytest.ExceptionInfo[AppwriteException]]:
+    """Expect the block to fail with an Appwrite error of this HTTP ``code`` and ``type``."""
+    with pytest.raises(AppwriteException) as info:
+        yield info
+    got = (info.value.code, info.value.type)
+    assert got == (code, error_type), f"expected {(code, error_type)}, got {got}: {info.value.message}"
+
+
+def wait_status(fetch: Callable[[], dict[str, Any]], want: str = "available", timeout: float = 10.0) -> dict[str, Any]:
+    """Poll ``fetch`` (a column or index getter) until its ``status`` leaves ``processing``.
+
+    Returns the resource; fails when it settles on another status than ``want``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = fetch()
+        if doc["status"] not in ("processing", "deleting"):
+            assert doc["status"] == want, f"status {doc['status']!r} (error: {doc.get('error')!r}), not {want!r}"
+            return doc
+        if time.monotonic() > deadline:
+            pytest.fail(f"still {doc['status']!r} after {timeout} s: {doc}")
+        time.sleep(0.01)
+
+
+def wait_available(tdb: Any, database_id: str, table_id: str, key: str) -> dict[str, Any]:
+    """Poll ``get_column`` until the column is ``available``."""
+    return wait_status(lambda: tdb.get_column(database_id, table_id, key))
+
+
+def wait_index(tdb: Any, database_id: str, table_id: str, key: str, want: str = "available") -> dict[str, Any]:
+    """Poll ``get_index`` until the index settles (``available`` or ``failed``)."""
+    return wait_status(lambda: tdb.get_index(database_id, table_id, key), want)
+
+
+def wait_gone(fetch: Callable[[], Any], timeout: float = 10.0) -> AppwriteException:
+    """Poll ``fetch`` until it answers 404; returns that error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fetch()
+        except AppwriteException as exc:
+            if exc.code == 404:
+                return exc
+            raise
+        if time.monotonic() > deadline:
+            pytest.fail(f"still there after {timeout} s")
+        time.sleep(0.01)
+
+
+def ids(listing: dict[str, Any], plural: str = "rows") -> list[str]:
+    """The ``$id`` of each item of a list response, in order."""
+    return [item["$id"] for item in listing[plural]]
+
+
+def assert_timestamps(doc: dict[str, Any]) -> None:
+    for key in ("$createdAt", "$updatedAt"):
+        assert ISO_MS.match(doc[key]), f"{key} is {doc[key]!r}"
+
+
+class _NoWarnings:
+    """Stands in for ``warnings`` inside the SDK's ``deprecated`` decorator."""
+
+    @staticmethod
+    def simplefilter(*args: Any, **kwargs: Any) -> None:
+        pass
+
+    @staticmethod
+    def warn(*args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def silence_sdk_deprecations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 15.x SDK flags the legacy service and string columns as deprecated on every call, and
+    forces its warnings through with ``simplefilter('always')``, past pytest's filters. The server
+    emulates 1.8, where they are current, so the tests turn those warnings off."""
+    monkeypatch.setattr(appwrite.utils.deprecated, "warnings", _NoWarnings)

@@ -1,0 +1,377 @@
+"""Conformance of the legacy Databases API (collections, attributes, documents), driven through the
+official SDK against the real local server. It shares its store with TablesDB: what one API
+writes, the other reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from appwrite.client import Client
+from appwrite.enums.index_type import IndexType
+from appwrite.enums.order_by import OrderBy
+from appwrite.permission import Permission
+from appwrite.query import Query
+from appwrite.role import Role
+from appwrite.services.databases import Databases
+from appwrite.services.tables_db import TablesDB
+
+from quixotic import local
+
+try:  # works whether or not tests/server becomes a package
+    from .helpers import (
+        DOCUMENT_SYSTEM_KEYS,
+        assert_timestamps,
+        ids,
+        raises_api,
+        silence_sdk_deprecations,
+        wait_gone,
+        wait_status,
+    )
+except ImportError:
+    from helpers import (  # type: ignore[no-redef]
+        DOCUMENT_SYSTEM_KEYS,
+        assert_timestamps,
+        ids,
+        raises_api,
+        silence_sdk_deprecations,
+        wait_gone,
+        wait_status,
+    )
+
+DB = "legacy"
+
+
+@pytest.fixture(autouse=True)
+def _quiet_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    silence_sdk_deprecations(monkeypatch)  # every legacy method is deprecated in the SDK; that is the point
+
+
+@pytest.fixture
+def dbs(client: Client) -> Databases:
+    return Databases(client)
+
+
+@pytest.fixture
+def tdb(client: Client) -> TablesDB:
+    return TablesDB(client)
+
+
+@pytest.fixture
+def db(dbs: Databases) -> str:
+    dbs.create(DB, "Legacy")
+    return DB
+
+
+def wait_attribute(dbs: Databases, database_id: str, collection_id: str, key: str) -> dict[str, Any]:
+    return wait_status(lambda: dbs.get_attribute(database_id, collection_id, key))
+
+
+def test_database_crud(dbs: Databases, tdb: TablesDB) -> None:
+    created = dbs.create("old", "Old style")
+    assert (created["$id"], created["name"], created["enabled"], created["type"]) == (
+        "old",
+        "Old style",
+        True,
+        "legacy",
+    )
+    assert_timestamps(created)
+    assert dbs.get("old") == created
+    assert dbs.update("old", "Renamed")["name"] == "Renamed"
+    tdb.create("new", "New style")
+    listed = dbs.list()
+    assert listed["total"] == 2 and {d["$id"]: d["type"] for d in listed["databases"]} == {
+        "old": "legacy",
+        "new": "tablesdb",
+    }
+    assert ids(dbs.list([Query.equal("type", "legacy")]), "databases") == ["old"]
+    dbs.delete("old")
+    with raises_api(404, "database_not_found"):
+        dbs.get("old")
+
+
+def test_collection_crud_and_shape(dbs: Databases, db: str) -> None:
+    perms = [Permission.read(Role.any()), Permission.create(Role.users())]
+    created = dbs.create_collection(db, "notes", "Notes", permissions=perms, document_security=True)
+    assert set(created) == {
+        "$id",
+        "$createdAt",
+        "$updatedAt",
+        "$permissions",
+        "databaseId",
+        "name",
+        "enabled",
+        "documentSecurity",
+        "attributes",
+        "indexes",
+        "bytesMax",
+        "bytesUsed",
+    }
+    assert (created["documentSecurity"], created["enabled"], created["$permissions"]) == (
+        True,
+        True,
+        ['read("any")', 'create("users")'],
+    )
+    assert dbs.get_collection(db, "notes") == created
+    updated = dbs.update_collection(db, "notes", "Memos", document_security=False, enabled=False)
+    assert (updated["name"], updated["documentSecurity"], updated["enabled"]) == ("Memos", False, False)
+    dbs.create_collection(db, "tasks", "Tasks", document_security=True)
+    assert ids(dbs.list_collections(db), "collections") == ["notes", "tasks"]
+    assert ids(dbs.list_collections(db, [Query.equal("documentSecurity", True)]), "collections") == ["tasks"]
+    assert ids(dbs.list_collections(db, search="memos"), "collections") == ["notes"]
+    dbs.delete_collection(db, "notes")
+    with raises_api(404, "collection_not_found"):
+        dbs.get_collection(db, "notes")
+    with raises_api(404, "collection_not_found"):
+        dbs.delete_collection(db, "notes")
+
+
+def test_inline_attributes_and_indexes(dbs: Databases, db: str) -> None:
+    created = dbs.create_collection(
+        db,
+        "c",
+        "C",
+        attributes=[
+            {"key": "title", "type": "string", "size": 32, "required": True},
+            {"key": "rank", "type": "integer", "required": False},
+        ],
+        indexes=[{"key": "by_rank", "type": "key", "attributes": ["rank"], "orders": ["desc"]}],
+    )
+    assert [(a["key"], a["status"]) for a in created["attributes"]] == [
+        ("title", "available"),
+        ("rank", "available"),
+    ]
+    index = created["indexes"][0]
+    assert (index["key"], index["attributes"], index["status"]) == ("by_rank", ["rank"], "available")
+    assert "columns" not in index
+    assert dbs.create_document(db, "c", "d", {"title": "x", "rank": 1})["rank"] == 1
+
+
+def test_attribute_and_index_lifecycle(dbs: Databases, db: str) -> None:
+    dbs.create_collection(db, "c", "C")
+    created = dbs.create_string_attribute(db, "c", "title", 64, True)
+    assert (created["key"], created["type"], created["status"], created["size"]) == (
+        "title",
+        "string",
+        "processing",
+        64,
+    )
+    dbs.create_integer_attribute(db, "c", "year", False, min=0, max=3000)
+    dbs.create_enum_attribute(db, "c", "kind", ["book", "film"], False, default="book")
+    for key in ("title", "year", "kind"):
+        wait_attribute(dbs, db, "c", key)
+    listed = dbs.list_attributes(db, "c")
+    assert listed["total"] == 3 and [a["key"] for a in listed["attributes"]] == ["title", "year", "kind"]
+    assert [a["key"] for a in dbs.get_collection(db, "c")["attributes"]] == ["title", "year", "kind"]
+
+    index = dbs.create_index(db, "c", "by_year", IndexType.KEY, ["year"], orders=[OrderBy.DESC])
+    assert (index["attributes"], index["orders"], index["status"]) == (["year"], ["desc"], "processing")
+    ready = wait_status(lambda: dbs.get_index(db, "c", "by_year"))
+    assert ready["attributes"] == ["year"]
+    assert dbs.list_indexes(db, "c")["total"] == 1
+
+    assert dbs.update_integer_attribute(db, "c", "year", False, 2000, min=1000, max=2100)["default"] == 2000
+    renamed = dbs.update_string_attribute(db, "c", "title", False, "untitled", new_key="name")
+    assert (renamed["key"], renamed["required"], renamed["default"]) == ("name", False, "untitled")
+    doc = dbs.create_document(db, "c", "d1", {"kind": "film"})
+    assert (doc["name"], doc["year"], doc["kind"]) == ("untitled", 2000, "film")
+
+    dbs.delete_index(db, "c", "by_year")
+    with raises_api(404, "index_not_found"):
+        dbs.get_index(db, "c", "by_year")
+    dbs.delete_attribute(db, "c", "kind")
+    assert wait_gone(lambda: dbs.get_attribute(db, "c", "kind")).type == "attribute_not_found"
+    assert "kind" not in dbs.get_document(db, "c", "d1")
+
+
+def test_documents_crud_and_shape(dbs: Databases, db: str) -> None:
+    dbs.create_collection(
+        db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}], document_security=True
+    )
+    doc = dbs.create_document(db, "c", "d1", {"n": 1}, [Permission.read(Role.any())])
+    assert set(doc) == DOCUMENT_SYSTEM_KEYS | {"n"}
+    assert (doc["$collectionId"], doc["$databaseId"], doc["$permissions"]) == ("c", db, ['read("any")'])
+    assert_timestamps(doc)
+    assert dbs.get_document(db, "c", "d1") == doc
+    assert dbs.update_document(db, "c", "d1", {"n": 2})["n"] == 2
+    upserted = dbs.upsert_document(db, "c", "d2", {"n": 5})
+    assert upserted["$sequence"] > doc["$sequence"] and upserted["$collectionId"] == "c"
+    assert dbs.upsert_document(db, "c", "d2", {"n": 6})["n"] == 6
+    listed = dbs.list_documents(db, "c", [Query.order_desc("n")])
+    assert listed["total"] == 2 and ids(listed, "documents") == ["d2", "d1"]
+    assert "rows" not in listed and all("$tableId" not in d for d in listed["documents"])
+    assert dbs.increment_document_attribute(db, "c", "d1", "n", 3)["n"] == 5
+    assert dbs.decrement_document_attribute(db, "c", "d1", "n", 1, min=0)["n"] == 4
+    dbs.delete_document(db, "c", "d2")
+    with raises_api(404, "document_not_found"):
+        dbs.get_document(db, "c", "d2")
+
+
+def test_bulk_documents(dbs: Databases, db: str) -> None:
+    dbs.create_collection(db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}])
+    made = dbs.create_documents(db, "c", [{"$id": "a", "n": 1}, {"$id": "b", "n": 2}, {"$id": "c", "n": 3}])
+    assert made["total"] == 3 and ids(made, "documents") == ["a", "b", "c"]
+    assert all(d["$collectionId"] == "c" for d in made["documents"])
+    assert dbs.upsert_documents(db, "c", [{"$id": "a", "n": 10}, {"$id": "d", "n": 4}])["total"] == 2
+    changed = dbs.update_documents(db, "c", {"n": 0}, [Query.less_than("n", 3)])
+    assert sorted(ids(changed, "documents")) == ["b"]
+    removed = dbs.delete_documents(db, "c", [Query.greater_than("n", 3)])
+    assert sorted(ids(removed, "documents")) == ["a", "d"]
+    assert ids(dbs.list_documents(db, "c"), "documents") == ["b", "c"]
+
+    with raises_api(400, "document_invalid_structure"):
+        dbs.create_documents(db, "c", [{"$id": "x", "n": 1}, {"$id": "y", "n": "two"}])
+    with raises_api(409, "document_already_exists"):
+        dbs.create_documents(db, "c", [{"$id": "x", "n": 1}, {"$id": "b", "n": 2}])
+    assert ids(dbs.list_documents(db, "c"), "documents") == ["b", "c"]
+
+
+def test_written_by_tablesdb_read_by_databases(dbs: Databases, tdb: TablesDB) -> None:
+    tdb.create("shared", "Shared")
+    tdb.create_table(
+        "shared",
+        "t",
+        "T",
+        row_security=True,
+        columns=[
+            {"key": "name", "type": "string", "size": 32, "required": True},
+            {"key": "n", "type": "integer", "required": False},
+        ],
+    )
+    tdb.create_row("shared", "t", "r1", {"name": "from tables", "n": 1}, [Permission.read(Role.any())])
+
+    collection = dbs.get_collection("shared", "t")
+    assert collection["documentSecurity"] is True and "rowSecurity" not in collection
+    assert [a["key"] for a in collection["attributes"]] == ["name", "n"] and "columns" not in collection
+    assert dbs.get_attribute("shared", "t", "name")["size"] == 32
+    doc = dbs.get_document("shared", "t", "r1")
+    assert (doc["$collectionId"], doc["name"], doc["n"], doc["$permissions"]) == (
+        "t",
+        "from tables",
+        1,
+        ['read("any")'],
+    )
+    assert "$tableId" not in doc
+    assert ids(dbs.list_documents("shared", "t", [Query.equal("name", "from tables")]), "documents") == ["r1"]
+
+    dbs.update_document("shared", "t", "r1", {"n": 2})
+    dbs.increment_document_attribute("shared", "t", "r1", "n", 5)
+    assert tdb.get_row("shared", "t", "r1")["n"] == 7
+
+
+def test_written_by_databases_read_by_tablesdb(dbs: Databases, tdb: TablesDB) -> None:
+    dbs.create("shared", "Shared")
+    dbs.create_collection("shared", "c", "C", document_security=True)
+    dbs.create_string_attribute("shared", "c", "title", 32, True)
+    dbs.create_boolean_attribute("shared", "c", "done", False, default=False)
+    for key in ("title", "done"):
+        wait_attribute(dbs, "shared", "c", key)
+    dbs.create_index("shared", "c", "uniq", IndexType.UNIQUE, ["title"])
+    wait_status(lambda: dbs.get_index("shared", "c", "uniq"))
+    dbs.create_document("shared", "c", "d1", {"title": "from documents"})
+
+    table = tdb.get_table("shared", "c")
+    assert table["rowSecurity"] is True and [c["key"] for c in table["columns"]] == ["title", "done"]
+    assert table["indexes"][0]["columns"] == ["title"]
+    row = tdb.get_row("shared", "c", "d1")
+    assert (row["$tableId"], row["title"], row["done"]) == ("c", "from documents", False)
+    assert "$collectionId" not in row
+    with raises_api(409, "row_unique_constraint_violation"):
+        tdb.create_row("shared", "c", "d2", {"title": "from documents"})
+    tdb.update_row("shared", "c", "d1", {"done": True})
+    assert dbs.get_document("shared", "c", "d1")["done"] is True
+    tdb.delete_table("shared", "c")
+    with raises_api(404, "collection_not_found"):
+        dbs.get_collection("shared", "c")
+
+
+def test_legacy_error_types(dbs: Databases, db: str) -> None:
+    dbs.create_collection(
+        db,
+        "c",
+        "C",
+        attributes=[
+            {"key": "title", "type": "string", "size": 8, "required": True},
+            {"key": "n", "type": "integer", "required": False, "min": 0, "max": 10},
+        ],
+        indexes=[{"key": "uniq", "type": "unique", "attributes": ["title"]}],
+    )
+    dbs.create_document(db, "c", "d", {"title": "one", "n": 5})
+
+    with raises_api(404, "document_not_found"):
+        dbs.get_document(db, "c", "missing")
+    with raises_api(404, "collection_not_found"):
+        dbs.get_collection(db, "missing")
+    with raises_api(404, "collection_not_found"):
+        dbs.list_documents(db, "missing")
+    with raises_api(404, "database_not_found"):
+        dbs.list_collections("missing")
+    with raises_api(409, "database_already_exists"):
+        dbs.create(db, "Again")
+    with raises_api(409, "collection_already_exists"):
+        dbs.create_collection(db, "c", "Again")
+    with raises_api(409, "document_already_exists"):
+        dbs.create_document(db, "c", "d", {"title": "two"})
+    with raises_api(409, "document_unique_constraint_violation"):
+        dbs.create_document(db, "c", "e", {"title": "one"})
+    with raises_api(400, "document_invalid_structure"):
+        dbs.create_document(db, "c", "e", {"title": "two", "zzz": 1})
+    with raises_api(400, "document_invalid_structure"):
+        dbs.create_document(db, "c", "e", {"n": 1})
+    with raises_api(400, "document_missing_data"):
+        dbs.create_document(db, "c", "e", {})
+    with raises_api(400, "document_missing_payload"):
+        dbs.update_document(db, "c", "d")
+
+    with raises_api(409, "attribute_already_exists"):
+        dbs.create_integer_attribute(db, "c", "n", False)
+    with raises_api(404, "attribute_not_found"):
+        dbs.get_attribute(db, "c", "missing")
+    with raises_api(400, "attribute_default_unsupported"):
+        dbs.create_string_attribute(db, "c", "req", 8, True, default="x")
+    with raises_api(400, "attribute_value_invalid"):
+        dbs.create_integer_attribute(db, "c", "bad_range", False, min=5, max=1)
+    with raises_api(400, "attribute_invalid_resize"):
+        dbs.update_string_attribute(db, "c", "title", False, "x", size=2)
+    with raises_api(409, "index_already_exists"):
+        dbs.create_index(db, "c", "uniq", IndexType.KEY, ["n"])
+    with raises_api(404, "index_not_found"):
+        dbs.get_index(db, "c", "missing")
+    with raises_api(400, "attribute_unknown"):
+        dbs.create_index(db, "c", "on_missing", IndexType.KEY, ["missing"])
+    with raises_api(400, "index_invalid"):
+        dbs.create_index(db, "c", "text_on_int", IndexType.FULLTEXT, ["n"])
+
+    with raises_api(400, "attribute_limit_exceeded"):
+        dbs.increment_document_attribute(db, "c", "d", "n", 3, max=7)
+    with raises_api(400, "attribute_limit_exceeded"):
+        dbs.decrement_document_attribute(db, "c", "d", "n", 6, min=0)
+    with raises_api(400, "attribute_type_invalid"):
+        dbs.increment_document_attribute(db, "c", "d", "title")
+    with raises_api(404, "attribute_not_found"):
+        dbs.increment_document_attribute(db, "c", "d", "missing")
+    with raises_api(400, "general_query_invalid"):
+        dbs.list_documents(db, "c", [Query.search("title", "one")])
+    with raises_api(400, "general_cursor_not_found"):
+        dbs.list_documents(db, "c", [Query.cursor_after("missing")])
+
+    # None of the failures above wrote anything.
+    listed = dbs.list_documents(db, "c")
+    assert ids(listed, "documents") == ["d"] and listed["documents"][0]["n"] == 5
+    assert dbs.list_attributes(db, "c")["total"] == 2 and dbs.list_indexes(db, "c")["total"] == 1
+
+
+def test_legacy_scopes(server: Any, project: local.ProjectCredentials, dbs: Databases, db: str) -> None:
+    dbs.create_collection(db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}])
+    dbs.create_document(db, "c", "d", {"n": 1})
+    reader = Databases(
+        server.client(project.project_id, local.create_key(server.data_dir, project.project_id, ["documents.read"]))
+    )
+    assert ids(reader.list_documents(db, "c"), "documents") == ["d"]
+    with raises_api(401, "general_unauthorized_scope"):
+        reader.create_document(db, "c", "e", {"n": 2})
+    with raises_api(401, "general_unauthorized_scope"):
+        reader.create_collection(db, "c2", "C2")
+    anonymous = Databases(server.client(project.project_id, None))
+    with raises_api(401, "general_unauthorized_scope"):
+        anonymous.get_document(db, "c", "d")
