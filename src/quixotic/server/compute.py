@@ -225,14 +225,20 @@ class Compute:
             dest = self.deployment_dir(project, function_id, deployment_id)
             shutil.rmtree(dest, ignore_errors=True)
             dest.mkdir(parents=True)
+            from quixotic.server.runtime import installer_env
             from quixotic.server.runtime.build import build_deployment
 
+            # pip inside the build uses the server's mirrors/proxies and shares its wheel cache, so a
+            # rebuild of the same requirements does not download them again.
+            build_env = installer_env()
+            build_env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
             result = build_deployment(
                 self.archive_path(project, deployment_id),
                 dest,
                 doc["entrypoint"],
                 doc.get("commands") or "",
                 timeout=float(os.environ.get("QUIXOTIC_BUILD_TIMEOUT", BUILD_TIMEOUT)),
+                env=build_env,
             )
             current = self._set_deployment(
                 project,
