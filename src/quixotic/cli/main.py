@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from quixotic import local
 from quixotic.cli.env import env_app
@@ -103,5 +104,5 @@ def main() -> None:
     try:
         app()
     except QuixoticError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True, markup=True)
+        err.print("[bold red]error:[/]", escape(exc.message), highlight=False, soft_wrap=True)
         sys.exit(1)
