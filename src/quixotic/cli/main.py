@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from quixotic import local
+from quixotic.cli.deploy import register as register_deploy
 from quixotic.cli.env import env_app
 from quixotic.errors import QuixoticError
 
@@ -23,6 +24,7 @@ app.add_typer(local_app, name="local")
 app.add_typer(env_app, name="env")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
+register_deploy(app)
 
 err = Console(stderr=True)
 DATA_OPTION = typer.Option(Path(".quixotic/local"), "--data", help="Data folder of the local server.")
@@ -85,13 +87,30 @@ def up(
     host: str = typer.Option(local.DEFAULT_HOST, help="Address for the local server."),
     port: int = typer.Option(local.DEFAULT_PORT, help="Port for the local server."),
     data: Path = DATA_OPTION,
+    root: Path = typer.Option(Path("."), "--root", help="Project root (where appwrite.json is)."),
+    check: bool = typer.Option(True, help="Check that every function answers after the deploy."),
 ) -> None:
-    """Start the embedded local server (if needed) and make sure the local project and its key exist."""
-    result = local.up(data, host, port)
-    state = "started" if result.started else "already running"
-    typer.echo(f"server    {result.endpoint} ({state}; log {result.log_file})")
-    typer.echo(f"project   {result.project_id}")
-    typer.echo(f"api key   in {result.key_file} as {local.KEY_VAR}")
+    """Start the local server if needed, create the local project and key, deploy, check the functions."""
+    from quixotic.cli.deploy import progress
+    from quixotic.commands.up import up as run_up
+
+    report = run_up(root, host, port, data, progress=progress(), check_functions=check)
+    server = report.server
+    state = "started" if server.started else "already running"
+    deployed = (
+        "nothing to change" if report.deploy.release_id is None
+        else f"{report.deploy.applied} change(s), release {report.deploy.release_id}"
+    )  # fmt: skip
+    typer.echo(f"server    {server.endpoint} ({state}; log {server.log_file})")
+    typer.echo(f"project   {server.project_id}")
+    typer.echo(f"api key   in {server.key_file} as {local.KEY_VAR}")
+    typer.echo(f"deploy    {deployed} in {report.deploy.seconds:.1f} s")
+    failing = {f: s for f, s in report.functions.items() if not 0 < s < 500}
+    for function_id, status in report.functions.items():
+        typer.echo(f"function  {function_id}: answers ({status})" if function_id not in failing else
+                   f"function  {function_id}: FAILED ({status})")  # fmt: skip
+    if failing:
+        raise QuixoticError(f"functions did not answer: {', '.join(failing)}; see their executions' errors")
 
 
 @app.command()

@@ -1,0 +1,50 @@
+"""`quixotic up`: the main job on the embedded default.
+
+Starts the local server if it is not running, makes sure the local project and its key exist (the
+key goes to the git-ignored ``environments/.env.local``), deploys the project to ``local`` and checks
+that every function answers. Safe to run again: a second run finds nothing to deploy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quixotic import local
+from quixotic.commands import deploy as deploy_cmd
+from quixotic.config.layout import secret_var, secrets_file
+
+ENV = "local"
+
+
+@dataclass
+class UpReport:
+    server: local.UpResult
+    deploy: deploy_cmd.DeployResult
+    functions: dict[str, int] = field(default_factory=dict)  # function id -> HTTP status of its check
+
+
+def up(
+    root: Path,
+    host: str = local.DEFAULT_HOST,
+    port: int = local.DEFAULT_PORT,
+    data_dir: Path | None = None,
+    progress: deploy_cmd.Progress | None = None,
+    check_functions: bool = True,
+) -> UpReport:
+    say = progress or (lambda _m: None)
+    data = data_dir if data_dir is not None else root / ".quixotic" / "local"
+    server = local.up(data, host, port, env_file=root / secrets_file(ENV))
+    say(f"local server at {server.endpoint}")
+    environ = {**os.environ, secret_var(ENV, "ENDPOINT"): server.endpoint}
+    environ.pop(secret_var(ENV, "API_KEY"), None)  # the key of *this* server is in .env.local
+    target = deploy_cmd.connect(root, ENV, environ)
+    result = deploy_cmd.deploy(target, yes=True, allow_destructive=False, progress=say)
+    report = UpReport(server, result)
+    if check_functions:
+        for function in target.env.project.functions:
+            say(f"checking that {function.id} answers")
+            execution = target.backend.functions.create_execution(function.id, "", False, "/health", "GET")
+            report.functions[function.id] = int(execution.get("responseStatusCode") or 0)
+    return report

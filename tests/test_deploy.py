@@ -1,0 +1,299 @@
+"""Deploy end to end against the local server through the SDK: plan -> apply -> releases -> rollback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from appwrite.services.functions import Functions
+from localserver import LocalServer
+
+from quixotic.commands import deploy as cmd
+from quixotic.errors import PlanError
+from quixotic.plan.plan import Plan
+from quixotic.toolstate import LockHeld
+
+SECRET = "tok-3f1c9e-never-print-me"
+
+HELLO = """
+import os
+
+def main(context):
+    return context.res.json({"version": VERSION, "greeting": os.environ.get("GREETING"),
+                             "token": bool(os.environ.get("API_TOKEN"))})
+
+VERSION = 1
+"""
+
+
+def write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+
+
+def project_files(root: Path, project_id: str) -> None:
+    write(
+        root / "appwrite.json",
+        {
+            "projectId": project_id,
+            "projectName": "Deploy test",
+            "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
+            "tables": [
+                {
+                    "$id": "notes",
+                    "$permissions": [],
+                    "databaseId": "app",
+                    "name": "Notes",
+                    "enabled": True,
+                    "rowSecurity": False,
+                    "columns": [
+                        {"key": "title", "type": "varchar", "size": 100, "required": True, "array": False},
+                        {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
+                    ],
+                    "indexes": [{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+                }
+            ],
+            "buckets": [
+                {
+                    "$id": "uploads",
+                    "$permissions": [],
+                    "fileSecurity": False,
+                    "name": "Uploads",
+                    "enabled": True,
+                    "maximumFileSize": 5000000,
+                    "allowedFileExtensions": ["txt"],
+                    "compression": "none",
+                    "encryption": False,
+                    "antivirus": False,
+                }
+            ],
+            "functions": [
+                {
+                    "$id": "hello",
+                    "name": "Hello",
+                    "runtime": "python-3.11",
+                    "execute": [],
+                    "events": [],
+                    "schedule": "",
+                    "timeout": 15,
+                    "enabled": True,
+                    "logging": True,
+                    "entrypoint": "src/main.py",
+                    "commands": "",
+                    "scopes": [],
+                    "path": "functions/hello",
+                }
+            ],
+        },
+    )
+    write(
+        root / "templates" / "shared-variables.json",
+        {
+            "variables": [
+                {
+                    "name": "GREETING",
+                    "type": "string",
+                    "default": "hi",
+                    "functions": ["hello"],
+                    "secret": False,
+                    "description": "How hello greets.",
+                },
+                {
+                    "name": "API_TOKEN",
+                    "type": "string",
+                    "functions": ["hello"],
+                    "secret": True,
+                    "required": True,
+                    "description": "A secret hello must never print.",
+                },
+            ]
+        },
+    )
+    write(
+        root / "environments" / "test.json",
+        {
+            "projectId": project_id,
+            "projectName": "Deploy test",
+            "endpoint": "http://127.0.0.1:1/v1",
+            "variables": {"GREETING": "hello"},
+            "protection": {"requireConfirmation": False, "refuseDestructive": True, "backupBeforeMigrations": False},
+        },
+    )
+    write(root / "functions" / "hello" / "src" / "main.py", HELLO)
+
+
+@pytest.fixture
+def site(server: LocalServer, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    creds = server.new_project()
+    project_files(tmp_path, creds.project_id)
+    environ = {
+        **os.environ,
+        "QUIXOTIC_TEST_ENDPOINT": server.url,
+        "QUIXOTIC_TEST_API_KEY": creds.api_key,
+        "QUIXOTIC_TEST_API_TOKEN": SECRET,
+    }
+    yield tmp_path, environ
+
+
+def connect(site: tuple[Path, dict[str, str]]) -> cmd.Target:
+    root, environ = site
+    return cmd.connect(root, "test", environ)
+
+
+def execute(target: cmd.Target) -> dict[str, Any]:
+    result = Functions(target.backend.client).create_execution("hello", "", False, "/", "GET")
+    assert result["status"] == "completed", result["errors"]
+    return dict(json.loads(result["responseBody"]))
+
+
+def test_deploy_from_empty_then_noop(site: tuple[Path, dict[str, str]]) -> None:
+    target = connect(site)
+    first = cmd.plan(target).plan
+    assert not first.is_empty and not first.destructive()
+    kinds = {c.kind for c in first.changes}
+    assert {"database", "table", "bucket", "function", "deployment", "variable"} <= kinds
+    result = cmd.deploy(target, yes=True)
+    assert result.release_id and result.applied == len(result.plan.changes)
+    assert execute(target) == {"version": 1, "greeting": "hello", "token": True}
+    again = cmd.deploy(connect(site), yes=True)
+    assert again.release_id is None and again.applied == 0
+    assert cmd.plan(connect(site)).plan.is_empty
+    releases = cmd.releases(connect(site))
+    assert [r["status"] for r in releases] == ["succeeded"]
+    assert releases[0]["planDigest"] == result.plan.digest()
+
+
+def test_change_then_rollback(site: tuple[Path, dict[str, str]]) -> None:
+    root, _ = site
+    cmd.deploy(connect(site), yes=True)
+    fn = Functions(connect(site).backend.client)
+    before = fn.get("hello")["deploymentId"]
+    (root / "functions" / "hello" / "src" / "main.py").write_text(HELLO.replace("VERSION = 1", "VERSION = 2"))
+    env_file = root / "environments" / "test.json"
+    config = json.loads(env_file.read_text())
+    config["variables"]["GREETING"] = "howdy"
+    env_file.write_text(json.dumps(config))
+    plan = cmd.plan(connect(site)).plan
+    assert sorted(c.address for c in plan.changes) == ["deployment:hello", "variable:hello/GREETING"]
+    cmd.deploy(connect(site), yes=True)
+    assert execute(connect(site)) == {"version": 2, "greeting": "howdy", "token": True}
+    started = time.monotonic()
+    back = cmd.rollback(connect(site), yes=True)
+    assert time.monotonic() - started < 10
+    assert fn.get("hello")["deploymentId"] == before
+    assert execute(connect(site)) == {"version": 1, "greeting": "hello", "token": True}
+    assert any("deployment" in a for a in back.actions)
+    kinds = [r["kind"] for r in cmd.releases(connect(site))]
+    assert kinds[:3] == ["rollback", "deploy", "deploy"]
+
+
+def test_destructive_changes_are_refused_unless_allowed(site: tuple[Path, dict[str, str]]) -> None:
+    root, _ = site
+    cmd.deploy(connect(site), yes=True)
+    app = json.loads((root / "appwrite.json").read_text())
+    columns = app["tables"][0]["columns"]
+    columns[1] = {"key": "words", "type": "varchar", "size": 10, "required": False, "array": False}
+    (root / "appwrite.json").write_text(json.dumps(app))
+    plan = cmd.plan(connect(site)).plan
+    assert [c.address for c in plan.destructive()] == ["column:app/notes/words"]
+    with pytest.raises(PlanError) as err:
+        cmd.deploy(connect(site), yes=True)
+    assert "column:app/notes/words" in err.value.message and "--allow-destructive" in err.value.message
+    result = cmd.deploy(connect(site), yes=True, allow_destructive=True)
+    assert result.schema_changed
+    assert cmd.plan(connect(site)).plan.is_empty
+
+
+def test_a_stale_plan_file_is_refused(site: tuple[Path, dict[str, str]]) -> None:
+    saved = Plan.from_json(cmd.plan(connect(site)).plan.to_json())
+    target = connect(site)
+    target.backend.db.create("sneaky", "Created behind the plan's back")
+    with pytest.raises(PlanError) as err:
+        cmd.deploy(connect(site), plan_file=saved, yes=True, allow_destructive=True)
+    assert "plan" in err.value.message.lower()
+
+
+def test_build_failure_keeps_the_old_deployment(site: tuple[Path, dict[str, str]]) -> None:
+    root, _ = site
+    cmd.deploy(connect(site), yes=True)
+    live = Functions(connect(site).backend.client).get("hello")["deploymentId"]
+    (root / "functions" / "hello" / "src" / "main.py").unlink()
+    (root / "functions" / "hello" / "other.py").write_text("x = 1\n")
+    with pytest.raises(Exception) as err:
+        cmd.deploy(connect(site), yes=True)
+    assert "previous deployment stays active" in str(err.value)
+    assert Functions(connect(site).backend.client).get("hello")["deploymentId"] == live
+    assert cmd.releases(connect(site))[0]["status"] == "failed"
+    assert execute(connect(site))["version"] == 1
+
+
+def test_two_deploys_never_interleave(site: tuple[Path, dict[str, str]]) -> None:
+    target = connect(site)
+    with target.tool.lock("deploy"), pytest.raises(LockHeld) as err:
+        cmd.deploy(connect(site), yes=True)
+    assert "held by" in err.value.message
+    assert cmd.deploy(connect(site), yes=True).release_id
+
+
+def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: tuple[Path, dict[str, str]]) -> None:
+    cmd.deploy(connect(site), yes=True)
+    fn = Functions(connect(site).backend.client)
+    fn.create_variable("hello", "SOMEONE_ELSES", "keep me")
+    assert cmd.vars_plan(connect(site)).is_empty
+    pruned = cmd.vars_plan(connect(site), prune=True)
+    assert [c.address for c in pruned.changes] == ["variable:hello/SOMEONE_ELSES"]
+    assert cmd.vars_sync(connect(site), yes=True).release_id is None
+    keys = {v["key"] for v in fn.list_variables("hello")["variables"]}
+    assert keys == {"GREETING", "API_TOKEN", "SOMEONE_ELSES"}
+
+
+def test_cli_never_prints_secrets_and_uses_exit_codes(site: tuple[Path, dict[str, str]]) -> None:
+    root, environ = site
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "quixotic.cli", *args, "--root", str(root)],
+            capture_output=True, text=True, env=environ, timeout=300,
+        )  # fmt: skip
+
+    plan = run("plan", "test")
+    assert plan.returncode == 2, plan.stderr
+    as_json = run("plan", "test", "--json")
+    deployed = run("deploy", "test", "--yes")
+    assert deployed.returncode == 0, deployed.stderr
+    same = run("plan", "test")
+    assert same.returncode == 0, same.stdout + same.stderr
+    diff = run("vars", "diff", "test")
+    releases = run("releases", "test", "--json")
+    for out in (plan, as_json, deployed, same, diff, releases):
+        assert SECRET not in out.stdout and SECRET not in out.stderr
+        assert environ["QUIXOTIC_TEST_API_KEY"] not in out.stdout + out.stderr
+
+
+def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]) -> None:
+    root, environ = site
+    slow = HELLO + "\n# slow build\n"
+    (root / "functions" / "hello" / "src" / "main.py").write_text(slow)
+    app = json.loads((root / "appwrite.json").read_text())
+    app["functions"][0]["commands"] = "sleep 3"
+    (root / "appwrite.json").write_text(json.dumps(app))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "quixotic.cli", "deploy", "test", "--yes", "--root", str(root)],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    time.sleep(2.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    target = connect(site)
+    target.tool.break_lock("deploy")  # the holder is dead; its lock would expire on its own
+    cmd.deploy(connect(site), yes=True)
+    assert cmd.plan(connect(site)).plan.is_empty
+    assert execute(connect(site))["greeting"] == "hello"
