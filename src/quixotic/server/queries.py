@@ -603,7 +603,8 @@ def _after(keys: Sequence[tuple[str, str, Any]]) -> tuple[str, list[Any]]:
         elif expr in _NOT_NULL_COLUMNS:
             beyond = (f"{expr} < ?", [value])
         else:
-            beyond = (f"{expr} < ?", [value])
+            # Descending, NULLs come last: they are beyond every non-null cursor value.
+            beyond = (f"({expr} < ? OR {expr} IS NULL)", [value])
     if len(keys) == 1:
         return beyond if beyond is not None else ("0", [])
     rest_sql, rest_params = _after(keys[1:])
