@@ -130,18 +130,21 @@ def ordered(
     docs: Sequence[Mapping[str, Any]], queries: Sequence[Query], fields: Mapping[str, Field]
 ) -> list[Mapping[str, Any]]:
     """Filter and sort, without paging."""
-    filters = [q for q in queries if q.method not in ("orderAsc", "orderDesc", "limit", "offset",
-                                                       "cursorAfter", "cursorBefore", "select")]
-    keys = [(q.attribute or "$sequence", q.method == "orderDesc") for q in queries
-            if q.method in ("orderAsc", "orderDesc")]
+    filters = [
+        q
+        for q in queries
+        if q.method not in ("orderAsc", "orderDesc", "limit", "offset", "cursorAfter", "cursorBefore", "select")
+    ]
+    keys = [
+        (q.attribute or "$sequence", q.method == "orderDesc") for q in queries if q.method in ("orderAsc", "orderDesc")
+    ]
     keys.append(("$sequence", keys[0][1] if keys else False))
     rows = [d for d in docs if all(matches(q, d, fields) for q in filters)]
     # Stable sorts from the least significant key to the most significant one.
     for name, descending in reversed(keys):
         field = field_of(name, fields)
         rows.sort(
-            key=cmp_to_key(lambda a, b, n=name, f=field: _compare(comparable(a.get(n), f),
-                                                                    comparable(b.get(n), f))),
+            key=cmp_to_key(lambda a, b, n=name, f=field: _compare(comparable(a.get(n), f), comparable(b.get(n), f))),
             reverse=descending,
         )
     return rows
@@ -159,12 +162,12 @@ def run(docs: Sequence[Mapping[str, Any]], queries: Sequence[Query], fields: Map
         everything = [d["$id"] for d in ordered(docs, orders, fields)]
         at = everything.index(cursor.values[0])
         if cursor.method == "cursorAfter":
-            side = set(everything[at + 1:])
+            side = set(everything[at + 1 :])
             rows = [r for r in rows if r in side]
         else:
             side = set(everything[:at])
             rows = [r for r in rows if r in side]
             # Appwrite fetches the reversed ordering (offset and limit apply there) and flips it back.
             end = max(0, len(rows) - offset)
-            return rows[max(0, end - limit): end]
-    return rows[offset: offset + limit]
+            return rows[max(0, end - limit) : end]
+    return rows[offset : offset + limit]

@@ -60,15 +60,13 @@ def make_db(docs: Sequence[Mapping[str, Any]]) -> sqlite3.Connection:
     con = sqlite3.connect(":memory:")
     con.create_function("qx_search", 2, lambda t, s: int(search_matches(t, s)), deterministic=True)
     con.execute(
-        "CREATE TABLE t (_uid TEXT, _seq INTEGER, _createdAt TEXT, _updatedAt TEXT, _permissions TEXT,"
-        " data TEXT)"
+        "CREATE TABLE t (_uid TEXT, _seq INTEGER, _createdAt TEXT, _updatedAt TEXT, _permissions TEXT, data TEXT)"
     )
     for doc in docs:
         data = {k: v for k, v in doc.items() if k not in SYSTEM}
         con.execute(
             "INSERT INTO t VALUES (?, ?, ?, ?, '[]', ?)",
-            (doc["$id"], doc["$sequence"], doc["$createdAt"], doc["$updatedAt"],
-             json.dumps(data, ensure_ascii=False)),
+            (doc["$id"], doc["$sequence"], doc["$createdAt"], doc["$updatedAt"], json.dumps(data, ensure_ascii=False)),
         )
     return con
 
@@ -91,8 +89,7 @@ def run_sql(con: sqlite3.Connection, compiled: Compiled) -> list[str]:
         where = f"({where}) AND {condition}"
         params += extra
     sql = (
-        f"SELECT _uid FROM t WHERE {where} ORDER BY {order_by_clause(compiled.order, reverse=before)}"
-        " LIMIT ? OFFSET ?"
+        f"SELECT _uid FROM t WHERE {where} ORDER BY {order_by_clause(compiled.order, reverse=before)} LIMIT ? OFFSET ?"
     )
     ids = [row[0] for row in con.execute(sql, [*params, compiled.limit, compiled.offset])]
     return ids[::-1] if before else ids
@@ -119,11 +116,19 @@ def test_parse_simple_and_defaults() -> None:
 
 def test_parse_nested() -> None:
     raw = json.dumps(
-        {"method": "or", "values": [
-            {"method": "equal", "attribute": "a", "values": [1]},
-            {"method": "and", "values": [{"method": "isNull", "attribute": "b"},
-                                         {"method": "lessThan", "attribute": "c", "values": [2]}]},
-        ]}
+        {
+            "method": "or",
+            "values": [
+                {"method": "equal", "attribute": "a", "values": [1]},
+                {
+                    "method": "and",
+                    "values": [
+                        {"method": "isNull", "attribute": "b"},
+                        {"method": "lessThan", "attribute": "c", "values": [2]},
+                    ],
+                },
+            ],
+        }
     )
     parsed = parse_query(raw)
     assert parsed == q("or", "", q("equal", "a", 1), q("and", "", q("isNull", "b"), q("lessThan", "c", 2)))
@@ -245,8 +250,7 @@ def test_defaults_and_paging_values() -> None:
     assert compiled.cursor is None and compiled.select is None
     assert compile_queries([], FIELDS, default_limit=7).limit == 7
     # The first limit/offset wins, as in Appwrite; integral floats are accepted.
-    compiled = compile_queries([q("limit", "", 5.0), q("limit", "", 9), q("offset", "", 3), q("offset", "", 4)],
-                               FIELDS)
+    compiled = compile_queries([q("limit", "", 5.0), q("limit", "", 9), q("offset", "", 3), q("offset", "", 4)], FIELDS)
     assert (compiled.limit, compiled.offset) == (5, 3)
     assert compile_queries([q("limit", "", 5000), q("offset", "", 5000)], FIELDS).limit == 5000
     assert compile_queries([q("cursorBefore", "", "row1")], FIELDS).cursor == ("before", "row1")
@@ -257,33 +261,38 @@ def test_select() -> None:
     compiled = compile_queries([q("select", "", "name", "$id"), q("select", "", "age", "name")], FIELDS)
     assert compiled.select == ["name", "$id", "age"]
     assert compile_queries([q("select", "", "name", "*")], FIELDS).select is None
-    assert compile_queries([q("select", "", "$permissions", "$tableId")], FIELDS).select == [
-        "$permissions", "$tableId"
-    ]
+    assert compile_queries([q("select", "", "$permissions", "$tableId")], FIELDS).select == ["$permissions", "$tableId"]
 
 
 def test_order_tiebreak() -> None:
     data = "json_extract(data, '$.\"age\"')"
     assert compile_queries([q("orderDesc", "age")], FIELDS).order == [
-        ("age", data, "DESC"), ("$sequence", "_seq", "DESC")
+        ("age", data, "DESC"),
+        ("$sequence", "_seq", "DESC"),
     ]
     assert compile_queries([q("orderAsc", "age"), q("orderDesc", "name")], FIELDS).order[-1] == (
-        "$sequence", "_seq", "ASC"
+        "$sequence",
+        "_seq",
+        "ASC",
     )
     # An explicit $sequence (or an empty attribute) makes the order total: nothing follows it.
-    assert compile_queries([q("orderDesc", ""), q("orderAsc", "age")], FIELDS).order == [
-        ("$sequence", "_seq", "DESC")
-    ]
+    assert compile_queries([q("orderDesc", ""), q("orderAsc", "age")], FIELDS).order == [("$sequence", "_seq", "DESC")]
     assert compile_queries([q("orderAsc", "age"), q("orderDesc", "age")], FIELDS).order == [
-        ("age", data, "ASC"), ("$sequence", "_seq", "ASC")
+        ("age", data, "ASC"),
+        ("$sequence", "_seq", "ASC"),
     ]
     assert compile_queries([q("orderAsc", "$createdAt")], FIELDS).order[0] == ("$createdAt", "_createdAt", "ASC")
 
 
 def test_value_coercion_in_params() -> None:
     compiled = compile_queries(
-        [q("equal", "age", 2.0), q("equal", "ok", True), q("lessThan", "at", "2020-10-15T08:38:00+02:00"),
-         q("equal", "$sequence", "12"), q("equal", "score", 3)],
+        [
+            q("equal", "age", 2.0),
+            q("equal", "ok", True),
+            q("lessThan", "at", "2020-10-15T08:38:00+02:00"),
+            q("equal", "$sequence", "12"),
+            q("equal", "score", 3),
+        ],
         FIELDS,
     )
     assert compiled.params == [2, 1, "2020-10-15T06:38:00.000+00:00", 12, 3]
@@ -305,16 +314,46 @@ def test_unknown_field_type_is_a_programming_error() -> None:
 # ------------------------------------------------------------------------------------ literal SQL cases
 
 LITERAL_DOCS: list[dict[str, Any]] = [
-    {"$id": "a", "$sequence": 1, "$createdAt": "2020-01-01T00:00:00.000+00:00",
-     "$updatedAt": "2020-01-01T00:00:00.000+00:00", "plain": "100% sure_thing", "age": 3, "tags": ["x", "y"],
-     "name": "Hello brave world", "ok": True},
-    {"$id": "b", "$sequence": 2, "$createdAt": "2021-01-01T00:00:00.000+00:00",
-     "$updatedAt": "2021-01-01T00:00:00.000+00:00", "plain": "100 percent", "age": None, "tags": [],
-     "name": "hello-there", "ok": False},
-    {"$id": "c", "$sequence": 3, "$createdAt": "2022-01-01T00:00:00.000+00:00",
-     "$updatedAt": "2022-01-01T00:00:00.000+00:00", "plain": "Abc\\d", "name": None},
-    {"$id": "d", "$sequence": 4, "$createdAt": "2023-01-01T00:00:00.000+00:00",
-     "$updatedAt": "2023-01-01T00:00:00.000+00:00", "plain": "abc", "age": 7, "tags": ["y"], "name": "Brávé"},
+    {
+        "$id": "a",
+        "$sequence": 1,
+        "$createdAt": "2020-01-01T00:00:00.000+00:00",
+        "$updatedAt": "2020-01-01T00:00:00.000+00:00",
+        "plain": "100% sure_thing",
+        "age": 3,
+        "tags": ["x", "y"],
+        "name": "Hello brave world",
+        "ok": True,
+    },
+    {
+        "$id": "b",
+        "$sequence": 2,
+        "$createdAt": "2021-01-01T00:00:00.000+00:00",
+        "$updatedAt": "2021-01-01T00:00:00.000+00:00",
+        "plain": "100 percent",
+        "age": None,
+        "tags": [],
+        "name": "hello-there",
+        "ok": False,
+    },
+    {
+        "$id": "c",
+        "$sequence": 3,
+        "$createdAt": "2022-01-01T00:00:00.000+00:00",
+        "$updatedAt": "2022-01-01T00:00:00.000+00:00",
+        "plain": "Abc\\d",
+        "name": None,
+    },
+    {
+        "$id": "d",
+        "$sequence": 4,
+        "$createdAt": "2023-01-01T00:00:00.000+00:00",
+        "$updatedAt": "2023-01-01T00:00:00.000+00:00",
+        "plain": "abc",
+        "age": 7,
+        "tags": ["y"],
+        "name": "Brávé",
+    },
 ]
 
 
@@ -359,8 +398,10 @@ LITERAL_DOCS: list[dict[str, Any]] = [
         (q("equal", "$id", "c"), ["c"]),
         (q("greaterThan", "$sequence", 2), ["c", "d"]),
         (q("or", "", q("isNull", "age"), q("equal", "plain", "abc")), ["b", "c", "d"]),
-        (q("and", "", q("isNotNull", "age"), q("or", "", q("equal", "age", 7), q("contains", "tags", "x"))),
-         ["a", "d"]),
+        (
+            q("and", "", q("isNotNull", "age"), q("or", "", q("equal", "age", 7), q("contains", "tags", "x"))),
+            ["a", "d"],
+        ),
     ],
 )
 def test_literal_semantics(query: Query, expected: list[str]) -> None:
@@ -375,8 +416,9 @@ def test_literal_ordering_with_nulls() -> None:
     assert run_sql(con, compile_queries([q("orderAsc", "age")], FIELDS)) == ["b", "c", "a", "d"]
     assert run_sql(con, compile_queries([q("orderDesc", "age")], FIELDS)) == ["d", "a", "c", "b"]
     assert run_sql(con, compile_queries([q("orderDesc", "age"), q("cursorAfter", "", "a")], FIELDS)) == ["c", "b"]
-    assert run_sql(con, compile_queries([q("orderAsc", "age"), q("cursorBefore", "", "a"), q("limit", "", 1)],
-                                        FIELDS)) == ["c"]
+    assert run_sql(
+        con, compile_queries([q("orderAsc", "age"), q("cursorBefore", "", "a"), q("limit", "", 1)], FIELDS)
+    ) == ["c"]
 
 
 # ------------------------------------------------------------------------------------------------ search
@@ -406,7 +448,7 @@ def test_search_matches(text: str | None, query: str, expected: bool) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet="aAbß é1_-*\"", max_size=12), st.text(alphabet="aAbß é1_-*\"", max_size=6))
+@given(st.text(alphabet='aAbß é1_-*"', max_size=12), st.text(alphabet='aAbß é1_-*"', max_size=6))
 def test_search_matches_reference(text: str, query: str) -> None:
     assert search_matches(text, query) == reference.search(text, query)
 
@@ -416,11 +458,9 @@ def test_search_matches_reference(text: str, query: str) -> None:
 
 def test_keyset_condition_shapes() -> None:
     order = [("age", "A", "ASC"), ("$sequence", "_seq", "ASC")]
-    assert keyset_condition(order, [None, 5], before=False) == (
-        "(A IS NOT NULL OR (A IS NULL AND _seq > ?))", [5]
-    )
+    assert keyset_condition(order, [None, 5], before=False) == ("(A IS NOT NULL OR (A IS NULL AND _seq > ?))", [5])
     assert keyset_condition(order, [None, 5], before=True) == ("(A IS NULL AND _seq < ?)", [5])
-    sql, params = keyset_condition(order, [3, 5], before=True)
+    _sql, params = keyset_condition(order, [3, 5], before=True)
     assert params == [3, 3, 5]
     assert keyset_condition([], [], before=False) == ("0", [])
     with pytest.raises(ValueError):
@@ -508,13 +548,18 @@ def schemas(draw: st.DrawFn) -> dict[str, Field]:
 @st.composite
 def documents(draw: st.DrawFn, fields: Mapping[str, Field]) -> list[dict[str, Any]]:
     count = draw(st.sampled_from([1, 2, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9, 10]))
-    ids = draw(st.lists(st.text(alphabet=ID_ALPHABET, min_size=1, max_size=3), min_size=count,
-                        max_size=count, unique=True))
+    ids = draw(
+        st.lists(st.text(alphabet=ID_ALPHABET, min_size=1, max_size=3), min_size=count, max_size=count, unique=True)
+    )
     sequences = draw(st.lists(st.integers(1, 60), min_size=count, max_size=count, unique=True))
     docs: list[dict[str, Any]] = []
     for row_id, sequence in zip(ids, sequences, strict=True):
-        doc: dict[str, Any] = {"$id": row_id, "$sequence": sequence, "$createdAt": draw(stored_instant()),
-                               "$updatedAt": draw(stored_instant())}
+        doc: dict[str, Any] = {
+            "$id": row_id,
+            "$sequence": sequence,
+            "$createdAt": draw(stored_instant()),
+            "$updatedAt": draw(stored_instant()),
+        }
         for name, field in fields.items():
             presence = draw(st.sampled_from(["missing", "null", "value", "value", "value"]))
             if presence == "null":
@@ -529,8 +574,18 @@ def documents(draw: st.DrawFn, fields: Mapping[str, Field]) -> list[dict[str, An
 def methods_for(name: str, field: Field) -> list[str]:
     if field.array:
         return ["equal", "notEqual", "contains", "notContains", "isNull", "isNotNull"]
-    methods = ["equal", "notEqual", "lessThan", "lessThanEqual", "greaterThan", "greaterThanEqual", "between",
-               "notBetween", "isNull", "isNotNull"]
+    methods = [
+        "equal",
+        "notEqual",
+        "lessThan",
+        "lessThanEqual",
+        "greaterThan",
+        "greaterThanEqual",
+        "between",
+        "notBetween",
+        "isNull",
+        "isNotNull",
+    ]
     if field.type == "string":
         methods += ["startsWith", "notStartsWith", "endsWith", "notEndsWith", "contains", "notContains"]
         if field.fulltext:
@@ -544,7 +599,7 @@ def all_fields(fields: Mapping[str, Field]) -> dict[str, Field]:
 
 def pieces(text: str) -> st.SearchStrategy[str]:
     """Substrings of a stored string, so that startsWith/endsWith/contains often match."""
-    return st.tuples(st.integers(0, len(text)), st.integers(0, len(text))).map(lambda ij: text[ij[0]: ij[1]])
+    return st.tuples(st.integers(0, len(text)), st.integers(0, len(text))).map(lambda ij: text[ij[0] : ij[1]])
 
 
 def query_values(name: str, field: Field, docs: Sequence[Mapping[str, Any]]) -> st.SearchStrategy[Any]:
@@ -592,9 +647,7 @@ def leaf_filters(
     return Query(method, name, tuple(chosen))
 
 
-def filters(
-    fields: Mapping[str, Field], docs: Sequence[Mapping[str, Any]], depth: int = 2
-) -> st.SearchStrategy[Query]:
+def filters(fields: Mapping[str, Field], docs: Sequence[Mapping[str, Any]], depth: int = 2) -> st.SearchStrategy[Query]:
     leaf = leaf_filters(fields, docs)
     if depth == 0:
         return leaf
@@ -727,11 +780,15 @@ def test_keyset_paging_with_nulls_and_ties(first: str, data: st.DataObject) -> N
     sequences = data.draw(st.permutations(range(1, count + 1)), "sequences")
     docs: list[dict[str, Any]] = []
     for index, sequence in enumerate(sequences):
-        doc: dict[str, Any] = {"$id": f"r{index}", "$sequence": sequence, "$createdAt": to_iso(INSTANTS[0]),
-                               "$updatedAt": to_iso(INSTANTS[0])}
+        doc: dict[str, Any] = {
+            "$id": f"r{index}",
+            "$sequence": sequence,
+            "$createdAt": to_iso(INSTANTS[0]),
+            "$updatedAt": to_iso(INSTANTS[0]),
+        }
         for name, values in (("v", [None, 0, 1, 2]), ("w", [None, True, False])):
             if data.draw(st.booleans()):
                 doc[name] = data.draw(st.sampled_from(values))
         docs.append(doc)
-    queries = [Query(first, "v", ())] + data.draw(st.lists(orders(TIE_FIELDS), max_size=2), "more orders")
+    queries = [Query(first, "v", ()), *data.draw(st.lists(orders(TIE_FIELDS), max_size=2), "more orders")]
     assert_paging_is_exact(docs, queries, TIE_FIELDS, data.draw(st.integers(1, 3), "page size"))

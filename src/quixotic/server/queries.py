@@ -116,9 +116,7 @@ SYSTEM_FIELDS: Final[Mapping[str, tuple[str, Field]]] = {
 # Physical columns that are never NULL (no "OR x IS NULL" needed in keyset conditions).
 _NOT_NULL_COLUMNS: Final = frozenset(column for column, _ in SYSTEM_FIELDS.values())
 # Extra names a select query may mention (they are not filterable).
-_SELECTABLE_SYSTEM: Final = frozenset(
-    {*SYSTEM_FIELDS, "$permissions", "$tableId", "$collectionId", "$databaseId", "*"}
-)
+_SELECTABLE_SYSTEM: Final = frozenset({*SYSTEM_FIELDS, "$permissions", "$tableId", "$collectionId", "$databaseId", "*"})
 
 _COMPARISONS: Final = {
     "lessThan": "<",
@@ -147,9 +145,7 @@ FILTER_METHODS: Final = frozenset(
         "or",
     }
 )
-_OTHER_METHODS: Final = frozenset(
-    {"select", "orderAsc", "orderDesc", "limit", "offset", "cursorAfter", "cursorBefore"}
-)
+_OTHER_METHODS: Final = frozenset({"select", "orderAsc", "orderDesc", "limit", "offset", "cursorAfter", "cursorBefore"})
 # Methods Appwrite knows but this server does not implement: a clearer error than "invalid method".
 _UNSUPPORTED_METHODS: Final = frozenset(
     {
@@ -394,9 +390,7 @@ class _Compiler:
         if base in ("contains", "startsWith", "endsWith", "search") and not field.array:
             if field.type != "string":
                 reason = "an array or string" if base == "contains" else "a string"
-                raise _invalid(
-                    f'Cannot query {method} on attribute "{target.name}" because it is not {reason}.'
-                )
+                raise _invalid(f'Cannot query {method} on attribute "{target.name}" because it is not {reason}.')
             if base == "search" and not field.fulltext:
                 raise _invalid(f'Searching by attribute "{target.name}" requires a fulltext index.')
 
@@ -417,8 +411,7 @@ class _Compiler:
         expr = target.expr
         if target.elements is not None:  # equal and contains on arrays: holds any of the values
             return (
-                f"EXISTS (SELECT 1 FROM {target.elements} AS qx_e WHERE qx_e.value IN "
-                f"({_placeholders(len(values))}))",
+                f"EXISTS (SELECT 1 FROM {target.elements} AS qx_e WHERE qx_e.value IN ({_placeholders(len(values))}))",
                 values,
             )
         if method == "equal":
@@ -581,10 +574,7 @@ def keyset_condition(
     if not order:
         return "0", []
     # "Before" in an ordering is "after" in its reverse.
-    keys = [
-        (expr, _flip(d) if before else d, value)
-        for (_, expr, d), value in zip(order, cursor_values, strict=True)
-    ]
+    keys = [(expr, _flip(d) if before else d, value) for (_, expr, d), value in zip(order, cursor_values, strict=True)]
     return _after(keys)
 
 
