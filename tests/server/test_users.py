@@ -210,14 +210,10 @@ def test_imported_password_hashes(users: Users) -> None:
     assert scrypt["hashOptions"] == {
         "type": "scrypt", "salt": "salt", "costCpu": 16384, "costMemory": 8, "costParallel": 1, "length": 64,
     }  # fmt: skip
-    expect_error(
-        lambda: users.create_md5_user("m2", "m1@example.com", "0" * 32), 409, "user_email_already_exists"
-    )
+    expect_error(lambda: users.create_md5_user("m2", "m1@example.com", "0" * 32), 409, "user_email_already_exists")
 
 
-def test_key_without_write_scope_cannot_create(
-    server: LocalServer, project: local.ProjectCredentials
-) -> None:
+def test_key_without_write_scope_cannot_create(server: LocalServer, project: local.ProjectCredentials) -> None:
     admin = Users(server.client(project.project_id, project.api_key))
     admin.create("gina")
     secret = local.create_key(server.data_dir, project.project_id, ["users.read"])

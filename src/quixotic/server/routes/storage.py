@@ -51,6 +51,7 @@ def storage_limit() -> int:
     except ValueError:
         return DEFAULT_STORAGE_LIMIT
 
+
 READ_BUFFER: Final = 20_000_000  # APP_STORAGE_READ_BUFFER: larger files skip compression and encryption
 MAX_RANGE_OUTPUT: Final = 10 * 1024 * 1024  # an open-ended Range gets at most this much, as in Appwrite
 MAX_EXTENSIONS: Final = 100

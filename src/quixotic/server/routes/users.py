@@ -187,9 +187,7 @@ def _taken(conn: sqlite3.Connection, project: str, field: str, value: str, own_i
 
 def _check_email_free(conn: sqlite3.Connection, project: str, email: str, own_id: str | None) -> None:
     if _taken(conn, project, "email", email, own_id):
-        raise ApiError(
-            "user_email_already_exists", "A user with the same email already exists in the current project."
-        )
+        raise ApiError("user_email_already_exists", "A user with the same email already exists in the current project.")
 
 
 def _check_phone_free(conn: sqlite3.Connection, project: str, phone: str, own_id: str | None) -> None:
@@ -204,9 +202,7 @@ def _set_target(doc: Doc, provider_type: str, old: str | None, new: str | None) 
     """Keep the user's messaging target for its email or phone in step with it, as Appwrite does."""
     targets: list[dict[str, Any]] = list(doc.get("targets") or [])
     now = now_iso()
-    found = next(
-        (t for t in targets if t.get("providerType") == provider_type and t.get("identifier") == old), None
-    )
+    found = next((t for t in targets if t.get("providerType") == provider_type and t.get("identifier") == old), None)
     if found is not None and new:
         found.update(identifier=new, expired=False, **{"$updatedAt": now})
     elif found is not None:
@@ -287,9 +283,7 @@ def _create(ctx: Ctx, p: dict[str, Any], password: Callable[[], Hashed]) -> dict
         "targets": [],
         "accessedAt": None,
     }
-    exists = ApiError(
-        "user_already_exists", "A user with the same id, email, or phone already exists in this project."
-    )
+    exists = ApiError("user_already_exists", "A user with the same id, email, or phone already exists in this project.")
     with ctx.store.tx() as conn:
         if meta_get(conn, ctx.project, KIND, PARENT, user_id) is not None:
             raise exists
