@@ -11,6 +11,20 @@ server maps :class:`ApiError` to Appwrite's error JSON in one place (``quixotic.
     ├── ConfigError                  the project's configuration files are invalid: ``problems`` lists every
     │                                problem found in one pass (file, place, what to change)
     ├── LocalDataError               the local server's data folder is missing, locked or corrupt
+    ├── PlanError                    a deploy plan that cannot be made or applied as it is: destructive changes
+    │                                without ``--allow-destructive``, a plan file that is malformed, tampered
+    │                                with or stale (the live project changed), a desired state that
+    │                                contradicts itself
+    ├── TranscriptionError           the transcribe function refused or failed a file: ``code`` is the
+    │                                function's stable error code (file_too_large, insufficient_credits, ...)
+    ├── BackupError                  a backup archive that cannot be trusted or used (truncated, edited, of a
+    │                                newer format, wrong passphrase: the message names the part), or a backup,
+    │                                restore or clone refused as asked (non-empty target without --replace or
+    │                                --merge, missing scopes, protected environment without confirmation)
+    ├── MigrationError               migrations that cannot run as they are: bad files (duplicate number, gap,
+    │                                import error), history that disagrees with the files (edited after apply,
+    │                                missing file, out of order), an unknown target, ``down`` past an
+    │                                irreversible migration, a migration that raised; ``problems`` lists each
     └── ApiError                     an Appwrite API error: ``type`` (e.g. ``row_not_found``), ``code`` (HTTP)
                                      raised by the local server's handlers and, later, by the SDK adapter
                                      when it translates an ``AppwriteException`` once at the boundary
@@ -146,6 +160,37 @@ class ConfigError(QuixoticError):
 
 class LocalDataError(QuixoticError):
     """The local server's data folder cannot be used as it is."""
+
+
+class PlanError(QuixoticError):
+    """A deploy plan is refused or invalid; the message lists what and says how to go on (re-plan, or
+    pass ``--allow-destructive`` after reviewing)."""
+
+
+class TranscriptionError(QuixoticError):
+    """The ``transcribe`` function answered an error: ``code`` is its stable code, ``message`` its explanation."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.detail = message
+
+
+class MigrationError(QuixoticError):
+    """Migrations refused or failed; raised before anything changes whenever the problem is visible up front.
+
+    ``problems`` holds every problem found (files and history are checked in one pass).
+    """
+
+    def __init__(self, headline: str, problems: Sequence[str] = ()) -> None:
+        super().__init__("\n".join([headline, *(f"  - {p}" for p in problems)]))
+        self.headline = headline
+        self.problems: tuple[str, ...] = tuple(problems)
+
+
+class BackupError(QuixoticError):
+    """A backup archive is damaged, edited or unreadable, or a backup/restore/clone was refused; the message
+    names the part or the reason and says what to do."""
 
 
 class ApiError(QuixoticError):

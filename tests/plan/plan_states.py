@@ -170,7 +170,7 @@ def columns(draw: st.DrawFn) -> Column:
 
 @st.composite
 def tables(draw: st.DrawFn, database_ids: list[str]) -> Table:
-    cols = tuple(draw(st.lists(columns(), unique_by=lambda c: c.key, max_size=4)))
+    cols = tuple(draw(st.lists(columns(), unique_by=lambda c: c.key, min_size=1, max_size=4)))
     keys = [c.key for c in cols] + ["$createdAt"]
     indexes: list[Index] = []
     for key in draw(st.lists(st.sampled_from(["i1", "i2", "i3"]), unique=True, max_size=3)):
@@ -210,7 +210,11 @@ def states(draw: st.DrawFn, *, is_live: bool) -> ProjectState:
     """A consistent state; a live one may hold the tool's database and secrets of unknown value."""
     db_ids = draw(st.lists(st.sampled_from(["app", "logs", *(["quixotic"] if is_live else [])]), unique=True))
     databases = tuple(Database(d, draw(st.sampled_from(["A", "B"])), draw(st.booleans())) for d in db_ids)
-    table_list = draw(st.lists(tables(db_ids), unique_by=lambda t: (t.database_id, t.id), max_size=3)) if db_ids else []
+    table_list = (
+        draw(st.lists(tables(db_ids), unique_by=lambda t: (t.database_id, t.id), min_size=1, max_size=3))
+        if db_ids
+        else []
+    )
     buckets = tuple(
         Bucket(b, "B", maximum_file_size=draw(st.sampled_from([1000, 2000])), antivirus=draw(st.booleans()))
         for b in draw(st.lists(st.sampled_from(["audio", "img"]), unique=True))
@@ -271,8 +275,11 @@ def evolved(draw: st.DrawFn, state: ProjectState) -> ProjectState:
             for i in table.indexes
             if set(i.columns) <= keys and draw(keep)
         ]
-        tables_out.append(replace(table, name="T2" if draw(st.booleans()) else table.name, columns=tuple(cols),
-                                  indexes=tuple(indexes)))  # fmt: skip
+        tables_out.append(
+            replace(
+                table, name="T2" if draw(st.booleans()) else table.name, columns=tuple(cols), indexes=tuple(indexes)
+            )
+        )
     buckets = [replace(b, antivirus=draw(st.booleans())) for b in state.buckets if draw(keep)]
     fns = [
         replace(

@@ -38,6 +38,9 @@ class Change:
     reason: str
     fields: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:  # the views are dicts; equal changes agree on everything hashed here
+        return hash((self.action, self.kind, self.address, self.safety, self.reason, self.fields))
+
     @property
     def destructive(self) -> bool:
         return self.safety == "destructive"

@@ -206,12 +206,12 @@ def _tables(old: _Side, new: _Side) -> Iterator[Change]:
 
 def _column_summary(column: Column) -> str:
     kind = column.type
-    if column.type in SIZED_TYPES and not column.format and column.size is not None:
+    if column.type in SIZED_TYPES and not (column.type == "string" and column.format) and column.size is not None:
         kind += f"({column.size})"
     parts = [kind + ("[]" if column.array else "")]
-    if column.format:
+    if column.type == "string" and column.format:
         parts.append(column.format)
-    if column.elements:
+    if column.type == "string" and column.format == "enum":
         parts.append("elements " + "|".join(column.elements))
     if column.required:
         parts.append("required")
@@ -247,13 +247,13 @@ def _table_contents(live: Table, want: Table, *, existing: bool) -> Iterator[Cha
     old_indexes = {i.key: i for i in live.indexes}
     new_indexes = {i.key: i for i in want.indexes}
     for key in sorted(old_indexes.keys() | new_indexes.keys()):
-        yield from _index_changes(db, tid, old_indexes.get(key), new_indexes.get(key), gone, existing=existing)
+        yield from _index_changes(db, tid, key, old_indexes.get(key), new_indexes.get(key), gone, existing=existing)
 
 
 def _index_changes(
-    db: str, tid: str, old: Index | None, new: Index | None, gone: set[str], *, existing: bool
+    db: str, tid: str, key: str, old: Index | None, new: Index | None, gone: set[str], *, existing: bool
 ) -> Iterator[Change]:
-    address = index_address(db, tid, (new or old).key)  # type: ignore[union-attr]
+    address = index_address(db, tid, key)
     if new is None:
         assert old is not None
         reason = "not in the configuration: the index is dropped (queries that rely on it slow down or fail)"
@@ -268,10 +268,8 @@ def _index_changes(
     hit = sorted(set(old.columns) & gone)
     if hit:
         cols = ", ".join(hit)
-        yield Change(
-            "delete", "index", address, before, None, "compatible",
-            f"over column {cols}, which is deleted or recreated: dropped first, built again after",
-        )  # fmt: skip
+        reason = f"over column {cols}, which is deleted or recreated: dropped first, built again after"
+        yield Change("delete", "index", address, before, None, "compatible", reason)
         reason = f"rebuilt {on} after column {cols} is recreated" + (
             DUPLICATES_RISK if duplicates_risk(old, new) else ""
         )
@@ -383,9 +381,7 @@ def _deployment(live: FunctionState | None, want: FunctionState) -> Change | Non
 # --- variables ------------------------------------------------------------------------------------
 
 
-def _variables(
-    old: _Side, new: _Side, managed: dict[str, frozenset[str]], prune: bool
-) -> Iterator[Change]:  # fmt: skip
+def _variables(old: _Side, new: _Side, managed: dict[str, frozenset[str]], prune: bool) -> Iterator[Change]:
     """Variables by (scope, key), compared by value hash and secret flag.
 
     A live key with no desired value is deleted when the configuration manages it (``managed``, per

@@ -41,7 +41,7 @@ def render_text(plan: Plan) -> str:
         f"{counts['delete']} to delete ({len(plan.destructive())} destructive)",
     ]
     if plan.destructive():
-        lines.append("! marks a destructive change: deploy refuses it without --allow-destructive.")
+        lines.append("! marks a destructive change (data may be lost): review it before applying.")
     return "\n".join(lines) + "\n"
 
 
@@ -53,9 +53,7 @@ def render_change(change: Change) -> str:
 def _detail(change: Change) -> str:
     if change.action != "update" or not change.fields:
         return change.reason
-    diffs = ", ".join(
-        f"{f}: {_shown(change.before, f)} -> {_shown(change.after, f)}" for f in change.fields
-    )  # fmt: skip
+    diffs = ", ".join(f"{f}: {_shown(change.before, f)} -> {_shown(change.after, f)}" for f in change.fields)
     return f"{diffs}  ({change.reason})" if change.destructive else diffs
 
 

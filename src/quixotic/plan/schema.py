@@ -49,7 +49,7 @@ def column_facets(column: Column) -> dict[str, Any]:
         facets["encrypt"] = column.encrypt
     facets["required"] = column.required
     facets["default"] = column.default
-    if column.type in SIZED_TYPES and not column.format:
+    if column.type in SIZED_TYPES and not (column.type == "string" and column.format):  # a format fixes the size
         facets["size"] = DEFAULT_SIZE if column.size is None else column.size
     if column.type in NUMERIC_TYPES:
         facets["min"] = _bound(column.min, column.type, -1)

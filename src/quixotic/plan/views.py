@@ -20,13 +20,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quixotic.config.resources import Bucket, Column, Database, Function, Index, Table
 from quixotic.errors import PlanError
 from quixotic.plan.state import FunctionState, VariableState
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 SECRET_SHOWN = "********"
 _PLAIN = re.compile(r"[A-Za-z0-9_.:/@+-]+")
@@ -57,31 +60,36 @@ def show_value(value: Any, limit: int = 60) -> str:
 # --- values -> views ------------------------------------------------------------------------------
 
 
+def _fields_view(value: DataclassInstance) -> dict[str, Any]:
+    view: dict[str, Any] = jsonable(asdict(value))
+    return view
+
+
 def database_view(database: Database) -> dict[str, Any]:
-    return jsonable(asdict(database))  # type: ignore[no-any-return]
+    return _fields_view(database)
 
 
 def table_view(table: Table) -> dict[str, Any]:
     """A table's own settings; its columns and indexes are changes of their own."""
-    view = jsonable(asdict(table))
+    view = _fields_view(table)
     del view["columns"], view["indexes"]
-    return view  # type: ignore[no-any-return]
+    return view
 
 
 def column_view(database_id: str, table_id: str, column: Column) -> dict[str, Any]:
-    return {"databaseId": database_id, "tableId": table_id, **jsonable(asdict(column))}
+    return {"databaseId": database_id, "tableId": table_id, **_fields_view(column)}
 
 
 def index_view(database_id: str, table_id: str, index: Index) -> dict[str, Any]:
-    return {"databaseId": database_id, "tableId": table_id, **jsonable(asdict(index))}
+    return {"databaseId": database_id, "tableId": table_id, **_fields_view(index)}
 
 
 def bucket_view(bucket: Bucket) -> dict[str, Any]:
-    return jsonable(asdict(bucket))  # type: ignore[no-any-return]
+    return _fields_view(bucket)
 
 
 def function_view(function: Function) -> dict[str, Any]:
-    return jsonable(asdict(function))  # type: ignore[no-any-return]
+    return _fields_view(function)
 
 
 def deployment_view(function: FunctionState, *, live: bool) -> dict[str, Any]:
@@ -116,7 +124,7 @@ def _restore(cls: type[T], view: Mapping[str, Any]) -> T:
     """An instance of dataclass ``cls`` from the view's keys that are its fields (lists become tuples)."""
     kwargs = {
         f.name: tuple(view[f.name]) if isinstance(view[f.name], list) else view[f.name]
-        for f in fields(cls)  # type: ignore[arg-type]
+        for f in fields(cls)
         if f.name in view
     }
     try:
