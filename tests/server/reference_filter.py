@@ -8,7 +8,7 @@ user attributes; a missing key and ``None`` both mean null) and follows the sema
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cmp_to_key
 from typing import Any
@@ -123,7 +123,14 @@ def _compare(a: Any, b: Any) -> int:
     """None first, then by value."""
     if a is None or b is None:
         return (a is not None) - (b is not None)
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
+
+
+def _sort_key(name: str, field: Field) -> Callable[[Mapping[str, Any]], Any]:
+    def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
+        return _compare(comparable(a.get(name), field), comparable(b.get(name), field))
+
+    return cmp_to_key(compare)
 
 
 def ordered(
@@ -142,11 +149,7 @@ def ordered(
     rows = [d for d in docs if all(matches(q, d, fields) for q in filters)]
     # Stable sorts from the least significant key to the most significant one.
     for name, descending in reversed(keys):
-        field = field_of(name, fields)
-        rows.sort(
-            key=cmp_to_key(lambda a, b, n=name, f=field: _compare(comparable(a.get(n), f), comparable(b.get(n), f))),
-            reverse=descending,
-        )
+        rows.sort(key=_sort_key(name, field_of(name, fields)), reverse=descending)
     return rows
 
 

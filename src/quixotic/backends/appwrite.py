@@ -264,6 +264,7 @@ class AppwriteBackend:
             "entrypoint": f.entrypoint,
             "commands": f.commands,
             "scopes": list(f.scopes),
+            **({"specification": f.specification} if f.specification else {}),
         }
 
     def deploy_code(
@@ -380,7 +381,7 @@ def function_from_model(f: dict[str, Any]) -> Function:
         enabled=bool(f.get("enabled", True)),
         logging=bool(f.get("logging", True)),
         scopes=tuple(f.get("scopes") or ()),
-        specification=None,
+        specification=f.get("specification") or None,
     )
 
 
