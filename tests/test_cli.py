@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,13 @@ from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
 from localserver import LocalServer, free_port
+from sites import SECRET, project_files
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "quixotic.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=60
+        [sys.executable, "-m", "quixotic.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120, env=environ
     )
 
 
@@ -63,19 +66,25 @@ def test_bad_input_gets_a_clear_error(server: LocalServer) -> None:
 
 
 def test_up_is_idempotent_and_down_stops(tmp_path: Path) -> None:
+    project_files(tmp_path, "quixotictools-local", env="local")
+    config = json.loads((tmp_path / "environments" / "local.json").read_text())
+    config["protection"] = {"requireConfirmation": False, "refuseDestructive": False, "backupBeforeMigrations": False}
+    (tmp_path / "environments" / "local.json").write_text(json.dumps(config))
     port = str(free_port())
-    first = run("up", "--port", port, cwd=tmp_path)
+    first = run("up", "--port", port, cwd=tmp_path, env={"QUIXOTIC_LOCAL_API_TOKEN": SECRET})
     try:
         assert first.returncode == 0, first.stderr
-        assert "started" in first.stdout
+        assert "started" in first.stdout and "hello: answers" in first.stdout
         env = (tmp_path / "environments" / ".env.local").read_text()
         key = env.split("QUIXOTIC_LOCAL_API_KEY=")[1].strip()
         assert key not in first.stdout and key not in first.stderr
-        second = run("up", "--port", port, cwd=tmp_path)
+        second = run("up", "--port", port, cwd=tmp_path, env={"QUIXOTIC_LOCAL_API_TOKEN": SECRET})
         assert second.returncode == 0 and "already running" in second.stdout
+        assert "nothing to change" in second.stdout
         assert (tmp_path / "environments" / ".env.local").read_text() == env
         client = Client().set_endpoint(f"http://127.0.0.1:{port}/v1").set_project("quixotictools-local")
-        assert TablesDB(client.set_key(key)).list()["total"] == 0
+        databases = TablesDB(client.set_key(key)).list()["databases"]
+        assert {d["$id"] for d in databases} == {"app", "quixotic"}  # the app's and the tool's own
     finally:
         stopped = run("down", cwd=tmp_path)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
