@@ -14,6 +14,7 @@ from rich.markup import escape
 from quixotic import local
 from quixotic.cli.deploy import register as register_deploy
 from quixotic.cli.env import env_app
+from quixotic.cli.transcribe import transcribe_command
 from quixotic.errors import QuixoticError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
@@ -25,6 +26,7 @@ app.add_typer(env_app, name="env")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
 register_deploy(app)
+app.command("transcribe")(transcribe_command)
 
 err = Console(stderr=True)
 DATA_OPTION = typer.Option(Path(".quixotic/local"), "--data", help="Data folder of the local server.")

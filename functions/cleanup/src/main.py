@@ -1,0 +1,205 @@
+"""QuixoticWhisper ``cleanup``: delete audio older than CLEANUP_AFTER_HOURS; transcripts stay.
+
+Triggers: its schedule, or HTTP ``POST {"now": "<ISO 8601>"}`` with a server key (``now`` lets tests and
+operators run the cleanup as of another time; without it, the current time).
+
+For every file of the ``audio`` bucket created before ``now - CLEANUP_AFTER_HOURS``: delete it, then mark its
+transcription (row id = file id) ``audioPurged=true``. A file whose transcription is locked (being transcribed
+right now; a lock older than 16 minutes is a dead worker's and does not count) is left for the next run.
+Deleting first and marking second means a run cut short leaves at worst a row not yet marked; each run
+therefore also marks old unpurged rows whose file is already gone.
+
+Answers ``{"ok": true, "cutoff", "deleted": [fileId...], "marked": n, "skipped": [fileId...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from appwrite.client import Client
+from appwrite.exception import AppwriteException
+from appwrite.query import Query
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+
+DATABASE = "quixotic_app"
+TRANSCRIPTIONS = "transcriptions"
+BUCKET = "audio"
+PAGE = 100
+MAX_PER_RUN = 5000  # files (and rows) handled in one run; the next run goes on
+STALE_LOCK_SECONDS = 960  # transcribe's lock older than its longest timeout + 60 s belongs to a dead worker
+
+
+class Failure(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def main(context: Any) -> Any:
+    try:
+        if context.req.method in ("GET", "HEAD", "OPTIONS"):
+            return context.res.json({"ok": True, "function": "cleanup"})
+        now = requested_now(context)
+        cutoff = now - timedelta(hours=cleanup_hours())
+        client = (
+            Client()
+            .set_endpoint(os.environ["APPWRITE_FUNCTION_API_ENDPOINT"])
+            .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
+            .set_key(context.req.headers.get("x-appwrite-key", ""))
+        )
+        report = Cleanup(Storage(client), TablesDB(client), cutoff).run()
+        context.log(
+            f"cutoff {report['cutoff']}: deleted {len(report['deleted'])} file(s), marked {report['marked']} row(s)"
+        )
+        return context.res.json(report)
+    except Failure as exc:
+        context.log(f"{exc.code}: {exc.message}")
+        return context.res.json({"ok": False, "error": {"code": exc.code, "message": exc.message}}, exc.status)
+    except Exception as exc:
+        context.error(traceback.format_exc())
+        error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
+        return context.res.json({"ok": False, "error": error}, 500)
+
+
+def requested_now(context: Any) -> datetime:
+    text = context.req.body_text or ""
+    try:
+        body = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise Failure("bad_request", 'the body must be JSON, e.g. {"now": "2030-01-01T00:00:00Z"}', 400) from exc
+    raw = body.get("now") if isinstance(body, dict) else None
+    if raw is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Failure("bad_request", f"now={raw!r} is not an ISO 8601 date and time", 400) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cleanup_hours() -> float:
+    raw = os.environ.get("CLEANUP_AFTER_HOURS", "").strip() or "1"
+    try:
+        hours = float(raw)
+    except ValueError as exc:
+        raise Failure("misconfigured", f"CLEANUP_AFTER_HOURS={raw!r} is not a number", 500) from exc
+    if hours <= 0:
+        raise Failure("misconfigured", f"CLEANUP_AFTER_HOURS={raw!r} must be above 0", 500)
+    return hours
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def busy(row: dict[str, Any] | None) -> bool:
+    """Whether transcribe holds the row's lock now."""
+    if row is None or not int(row.get("locked") or 0):
+        return False
+    try:
+        started = datetime.fromisoformat(str(row.get("startedAt") or row.get("$updatedAt")).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return (datetime.now(UTC) - started).total_seconds() < STALE_LOCK_SECONDS
+
+
+def code_of(exc: AppwriteException) -> int:
+    try:
+        return int(getattr(exc, "code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Cleanup:
+    def __init__(self, storage: Storage, tables: TablesDB, cutoff: datetime) -> None:
+        self.storage = storage
+        self.tables = tables
+        self.cutoff = iso(cutoff)
+        self.deleted: list[str] = []
+        self.skipped: list[str] = []
+        self.marked = 0
+
+    def run(self) -> dict[str, Any]:
+        for file in self.old_files():
+            self.purge(file["$id"])
+        self.mark_orphans()
+        return {"ok": True, "cutoff": self.cutoff, "deleted": self.deleted, "marked": self.marked,
+                "skipped": self.skipped}  # fmt: skip
+
+    def old_files(self) -> list[dict[str, Any]]:
+        files: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while len(files) < MAX_PER_RUN:
+            queries = [Query.less_than("$createdAt", self.cutoff), Query.order_asc("$createdAt"), Query.limit(PAGE)]
+            if cursor:
+                queries.append(Query.cursor_after(cursor))
+            page = self.storage.list_files(BUCKET, queries)
+            batch = list(page.get("files", []))
+            files.extend(batch)
+            if len(batch) < PAGE:
+                break
+            cursor = batch[-1]["$id"]
+        return files[:MAX_PER_RUN]
+
+    def row(self, file_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id))
+        except AppwriteException as exc:
+            if code_of(exc) == 404:
+                return None
+            raise
+
+    def purge(self, file_id: str) -> None:
+        row = self.row(file_id)
+        if busy(row):
+            self.skipped.append(file_id)  # being transcribed right now
+            return
+        try:
+            self.storage.delete_file(BUCKET, file_id)
+        except AppwriteException as exc:
+            if code_of(exc) != 404:
+                raise
+        self.deleted.append(file_id)
+        if row is not None and not row.get("audioPurged"):
+            self.mark(file_id)
+
+    def mark(self, file_id: str) -> None:
+        try:
+            self.tables.update_row(DATABASE, TRANSCRIPTIONS, file_id, {"audioPurged": True})
+            self.marked += 1
+        except AppwriteException as exc:
+            if code_of(exc) != 404:
+                raise
+
+    def mark_orphans(self) -> None:
+        """Old rows not marked yet whose file is gone (a run cut short between delete and mark)."""
+        cursor: str | None = None
+        seen = 0
+        while seen < MAX_PER_RUN:
+            queries = [
+                Query.equal("audioPurged", [False]),
+                Query.less_than("$createdAt", self.cutoff),
+                Query.order_asc("$createdAt"),
+                Query.limit(PAGE),
+            ]
+            if cursor:
+                queries.append(Query.cursor_after(cursor))
+            rows = list(self.tables.list_rows(DATABASE, TRANSCRIPTIONS, queries).get("rows", []))
+            for row in rows:
+                if busy(row):
+                    continue
+                try:
+                    self.storage.get_file(BUCKET, row["$id"])
+                except AppwriteException as exc:
+                    if code_of(exc) != 404:
+                        raise
+                    self.mark(row["$id"])
+            seen += len(rows)
+            if len(rows) < PAGE:
+                return
+            cursor = rows[-1]["$id"]

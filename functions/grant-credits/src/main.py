@@ -1,0 +1,132 @@
+"""QuixoticWhisper ``grant-credits``: open a new user's credit account with DEFAULT_USER_CREDITS, exactly once.
+
+Triggers: the event ``users.*.create`` (the body is the user) or HTTP ``POST {"userId": ...}`` with a server key.
+
+Exactly once: the ledger entry ``grant:<userId>`` has a unique ``entryKey``, so only one execution can write it;
+the one that does creates the account (row id = the user id) with the grant as its balance. A repeat event finds
+the entry and changes nothing, except finishing the job of an execution that died between the two writes (the
+account is then created from the recorded grant). An account that somehow exists without a grant gets the
+grant added with an atomic increment, so the ledger and the balance always agree.
+
+Answers ``{"ok": true, "userId", "granted": bool, "balance"}`` or ``{"ok": false, "error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import traceback
+from typing import Any
+
+from appwrite.client import Client
+from appwrite.exception import AppwriteException
+from appwrite.id import ID
+from appwrite.permission import Permission
+from appwrite.query import Query
+from appwrite.role import Role
+from appwrite.services.tables_db import TablesDB
+
+DATABASE = "quixotic_app"
+ACCOUNTS = "credit_accounts"
+LEDGER = "credit_ledger"
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
+
+
+class Failure(Exception):
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def main(context: Any) -> Any:
+    try:
+        if context.req.method in ("GET", "HEAD", "OPTIONS"):
+            return context.res.json({"ok": True, "function": "grant-credits"})
+        user_id = requested_user(context)
+        amount = default_credits()
+        client = (
+            Client()
+            .set_endpoint(os.environ["APPWRITE_FUNCTION_API_ENDPOINT"])
+            .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
+            .set_key(context.req.headers.get("x-appwrite-key", ""))
+        )
+        granted, balance = grant(TablesDB(client), user_id, amount)
+        context.log(f"{'granted' if granted else 'already granted'}: {user_id} balance {balance:g}")
+        return context.res.json({"ok": True, "userId": user_id, "granted": granted, "balance": balance})
+    except Failure as exc:
+        context.log(f"{exc.code}: {exc.message}")
+        return context.res.json({"ok": False, "error": {"code": exc.code, "message": exc.message}}, exc.status)
+    except Exception as exc:
+        context.error(traceback.format_exc())
+        error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
+        return context.res.json({"ok": False, "error": error}, 500)
+
+
+def requested_user(context: Any) -> str:
+    text = context.req.body_text or ""
+    try:
+        body = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise Failure("bad_request", "the body must be JSON", 400) from exc
+    if not isinstance(body, dict):
+        raise Failure("bad_request", "the body must be a JSON object", 400)
+    event = context.req.headers.get("x-appwrite-trigger") == "event"
+    user_id = body.get("$id") if event else body.get("userId")
+    if not isinstance(user_id, str) or not ID_RE.match(user_id):
+        raise Failure("bad_request", "give the user's id (userId, or the user model of a users.*.create event)", 400)
+    return user_id
+
+
+def default_credits() -> float:
+    raw = os.environ.get("DEFAULT_USER_CREDITS", "").strip() or "10"
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise Failure("misconfigured", f"DEFAULT_USER_CREDITS={raw!r} is not a number", 500) from exc
+    if value < 0:
+        raise Failure("misconfigured", f"DEFAULT_USER_CREDITS={raw!r} must not be negative", 500)
+    return value
+
+
+def code_of(exc: AppwriteException) -> int:
+    try:
+        return int(getattr(exc, "code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def grant(tables: TablesDB, user_id: str, amount: float) -> tuple[bool, float]:
+    """(whether this call granted, the balance after)."""
+    readable = [Permission.read(Role.user(user_id))]
+    entry = {"userId": user_id, "kind": "grant", "amount": amount, "reason": "new user", "entryKey": f"grant:{user_id}"}
+    try:
+        tables.create_row(DATABASE, LEDGER, ID.unique(), {**entry, "balanceAfter": amount}, readable)
+        granted = True
+    except AppwriteException as exc:
+        if code_of(exc) != 409:
+            raise
+        granted = False
+    if granted:
+        try:
+            account = tables.create_row(DATABASE, ACCOUNTS, user_id, {"userId": user_id, "balance": amount}, readable)
+        except AppwriteException as exc:
+            if code_of(exc) != 409:
+                raise
+            account = tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
+        return True, float(account["balance"])
+    try:
+        return False, float(tables.get_row(DATABASE, ACCOUNTS, user_id)["balance"])
+    except AppwriteException as exc:
+        if code_of(exc) != 404:
+            raise
+    # The grant is recorded but its account is missing (the execution that wrote it died): finish its job.
+    rows = tables.list_rows(DATABASE, LEDGER, [Query.equal("entryKey", [f"grant:{user_id}"]), Query.limit(1)])
+    recorded = float(rows["rows"][0]["amount"]) if rows.get("rows") else amount
+    try:
+        account = tables.create_row(DATABASE, ACCOUNTS, user_id, {"userId": user_id, "balance": recorded}, readable)
+    except AppwriteException as exc:
+        if code_of(exc) != 409:
+            raise
+        account = tables.get_row(DATABASE, ACCOUNTS, user_id)
+    return False, float(account["balance"])

@@ -1,0 +1,196 @@
+"""Every Appwrite call of the transcribe function: the audio file, the transcription row, credits and ledger.
+
+Credits move only through the server's atomic, bounded increments: a charge is
+``decrement_row_column(..., "balance", value=price, min=0)``, which the server refuses when it would go below
+zero, so parallel charges can never overdraw. Each movement is then written to ``credit_ledger`` under a
+unique ``entryKey`` (``charge:<fileId>:<attempt>``, ``refund:<fileId>:<attempt>``), so an entry can never be
+written twice and the net amount held for a file is the sum of its ledger entries.
+
+The transcription row (id = the file id) carries a mutex, ``locked`` (an integer column bounded 0..1): taking
+it is ``increment_row_column(..., "locked", value=1, max=1)``, which only one caller can win; releasing it is
+part of the attempt's last row update.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from appwrite.client import Client
+from appwrite.exception import AppwriteException
+from appwrite.id import ID
+from appwrite.permission import Permission
+from appwrite.query import Query
+from appwrite.role import Role
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+
+from .failures import FunctionError
+
+DATABASE = "quixotic_app"
+TRANSCRIPTIONS = "transcriptions"
+ACCOUNTS = "credit_accounts"
+LEDGER = "credit_ledger"
+BUCKET = "audio"
+BOUND_ERRORS = ("column_limit_exceeded", "column_value_invalid", "attribute_limit_exceeded", "attribute_value_invalid")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def error_type(exc: AppwriteException) -> str:
+    return str(getattr(exc, "type", "") or "")
+
+
+def error_code(exc: AppwriteException) -> int:
+    try:
+        return int(getattr(exc, "code", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class Backend:
+    def __init__(self, client: Client) -> None:
+        self.tables = TablesDB(client)
+        self.storage = Storage(client)
+
+    # --- the audio file ---------------------------------------------------------------------------
+
+    def file(self, file_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.storage.get_file(BUCKET, file_id))
+        except AppwriteException as exc:
+            if error_code(exc) == 404:
+                return None
+            raise
+
+    def download(self, file_id: str) -> bytes:
+        try:
+            data = self.storage.get_file_download(BUCKET, file_id)
+        except AppwriteException as exc:
+            if error_code(exc) == 404:
+                raise FunctionError("file_not_found", f"file {file_id} was deleted while it was being read") from exc
+            raise
+        return bytes(data)
+
+    # --- the transcription row --------------------------------------------------------------------
+
+    def transcription(self, file_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id))
+        except AppwriteException as exc:
+            if error_code(exc) == 404:
+                return None
+            raise
+
+    def ensure_transcription(self, file_id: str, user_id: str) -> None:
+        """Create the row (status ``queued``, unlocked) unless it exists."""
+        data = {
+            "userId": user_id,
+            "fileId": file_id,
+            "status": "queued",
+            "attempts": 0,
+            "locked": 0,
+            "creditsCharged": 0.0,
+            "audioPurged": False,
+        }
+        try:
+            self.tables.create_row(DATABASE, TRANSCRIPTIONS, file_id, data, [Permission.read(Role.user(user_id))])
+        except AppwriteException as exc:
+            if error_code(exc) != 409:
+                raise
+
+    def try_lock(self, file_id: str) -> bool:
+        try:
+            self.tables.increment_row_column(DATABASE, TRANSCRIPTIONS, file_id, "locked", value=1, max=1)
+        except AppwriteException as exc:
+            if error_type(exc) in BOUND_ERRORS:
+                return False
+            raise
+        return True
+
+    def break_lock(self, file_id: str) -> None:
+        """Release a lock whose holder died (bounded at 0, so two breakers cannot make it negative)."""
+        try:
+            self.tables.decrement_row_column(DATABASE, TRANSCRIPTIONS, file_id, "locked", value=1, min=0)
+        except AppwriteException as exc:
+            if error_type(exc) not in BOUND_ERRORS:
+                raise
+
+    def update_transcription(self, file_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.tables.update_row(DATABASE, TRANSCRIPTIONS, file_id, data))
+
+    # --- credits ----------------------------------------------------------------------------------
+
+    def balance(self, user_id: str) -> float | None:
+        try:
+            return float(self.tables.get_row(DATABASE, ACCOUNTS, user_id)["balance"])
+        except AppwriteException as exc:
+            if error_code(exc) == 404:
+                return None
+            raise
+
+    def held(self, file_id: str) -> float:
+        """Credits held for this file: its charges minus its refunds, from the ledger."""
+        total = 0.0
+        cursor: str | None = None
+        while True:
+            queries = [Query.equal("transcriptionId", [file_id]), Query.limit(100)]
+            if cursor:
+                queries.append(Query.cursor_after(cursor))
+            page = self.tables.list_rows(DATABASE, LEDGER, queries)
+            rows = page.get("rows", [])
+            for row in rows:
+                if row.get("kind") == "charge":
+                    total += float(row["amount"])
+                elif row.get("kind") == "refund":
+                    total -= float(row["amount"])
+            if len(rows) < 100:
+                return round(total, 6)
+            cursor = rows[-1]["$id"]
+
+    def charge(self, user_id: str, file_id: str, attempt: int, amount: float, reason: str) -> float:
+        """Take ``amount`` from the user's balance (never below 0) and record it; returns the balance after."""
+        try:
+            account = self.tables.decrement_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount, min=0)
+        except AppwriteException as exc:
+            if error_code(exc) == 404:
+                raise FunctionError(
+                    "insufficient_credits", f"user {user_id} has no credit account; this file costs {amount:g} credits"
+                ) from exc
+            if error_type(exc) in BOUND_ERRORS:
+                have = self.balance(user_id)
+                raise FunctionError(
+                    "insufficient_credits",
+                    f"this file costs {amount:g} credits and the balance is {have if have is not None else 0:g}",
+                ) from exc
+            raise
+        after = float(account["balance"])
+        try:
+            self._ledger(user_id, f"charge:{file_id}:{attempt}", "charge", amount, file_id, reason, after)
+        except Exception:
+            self.tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
+            raise
+        return after
+
+    def refund(self, user_id: str, file_id: str, attempt: int, amount: float, reason: str) -> float:
+        """Give ``amount`` back and record it; returns the balance after."""
+        account = self.tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
+        after = float(account["balance"])
+        self._ledger(user_id, f"refund:{file_id}:{attempt}", "refund", amount, file_id, reason, after)
+        return after
+
+    def _ledger(
+        self, user_id: str, key: str, kind: str, amount: float, file_id: str, reason: str, after: float
+    ) -> None:
+        data = {
+            "userId": user_id,
+            "kind": kind,
+            "amount": amount,
+            "transcriptionId": file_id,
+            "reason": reason[:255],
+            "balanceAfter": max(0.0, after),
+            "entryKey": key,
+        }
+        self.tables.create_row(DATABASE, LEDGER, ID.unique(), data, [Permission.read(Role.user(user_id))])

@@ -1,0 +1,176 @@
+"""The QuixoticWhisper backend on the session's local server, deployed ONCE per session with `quixotic deploy`.
+
+The ``local`` environment of the repository (appwrite.json, templates/, environments/local.json, functions/)
+is deployed by the same command a user runs, into a project with the id ``environments/local.json`` names,
+so ``quixotic transcribe --env local`` finds it when ``QUIXOTIC_LOCAL_ENDPOINT`` points at the test server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from appwrite.client import Client
+from appwrite.enums.execution_method import ExecutionMethod
+from appwrite.exception import AppwriteException
+from appwrite.id import ID
+from appwrite.input_file import InputFile
+from appwrite.permission import Permission
+from appwrite.query import Query
+from appwrite.role import Role
+from appwrite.services.functions import Functions
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
+from localserver import LocalServer
+
+from quixotic import local
+from quixotic.commands import deploy
+from quixotic.config import Environment, load_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "local"
+DATABASE = "quixotic_app"
+BUILD_TIMEOUT = 600.0
+
+
+@dataclass
+class Execution:
+    status: int
+    body: dict[str, Any]
+    execution: dict[str, Any]
+
+    @property
+    def code(self) -> str | None:
+        error = self.body.get("error")
+        return error.get("code") if isinstance(error, dict) else None
+
+
+@dataclass
+class Whisper:
+    """The deployed backend and shortcuts to drive it like an app and a server would."""
+
+    server: LocalServer
+    env: Environment
+    api_key: str
+    client: Client
+
+    def __post_init__(self) -> None:
+        self.tables = TablesDB(self.client)
+        self.storage = Storage(self.client)
+        self.functions = Functions(self.client)
+        self.users = Users(self.client)
+
+    @property
+    def project_id(self) -> str:
+        return self.env.project_id
+
+    def upload(self, data: bytes, name: str, user_id: str) -> str:
+        created = self.storage.create_file(
+            "audio", ID.unique(), InputFile.from_bytes(data, name), [Permission.read(Role.user(user_id))]
+        )
+        return str(created["$id"])
+
+    def start(self, function_id: str, body: dict[str, Any], caller: str | None = None) -> str:
+        headers = {"content-type": "application/json"}
+        if caller:
+            headers["x-appwrite-user-id"] = caller  # the local server's stand-in for a user's session
+        execution = self.functions.create_execution(
+            function_id, json.dumps(body), True, "/", ExecutionMethod.POST, headers
+        )
+        return str(execution["$id"])
+
+    def wait(self, function_id: str, execution_id: str, timeout: float = 300.0) -> Execution:
+        deadline = time.monotonic() + timeout
+        while True:
+            execution = self.functions.get_execution(function_id, execution_id)
+            if execution["status"] in ("completed", "failed"):
+                try:
+                    body = json.loads(execution["responseBody"] or "{}")
+                except ValueError:
+                    body = {"raw": execution["responseBody"]}
+                return Execution(int(execution["responseStatusCode"]), body, execution)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_id} of {function_id} is still {execution['status']}")
+            time.sleep(0.1)
+
+    def run(self, function_id: str, body: dict[str, Any], caller: str | None = None) -> Execution:
+        return self.wait(function_id, self.start(function_id, body, caller))
+
+    def transcribe(self, file_id: str, user_id: str | None = None, caller: str | None = None) -> Execution:
+        body: dict[str, Any] = {"fileId": file_id}
+        if user_id:
+            body["userId"] = user_id
+        return self.run("transcribe", body, caller)
+
+    def fund(self, user_id: str, balance: float) -> None:
+        """An account (without a user, so no grant event) holding ``balance``, recorded as a grant."""
+        self.tables.create_row(DATABASE, "credit_accounts", user_id, {"userId": user_id, "balance": balance})
+        self.tables.create_row(
+            DATABASE, "credit_ledger", ID.unique(),
+            {"userId": user_id, "kind": "grant", "amount": balance, "entryKey": f"grant:{user_id}",
+             "balanceAfter": balance},
+        )  # fmt: skip
+
+    def balance(self, user_id: str) -> float | None:
+        try:
+            return float(self.tables.get_row(DATABASE, "credit_accounts", user_id)["balance"])
+        except AppwriteException as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def ledger(self, user_id: str) -> list[dict[str, Any]]:
+        rows = self.tables.list_rows(DATABASE, "credit_ledger", [Query.equal("userId", [user_id]), Query.limit(500)])
+        return list(rows["rows"])
+
+    def transcription(self, file_id: str) -> dict[str, Any]:
+        return dict(self.tables.get_row(DATABASE, "transcriptions", file_id))
+
+    def wait_row(self, file_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        """The transcription row once no execution holds it and it is completed or failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                row = self.transcription(file_id)
+                if row["status"] in ("completed", "failed") and not row.get("locked"):
+                    return row
+            except AppwriteException as exc:
+                if exc.code != 404:
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transcription {file_id} did not finish")
+            time.sleep(0.1)
+
+    def settle(self, timeout: float = 180.0) -> None:
+        """Wait until no execution of transcribe is waiting or running (upload events included)."""
+        deadline = time.monotonic() + timeout
+        busy = [Query.equal("status", ["waiting", "processing"]), Query.limit(1)]
+        while self.functions.list_executions("transcribe", busy)["total"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("transcribe executions are still running")
+            time.sleep(0.1)
+
+    def cli_environ(self) -> dict[str, str]:
+        """Process variables that point the ``local`` environment at this server."""
+        return {**os.environ, "QUIXOTIC_LOCAL_API_KEY": self.api_key, "QUIXOTIC_LOCAL_ENDPOINT": self.server.url}
+
+
+@pytest.fixture(scope="session")
+def whisper(server: LocalServer) -> Iterator[Whisper]:
+    env = load_environment(ROOT, ENV, environ={"QUIXOTIC_LOCAL_API_KEY": "unused"})
+    creds = local.create_project(server.data_dir, env.project_id)
+    environ = {**os.environ, "QUIXOTIC_LOCAL_API_KEY": creds.api_key, "QUIXOTIC_LOCAL_ENDPOINT": server.url}
+    env = load_environment(ROOT, ENV, environ=environ)
+    client = server.client(env.project_id, creds.api_key)
+    started = time.monotonic()
+    result = deploy.deploy(deploy.connect(ROOT, ENV, environ), yes=True)
+    assert result.release_id is not None
+    print(f"backend deployed in {time.monotonic() - started:.1f} s ({result.applied} changes)")
+    yield Whisper(server, env, creds.api_key, client)
