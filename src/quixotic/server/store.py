@@ -82,7 +82,7 @@ class Store:
     """The data dir: ``quixotic.db`` and ``files/``. Safe to share between threads."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).absolute()  # function builds and workers run in other folders
         self.lock = threading.RLock()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def build_deployment(
     started = time.monotonic()
     log = _Log()
     ok = False
-    dest = Path(dest)
+    dest = Path(dest).absolute()
     code, venv_dir, home = dest / "code", dest / "venv", dest / "home"
     try:
         for folder in (code, venv_dir, home):
@@ -194,7 +194,7 @@ def _check_entrypoint(code: Path, entrypoint: str, log: _Log) -> bool:
 def _create_venv(venv_dir: Path, log: _Log) -> bool:
     """An isolated venv of the interpreter that runs the server (in-process: as fast as it gets)."""
     venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(venv_dir)
-    python = venv_dir / "bin" / "python"
+    python = venv_dir.absolute() / "bin" / "python"  # the shim runs from the code folder: no relative paths
     if not python.exists():
         log.line(f"Could not create the virtual environment in {venv_dir}.")
         return False
