@@ -16,7 +16,7 @@ from appwrite.exception import AppwriteException
 from quixotic.backends.appwrite import AppwriteBackend, call, translate
 from quixotic.config import Environment
 from quixotic.config.resources import Bucket, Function, Table, column_to_cli_json
-from quixotic.desired import Desired, secret_value
+from quixotic.desired import Desired
 from quixotic.errors import PlanError
 from quixotic.plan.changes import Change
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState, VariableState, value_hash
@@ -47,7 +47,8 @@ class Applier:
         self.live = live
         self.progress = progress or (lambda _msg: None)
         self.created_tables: set[tuple[str, str]] = set()
-        self.deployments: dict[str, str] = {}  # function id -> new deployment id
+        self.deployments: dict[str, str] = {}  # function id -> new deployment id, once built and active
+        self.pending: dict[str, str] = {}  # function id -> uploaded deployment still building
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -200,11 +201,25 @@ class Applier:
         raise PlanError(f"function {function_id} is not in the configuration any more: plan again")
 
     def _apply_deployment(self, action: str, ids: list[str]) -> None:
+        """Upload only: builds run on the server side by side; :meth:`finish` waits for them all."""
         (function_id,) = ids
         package = self.desired.packages[function_id]
-        self.progress(f"{function_id}: uploading {len(package.data) / 1024:.0f} KiB and building")
-        dep = self.backend.deploy_code(function_id, package.data, self.progress)
-        self.deployments[function_id] = str(dep["$id"])
+        self.progress(f"{function_id}: uploading {len(package.data) / 1024:.0f} KiB to build")
+        self.pending[function_id] = self.backend.upload_code(function_id, package.data)
+
+    def finish(self) -> None:
+        """Wait for every uploaded deployment's build; raise for the first that failed (others still finish)."""
+        failures: list[Exception] = []
+        for function_id, deployment_id in list(self.pending.items()):
+            try:
+                self.backend.finish_deploy(function_id, deployment_id, self.progress)
+                self.deployments[function_id] = deployment_id
+            except Exception as exc:
+                failures.append(exc)
+            finally:
+                del self.pending[function_id]
+        if failures:
+            raise failures[0]
 
     # --- variables ----------------------------------------------------------------------------
 
@@ -221,7 +236,7 @@ class Applier:
         want = self.lookup_variable(scope, key)
         value = want.value
         if want.secret:
-            value = secret_value(self.env, scope, key)
+            value = self.desired.secret(self.env, scope, key)
             if value is None or value_hash(value) != want.value_hash:
                 raise PlanError(f"the value of secret {key} changed since the plan was made: plan again")
         assert value is not None

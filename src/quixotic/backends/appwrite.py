@@ -267,43 +267,53 @@ class AppwriteBackend:
             **({"specification": f.specification} if f.specification else {}),
         }
 
-    def deploy_code(
-        self, function_id: str, archive: bytes, progress: Progress | None = None, timeout: float = 900.0
-    ) -> dict[str, Any]:
-        """Upload ``archive`` as a new deployment, wait for its build, and activate it when it is ready."""
+    def upload_code(self, function_id: str, archive: bytes) -> str:
+        """Upload ``archive`` as a new deployment (activated by the server once its build is ready)."""
         created = call(
             f"uploading the code of {function_id}",
             lambda: self.functions.create_deployment(function_id, InputFile.from_bytes(archive, "code.tar.gz"), True),
         )
+        return str(created["$id"])
+
+    def finish_deploy(
+        self, function_id: str, deployment_id: str, progress: Progress | None = None, timeout: float = 900.0
+    ) -> dict[str, Any]:
+        """Wait for a deployment's build; make sure it is the active one, or raise with the build's log."""
         deadline = time.monotonic() + timeout
-        status = created.get("status")
-        dep = created
-        while status not in ("ready", "failed", "canceled"):
-            if time.monotonic() > deadline:
-                raise ApiError("build_not_ready", f"the build of {function_id} did not finish in {timeout:.0f} s", 400)
-            time.sleep(0.2)
+        status = ""
+        while True:
             dep = call(
                 f"checking the build of {function_id}",
-                lambda: self.functions.get_deployment(function_id, created["$id"]),
+                lambda: self.functions.get_deployment(function_id, deployment_id),
             )
             if progress and dep.get("status") != status:
                 progress(f"{function_id}: build {dep.get('status')}")
-            status = dep.get("status")
+            status = str(dep.get("status"))
+            if status in ("ready", "failed", "canceled"):
+                break
+            if time.monotonic() > deadline:
+                raise ApiError("build_not_ready", f"the build of {function_id} did not finish in {timeout:.0f} s", 400)
+            time.sleep(0.2)
         if status != "ready":
             logs = str(dep.get("buildLogs") or "")[-4000:]
             raise ApiError(
                 "build_failed",
-                f"the build of {function_id} ({created['$id']}) {status}; "
-                f"the previous deployment stays active.\n{logs}",
+                f"the build of {function_id} ({deployment_id}) {status}; the previous deployment stays active.\n{logs}",
                 400,
             )
         fn = call(f"reading {function_id}", lambda: self.functions.get(function_id))
-        if fn.get("deploymentId") != created["$id"]:
+        if fn.get("deploymentId") != deployment_id:
             call(
                 f"activating {function_id}",
-                lambda: self.functions.update_function_deployment(function_id, created["$id"]),
+                lambda: self.functions.update_function_deployment(function_id, deployment_id),
             )
         return dict(dep)
+
+    def deploy_code(
+        self, function_id: str, archive: bytes, progress: Progress | None = None, timeout: float = 900.0
+    ) -> dict[str, Any]:
+        """Upload ``archive``, wait for its build, and activate it when it is ready."""
+        return self.finish_deploy(function_id, self.upload_code(function_id, archive), progress, timeout)
 
 
 # --- models -> values -----------------------------------------------------------------------------

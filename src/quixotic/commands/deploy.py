@@ -155,6 +155,7 @@ def deploy(
             for change in current.changes:
                 applier.apply(change)
                 applied += 1
+            applier.finish()
         except BaseException as exc:
             record["error"] = target.env.redact(str(exc))
             record["applied"] = applied
