@@ -17,8 +17,9 @@ from appwrite.services.functions import Functions
 from localserver import LocalServer
 from sites import HELLO, SECRET, project_files
 
+from quixotic import local
 from quixotic.commands import deploy as cmd
-from quixotic.errors import PlanError
+from quixotic.errors import ApiError, PlanError
 from quixotic.plan.plan import Plan
 from quixotic.toolstate import LockHeld
 
@@ -190,3 +191,40 @@ def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]
     cmd.deploy(connect(site), yes=True)
     assert cmd.plan(connect(site)).plan.is_empty
     assert execute(connect(site))["greeting"] == "hello"
+
+
+def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: tuple[Path, dict[str, str]]) -> None:
+    root, environ = site
+    project_id = json.loads((root / "environments" / "test.json").read_text())["projectId"]
+    weak = local.create_key(server.data_dir, project_id, ["databases.read"])
+    with pytest.raises(ApiError) as err:
+        cmd.deploy(cmd.connect(root, "test", {**environ, "QUIXOTIC_TEST_API_KEY": weak}), yes=True)
+    assert err.value.type == "general_unauthorized_scope"
+    assert "missing scopes" in err.value.message and "lacks that scope" in err.value.message
+    env_file = root / "environments" / "test.json"
+    config = json.loads(env_file.read_text())
+    config["projectId"] = "no-such-project"
+    env_file.write_text(json.dumps(config))
+    app = json.loads((root / "appwrite.json").read_text())
+    app["projectId"] = "no-such-project"
+    (root / "appwrite.json").write_text(json.dumps(app))
+    with pytest.raises(ApiError) as err:
+        cmd.plan(connect(site))
+    assert err.value.type == "project_not_found" and "projectId" in err.value.message
+
+
+def test_seed_scripts_wrap_the_cli(site: tuple[Path, dict[str, str]]) -> None:
+    root, environ = site
+    repo = Path(__file__).resolve().parents[1]
+    environ = {**environ, "QUIXOTIC": str(Path(sys.executable).parent / "quixotic")}
+    deployed = subprocess.run(
+        ["bash", str(repo / "scripts/deploy/deploy-environment.sh"), "test", "--yes", "--root", str(root)],
+        capture_output=True, text=True, env=environ, timeout=300,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    rolled = subprocess.run(
+        ["bash", str(repo / "scripts/rollback/rollback-environment.sh"), "test", "--yes", "--root", str(root)],
+        capture_output=True, text=True, env=environ, timeout=300,
+    )  # fmt: skip
+    assert rolled.returncode == 0, rolled.stderr
+    assert [r["kind"] for r in cmd.releases(connect(site))][:2] == ["rollback", "deploy"]
