@@ -7,7 +7,9 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
 - ``releases``: one row per deploy or rollback (who, when, git commit, plan digest, what changed);
 - ``secrets``: SHA-256 of each secret variable value quixotic set, to diff secrets it cannot read;
 - ``locks``: named locks with owner, host, pid and expiry, so two deploys never interleave and a
-  lock whose holder died expires on its own.
+  lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.toollock``);
+- ``migrations``: one row per migration attempt (up, down or baseline): status, file checksum, who,
+  git commit, timings, error and the progress cursor of a data migration, so a killed one resumes.
 
 The app never sees it: deploy ignores this database when diffing.
 """
@@ -20,18 +22,21 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from appwrite.exception import AppwriteException
 from appwrite.query import Query
 
+from quixotic import toollock
 from quixotic.backends.appwrite import AppwriteBackend, call, translate
 from quixotic.config.resources import Column
-from quixotic.errors import QuixoticError
+from quixotic.errors import ApiError
+from quixotic.toollock import Heartbeat, Lock, LockHeld
+
+__all__ = ["SYSTEM_DB", "Lock", "LockHeld", "ToolState", "who"]
 
 SYSTEM_DB = "quixotic"
 _TABLES: dict[str, tuple[Column, ...]] = {
@@ -51,12 +56,18 @@ _TABLES: dict[str, tuple[Column, ...]] = {
         Column("owner", "varchar", size=255),
         Column("expiresAt", "datetime"),
         Column("data", "longtext"),
+        Column("expiresMs", "integer"),
+    ),
+    "migrations": (
+        Column("migrationId", "varchar", size=16),
+        Column("direction", "varchar", size=16),
+        Column("status", "varchar", size=16),
+        Column("startedAt", "datetime"),
+        Column("data", "longtext"),
     ),
 }
-
-
-class LockHeld(QuixoticError):
-    """Another process holds the lock (deploy, migrate): who, where and until when are in the message."""
+# How to break each lock by hand, for the LockHeld message.
+UNLOCK_HINT = {"migrations": "quixotic migrate unlock ENV"}
 
 
 def _now() -> datetime:
@@ -65,6 +76,14 @@ def _now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
+
+
+def _created_or_exists(create: Callable[[], object]) -> None:
+    try:
+        create()
+    except ApiError as exc:
+        if exc.code != 409:
+            raise
 
 
 def who() -> str:
@@ -77,15 +96,6 @@ def who() -> str:
     except Exception:
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
-
-
-@dataclass(frozen=True)
-class Lock:
-    name: str
-    owner: str
-    host: str
-    pid: int
-    expires_at: str
 
 
 class ToolState:
@@ -106,25 +116,31 @@ class ToolState:
         return True
 
     def ensure(self) -> None:
-        """Create the system database and its tables if missing (idempotent; cheap when present)."""
+        """Create the system database and its tables if missing (idempotent; cheap when present). Two processes
+        may do this at once (two first runs): whatever the other one created first counts as created."""
         if self._ready:
             return
         if not self.exists():
-            call("creating the quixotic system database", lambda: self.db.create(SYSTEM_DB, "quixotic (tool state)"))
+            _created_or_exists(
+                lambda: call(
+                    "creating the quixotic system database", lambda: self.db.create(SYSTEM_DB, "quixotic (tool state)")
+                )
+            )
         existing = {
             t["$id"]: {c["key"] for c in t.get("columns", [])}
             for t in call("listing system tables", lambda: self.db.list_tables(SYSTEM_DB, [Query.limit(100)]))["tables"]
         }
+        waiting: list[tuple[str, str]] = []
         for table, columns in _TABLES.items():
             if table not in existing:
-                self._create_table(table)
+                _created_or_exists(lambda t=table: self._create_table(t))  # type: ignore[misc]
                 existing[table] = set()
             for column in columns:
                 if column.key not in existing[table]:
-                    self.backend.create_column(SYSTEM_DB, table, column)
-            for column in columns:
-                if column.key not in existing[table]:
-                    self.backend.wait_column(SYSTEM_DB, table, column.key)
+                    _created_or_exists(lambda t=table, c=column: self.backend.create_column(SYSTEM_DB, t, c))  # type: ignore[misc]
+                    waiting.append((table, column.key))
+        for table, key in waiting:
+            self.backend.wait_column(SYSTEM_DB, table, key)
         self._ready = True
 
     def _create_table(self, table: str) -> None:
@@ -206,58 +222,82 @@ class ToolState:
     def current_lock(self, name: str) -> Lock | None:
         if not self.exists():
             return None
-        try:
-            row = self.db.get_row(SYSTEM_DB, "locks", name)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                return None
-            raise translate(exc, "reading a lock") from exc
-        data = json.loads(row.get("data") or "{}")
-        return Lock(name, row["owner"], data.get("host", "?"), int(data.get("pid", 0)), row["expiresAt"])
+        return toollock.read(self.db, SYSTEM_DB, name)
 
     @contextmanager
-    def lock(self, name: str, ttl: float = 600.0, wait: float = 0.0) -> Iterator[Lock]:
-        """Hold lock ``name`` for the block. Waits up to ``wait`` s for a holder; an expired lock is taken over."""
+    def lock(self, name: str, ttl: float = 600.0, wait: float = 0.0, heartbeat: float | None = None) -> Iterator[Lock]:
+        """Hold lock ``name`` for the block. Waits up to ``wait`` s for a holder; an expired lock (or one whose
+        holder died on this host) is taken over. With ``heartbeat``, the expiry is pushed forward every
+        ``heartbeat`` s, so a short ``ttl`` still covers a long run; ``Lock.lost`` is set if it was taken over."""
         self.ensure()
         owner = who()
-        host, pid = socket.gethostname(), os.getpid()
-        data = {"host": host, "pid": pid}
         deadline = time.monotonic() + wait
         while True:
-            expires = _iso(_now() + timedelta(seconds=ttl))
-            row = {"owner": owner, "expiresAt": expires, "data": json.dumps(data)}
-            try:
-                self.db.create_row(SYSTEM_DB, "locks", name, row)
+            mine, held = toollock.try_acquire(self.db, SYSTEM_DB, name, owner, ttl)
+            if mine is not None:
                 break
-            except AppwriteException as exc:
-                if getattr(exc, "code", None) != 409:
-                    raise translate(exc, f"taking the {name} lock") from exc
-            held = self.current_lock(name)
-            if held is not None and datetime.fromisoformat(held.expires_at) < _now():
-                self.break_lock(name)
-                continue
-            if time.monotonic() >= deadline:
-                who_holds = (
-                    f"{held.owner} on {held.host} (pid {held.pid}) until {held.expires_at}" if held else "someone"
-                )
+            if held is not None and time.monotonic() >= deadline:
+                hint = UNLOCK_HINT.get(name, f"quixotic unlock ENV {name}")
                 raise LockHeld(
-                    f"the {name} lock is held by {who_holds}. Wait for it to finish, or if that process is gone, "
-                    f"the lock expires on its own (or break it with `quixotic unlock ENV {name}`)."
+                    f"the {name} lock is held by {held.describe()}. Wait for it to finish (--wait SECONDS), or if "
+                    f"that process is gone, the lock expires on its own (or break it with `{hint}`)."
                 )
-            time.sleep(0.5)
+            if held is not None:
+                time.sleep(0.5)
+        beat = Heartbeat(self.db, SYSTEM_DB, mine, ttl, heartbeat).start() if heartbeat else None
         try:
-            yield Lock(name, owner, host, pid, expires)
+            yield mine
         finally:
-            self.break_lock(name)
+            if beat is not None:
+                beat.stop()
+            toollock.release(self.db, SYSTEM_DB, name, mine.nonce)
 
     def break_lock(self, name: str) -> None:
+        toollock.release(self.db, SYSTEM_DB, name, None)
+
+    # --- migrations ---------------------------------------------------------------------------
+
+    def migration_rows(self) -> list[dict[str, Any]]:
+        """Every migration attempt, oldest first, each as ``{attempt, migrationId, direction, status, startedAt,
+        **data}``."""
+        if not self.exists():
+            return []
         try:
-            self.db.delete_row(SYSTEM_DB, "locks", name)
+            self.db.get_table(SYSTEM_DB, "migrations")
         except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise translate(exc, f"releasing the {name} lock") from exc
+            if getattr(exc, "code", None) == 404:
+                return []
+            raise translate(exc, "reading the migrations history") from exc
+        out = []
+        for row in self._all("migrations", ordered=True):
+            record = json.loads(row.get("data") or "{}")
+            record.update({k: row[k] for k in ("migrationId", "direction", "status", "startedAt")})
+            record["attempt"] = row["$id"]
+            out.append(record)
+        return out
+
+    def start_migration(self, migration_id: str, direction: str, status: str, data: dict[str, Any]) -> str:
+        self.ensure()
+        attempt = f"m{migration_id}-" + _now().strftime("%Y%m%d%H%M%S") + hashlib.sha256(os.urandom(8)).hexdigest()[:6]
+        row = {
+            "migrationId": migration_id,
+            "direction": direction,
+            "status": status,
+            "startedAt": _iso(_now()),
+            "data": json.dumps(data, sort_keys=True),
+        }
+        call("recording a migration attempt", lambda: self.db.create_row(SYSTEM_DB, "migrations", attempt, row))
+        return attempt
+
+    def update_migration(self, attempt: str, status: str, data: dict[str, Any]) -> None:
+        row = {"status": status, "data": json.dumps(data, sort_keys=True)}
+        call("recording a migration attempt", lambda: self.db.update_row(SYSTEM_DB, "migrations", attempt, row))
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _all(self, table: str) -> Iterator[dict[str, Any]]:
-        yield from self.backend.pages(f"reading {table}", lambda q: self.db.list_rows(SYSTEM_DB, table, q), "rows")
+    def _all(self, table: str, ordered: bool = False) -> Iterator[dict[str, Any]]:
+        def fetch(queries: list[str]) -> dict[str, Any]:
+            extra = [Query.order_asc("$sequence")] if ordered else []
+            return dict(self.db.list_rows(SYSTEM_DB, table, [*queries, *extra]))
+
+        yield from self.backend.pages(f"reading {table}", fetch, "rows")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from quixotic import local
 from quixotic.cli.deploy import register as register_deploy
 from quixotic.cli.env import env_app
+from quixotic.cli.migrate import migrate_app
 from quixotic.cli.transcribe import transcribe_command
 from quixotic.errors import QuixoticError
 
@@ -23,6 +24,7 @@ project_app = typer.Typer(no_args_is_help=True, help="Projects of the local serv
 key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server.")
 app.add_typer(local_app, name="local")
 app.add_typer(env_app, name="env")
+app.add_typer(migrate_app, name="migrate")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
 register_deploy(app)
