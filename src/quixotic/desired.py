@@ -6,7 +6,8 @@ Secret values stay out of the state: only their SHA-256 goes in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quixotic.config import Environment
@@ -18,6 +19,13 @@ from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, Vari
 class Desired:
     state: ProjectState
     packages: dict[str, Package]  # function id -> its deterministic archive
+    # Secret values that come from elsewhere than the environment (a restored archive), by (scope, key).
+    secrets: Mapping[tuple[str, str], str] = field(default_factory=dict, repr=False)
+
+    def secret(self, env: Environment, scope: str, key: str) -> str | None:
+        """A secret's value: the one given with this desired state, else the environment's."""
+        given = self.secrets.get((scope, key))
+        return given if given is not None else secret_value(env, scope, key)
 
 
 def desired_state(env: Environment, root: Path) -> Desired:

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from quixotic.cli.backup import clone_command
 from quixotic.commands import env as commands
 
 env_app = typer.Typer(no_args_is_help=True, help="Environments: list, show, create and render them.")
@@ -119,3 +120,6 @@ def _show_lines(data: dict[str, Any]) -> list[str]:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+
+
+env_app.command("clone")(clone_command)

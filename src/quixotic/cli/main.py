@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from quixotic import local
+from quixotic.cli.backup import register as register_backup
 from quixotic.cli.deploy import register as register_deploy
 from quixotic.cli.env import env_app
 from quixotic.cli.migrate import migrate_app
@@ -28,6 +29,7 @@ app.add_typer(migrate_app, name="migrate")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
 register_deploy(app)
+register_backup(app)
 app.command("transcribe")(transcribe_command)
 
 err = Console(stderr=True)

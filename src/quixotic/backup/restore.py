@@ -1,0 +1,239 @@
+"""Putting an archive into a project: checked first, then schema, data, functions, variables, history.
+
+- The whole archive is read back and checked before anything is written; a damaged one is refused.
+- The schema, functions and variables go through the deploy engine (``make_plan`` + ``Applier``) against
+  a desired state built from the archive (:mod:`quixotic.backup.archive_state`).
+- Then the data (:mod:`quixotic.backup.restorer`): rows as bulk upserts keeping ``$id`` and
+  ``$permissions`` (and ``$createdAt``/``$updatedAt``, which Appwrite 1.8 honours for API keys), files
+  under their ids, users from their password hashes.
+- Everything is idempotent, so a restore that was killed (or failed, say its server went away for good)
+  converges when run again: the rerun finds its own unfinished record (same archive) and goes on with
+  the same mode without asking again. A finished one is run again like any restore into a non-empty
+  project (``--merge`` writes the same values again: nothing changes).
+- ``replace`` makes the project exactly the archive (what it lacks is deleted); ``merge`` writes the
+  archive over what is there and deletes nothing. Into an empty project neither is needed.
+- It holds the deploy and migrations locks throughout and records itself as a release of kind
+  ``restore`` (after the archive's history, so it is the newest).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from appwrite.query import Query
+from appwrite.services.users import Users
+
+from quixotic.backends.appwrite import call
+from quixotic.backup.archive import ArchiveReader, check_archive
+from quixotic.backup.archive_state import ArchiveDesired, archive_desired
+from quixotic.backup.dump import PARTS
+from quixotic.backup.progress import Progress, Step, silent
+from quixotic.backup.restorer import PLAN_KINDS, Restorer, RestoreReport
+from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, need, require_scopes
+from quixotic.backup.secrets import Sealer
+from quixotic.commands.deploy import Target, git_commit
+from quixotic.errors import BackupError, UsageError
+from quixotic.plan.plan import Plan, make_plan
+from quixotic.plan.state import PROJECT_SCOPE, ProjectState
+from quixotic.toolstate import who
+
+__all__ = ["Confirm", "Mode", "RestorePreview", "RestoreReport", "restore_archive"]
+
+Mode = Literal["replace", "merge"]
+MODES: Final = ("replace", "merge")
+MB: Final = 1_000_000
+LOCK_TTL: Final = 60.0  # kept alive by heartbeats; a killed restore's locks expire within this (at once on this host)
+HEARTBEAT: Final = 10.0
+
+
+@dataclass(frozen=True)
+class RestorePreview:
+    """What a restore is about to do, for the confirmation of a protected environment."""
+
+    environment: str
+    project_id: str
+    archive: Path
+    source: dict[str, Any]
+    mode: str
+    parts: tuple[str, ...]
+    plan: Plan
+    counts: dict[str, int]
+
+
+Confirm = Callable[[RestorePreview], bool]
+
+
+def select_parts(available: list[str], only: frozenset[str] | None) -> tuple[str, ...]:
+    if only is not None:
+        unknown = sorted(only - set(PARTS))
+        if unknown:
+            raise UsageError(f"unknown part(s) {', '.join(unknown)}: choose among {', '.join(PARTS)}")
+    return tuple(p for p in PARTS if p in available and (only is None or p in only))
+
+
+def archive_parts(reader: ArchiveReader) -> list[str]:
+    """Which parts an archive holds."""
+    options = reader.manifest.get("options") or {}
+    listed = options.get("parts")
+    return [p for p in PARTS if p in listed] if isinstance(listed, list) else list(PARTS)
+
+
+def restore_archive(
+    path: Path,
+    target: Target,
+    *,
+    only: frozenset[str] | None = None,
+    mode: Mode | None = None,
+    yes: bool = False,
+    passphrase: str | None = None,
+    confirm: Confirm | None = None,
+    progress: Progress = silent,
+) -> RestoreReport:
+    """Restore ``path`` into ``target``'s project (see the module docstring)."""
+    started = time.monotonic()
+    if mode is not None and mode not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}")
+    checked = check_archive(
+        path, lambda done, total: progress(Step("verify", "verify", done / MB, total / MB, "MB")), parse=False
+    )
+    if checked.problems:
+        raise BackupError(f"refusing to restore {path}, nothing was written:\n{checked.describe()}")
+    with ArchiveReader(path) as reader:
+        report = RestoreReport(parts=select_parts(archive_parts(reader), only))
+        if only is not None and set(only) - set(report.parts):
+            missing = ", ".join(sorted(set(only) - set(report.parts)))
+            raise UsageError(f"the archive does not hold {missing}; it holds {', '.join(archive_parts(reader))}")
+        sealer = _sealer(reader, passphrase, report)
+        backend = target.backend
+        scopes = need(READ_SCOPES, PARTS) | need(WRITE_SCOPES, report.parts) | need(WRITE_SCOPES, ["history"])
+        if "variables" in report.parts and any(
+            r.get("scope") == PROJECT_SCOPE for r in _list(reader, "variables.json")
+        ):
+            scopes |= {"projects.read", "projects.write"}
+        require_scopes(backend, scopes, f"restoring into {target.env.name}")
+        live = backend.read_state(secret_hashes=target.tool.secret_hashes())
+        digest = str(reader.manifest["digest"])
+        previous = _previous_restore(target, digest)
+        if previous is not None and mode is None:
+            report.mode, report.resumed = str(previous.get("mode") or "merge"), True
+        else:
+            contents = _contents(target, live)
+            if contents and mode is None:
+                raise BackupError(
+                    f"environment {target.env.name} (project {backend.project_id}) is not empty: it has "
+                    f"{', '.join(contents)}. Pass --replace to make it exactly the archive (what the archive lacks "
+                    "is deleted), or --merge to write the archive over what is there (nothing is deleted)."
+                )
+            report.mode = mode or "merge"
+        built = archive_desired(reader, target.env, live, sealer)
+        report.warnings.extend(built.warnings)
+        plan = _restore_plan(target, live, built, report)
+        preview = RestorePreview(
+            target.env.name, backend.project_id, path, dict(reader.manifest.get("source") or {}), report.mode,
+            report.parts, plan, dict(reader.manifest.get("counts") or {}),
+        )  # fmt: skip
+        if target.env.protection.require_confirmation and not yes and (confirm is None or not confirm(preview)):
+            raise BackupError(
+                f"environment '{target.env.name}' is protected: review what the restore does and pass --yes"
+            )
+        # Neither a deploy nor a migration may run meanwhile; a killed restore's locks are taken over at once.
+        with (
+            target.tool.lock("deploy", ttl=LOCK_TTL, heartbeat=HEARTBEAT),
+            target.tool.lock("migrations", ttl=LOCK_TTL, heartbeat=HEARTBEAT),
+        ):
+            record: dict[str, Any] = {
+                "createdBy": who(),
+                "gitCommit": git_commit(target.root),
+                "archive": digest,
+                "archiveFile": path.name,
+                "source": preview.source,
+                "mode": report.mode,
+                "parts": list(report.parts),
+                "changes": [f"{c.address} {c.action}" for c in plan.changes],
+            }
+            if previous is not None and previous.get("status") == "running":
+                target.tool.finish_release(str(previous["id"]), "interrupted", _strip(previous))
+            restorer = Restorer(reader, target, built, live, report, progress)
+            if "history" in report.parts:
+                restorer.history()  # first, so that this restore's own record is the newest release
+            report.release_id = target.tool.start_release(target.env.name, "restore", record)
+            try:
+                restorer.run(plan)
+            except BaseException as exc:
+                record["error"] = target.env.redact(restorer.redact(str(exc)))
+                record["report"] = report.to_json()
+                target.tool.finish_release(report.release_id, "failed", record)
+                raise
+            report.seconds = time.monotonic() - started
+            record["report"] = report.to_json()
+            target.tool.finish_release(report.release_id, "succeeded", record)
+    return report
+
+
+def _list(reader: ArchiveReader, part: str) -> list[dict[str, Any]]:
+    if not reader.has(part):
+        return []
+    data = reader.read_json(part)
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def _strip(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("id", "environment", "kind", "status", "startedAt")}
+
+
+def _sealer(reader: ArchiveReader, passphrase: str | None, report: RestoreReport) -> Sealer | None:
+    settings = reader.manifest.get("encryption")
+    if not isinstance(settings, dict):
+        return None
+    if not passphrase:
+        report.warnings.append(
+            "the archive holds sealed secret values but no passphrase was given: secrets come from the target "
+            "environment's configuration instead"
+        )
+        return None
+    return Sealer.from_settings(settings, passphrase)
+
+
+def _previous_restore(target: Target, digest: str) -> dict[str, Any] | None:
+    """This archive's latest restore into this project if it did not finish (killed, failed): a rerun goes
+    on with its mode. After one that succeeded the project may have moved on, so the rerun asks again."""
+    for record in target.tool.releases(200):
+        if record.get("kind") == "restore" and record.get("archive") == digest:
+            return None if record.get("status") == "succeeded" else record
+    return None
+
+
+def _contents(target: Target, live: ProjectState) -> list[str]:
+    """What the project already holds (the tool's own database aside): empty means nothing to lose."""
+    what = []
+    for noun, items in (("database", live.databases), ("bucket", live.buckets), ("function", live.functions)):
+        if items:
+            what.append(f"{len(items)} {noun}{'s' if len(items) != 1 else ''}")
+    project_vars = [v for v in live.variables if v.scope == PROJECT_SCOPE]
+    if project_vars:
+        what.append(f"{len(project_vars)} project variable{'s' if len(project_vars) != 1 else ''}")
+    users = call("counting users", lambda: Users(target.backend.client).list([Query.limit(1)]))
+    if int(users.get("total") or 0):
+        what.append(f"{users['total']} user{'s' if users['total'] != 1 else ''}")
+    return what
+
+
+def _restore_plan(target: Target, live: ProjectState, built: ArchiveDesired, report: RestoreReport) -> Plan:
+    """The deploy plan from the live project to the archive, limited to the parts being restored."""
+    full = make_plan(target.env.name, live, built.desired.state, prune_variables=report.mode == "replace")
+    kinds = frozenset(k for part in report.parts for k in PLAN_KINDS.get(part, ()))
+    changes = [c for c in full.changes if c.kind in kinds and c.address not in built.keep_variables]
+    if report.mode == "merge":
+        changes = [c for c in changes if c.action != "delete"]
+        conflicts = [c for c in changes if c.destructive]
+        if conflicts:
+            lines = "\n".join(f"  - {c.action} {c.address}: {c.reason}" for c in conflicts)
+            raise BackupError(
+                "the archive's schema conflicts with the project's, so --merge cannot apply it without losing data:"
+                f"\n{lines}\nUse --replace to make the project exactly the archive."
+            )
+    return replace(full, changes=tuple(changes))

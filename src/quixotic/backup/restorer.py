@@ -1,0 +1,384 @@
+"""Writing an archive's data into a project: rows, files, users and the tool's history, every step repeatable.
+
+Rows are bulk upserts keeping ``$id``, ``$permissions``, ``$createdAt`` and ``$updatedAt`` (two batches in
+flight); files keep their ids, are skipped when the live copy has the same size and MD5 and are checked
+by MD5 after upload; users are recreated from their password hashes. Writes that the server drops
+(restarted, unreachable) are tried again for a minute. In ``replace`` mode what the archive lacks goes.
+While data is written, functions that react to events or schedules are disabled, so restored rows and
+files do not trigger them; their settings are put back afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from appwrite.exception import AppwriteException
+from appwrite.input_file import InputFile
+from appwrite.query import Query
+from appwrite.services.users import Users
+
+from quixotic.applier import Applier
+from quixotic.backends.appwrite import call, translate
+from quixotic.backup.archive import ArchiveReader
+from quixotic.backup.archive_state import ArchiveDesired
+from quixotic.backup.live import HISTORY_SKIPPED, files_of, retrying, row_pages, users_of
+from quixotic.backup.progress import Progress, Step
+from quixotic.backup.users import restore_user
+from quixotic.commands.deploy import Target
+from quixotic.errors import ApiError, BackupError
+from quixotic.plan.plan import Plan
+from quixotic.plan.state import ProjectState
+
+PLAN_KINDS: Final[dict[str, frozenset[str]]] = {
+    "schema": frozenset({"database", "table", "column", "index", "bucket"}),
+    "functions": frozenset({"function", "deployment"}),
+    "variables": frozenset({"variable"}),
+}
+# Where a row lived, not what it holds: dropped; $id, $permissions, $createdAt and $updatedAt are written.
+ROW_PLACE: Final = ("$sequence", "$tableId", "$databaseId", "$collectionId")
+ROW_BATCH: Final = 1000
+ROW_BATCH_BYTES: Final = 4_000_000
+ROW_WRITERS: Final = 2
+UPLOAD_THREADS: Final = 4
+UPLOAD_AHEAD: Final = 8
+APPEND_ONLY_HISTORY: Final = frozenset({"releases"})
+RETRY_SECONDS: Final = 60.0  # how long an idempotent write is tried again while the server is away
+MB: Final = 1_000_000
+
+
+@dataclass
+class RestoreReport:
+    release_id: str | None = None
+    mode: str = ""
+    resumed: bool = False
+    parts: tuple[str, ...] = ()
+    changes: int = 0
+    rows: int = 0
+    rows_deleted: int = 0
+    files_uploaded: int = 0
+    files_kept: int = 0
+    files_deleted: int = 0
+    bytes_uploaded: int = 0
+    users: dict[str, int] = field(default_factory=dict)
+    history: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+class Restorer:
+    """Applies one archive to one project; every step may run again."""
+
+    def __init__(
+        self,
+        reader: ArchiveReader,
+        target: Target,
+        built: ArchiveDesired,
+        live: ProjectState,
+        report: RestoreReport,
+        progress: Progress,
+    ) -> None:
+        self.reader = reader
+        self.target = target
+        self.backend = target.backend
+        self.built = built
+        self.live = live
+        self.report = report
+        self.progress = progress
+        self.replace = report.mode == "replace"
+        self.applier = Applier(
+            self.backend, target.tool, target.env, built.desired, live,
+            lambda message: progress(Step("schema", message, 0, None)),
+        )  # fmt: skip
+
+    def redact(self, text: str) -> str:
+        for value in self.built.desired.secrets.values():
+            if value:
+                text = text.replace(value, "********")
+        return text
+
+    def run(self, plan: Plan) -> None:
+        parts = set(self.report.parts)
+        self._apply(plan, PLAN_KINDS["schema"])
+        quiet = self._quiet_functions() if parts & {"rows", "files", "users"} else []
+        if "rows" in parts:
+            self.rows()
+        if "files" in parts:
+            self.files()
+        if "users" in parts:
+            self.users()
+        updated = self._apply(plan, PLAN_KINDS["functions"])
+        self._wake_functions(quiet, updated)
+        self._apply(plan, PLAN_KINDS["variables"])
+
+    def _apply(self, plan: Plan, kinds: frozenset[str]) -> set[str]:
+        done = set()
+        for change in plan.changes:
+            if change.kind in kinds:
+                self.applier.apply(change)
+                self.report.changes += 1
+                done.add(change.address)
+        return done
+
+    # --- functions quiet while data is written ------------------------------------------------
+
+    def _quiet_functions(self) -> list[str]:
+        quiet = []
+        for fn in self.live.functions:
+            spec = fn.spec
+            if spec.enabled and (spec.events or spec.schedule):
+                settings = {**self.backend.function_settings(spec), "enabled": False}
+                call(f"pausing function {spec.id}", lambda s=settings, i=spec.id: self.backend.functions.update(i, **s))  # type: ignore[misc]
+                quiet.append(spec.id)
+        return quiet
+
+    def _wake_functions(self, quiet: list[str], updated: set[str]) -> None:
+        by_id = {f.spec.id: f.spec for f in self.live.functions}
+        for function_id in quiet:
+            if f"function:{function_id}" in updated:
+                continue  # the plan set its settings (enabled included) from the archive
+            settings = self.backend.function_settings(by_id[function_id])
+            try:
+                self.backend.functions.update(function_id, **settings)
+            except AppwriteException as exc:
+                if getattr(exc, "code", None) != 404:
+                    raise translate(exc, f"re-enabling function {function_id}") from exc
+
+    # --- rows ---------------------------------------------------------------------------------
+
+    def rows(self) -> None:
+        for name in self.reader.names("rows/"):
+            database_id, table_file = name[len("rows/") :].split("/", 1)
+            table_id = table_file.removesuffix(".ndjson")
+            key = f"rows {database_id}/{table_id}"
+            total = self.reader.parts[name].items or 0
+            seen: set[str] = set()
+            done = 0
+            self.progress(Step(key, key, 0, total, "rows"))
+
+            def write(batch: list[dict[str, Any]], d: str = database_id, t: str = table_id) -> int:
+                retrying(f"writing rows of {d}/{t}", lambda: self.backend.db.upsert_rows(d, t, batch))
+                return len(batch)
+
+            # Two batches in flight: one is encoded and sent while the server writes the other.
+            with ThreadPoolExecutor(ROW_WRITERS, thread_name_prefix="quixotic-rows") as pool:
+                window: list[Future[int]] = []
+                for batch in self._row_batches(name, seen):
+                    window.append(pool.submit(write, batch))
+                    while len(window) >= ROW_WRITERS:
+                        done += window.pop(0).result()
+                        self.progress(Step(key, key, done, total, "rows"))
+                for future in window:
+                    done += future.result()
+            self.progress(Step(key, key, done, total, "rows"))
+            self.report.rows += done
+            if self.replace:
+                self.report.rows_deleted += self._delete_other_rows(database_id, table_id, seen)
+
+    def _row_batches(self, name: str, seen: set[str]) -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        size = 0
+        with self.reader.open(name) as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                    seen.add(str(row["$id"]))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise BackupError(f"part {name}: a line is not a row ({exc}); nothing more was written") from exc
+                for key in ROW_PLACE:
+                    row.pop(key, None)
+                batch.append(row)
+                size += len(line)
+                if len(batch) >= ROW_BATCH or size >= ROW_BATCH_BYTES:
+                    yield batch
+                    batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _delete_other_rows(self, database_id: str, table_id: str, keep: set[str]) -> int:
+        pages = row_pages(self.backend, database_id, table_id, select=["$id"])
+        extra = [str(r["$id"]) for page in pages for r in page if str(r["$id"]) not in keep]
+        for start in range(0, len(extra), 100):
+            chunk = extra[start : start + 100]
+            retrying(
+                f"deleting rows of {database_id}/{table_id} that the archive lacks",
+                lambda c=chunk: self.backend.db.delete_rows(database_id, table_id, [Query.equal("$id", c)]),  # type: ignore[misc]
+            )
+        return len(extra)
+
+    # --- files --------------------------------------------------------------------------------
+
+    def files(self) -> None:
+        with ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="quixotic-upload") as pool:
+            for name in self.reader.names("files/"):
+                if name.endswith(".ndjson") and name.count("/") == 1:
+                    self._bucket(pool, name[len("files/") : -len(".ndjson")], name)
+
+    def _bucket(self, pool: ThreadPoolExecutor, bucket_id: str, meta_part: str) -> None:
+        live = {str(m["$id"]): dict(m) for m in files_of(self.backend, bucket_id)}
+        metas = list(self.reader.iter_ndjson(meta_part))
+        key = f"files {bucket_id}"
+        total_mb = sum(int(m.get("sizeOriginal") or 0) for m in metas) / MB
+        done_mb = 0.0
+        self.progress(Step(key, key, 0, total_mb, "MB"))
+        window: list[Future[int]] = []
+        for meta in metas:
+            file_id = str(meta["$id"])
+            have = live.get(file_id)
+            if have is not None and _same_bytes(have, meta):
+                if have.get("name") != meta.get("name") or sorted(have.get("$permissions") or []) != sorted(
+                    meta.get("$permissions") or []
+                ):
+                    call(
+                        f"updating file {bucket_id}/{file_id}",
+                        lambda i=file_id, m=meta: self.backend.storage.update_file(  # type: ignore[misc]
+                            bucket_id, i, m.get("name"), list(m.get("$permissions") or [])
+                        ),
+                    )
+                self.report.files_kept += 1
+            else:
+                data = self.reader.read_bytes(f"files/{bucket_id}/{file_id}")
+                window.append(pool.submit(self._upload, bucket_id, meta, data, have is not None))
+            done_mb += int(meta.get("sizeOriginal") or 0) / MB
+            while len(window) >= UPLOAD_AHEAD:
+                self._uploaded(window.pop(0))
+            self.progress(Step(key, key, done_mb, total_mb, "MB"))
+        for future in window:
+            self._uploaded(future)
+        if self.replace:
+            archived = {str(m["$id"]) for m in metas}
+            for file_id in sorted(set(live) - archived):
+                self._delete_file(bucket_id, file_id)
+                self.report.files_deleted += 1
+
+    def _uploaded(self, future: Future[int]) -> None:
+        self.report.bytes_uploaded += future.result()
+        self.report.files_uploaded += 1
+
+    def _upload(self, bucket_id: str, meta: dict[str, Any], data: bytes, exists: bool) -> int:
+        """Upload one file under its id (a partial or different live copy is removed first); checked by MD5.
+
+        An upload cut by the server (restarted, unreachable) starts again from a clean slate for up to a
+        minute; a server that stores other bytes than were sent is an error at once.
+        """
+        file_id = str(meta["$id"])
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempt = 0
+        while True:
+            attempt += 1
+            if exists or attempt > 1:
+                self._delete_file(bucket_id, file_id)
+            try:
+                result = self.backend.storage.create_file(
+                    bucket_id,
+                    file_id,
+                    InputFile.from_bytes(data, str(meta.get("name") or file_id)),
+                    list(meta.get("$permissions") or []),
+                )
+            except AppwriteException as exc:
+                code = int(getattr(exc, "code", None) or 0)
+                if (code == 0 or code >= 500) and time.monotonic() < deadline:
+                    time.sleep(min(0.2 * 2**attempt, 3.0))
+                    continue
+                raise translate(exc, f"uploading file {bucket_id}/{file_id}") from exc
+            signature = meta.get("signature")
+            if signature and result.get("signature") != signature:
+                raise BackupError(
+                    f"file {bucket_id}/{file_id}: the server's MD5 of the upload ({result.get('signature')}) is not "
+                    f"the archive's ({signature})"
+                )
+            return len(data)
+
+    def _delete_file(self, bucket_id: str, file_id: str) -> None:
+        try:
+            retrying(
+                f"deleting file {bucket_id}/{file_id}", lambda: self.backend.storage.delete_file(bucket_id, file_id)
+            )
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+
+    # --- users --------------------------------------------------------------------------------
+
+    def users(self) -> None:
+        if not self.reader.has("users.ndjson"):
+            return
+        service = Users(self.backend.client)
+        archived: set[str] = set()
+        counts: dict[str, int] = {}
+        total = self.reader.parts["users.ndjson"].items or 0
+        with ThreadPoolExecutor(UPLOAD_THREADS, thread_name_prefix="quixotic-users") as pool:
+            window: list[Future[str]] = []
+            for user in self.reader.iter_ndjson("users.ndjson"):
+                archived.add(str(user["$id"]))
+                window.append(pool.submit(restore_user, service, user))
+                while len(window) >= UPLOAD_AHEAD:
+                    action = window.pop(0).result()
+                    counts[action] = counts.get(action, 0) + 1
+                    self.progress(Step("users", "users", sum(counts.values()), total, "users"))
+            for future in window:
+                action = future.result()
+                counts[action] = counts.get(action, 0) + 1
+        if self.replace:
+            for user in list(users_of(self.backend)):
+                if str(user["$id"]) not in archived:
+                    call(f"deleting user {user['$id']}", lambda i=str(user["$id"]): service.delete(i))  # type: ignore[misc]
+                    counts["deleted"] = counts.get("deleted", 0) + 1
+        self.progress(Step("users", "users", total, total, "users"))
+        self.report.users = counts
+
+    # --- history ------------------------------------------------------------------------------
+
+    def history(self) -> None:
+        """The tool's records: migrations always (they describe the restored schema); releases only into the
+        environment they were made in (elsewhere they would describe, and roll back, another environment)."""
+        names = self.reader.names("history/")
+        if not names:
+            return
+        source_env = (self.reader.manifest.get("source") or {}).get("environment")
+        tool = self.target.tool
+        tool.ensure()
+        system = self.backend.system_database
+        columns = {
+            str(t["$id"]): {str(c["key"]) for c in t.get("columns") or []} for t in self.backend.tables_of(system)
+        }
+        for name in names:
+            table = name[len("history/") : -len(".ndjson")]
+            if table in HISTORY_SKIPPED:
+                continue
+            if table in APPEND_ONLY_HISTORY and source_env != self.target.env.name:
+                self.report.warnings.append(
+                    f"history {table}: the archive's come from environment {source_env}, not restored into "
+                    f"{self.target.env.name}"
+                )
+                continue
+            if table not in columns:
+                self.report.warnings.append(f"history {table}: this quixotic has no such table; not restored")
+                continue
+            keep = columns[table] | {"$id", "$permissions"}
+            rows = [{k: v for k, v in r.items() if k in keep} for r in self.reader.iter_ndjson(name)]
+            for start in range(0, len(rows), 100):
+                chunk = rows[start : start + 100]
+                retrying(
+                    f"restoring history {table}",
+                    lambda c=chunk, t=table: self.backend.db.upsert_rows(system, t, c),  # type: ignore[misc]
+                )
+            self.report.history += len(rows)
+            if self.replace and table not in APPEND_ONLY_HISTORY:
+                self._delete_other_rows(system, table, {str(r["$id"]) for r in rows})
+
+
+def _same_bytes(live: dict[str, Any], archived: dict[str, Any]) -> bool:
+    return (
+        live.get("chunksUploaded") == live.get("chunksTotal")
+        and live.get("sizeOriginal") == archived.get("sizeOriginal")
+        and bool(archived.get("signature"))
+        and live.get("signature") == archived.get("signature")
+    )

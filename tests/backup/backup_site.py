@@ -1,0 +1,297 @@
+"""A throwaway project folder whose environments point at the test server, and a way to fill a project.
+
+Every environment gets its own fresh project (``server.new_project()``); its endpoint, API key and the
+secret ``API_TOKEN`` come from ``QUIXOTIC_<ENV>_*`` process variables, as in production.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appwrite.id import ID
+from appwrite.input_file import InputFile
+from appwrite.permission import Permission
+from appwrite.role import Role
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
+from localserver import LocalServer
+
+from quixotic import local
+from quixotic.commands import deploy as deploy_cmd
+from quixotic.commands.deploy import Target
+
+HELLO = """
+import hashlib
+import os
+
+def main(context):
+    token = os.environ.get("API_TOKEN", "")
+    return context.res.json({
+        "greeting": os.environ.get("GREETING"),
+        "region": os.environ.get("REGION"),
+        "token": hashlib.sha256(token.encode()).hexdigest()[:12],
+    })
+"""
+
+APPWRITE_JSON: dict[str, Any] = {
+    "projectId": "backup-test",
+    "projectName": "Backup test",
+    "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
+    "tables": [
+        {
+            "$id": "notes",
+            "$permissions": ['read("any")'],
+            "databaseId": "app",
+            "name": "Notes",
+            "enabled": True,
+            "rowSecurity": True,
+            "columns": [
+                {"key": "title", "type": "varchar", "size": 200, "required": True, "array": False},
+                {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
+                {"key": "score", "type": "double", "required": False, "array": False},
+                {"key": "done", "type": "boolean", "required": False, "array": False, "default": False},
+                {"key": "tags", "type": "varchar", "size": 30, "required": False, "array": True},
+                {"key": "author", "type": "string", "format": "email", "required": False, "array": False},
+                {"key": "due", "type": "datetime", "required": False, "array": False},
+            ],
+            "indexes": [{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+        },
+        {
+            "$id": "credits",
+            "$permissions": [],
+            "databaseId": "app",
+            "name": "Credits",
+            "enabled": True,
+            "rowSecurity": False,
+            "columns": [
+                {"key": "user", "type": "varchar", "size": 36, "required": True, "array": False},
+                {"key": "balance", "type": "integer", "required": True, "array": False},
+                {
+                    "key": "plan",
+                    "type": "string",
+                    "format": "enum",
+                    "elements": ["free", "pro"],
+                    "required": False,
+                    "array": False,
+                },
+            ],
+            "indexes": [{"key": "by_user", "type": "unique", "columns": ["user"], "orders": ["ASC"]}],
+        },
+        {
+            "$id": "events",
+            "$permissions": [],
+            "databaseId": "app",
+            "name": "Events",
+            "enabled": True,
+            "rowSecurity": False,
+            "columns": [{"key": "payload", "type": "longtext", "required": False, "array": False}],
+            "indexes": [],
+        },
+    ],
+    "buckets": [
+        {
+            "$id": "uploads",
+            "$permissions": ['read("any")'],
+            "fileSecurity": True,
+            "name": "Uploads",
+            "enabled": True,
+            "maximumFileSize": 25_000_000,
+            "allowedFileExtensions": [],
+            "compression": "none",
+            "encryption": False,
+            "antivirus": False,
+        }
+    ],
+    "functions": [
+        {
+            "$id": "hello",
+            "name": "Hello",
+            "runtime": "python-3.11",
+            "execute": [],
+            "events": [],
+            "schedule": "",
+            "timeout": 15,
+            "enabled": True,
+            "logging": True,
+            "entrypoint": "src/main.py",
+            "commands": "",
+            "scopes": [],
+            "path": "functions/hello",
+        }
+    ],
+}
+
+TEMPLATE: dict[str, Any] = {
+    "variables": [
+        {
+            "name": "GREETING",
+            "type": "string",
+            "default": "hi",
+            "functions": ["hello"],
+            "secret": False,
+            "description": "How hello greets.",
+        },
+        {
+            "name": "API_TOKEN",
+            "type": "string",
+            "functions": ["hello"],
+            "secret": True,
+            "required": True,
+            "description": "A secret that only a sealed backup carries.",
+        },
+        {
+            "name": "REGION",
+            "type": "string",
+            "default": "eu",
+            "functions": "*",
+            "secret": False,
+            "description": "A project-wide variable.",
+        },
+    ]
+}
+
+
+def write(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
+
+
+@dataclass
+class Site:
+    """The project folder plus the process variables that point its environments at the test server."""
+
+    root: Path
+    server: LocalServer
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    projects: dict[str, local.ProjectCredentials] = field(default_factory=dict)
+
+    def add_env(self, name: str, *, protected: bool = False, key: str | None = None) -> local.ProjectCredentials:
+        """``environments/<name>.json`` on a fresh project of the test server."""
+        creds = self.server.new_project()
+        write(
+            self.root / "environments" / f"{name}.json",
+            {
+                "projectId": creds.project_id,
+                "projectName": f"Backup test ({name})",
+                "endpoint": "http://127.0.0.1:1/v1",
+                "variables": {"GREETING": f"hello from {name}"},
+                "protection": {
+                    "requireConfirmation": protected,
+                    "refuseDestructive": protected,
+                    "backupBeforeMigrations": False,
+                },
+            },
+        )
+        prefix = f"QUIXOTIC_{name.upper()}_"
+        self.environ[prefix + "ENDPOINT"] = self.server.url
+        self.environ[prefix + "API_KEY"] = key or creds.api_key
+        self.environ[prefix + "API_TOKEN"] = f"token-of-{name}"
+        self.projects[name] = creds
+        return creds
+
+    def target(self, name: str) -> Target:
+        return deploy_cmd.connect(self.root, name, self.environ)
+
+
+def make_site(root: Path, server: LocalServer) -> Site:
+    write(root / "appwrite.json", APPWRITE_JSON)
+    write(root / "templates" / "shared-variables.json", TEMPLATE)
+    write(root / "functions" / "hello" / "src" / "main.py", HELLO)
+    return Site(root, server)
+
+
+def token_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    rows: dict[str, int]
+    files: dict[str, bytes]
+    users: list[str]
+
+
+def seed(
+    target: Target, *, notes: int = 1500, credits: int = 800, events: int = 300, sizes: tuple[int, ...] = ()
+) -> Seeded:
+    """Deploy the configuration, then fill it with rows, files and users through the SDK."""
+    deploy_cmd.deploy(target, yes=True)
+    client = target.backend.client
+    db, storage, users = TablesDB(client), Storage(client), Users(client)
+    rng = random.Random(7)
+    user_ids = [f"u{n:03d}" for n in range(6)]
+    users.create(user_ids[0], "ada@example.com", None, "correct horse battery", "Ada Lovelace")
+    users.create(user_ids[1], "grace@example.com", "+14155550101", "another secret pw", "Grace Hopper")
+    users.create(user_ids[2], "alan@example.com", None, None, "Alan Turing")
+    users.create_bcrypt_user(
+        user_ids[3], "barbara@example.com", "$2y$10$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVW", "Barbara"
+    )
+    users.create(user_ids[4], None, "+14155550199", None, None)
+    users.create(user_ids[5], "edsger@example.com", None, "shortest path", "Edsger")
+    users.update_labels(user_ids[0], ["admin", "beta"])
+    users.update_prefs(user_ids[0], {"theme": "dark", "lang": "en"})
+    users.update_status(user_ids[5], False)
+    users.update_email_verification(user_ids[1], True)
+    rows: dict[str, list[dict[str, Any]]] = {"notes": [], "credits": [], "events": []}
+    for n in range(notes):
+        owner = user_ids[n % len(user_ids)]
+        rows["notes"].append(
+            {
+                "$id": f"n{n:05d}",
+                "$permissions": [Permission.read(Role.user(owner)), Permission.update(Role.user(owner))]
+                if n % 3 == 0
+                else [],
+                "title": f"note {n} " + "x" * rng.randint(0, 40),
+                "words": rng.randint(0, 5000),
+                "score": round(rng.random() * 100, 3),
+                "done": n % 2 == 0,
+                "tags": [f"t{rng.randint(0, 9)}" for _ in range(rng.randint(0, 3))],
+                "author": f"author{n % 17}@example.com" if n % 5 else None,
+                "due": f"2025-0{1 + n % 9}-1{n % 10}T10:00:00.000+00:00" if n % 4 else None,
+            }
+        )
+    for n in range(credits):
+        rows["credits"].append(
+            {"$id": ID.unique(), "user": f"user-{n}", "balance": rng.randint(-10, 1000), "plan": ("free", "pro")[n % 2]}
+        )
+    for n in range(events):
+        rows["events"].append({"$id": f"e{n}", "payload": json.dumps({"n": n, "blob": "y" * rng.randint(0, 2000)})})
+    for table, items in rows.items():
+        for start in range(0, len(items), 1000):
+            db.create_rows("app", table, items[start : start + 1000])
+    files: dict[str, bytes] = {}
+    for n, size in enumerate(sizes):
+        data = rng.randbytes(size)
+        file_id = f"f{n}"
+        perms = [Permission.read(Role.user(user_ids[0]))] if n % 2 else []
+        storage.create_file("uploads", file_id, InputFile.from_bytes(data, f"clip-{n}.bin"), perms)
+        files[file_id] = data
+    return Seeded({k: len(v) for k, v in rows.items()}, files, user_ids)
+
+
+PASSPHRASE = "correct horse battery staple"
+FILE_SIZES = (1_000, 300_000, 6_000_000, 20_000_000)  # the 6 and 20 MB files go up and down in 5 MiB chunks
+
+
+@dataclass
+class Source:
+    """The seeded source environment ``src`` and its sealed backup."""
+
+    site: Site
+    seeded: Seeded
+    archive: Path
+    names: itertools.count[int]
+
+    def fresh(self, prefix: str = "dst", *, protected: bool = False, key: str | None = None) -> str:
+        """A new environment on a fresh, empty project; returns its name."""
+        name = f"{prefix}{next(self.names)}"
+        self.site.add_env(name, protected=protected, key=key)
+        return name

@@ -1,0 +1,23 @@
+"""One seeded source project and its sealed backup, shared by the backup tests (made once: seeding is the slow
+part); every test restores into projects of its own (``Source.fresh``)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from backup_site import FILE_SIZES, PASSPHRASE, Source, make_site, seed
+from localserver import LocalServer
+
+from quixotic.commands import backup as cmd
+
+
+@pytest.fixture(scope="session")
+def source(server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Source:
+    site = make_site(tmp_path_factory.mktemp("backup-site"), server)
+    site.add_env("src")
+    seeded = seed(site.target("src"), sizes=FILE_SIZES)
+    archive = cmd.backup(
+        site.target("src"), tmp_path_factory.mktemp("archives") / "src.zip", True, passphrase=PASSPHRASE
+    )
+    return Source(site, seeded, archive, itertools.count(1))
