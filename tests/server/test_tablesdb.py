@@ -1288,3 +1288,22 @@ def test_unknown_project(server: Any, project: local.ProjectCredentials) -> None
     ghost = TablesDB(server.client("no-such-project", project.api_key))
     with raises_api(404, "project_not_found"):
         ghost.list()
+
+
+def test_api_keys_may_set_timestamps(tdb: TablesDB, db: str) -> None:
+    """Appwrite's timestamp overrides: restores and imports keep a row's history."""
+    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    old = "2020-01-02T03:04:05.678+00:00"
+    row = tdb.create_row(db, "t", "a", {"n": 1, "$createdAt": "2020-01-02T03:04:05.678Z", "$updatedAt": old})
+    assert row["$createdAt"] == old and row["$updatedAt"] == old and row["n"] == 1
+    bulk = tdb.create_rows(db, "t", [{"$id": "b", "n": 2, "$createdAt": old}])["rows"][0]
+    assert bulk["$createdAt"] == old and bulk["$updatedAt"] != old
+    later = "2021-05-06T07:08:09.000+00:00"
+    upserted = tdb.upsert_row(db, "t", "a", {"n": 3, "$updatedAt": later})
+    assert upserted["$createdAt"] == old and upserted["$updatedAt"] == later
+    assert tdb.get_row(db, "t", "a")["$updatedAt"] == later
+    plain = tdb.update_row(db, "t", "a", {"n": 4})
+    assert plain["$updatedAt"] > later
+    with pytest.raises(AppwriteException) as err:
+        tdb.create_row(db, "t", "c", {"$createdAt": "yesterday"})
+    assert err.value.code == 400 and err.value.type == "row_invalid_structure"

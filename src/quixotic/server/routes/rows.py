@@ -13,7 +13,7 @@ from typing import Any
 from quixotic.errors import ApiError
 from quixotic.server import schema
 from quixotic.server import store as st
-from quixotic.server.clock import now_iso
+from quixotic.server.clock import normalize_iso, now_iso
 from quixotic.server.context import Ctx
 from quixotic.server.flavor import Flavor, flavor_of, flavored
 from quixotic.server.ids import custom_id, validate_id
@@ -107,31 +107,61 @@ def _dump(data: Mapping[str, Any]) -> str:
     return json.dumps({k: v for k, v in data.items() if not k.startswith("$")}, separators=(",", ":"))
 
 
-def _insert(conn: sqlite3.Connection, t: Target, row_id: str, data: dict[str, Any], perms: list[str]) -> st.Doc:
+STAMPS = ("$createdAt", "$updatedAt")
+
+
+def _stamps(t: Target, raw: Mapping[str, Any] | None) -> dict[str, str]:
+    """``$createdAt``/``$updatedAt`` a caller sets (Appwrite's timestamp overrides for API keys), normalised."""
+    out: dict[str, str] = {}
+    for key in STAMPS:
+        value = (raw or {}).get(key)
+        if value is None:
+            continue
+        try:
+            out[key] = normalize_iso(value)
+        except (ValueError, TypeError) as exc:
+            raise t.fl.error(
+                "row_invalid_structure", f'Invalid document structure: "{key}" must be an ISO 8601 datetime'
+            ) from exc
+    return out
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    t: Target,
+    row_id: str,
+    data: dict[str, Any],
+    perms: list[str],
+    stamps: Mapping[str, str] | None = None,
+) -> st.Doc:
     now = now_iso()
+    created = (stamps or {}).get("$createdAt", now)
+    updated = (stamps or {}).get("$updatedAt", now)
     try:
         cur = conn.execute(
             f"INSERT INTO {t.sql} (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
-            (row_id, now, now, json.dumps(perms), _dump(data)),
+            (row_id, created, updated, json.dumps(perms), _dump(data)),
         )
     except sqlite3.IntegrityError as exc:
         raise _error(t, exc, row_id) from exc
     return {
         "$id": row_id,
         "$sequence": cur.lastrowid,
-        "$createdAt": now,
-        "$updatedAt": now,
+        "$createdAt": created,
+        "$updatedAt": updated,
         "$permissions": perms,
         **data,
     }
 
 
-def _write(conn: sqlite3.Connection, t: Target, doc: st.Doc) -> st.Doc:
-    doc["$updatedAt"] = now_iso()
+def _write(conn: sqlite3.Connection, t: Target, doc: st.Doc, stamps: Mapping[str, str] | None = None) -> st.Doc:
+    doc["$updatedAt"] = (stamps or {}).get("$updatedAt") or now_iso()
+    if stamps and "$createdAt" in stamps:
+        doc["$createdAt"] = stamps["$createdAt"]
     try:
         conn.execute(
-            f"UPDATE {t.sql} SET _updatedAt=?, _permissions=?, data=? WHERE _uid=?",
-            (doc["$updatedAt"], json.dumps(doc["$permissions"]), _dump(doc), doc["$id"]),
+            f"UPDATE {t.sql} SET _createdAt=?, _updatedAt=?, _permissions=?, data=? WHERE _uid=?",
+            (doc["$createdAt"], doc["$updatedAt"], json.dumps(doc["$permissions"]), _dump(doc), doc["$id"]),
         )
     except sqlite3.IntegrityError as exc:
         raise _error(t, exc, doc["$id"]) from exc
@@ -158,7 +188,7 @@ def _split_item(t: Target, item: Any) -> tuple[str, dict[str, Any], list[str] | 
         checked = row_permissions(perms, table_level=False) if perms is not None else None
     except ApiError as exc:
         raise ApiError("general_bad_request", exc.message) from None
-    data = {k: v for k, v in item.items() if not k.startswith("$")}
+    data = {k: v for k, v in item.items() if not k.startswith("$") or k in STAMPS}
     return row_id, data, checked
 
 
@@ -194,8 +224,9 @@ def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     perms = row_permissions(p.get("permissions"), table_level=False)
     with ctx.store.tx() as conn:
         t = _target(conn, ctx, p)
-        data = schema.check_row(t.columns, _data_param(t, p.get("data")), partial=False)
-        doc = _insert(conn, t, row_id, data, perms)
+        raw = _data_param(t, p.get("data"))
+        data = schema.check_row(t.columns, raw, partial=False)
+        doc = _insert(conn, t, row_id, data, perms, _stamps(t, raw))
         out = render_row(t, doc)
     ctx.emit(t.event(row_id, "create"), out)
     return out
@@ -210,7 +241,7 @@ def _create_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
         for item in items:
             row_id, data, perms = _split_item(t, item)
             checked = schema.check_row(t.columns, data, partial=False)
-            out.append(render_row(t, _insert(conn, t, row_id, checked, perms or [])))
+            out.append(render_row(t, _insert(conn, t, row_id, checked, perms or [], _stamps(t, data))))
     for row in out:
         ctx.emit(t.event(row["$id"], "create"), row)
     return Reply({"total": len(out), fl.rows: out}, status=201)
@@ -275,13 +306,15 @@ def _upsert(
     """Create the row, or update it if it exists: the given columns (and permissions, when given)
     change, the others keep their values, as Appwrite's upsert does."""
     existing = _fetch(conn, t, row_id)
+    stamps = _stamps(t, data)
     if existing is None:
-        return _insert(conn, t, row_id, schema.check_row(t.columns, data, partial=False), perms or []), "create"
+        checked = schema.check_row(t.columns, data, partial=False)
+        return _insert(conn, t, row_id, checked, perms or [], stamps), "create"
     doc = {k: v for k, v in existing.items() if k.startswith("$") or k in t.columns}
     doc.update(schema.check_row(t.columns, data, partial=True))
     if perms is not None:
         doc["$permissions"] = perms
-    return _write(conn, t, doc), "update"
+    return _write(conn, t, doc, stamps), "update"
 
 
 @handles("tablesDBUpdateRow", "databasesUpdateDocument")
@@ -297,7 +330,7 @@ def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
         doc.update(schema.check_row(t.columns, data, partial=True))
         if p.get("permissions") is not None:
             doc["$permissions"] = row_permissions(p["permissions"], table_level=False)
-        out = render_row(t, _write(conn, t, doc))
+        out = render_row(t, _write(conn, t, doc, _stamps(t, data)))
     ctx.emit(t.event(doc["$id"], "update"), out)
     return out
 
