@@ -61,7 +61,7 @@ __all__ = [
 MAX_QUERIES: Final = 100
 MAX_QUERY_LENGTH: Final = 4096
 MAX_VALUES: Final = 500
-MAX_LIMIT: Final = 5000
+MAX_LIMIT: Final = 2**63 - 1  # self-hosted Appwrite sets no upper bound on limit
 MAX_OFFSET: Final = 5000
 # Nesting of and/or; the 4096-character limit already bounds it, this keeps recursion shallow.
 MAX_DEPTH: Final = 10
