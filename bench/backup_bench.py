@@ -23,9 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,24 +49,6 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     value = fn()
     return time.perf_counter() - started, value
-
-
-def start_server(data: Path, storage_limit: int) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data),
-         "--storage-limit", str(storage_limit)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        if local.server_alive(url, 0.2):
-            return proc, url
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def write_site(root: Path, projects: dict[str, str], max_file: int) -> None:
@@ -169,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     file_size = int(args.file_mb * MB)
     work = Path(tempfile.mkdtemp(prefix="quixotic-backup-bench-"))
-    proc, url = start_server(work / "data", max(30_000_000, file_size + MB))
+    proc, url = local.spawn_server(work / "data", storage_limit=max(30_000_000, file_size + MB))
     try:
         creds = {env: local.create_project(work / "data", f"bench-{env}", None) for env in ("src", "dst", "all")}
         root = work / "site"

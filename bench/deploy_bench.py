@@ -14,9 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,24 +33,6 @@ from quixotic.config import load_environment
 from quixotic.packaging import package_folder
 
 console = Console()
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        if local.server_alive(url, 0.2):
-            return proc, url
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def naive_deploy(root: Path, url: str, project: str, key: str) -> None:
@@ -100,7 +79,7 @@ def main() -> None:
             else:
                 root.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, root / part)
-        proc, url = start_server(base / "data")
+        proc, url = local.spawn_server(base / "data")
         try:
             naive = local.create_project(base / "data", "naive")
             t0 = time.perf_counter()

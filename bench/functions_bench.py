@@ -14,8 +14,6 @@ import argparse
 import concurrent.futures
 import io
 import statistics
-import subprocess
-import sys
 import tarfile
 import tempfile
 import time
@@ -32,26 +30,6 @@ from quixotic import local
 
 console = Console()
 TRIVIAL = "def main(context):\n    return context.res.json({'ok': True})\n"
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        if local.server_alive(url, 0.2):
-            return proc, url
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 class _Res:
@@ -90,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        proc, url = start_server(data)
+        proc, url = local.spawn_server(data)
         try:
             creds = local.create_project(data, "bench")
             fn = Functions(Client().set_endpoint(url).set_project("bench").set_key(creds.api_key))

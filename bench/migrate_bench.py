@@ -22,10 +22,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,21 +40,6 @@ from quixotic.migrations.history import History
 REPO = Path(__file__).resolve().parents[1]
 APP = "quixotic_app"
 VOCABULARY = ("the", "a", "of", "to", "and", "in", "whisper", "audio", "model", "speech", "café", "naïve", "—")
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(600):
-        if local.server_alive(url, 0.2):
-            return proc, url
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def site(root: Path, project_id: str) -> None:
@@ -131,7 +113,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="migration runs (each after a down), between bare runs")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="quixotic-migrate-bench-"))
-    proc, url = start_server(base / "data")
+    proc, url = local.spawn_server(base / "data")
     try:
         creds = local.create_project(base / "data", "bench")
         root = base / "site"

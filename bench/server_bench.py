@@ -16,8 +16,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -43,37 +41,6 @@ def timed(n: int, fn: Callable[[int], object]) -> float:
     for i in range(n):
         fn(i)
     return n / (time.perf_counter() - start)
-
-
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quixotic.cli",
-            "server",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-            "--storage-limit",
-            str(200 * 1024 * 1024),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        if local.server_alive(url, 0.2):
-            return proc, url
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("server did not start")
 
 
 def row(i: int) -> dict[str, object]:
@@ -172,7 +139,7 @@ def main() -> None:
         base = Path(tmp)
         raw = raw_sqlite(base / "raw.db", args.rows, 1000)
         raw_mbs = raw_file_write(base / "raw.bin", args.upload_mb)
-        proc, url = start_server(base / "data")
+        proc, url = local.spawn_server(base / "data", storage_limit=200 * 1024 * 1024)
         try:
             sdk, sdk_mbs = through_sdk(url, base / "data", args.rows, 1000, args.upload_mb)
         finally:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import requests
 from appwrite.client import Client
 
 from quixotic import local
@@ -36,30 +33,11 @@ class LocalServer:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return local.free_port()
 
 
-def start_server(data_dir: Path, log_path: Path) -> LocalServer:
-    port = free_port()
-    log = log_path.open("wb")
-    # The scheduler's clock runs 60x faster here, so cron schedules fire within seconds in tests.
+def start_server(data_dir: Path, log_path: Path, **kwargs: Any) -> LocalServer:
+    """A server on a free port; its scheduler's clock runs 60x faster, so cron schedules fire within seconds."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "QUIXOTIC_SCHEDULE_SPEEDUP": "60"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--data", str(data_dir)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if requests.get(url + "/health/version", timeout=1).status_code == 200:
-                return LocalServer(url, data_dir, proc, log_path)
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"server did not start in 30 s:\n{log_path.read_text()}")
+    proc, url = local.spawn_server(data_dir, log_file=log_path, env=env, **kwargs)
+    return LocalServer(url, data_dir, proc, log_path)

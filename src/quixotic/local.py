@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,31 +116,65 @@ def server_alive(endpoint: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def start_background(data_dir: Path, host: str, port: int, wait: float = 30.0) -> Path:
-    """Start ``quixotic server`` detached from this process; returns its log file."""
-    import subprocess
-    import sys
-    import time
+def free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
+
+def spawn_server(
+    data_dir: Path,
+    host: str = DEFAULT_HOST,
+    port: int | None = None,
+    *,
+    log_file: Path | None = None,
+    storage_limit: int | None = None,
+    env: Mapping[str, str] | None = None,
+    detach: bool = False,
+    wait: float = 30.0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``quixotic server`` in a child process and wait until it answers; returns it and its endpoint.
+
+    ``port`` None picks a free one; output goes to ``log_file`` (appended) or nowhere; ``detach`` puts the
+    server in its own session so it outlives this process (``quixotic up``). Tests and benchmarks use it too.
+    """
+    port = free_port(host) if port is None else port
+    command = [sys.executable, "-m", "quixotic.cli", "server", "--host", host, "--port", str(port),
+               "--data", str(data_dir)]  # fmt: skip
+    if storage_limit is not None:
+        command += ["--storage-limit", str(storage_limit)]
     data_dir.mkdir(parents=True, exist_ok=True)
-    log_file = data_dir / "server.log"
-    with log_file.open("ab") as log:
+    out = log_file.open("ab") if log_file is not None else None
+    try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "quixotic.cli", "server", "--host", host, "--port", str(port),
-             "--data", str(data_dir)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            command,
+            stdout=out or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=detach,
+            env=None if env is None else dict(env),
+        )
+    finally:
+        if out is not None:
+            out.close()
     endpoint = f"http://{host}:{port}/v1"
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if server_alive(endpoint, 0.5):
-            return log_file
+            return proc, endpoint
         if proc.poll() is not None:
-            tail = log_file.read_text(errors="replace")[-2000:]
-            raise UsageError(f"the local server exited at start (see {log_file}):\n{tail}")
-        time.sleep(0.1)
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file is not None else ""
+            raise UsageError(f"the local server exited at start (see {log_file or 'its output'}):\n{tail}")
+        time.sleep(0.05)
     proc.kill()
-    raise UsageError(f"the local server did not answer within {wait:.0f} s; see {log_file}")
+    raise UsageError(f"the local server did not answer within {wait:.0f} s; see {log_file or 'its output'}")
+
+
+def start_background(data_dir: Path, host: str, port: int, wait: float = 30.0) -> Path:
+    """Start ``quixotic server`` detached from this process; returns its log file."""
+    log_file = data_dir / "server.log"
+    spawn_server(data_dir, host, port, log_file=log_file, detach=True, wait=wait)
+    return log_file
 
 
 def key_is_valid(data_dir: Path, project_id: str, secret: str) -> bool:
