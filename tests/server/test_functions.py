@@ -285,3 +285,25 @@ def test_scoped_key_cannot_write_functions(server: LocalServer, project: local.P
     with pytest.raises(AppwriteException) as err:
         limited.create("nope", "Nope", "python-3.11")
     assert err.value.code == 401 and err.value.type == "general_unauthorized_scope"
+
+
+def test_large_archive_uploads_in_chunks(fn: Functions) -> None:
+    """An archive over 5 MiB goes up in chunks (the SDK's chunked upload), like a storage file."""
+    import os
+
+    fn.create("big", "Big", "python-3.11", entrypoint="main.py")
+    blob = os.urandom(7 * 1024 * 1024)  # incompressible, so the .tar.gz stays above one chunk
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in (("main.py", b"def main(context):\n    return context.res.text('big')\n"), ("blob", blob)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert len(buf.getvalue()) > 5 * 1024 * 1024
+    created = fn.create_deployment("big", InputFile.from_bytes(buf.getvalue(), "code.tar.gz"), True)
+    ready = wait_for(lambda: (d := fn.get_deployment("big", created["$id"]))["status"] in ("ready", "failed") and d)
+    assert ready["status"] == "ready", ready["buildLogs"]
+    assert ready["sourceSize"] == len(buf.getvalue())
+    wait_for(lambda: fn.get("big")["deploymentId"] == created["$id"])
+    assert fn.create_execution("big")["responseBody"] == "big"
+    assert fn.get_deployment_download("big", created["$id"]) == buf.getvalue()
