@@ -119,6 +119,12 @@ def deploy(
     """
     started = time.monotonic()
     say = progress or (lambda _m: None)
+    if plan_file is None:
+        # Nothing to do is decided before the lock: a no-op deploy makes no write call at all.
+        preview = plan(target, prune_variables=prune_variables).plan
+        preview = preview if only is None else restrict(preview, only)
+        if preview.is_empty:
+            return DeployResult(preview, None, 0, time.monotonic() - started)
     with target.tool.lock("deploy", wait=lock_wait):
         result = plan(target, prune_variables=prune_variables)
         current = result.plan if only is None else restrict(result.plan, only)
