@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from appwrite.exception import AppwriteException
-
-from quixotic.backends.appwrite import AppwriteBackend, call, translate
+from quixotic.backends.appwrite import AppwriteBackend, call
 from quixotic.config import Environment
 from quixotic.config.resources import Bucket, Function, Table, column_to_cli_json
 from quixotic.desired import Desired
 from quixotic.errors import PlanError
 from quixotic.plan.changes import Change
-from quixotic.plan.state import PROJECT_SCOPE, ProjectState, VariableState, value_hash
+from quixotic.plan.state import ProjectState, VariableState, value_hash
 from quixotic.toolstate import ToolState
 
 Progress = Callable[[str], None]
@@ -227,7 +225,7 @@ class Applier:
         scope, key = ids[0], "/".join(ids[1:])
         live = self._live_variable(scope, key)
         if action in ("delete", "replace") and live is not None and live.id:
-            self.delete_variable(scope, live.id)
+            self.backend.delete_variable(scope, live.id)
             if live.secret:
                 self.tool.forget_secret(scope, key)
             if action == "delete":
@@ -241,9 +239,9 @@ class Applier:
                 raise PlanError(f"the value of secret {key} changed since the plan was made: plan again")
         assert value is not None
         if live is None or not live.id:
-            self.create_variable(scope, key, value, want.secret)
+            self.backend.create_variable(scope, key, value, want.secret)
         else:
-            self.update_variable(scope, live.id, key, value, want.secret)
+            self.backend.update_variable(scope, live.id, key, value, want.secret)
         if want.secret:
             self.tool.record_secret(scope, key, want.value_hash)
 
@@ -252,33 +250,3 @@ class Applier:
             if var.scope == scope and var.key == key:
                 return var
         raise PlanError(f"variable {scope}/{key} is not in the configuration any more: plan again")
-
-    def create_variable(self, scope: str, key: str, value: str, secret: bool) -> None:
-        doing = f"creating variable {scope}/{key}"
-        if scope == PROJECT_SCOPE:
-            body = {"key": key, "value": value, "secret": secret}
-            call(doing, lambda: self.backend.client.call("post", "/project/variables", _JSON, body))
-        else:
-            call(doing, lambda: self.backend.functions.create_variable(scope, key, value, secret))
-
-    def update_variable(self, scope: str, variable_id: str, key: str, value: str, secret: bool) -> None:
-        doing = f"updating variable {scope}/{key}"
-        if scope == PROJECT_SCOPE:
-            body = {"key": key, "value": value, "secret": secret}
-            call(doing, lambda: self.backend.client.call("put", f"/project/variables/{variable_id}", _JSON, body))
-        else:
-            call(doing, lambda: self.backend.functions.update_variable(scope, variable_id, key, value, secret))
-
-    def delete_variable(self, scope: str, variable_id: str) -> None:
-        doing = f"deleting variable {scope}/{variable_id}"
-        try:
-            if scope == PROJECT_SCOPE:
-                self.backend.client.call("delete", f"/project/variables/{variable_id}", _JSON, {})
-            else:
-                self.backend.functions.delete_variable(scope, variable_id)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise translate(exc, doing) from exc
-
-
-_JSON = {"content-type": "application/json"}

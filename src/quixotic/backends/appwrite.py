@@ -315,6 +315,38 @@ class AppwriteBackend:
         """Upload ``archive``, wait for its build, and activate it when it is ready."""
         return self.finish_deploy(function_id, self.upload_code(function_id, archive), progress, timeout)
 
+    # --- variables (of a function, or of the project: scope "project") ---------------------------
+
+    def create_variable(self, scope: str, key: str, value: str, secret: bool) -> None:
+        doing = f"creating variable {scope}/{key}"
+        if scope == PROJECT_SCOPE:
+            body = {"key": key, "value": value, "secret": secret}
+            call(doing, lambda: self.client.call("post", "/project/variables", _JSON, body))
+        else:
+            call(doing, lambda: self.functions.create_variable(scope, key, value, secret))
+
+    def update_variable(self, scope: str, variable_id: str, key: str, value: str, secret: bool) -> None:
+        doing = f"updating variable {scope}/{key}"
+        if scope == PROJECT_SCOPE:
+            body = {"key": key, "value": value, "secret": secret}
+            call(doing, lambda: self.client.call("put", f"/project/variables/{variable_id}", _JSON, body))
+        else:
+            call(doing, lambda: self.functions.update_variable(scope, variable_id, key, value, secret))
+
+    def delete_variable(self, scope: str, variable_id: str) -> None:
+        doing = f"deleting variable {scope}/{variable_id}"
+        try:
+            if scope == PROJECT_SCOPE:
+                self.client.call("delete", f"/project/variables/{variable_id}", _JSON, {})
+            else:
+                self.functions.delete_variable(scope, variable_id)
+        except AppwriteException as exc:
+            if getattr(exc, "code", None) != 404:
+                raise translate(exc, doing) from exc
+
+
+_JSON = {"content-type": "application/json"}
+
 
 # --- models -> values -----------------------------------------------------------------------------
 

@@ -311,7 +311,7 @@ def _restore_variables(
     actions: list[str] = []
     live_vars = {(v.scope, v.key): v for v in live.variables}
     want_keys = {(w["scope"], w["key"]) for w in wanted}
-    helper = Applier(target.backend, target.tool, target.env, Desired(live, {}), live)
+    backend = target.backend
     for w in wanted:
         have = live_vars.get((w["scope"], w["key"]))
         if w["secret"]:
@@ -324,16 +324,16 @@ def _restore_variables(
         if have is not None and have.value == w["value"] and not have.secret:
             continue
         if have is None or not have.id:
-            helper.create_variable(w["scope"], w["key"], w["value"] or "", False)
+            backend.create_variable(w["scope"], w["key"], w["value"] or "", False)
         elif have.secret:
-            helper.delete_variable(w["scope"], have.id)
-            helper.create_variable(w["scope"], w["key"], w["value"] or "", False)
+            backend.delete_variable(w["scope"], have.id)
+            backend.create_variable(w["scope"], w["key"], w["value"] or "", False)
         else:
-            helper.update_variable(w["scope"], have.id, w["key"], w["value"] or "", False)
+            backend.update_variable(w["scope"], have.id, w["key"], w["value"] or "", False)
         actions.append(f"variable {w['scope']}/{w['key']} restored")
     for (scope, key), have in live_vars.items():
         managed = target.env.managed_variables(None if scope == PROJECT_SCOPE else scope)
         if (scope, key) not in want_keys and key in managed and have.id and not have.secret:
-            helper.delete_variable(scope, have.id)
+            backend.delete_variable(scope, have.id)
             actions.append(f"variable {scope}/{key} removed (it did not exist then)")
     return actions
