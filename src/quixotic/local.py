@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +109,6 @@ class UpResult:
 
 def server_alive(endpoint: str, timeout: float = 1.0) -> bool:
     """True when an Appwrite-compatible server answers at ``endpoint`` (``.../v1``)."""
-    import urllib.error
-    import urllib.request
-
     try:
         with urllib.request.urlopen(endpoint + "/health/version", timeout=timeout) as resp:
             return bool(resp.status == 200)
@@ -210,9 +210,6 @@ def up(data_dir: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, env_f
 
 def down(data_dir: Path, wait: float = 10.0) -> bool:
     """Stop the server that serves ``data_dir``; False when none was running."""
-    import signal
-    import time
-
     state = read_server_state(data_dir)
     if not state or not server_alive(str(state["endpoint"])):
         return False

@@ -159,8 +159,14 @@ def test_warm_workers_keep_module_state(fn: Functions, echo: str) -> None:
     first = json.loads(fn.create_execution(echo, path="/counter")["responseBody"])
     second = json.loads(fn.create_execution(echo, path="/counter")["responseBody"])
     assert second["n"] > first["n"] or second["pid"] != first["pid"]
-    seen = {json.loads(fn.create_execution(echo, path="/counter")["responseBody"])["pid"] for _ in range(6)}
+    calls = [json.loads(fn.create_execution(echo, path="/counter")["responseBody"]) for _ in range(6)]
+    seen = {c["pid"] for c in calls}
     assert len(seen) <= 2  # the pool's workers stay warm rather than one process per execution
+    # Module state survives between executions: each worker's counter only goes up, past 1.
+    for pid in seen:
+        counts = [c["n"] for c in [first, second, *calls] if c["pid"] == pid]
+        assert counts == sorted(set(counts))
+    assert max(c["n"] for c in calls) >= 2
 
 
 def test_failed_build_keeps_the_old_deployment(fn: Functions, echo: str) -> None:

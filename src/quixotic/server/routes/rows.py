@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from quixotic.errors import ApiError
+from quixotic.server import queries as q
 from quixotic.server import schema
 from quixotic.server import store as st
 from quixotic.server.clock import normalize_iso, now_iso
@@ -268,8 +269,6 @@ def get_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 
 def _select_of(raw: Sequence[str] | None, fields: Mapping[str, Field]) -> list[str] | None:
-    from quixotic.server import queries as q
-
     if not raw:
         return None
     compiled = q.compile_queries(q.parse_queries(list(raw)), fields)
@@ -372,8 +371,6 @@ def upsert_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 def _matching(conn: sqlite3.Connection, t: Target, raw_queries: Sequence[str] | None) -> list[st.Doc]:
     """Every row matching the filter queries (bulk update/delete act on all of them, page by page)."""
-    from quixotic.server import queries as q
-
     parsed = q.parse_queries(list(raw_queries or []))
     filters = [x for x in parsed if x.method not in ("limit", "offset", "cursorAfter", "cursorBefore", "select")]
     compiled = q.compile_queries(filters, t.fields)
