@@ -40,8 +40,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "backend")]
 from localserver import start_server  # noqa: E402
 from whisper_helpers import clips  # noqa: E402
 
-from quixotic import local  # noqa: E402
 from quixotic.config import load_environment  # noqa: E402
+from quixotic.server import admin  # noqa: E402
 
 console = Console()
 
@@ -83,7 +83,7 @@ def main() -> int:
         server = start_server(Path(tmp) / "data", Path(tmp) / "server.log")
         try:
             env = load_environment(ROOT, "local", environ={"QUIXOTIC_LOCAL_API_KEY": "unused"})
-            creds = local.create_project(server.data_dir, env.project_id)
+            creds = admin.create_project(server.data_dir, env.project_id)
             env = load_environment(ROOT, "local", environ={"QUIXOTIC_LOCAL_API_KEY": creds.api_key})
             whisper = backend.Whisper(server, env, creds.api_key, server.client(env.project_id, creds.api_key))
             started = time.perf_counter()

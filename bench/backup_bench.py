@@ -34,11 +34,11 @@ from appwrite.query import Query
 from rich.console import Console
 from rich.table import Table
 
-from quixotic import local
 from quixotic.backup.archive import check_archive
 from quixotic.commands import backup as cmd
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.commands.deploy import Target
+from quixotic.server import admin
 
 T = TypeVar("T")
 MB = 1_000_000
@@ -148,9 +148,9 @@ def main() -> None:
     args = parser.parse_args()
     file_size = int(args.file_mb * MB)
     work = Path(tempfile.mkdtemp(prefix="quixotic-backup-bench-"))
-    proc, url = local.spawn_server(work / "data", storage_limit=max(30_000_000, file_size + MB))
+    proc, url = admin.spawn_server(work / "data", storage_limit=max(30_000_000, file_size + MB))
     try:
-        creds = {env: local.create_project(work / "data", f"bench-{env}", None) for env in ("src", "dst", "all")}
+        creds = {env: admin.create_project(work / "data", f"bench-{env}", None) for env in ("src", "dst", "all")}
         root = work / "site"
         write_site(root, {env: c.project_id for env, c in creds.items()}, max(file_size, 1))
         environ = {**os.environ}

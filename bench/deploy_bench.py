@@ -26,11 +26,11 @@ from appwrite.services.tables_db import TablesDB
 from rich.console import Console
 from rich.table import Table
 
-from quixotic import local
 from quixotic.backends.appwrite import AppwriteBackend
 from quixotic.commands import deploy as cmd
 from quixotic.config import load_environment
 from quixotic.packaging import package_folder
+from quixotic.server import admin
 
 console = Console()
 
@@ -79,13 +79,13 @@ def main() -> None:
             else:
                 root.mkdir(parents=True, exist_ok=True)
                 shutil.copy(src, root / part)
-        proc, url = local.spawn_server(base / "data")
+        proc, url = admin.spawn_server(base / "data")
         try:
-            naive = local.create_project(base / "data", "naive")
+            naive = admin.create_project(base / "data", "naive")
             t0 = time.perf_counter()
             naive_deploy(root, url, "naive", naive.api_key)
             naive_s = time.perf_counter() - t0
-            creds = local.create_project(base / "data", "quixotictools-local")
+            creds = admin.create_project(base / "data", "quixotictools-local")
             environ = {**os.environ, "QUIXOTIC_LOCAL_ENDPOINT": url, "QUIXOTIC_LOCAL_API_KEY": creds.api_key}
             t0 = time.perf_counter()
             first = cmd.deploy(cmd.connect(root, "local", environ), yes=True)

@@ -26,7 +26,7 @@ from appwrite.services.functions import Functions
 from rich.console import Console
 from rich.table import Table
 
-from quixotic import local
+from quixotic.server import admin
 
 console = Console()
 TRIVIAL = "def main(context):\n    return context.res.json({'ok': True})\n"
@@ -68,9 +68,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        proc, url = local.spawn_server(data)
+        proc, url = admin.spawn_server(data)
         try:
-            creds = local.create_project(data, "bench")
+            creds = admin.create_project(data, "bench")
             fn = Functions(Client().set_endpoint(url).set_project("bench").set_key(creds.api_key))
             fn.create("trivial", "Trivial", "python-3.11", entrypoint="main.py")
             dep = fn.create_deployment("trivial", InputFile.from_bytes(code_archive(), "code.tar.gz"), True)

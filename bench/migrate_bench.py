@@ -31,11 +31,11 @@ from typing import Any
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 
-from quixotic import local
 from quixotic.commands import migrate
 from quixotic.commands.deploy import connect
 from quixotic.config.resources import Column
 from quixotic.migrations.history import History
+from quixotic.server import admin
 
 REPO = Path(__file__).resolve().parents[1]
 APP = "quixotic_app"
@@ -113,9 +113,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="migration runs (each after a down), between bare runs")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="quixotic-migrate-bench-"))
-    proc, url = local.spawn_server(base / "data")
+    proc, url = admin.spawn_server(base / "data")
     try:
-        creds = local.create_project(base / "data", "bench")
+        creds = admin.create_project(base / "data", "bench")
         root = base / "site"
         site(root, creds.project_id)
         environ = {**os.environ, "QUIXOTIC_BENCH_ENDPOINT": url, "QUIXOTIC_BENCH_API_KEY": creds.api_key}

@@ -30,7 +30,7 @@ from appwrite.services.tables_db import TablesDB
 from rich.console import Console
 from rich.table import Table
 
-from quixotic import local
+from quixotic.server import admin
 
 console = Console()
 
@@ -89,7 +89,7 @@ def raw_sqlite(path: Path, n: int, bulk: int) -> dict[str, float]:
 
 
 def through_sdk(url: str, data: Path, n: int, bulk: int, upload_mb: int) -> tuple[dict[str, float], float]:
-    creds = local.create_project(data, "bench")
+    creds = admin.create_project(data, "bench")
     client = Client().set_endpoint(url).set_project(creds.project_id).set_key(creds.api_key)
     db, storage = TablesDB(client), Storage(client)
     db.create("bench", "Bench")
@@ -139,7 +139,7 @@ def main() -> None:
         base = Path(tmp)
         raw = raw_sqlite(base / "raw.db", args.rows, 1000)
         raw_mbs = raw_file_write(base / "raw.bin", args.upload_mb)
-        proc, url = local.spawn_server(base / "data", storage_limit=200 * 1024 * 1024)
+        proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024)
         try:
             sdk, sdk_mbs = through_sdk(url, base / "data", args.rows, 1000, args.upload_mb)
         finally:

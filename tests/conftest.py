@@ -12,7 +12,7 @@ import pytest
 from appwrite.client import Client
 from localserver import LocalServer, start_server
 
-from quixotic import local
+from quixotic.server import admin
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +28,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def project(server: LocalServer) -> local.ProjectCredentials:
+def project(server: LocalServer) -> admin.ProjectCredentials:
     return server.new_project()
 
 
 @pytest.fixture
-def client(server: LocalServer, project: local.ProjectCredentials) -> Client:
+def client(server: LocalServer, project: admin.ProjectCredentials) -> Client:
     return server.client(project.project_id, project.api_key)

@@ -10,7 +10,7 @@ from typing import Any
 
 from appwrite.client import Client
 
-from quixotic import local
+from quixotic.server import admin
 from quixotic.server.ids import new_id
 
 
@@ -21,9 +21,9 @@ class LocalServer:
     process: subprocess.Popen[bytes]
     log_path: Path
 
-    def new_project(self, name: str | None = None) -> local.ProjectCredentials:
+    def new_project(self, name: str | None = None) -> admin.ProjectCredentials:
         project_id = "p" + new_id()
-        return local.create_project(self.data_dir, project_id, name)
+        return admin.create_project(self.data_dir, project_id, name)
 
     def client(self, project_id: str, key: str | None) -> Client:
         c = Client().set_endpoint(self.url).set_project(project_id)
@@ -33,11 +33,11 @@ class LocalServer:
 
 
 def free_port() -> int:
-    return local.free_port()
+    return admin.free_port()
 
 
 def start_server(data_dir: Path, log_path: Path, **kwargs: Any) -> LocalServer:
     """A server on a free port; its scheduler's clock runs 60x faster, so cron schedules fire within seconds."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "QUIXOTIC_SCHEDULE_SPEEDUP": "60"}
-    proc, url = local.spawn_server(data_dir, log_file=log_path, env=env, **kwargs)
+    proc, url = admin.spawn_server(data_dir, log_file=log_path, env=env, **kwargs)
     return LocalServer(url, data_dir, proc, log_path)

@@ -17,10 +17,10 @@ from appwrite.services.functions import Functions
 from localserver import LocalServer
 from sites import HELLO, SECRET, project_files
 
-from quixotic import local
 from quixotic.commands import deploy as cmd
 from quixotic.errors import ApiError, PlanError
 from quixotic.plan.plan import Plan
+from quixotic.server import admin
 from quixotic.toolstate import LockHeld
 
 
@@ -196,7 +196,7 @@ def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]
 def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: tuple[Path, dict[str, str]]) -> None:
     root, environ = site
     project_id = json.loads((root / "environments" / "test.json").read_text())["projectId"]
-    weak = local.create_key(server.data_dir, project_id, ["databases.read"])
+    weak = admin.create_key(server.data_dir, project_id, ["databases.read"])
     with pytest.raises(ApiError) as err:
         cmd.deploy(cmd.connect(root, "test", {**environ, "QUIXOTIC_TEST_API_KEY": weak}), yes=True)
     assert err.value.type == "general_unauthorized_scope"

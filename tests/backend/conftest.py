@@ -30,9 +30,9 @@ from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from localserver import LocalServer
 
-from quixotic import local
 from quixotic.commands import deploy
 from quixotic.config import Environment, load_environment
+from quixotic.server import admin
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "local"
@@ -165,7 +165,7 @@ class Whisper:
 @pytest.fixture(scope="session")
 def whisper(server: LocalServer) -> Iterator[Whisper]:
     env = load_environment(ROOT, ENV, environ={"QUIXOTIC_LOCAL_API_KEY": "unused"})
-    creds = local.create_project(server.data_dir, env.project_id)
+    creds = admin.create_project(server.data_dir, env.project_id)
     environ = {**os.environ, "QUIXOTIC_LOCAL_API_KEY": creds.api_key, "QUIXOTIC_LOCAL_ENDPOINT": server.url}
     env = load_environment(ROOT, ENV, environ=environ)
     client = server.client(env.project_id, creds.api_key)

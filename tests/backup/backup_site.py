@@ -24,9 +24,9 @@ from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from localserver import LocalServer
 
-from quixotic import local
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.commands.deploy import Target
+from quixotic.server import admin
 
 HELLO = """
 import hashlib
@@ -171,9 +171,9 @@ class Site:
     root: Path
     server: LocalServer
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    projects: dict[str, local.ProjectCredentials] = field(default_factory=dict)
+    projects: dict[str, admin.ProjectCredentials] = field(default_factory=dict)
 
-    def add_env(self, name: str, *, protected: bool = False, key: str | None = None) -> local.ProjectCredentials:
+    def add_env(self, name: str, *, protected: bool = False, key: str | None = None) -> admin.ProjectCredentials:
         """``environments/<name>.json`` on a fresh project of the test server."""
         creds = self.server.new_project()
         write(

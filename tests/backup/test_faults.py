@@ -17,11 +17,11 @@ from appwrite.input_file import InputFile
 from appwrite.query import Query
 from backup_site import PASSPHRASE, Source
 
-from quixotic import local
 from quixotic.backup.archive import MANIFEST, manifest_digest
 from quixotic.backup.live import FileGone, download_file, files_of
 from quixotic.commands import backup as cmd
 from quixotic.errors import BackupError
+from quixotic.server import admin
 
 ALL_READ = "databases.read,tables.read,rows.read,buckets.read,files.read,users.read,functions.read"
 
@@ -109,7 +109,7 @@ def test_an_edited_manifest_and_a_newer_format_are_refused(source: Source, tmp_p
 
 def test_missing_scopes_are_named_before_anything_happens(source: Source, tmp_path: Path) -> None:
     creds = source.site.projects["src"]
-    narrow = local.create_key(source.site.server.data_dir, creds.project_id, ["rows.read", "databases.read"], "narrow")
+    narrow = admin.create_key(source.site.server.data_dir, creds.project_id, ["rows.read", "databases.read"], "narrow")
     source.site.environ["QUIXOTIC_SRC_API_KEY"], full = narrow, creds.api_key
     try:
         with pytest.raises(BackupError, match=r"lacks the scopes buckets\.read, files\.read, functions\.read"):
@@ -119,7 +119,7 @@ def test_missing_scopes_are_named_before_anything_happens(source: Source, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
     dst = source.fresh()
-    read_only = local.create_key(source.site.server.data_dir, source.site.projects[dst].project_id,
+    read_only = admin.create_key(source.site.server.data_dir, source.site.projects[dst].project_id,
                                  ALL_READ.split(","), "read-only")  # fmt: skip
     source.site.environ[f"QUIXOTIC_{dst.upper()}_API_KEY"] = read_only
     with pytest.raises(BackupError, match=r"lacks the scopes buckets\.write, databases\.write, files\.write"):

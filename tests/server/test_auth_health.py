@@ -9,7 +9,7 @@ from appwrite.services.health import Health
 from appwrite.services.tables_db import TablesDB
 from localserver import LocalServer
 
-from quixotic import local
+from quixotic.server import admin
 
 
 def test_health_endpoints(server: LocalServer) -> None:
@@ -50,7 +50,7 @@ def test_a_key_opens_nothing_in_another_project(server: LocalServer) -> None:
 
 def test_scope_is_checked_on_every_route(server: LocalServer) -> None:
     project = server.new_project()
-    key = local.create_key(server.data_dir, project.project_id, ["databases.read"])
+    key = admin.create_key(server.data_dir, project.project_id, ["databases.read"])
     db = TablesDB(server.client(project.project_id, key))
     db.list()
     with pytest.raises(AppwriteException) as err:

@@ -17,14 +17,14 @@ from appwrite.exception import AppwriteException
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 
-from quixotic import local
+from quixotic.server import admin
 
 THREADS = 8
 PER_THREAD = 25
 
 
 @pytest.fixture
-def counter_table(server: Any, project: local.ProjectCredentials) -> str:
+def counter_table(server: Any, project: admin.ProjectCredentials) -> str:
     tdb = TablesDB(server.client(project.project_id, project.api_key))
     tdb.create("db", "DB")
     tdb.create_table(
@@ -54,7 +54,7 @@ def run_threads(work: Callable[[int], Any], threads: int = THREADS) -> list[Any]
         return list(pool.map(start, range(threads)))
 
 
-def test_concurrent_increments_lose_nothing(server: Any, project: local.ProjectCredentials, counter_table: str) -> None:
+def test_concurrent_increments_lose_nothing(server: Any, project: admin.ProjectCredentials, counter_table: str) -> None:
     def work(_: int) -> list[int]:
         tdb = TablesDB(server.client(project.project_id, project.api_key))  # one SDK client per thread
         seen = []
@@ -73,7 +73,7 @@ def test_concurrent_increments_lose_nothing(server: Any, project: local.ProjectC
     assert values == list(range(1, THREADS * PER_THREAD + 1))
 
 
-def test_concurrent_increments_respect_max(server: Any, project: local.ProjectCredentials, counter_table: str) -> None:
+def test_concurrent_increments_respect_max(server: Any, project: admin.ProjectCredentials, counter_table: str) -> None:
     limit = 50
 
     def work(_: int) -> tuple[int, int]:
@@ -95,7 +95,7 @@ def test_concurrent_increments_respect_max(server: Any, project: local.ProjectCr
     assert tdb.get_row("db", counter_table, "counter")["n"] == limit
 
 
-def test_concurrent_creates(server: Any, project: local.ProjectCredentials, counter_table: str) -> None:
+def test_concurrent_creates(server: Any, project: admin.ProjectCredentials, counter_table: str) -> None:
     def work(i: int) -> list[dict[str, Any]]:
         tdb = TablesDB(server.client(project.project_id, project.api_key))
         made = [tdb.create_row("db", counter_table, f"r{i}-{j}", {"n": j}) for j in range(PER_THREAD // 2)]
@@ -113,7 +113,7 @@ def test_concurrent_creates(server: Any, project: local.ProjectCredentials, coun
 
 
 def test_racing_for_the_same_id_and_unique_value(
-    server: Any, project: local.ProjectCredentials, counter_table: str
+    server: Any, project: admin.ProjectCredentials, counter_table: str
 ) -> None:
     def work(i: int) -> tuple[str, str]:
         tdb = TablesDB(server.client(project.project_id, project.api_key))
@@ -134,7 +134,7 @@ def test_racing_for_the_same_id_and_unique_value(
 
 
 def test_two_processes_increment_the_same_row(
-    server: Any, project: local.ProjectCredentials, counter_table: str
+    server: Any, project: admin.ProjectCredentials, counter_table: str
 ) -> None:
     child = textwrap.dedent(
         f"""

@@ -17,7 +17,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
 from localserver import LocalServer
 
-from quixotic import local
+from quixotic.server import admin
 
 ECHO = """
 import json, os
@@ -284,8 +284,8 @@ def test_schedule_triggers(fn: Functions, echo: str) -> None:
     fn.update(echo, "Echo", schedule="")
 
 
-def test_scoped_key_cannot_write_functions(server: LocalServer, project: local.ProjectCredentials) -> None:
-    key = local.create_key(server.data_dir, project.project_id, ["functions.read"])
+def test_scoped_key_cannot_write_functions(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    key = admin.create_key(server.data_dir, project.project_id, ["functions.read"])
     limited = Functions(server.client(project.project_id, key))
     assert limited.list()["total"] == 0
     with pytest.raises(AppwriteException) as err:

@@ -16,7 +16,7 @@ from appwrite.role import Role
 from appwrite.services.databases import Databases
 from appwrite.services.tables_db import TablesDB
 
-from quixotic import local
+from quixotic.server import admin
 
 try:  # works whether or not tests/server becomes a package
     from .helpers import (
@@ -361,11 +361,11 @@ def test_legacy_error_types(dbs: Databases, db: str) -> None:
     assert dbs.list_attributes(db, "c")["total"] == 2 and dbs.list_indexes(db, "c")["total"] == 1
 
 
-def test_legacy_scopes(server: Any, project: local.ProjectCredentials, dbs: Databases, db: str) -> None:
+def test_legacy_scopes(server: Any, project: admin.ProjectCredentials, dbs: Databases, db: str) -> None:
     dbs.create_collection(db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}])
     dbs.create_document(db, "c", "d", {"n": 1})
     reader = Databases(
-        server.client(project.project_id, local.create_key(server.data_dir, project.project_id, ["documents.read"]))
+        server.client(project.project_id, admin.create_key(server.data_dir, project.project_id, ["documents.read"]))
     )
     assert ids(reader.list_documents(db, "c"), "documents") == ["d"]
     with raises_api(401, "general_unauthorized_scope"):

@@ -21,7 +21,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.storage import Storage
 
-from quixotic import local
+from quixotic.server import admin
 
 if TYPE_CHECKING:
     from localserver import LocalServer
@@ -61,7 +61,7 @@ def bucket(storage: Storage) -> str:
 class Raw:
     """Plain HTTP calls with the project's key, for requests the SDK cannot be made to send."""
 
-    def __init__(self, server: LocalServer, project: local.ProjectCredentials, bucket_id: str) -> None:
+    def __init__(self, server: LocalServer, project: admin.ProjectCredentials, bucket_id: str) -> None:
         self.url = f"{server.url}/storage/buckets/{bucket_id}/files"
         self.headers = {"X-Appwrite-Project": project.project_id, "X-Appwrite-Key": project.api_key}
 
@@ -83,7 +83,7 @@ class Raw:
 
 
 @pytest.fixture
-def raw(server: LocalServer, project: local.ProjectCredentials, bucket: str) -> Raw:
+def raw(server: LocalServer, project: admin.ProjectCredentials, bucket: str) -> Raw:
     return Raw(server, project, bucket)
 
 
@@ -180,7 +180,7 @@ def test_list_buckets_queries_and_search(storage: Storage) -> None:
     expect_error(lambda: storage.list_buckets([Query.equal("color", ["red"])]), 400, "general_query_invalid")
 
 
-def test_delete_bucket_removes_files(storage: Storage, server: LocalServer, project: local.ProjectCredentials) -> None:
+def test_delete_bucket_removes_files(storage: Storage, server: LocalServer, project: admin.ProjectCredentials) -> None:
     storage.create_bucket("tmp", "Temp")
     storage.create_file("tmp", "one", InputFile.from_bytes(b"1" * 100, "one.txt"))
     storage.create_file("tmp", "two", InputFile.from_bytes(b"2" * 200, "two.txt"))
@@ -308,7 +308,7 @@ def test_resume_partial_upload(storage: Storage, bucket: str, raw: Raw, tmp_path
 
 
 def test_oversize_rejected_and_nothing_left(
-    storage: Storage, server: LocalServer, project: local.ProjectCredentials
+    storage: Storage, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
     storage.create_bucket("small", "Small", maximum_file_size=1_000_000)
     big = InputFile.from_bytes(os.urandom(6 * 1024 * 1024), "big.bin")
@@ -322,7 +322,7 @@ def test_oversize_rejected_and_nothing_left(
     assert fits["sizeOriginal"] == 1_000_000
 
 
-def test_extension_and_empty_file(storage: Storage, server: LocalServer, project: local.ProjectCredentials) -> None:
+def test_extension_and_empty_file(storage: Storage, server: LocalServer, project: admin.ProjectCredentials) -> None:
     storage.create_bucket("images", "Images", allowed_file_extensions=["png", "JPG"])
     for name in ("virus.exe", "noext", "png", "archive.png.zip"):
         upload = InputFile.from_bytes(b"data", name)
@@ -345,7 +345,7 @@ def test_extension_and_empty_file(storage: Storage, server: LocalServer, project
 
 
 def test_bad_content_range_and_id(
-    storage: Storage, bucket: str, raw: Raw, server: LocalServer, project: local.ProjectCredentials
+    storage: Storage, bucket: str, raw: Raw, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
     chunk = b"z" * CHUNK
     total = 2 * CHUNK
@@ -436,7 +436,7 @@ def test_update_file(storage: Storage, bucket: str) -> None:
 
 
 def test_delete_file_removes_bytes(
-    storage: Storage, bucket: str, server: LocalServer, project: local.ProjectCredentials
+    storage: Storage, bucket: str, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
     storage.create_file(bucket, "gone", InputFile.from_bytes(b"bye", "gone.txt"))
     path = server.data_dir / "files" / project.project_id / bucket / "gone"
@@ -475,9 +475,9 @@ def test_disabled_bucket_still_works_for_keys(storage: Storage) -> None:
 
 
 def test_key_without_files_write_scope(
-    storage: Storage, bucket: str, server: LocalServer, project: local.ProjectCredentials
+    storage: Storage, bucket: str, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
-    key = local.create_key(server.data_dir, project.project_id, ["buckets.read"])
+    key = admin.create_key(server.data_dir, project.project_id, ["buckets.read"])
     limited = Storage(server.client(project.project_id, key))
     assert limited.get_bucket(bucket)["$id"] == bucket
     error = expect_error(

@@ -21,7 +21,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
 
-from quixotic import local
+from quixotic.server import admin
 
 try:  # works whether or not tests/server becomes a package
     from .helpers import (
@@ -1102,7 +1102,7 @@ def test_too_many_queries_is_rejected(people: tuple[TablesDB, str, str]) -> None
 # --------------------------------------------------------------------------------- bad input / auth
 
 
-def test_status_codes_and_headers(server: Any, project: local.ProjectCredentials) -> None:
+def test_status_codes_and_headers(server: Any, project: admin.ProjectCredentials) -> None:
     """What the SDK hides: Appwrite's success codes and the headers every answer carries."""
     session = requests.Session()
     session.headers.update({"X-Appwrite-Project": project.project_id, "X-Appwrite-Key": project.api_key})
@@ -1151,7 +1151,7 @@ def test_status_codes_and_headers(server: Any, project: local.ProjectCredentials
     assert call("DELETE", "/d").status_code == 204
 
 
-def test_malformed_json_body(server: Any, project: local.ProjectCredentials, tdb: TablesDB, db: str) -> None:
+def test_malformed_json_body(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
     tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
     headers = {
         "X-Appwrite-Project": project.project_id,
@@ -1227,7 +1227,7 @@ def test_duplicate_ids_conflict(tdb: TablesDB, db: str) -> None:
     assert tdb.get(db)["name"] == "Main" and tdb.get_table(db, "t")["name"] == "T"
 
 
-def test_missing_key_is_unauthorized(server: Any, project: local.ProjectCredentials, tdb: TablesDB, db: str) -> None:
+def test_missing_key_is_unauthorized(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
     anonymous = TablesDB(server.client(project.project_id, None))
     with raises_api(401, "general_unauthorized_scope") as info:
         anonymous.list()
@@ -1240,10 +1240,10 @@ def test_missing_key_is_unauthorized(server: Any, project: local.ProjectCredenti
     assert tdb.list()["total"] == 1
 
 
-def test_key_without_the_scope(server: Any, project: local.ProjectCredentials, tdb: TablesDB, db: str) -> None:
+def test_key_without_the_scope(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
     tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
     tdb.create_row(db, "t", "r", {"n": 1})
-    secret = local.create_key(server.data_dir, project.project_id, ["rows.read"])
+    secret = admin.create_key(server.data_dir, project.project_id, ["rows.read"])
     reader = TablesDB(server.client(project.project_id, secret))
     assert ids(reader.list_rows(db, "t")) == ["r"]
     assert reader.get_row(db, "t", "r")["n"] == 1
@@ -1259,13 +1259,13 @@ def test_key_without_the_scope(server: Any, project: local.ProjectCredentials, t
     assert ids(tdb.list_rows(db, "t")) == ["r"] and tdb.get_row(db, "t", "r")["n"] == 1
     # A legacy scope also opens the TablesDB route.
     legacy = TablesDB(
-        server.client(project.project_id, local.create_key(server.data_dir, project.project_id, ["documents.write"]))
+        server.client(project.project_id, admin.create_key(server.data_dir, project.project_id, ["documents.write"]))
     )
     assert legacy.create_row(db, "t", "r3", {"n": 3})["n"] == 3
 
 
 def test_key_of_another_project_is_rejected(
-    server: Any, project: local.ProjectCredentials, tdb: TablesDB, db: str
+    server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str
 ) -> None:
     other = server.new_project()
     TablesDB(server.client(other.project_id, other.api_key)).create("theirs", "Theirs")
@@ -1280,7 +1280,7 @@ def test_key_of_another_project_is_rejected(
         tdb.get("theirs")
 
 
-def test_unknown_project(server: Any, project: local.ProjectCredentials) -> None:
+def test_unknown_project(server: Any, project: admin.ProjectCredentials) -> None:
     ghost = TablesDB(server.client("no-such-project", project.api_key))
     with raises_api(404, "project_not_found"):
         ghost.list()

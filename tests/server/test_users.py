@@ -14,7 +14,7 @@ from appwrite.id import ID
 from appwrite.query import Query
 from appwrite.services.users import Users
 
-from quixotic import local
+from quixotic.server import admin
 
 if TYPE_CHECKING:
     from localserver import LocalServer
@@ -213,10 +213,10 @@ def test_imported_password_hashes(users: Users) -> None:
     expect_error(lambda: users.create_md5_user("m2", "m1@example.com", "0" * 32), 409, "user_email_already_exists")
 
 
-def test_key_without_write_scope_cannot_create(server: LocalServer, project: local.ProjectCredentials) -> None:
+def test_key_without_write_scope_cannot_create(server: LocalServer, project: admin.ProjectCredentials) -> None:
     admin = Users(server.client(project.project_id, project.api_key))
     admin.create("gina")
-    secret = local.create_key(server.data_dir, project.project_id, ["users.read"])
+    secret = admin.create_key(server.data_dir, project.project_id, ["users.read"])
     reader = Users(server.client(project.project_id, secret))
     assert reader.get("gina")["$id"] == "gina"
     error = expect_error(lambda: reader.create("hank"), 401, "general_unauthorized_scope")
@@ -225,7 +225,7 @@ def test_key_without_write_scope_cannot_create(server: LocalServer, project: loc
     assert admin.list()["total"] == 1
 
 
-def test_projects_are_isolated(server: LocalServer, project: local.ProjectCredentials) -> None:
+def test_projects_are_isolated(server: LocalServer, project: admin.ProjectCredentials) -> None:
     Users(server.client(project.project_id, project.api_key)).create("ivy", email="ivy@example.com")
     other = server.new_project()
     # The other project's key does not open this project.

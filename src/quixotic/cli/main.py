@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from quixotic import local
 from quixotic.cli.backup import register as register_backup
 from quixotic.cli.deploy import register as register_deploy
 from quixotic.cli.env import env_app
 from quixotic.cli.migrate import migrate_app
 from quixotic.cli.transcribe import transcribe_command
 from quixotic.errors import QuixoticError
+from quixotic.server import admin
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
 local_app = typer.Typer(no_args_is_help=True, help="The embedded local Appwrite-compatible server's data.")
@@ -38,8 +38,8 @@ DATA_OPTION = typer.Option(Path(".quixotic/local"), "--data", help="Data folder 
 
 @app.command()
 def server(
-    host: str = typer.Option(local.DEFAULT_HOST, help="Address to listen on."),
-    port: int = typer.Option(local.DEFAULT_PORT, help="Port to listen on."),
+    host: str = typer.Option(admin.DEFAULT_HOST, help="Address to listen on."),
+    port: int = typer.Option(admin.DEFAULT_PORT, help="Port to listen on."),
     data: Path = DATA_OPTION,
     log_level: str = typer.Option("warning", help="uvicorn log level."),
     storage_limit: int = typer.Option(
@@ -58,7 +58,7 @@ def server(
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     application = create_app(data, f"http://{host}:{port}/v1")
-    local.write_server_state(data, host, port)
+    admin.write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
 
@@ -70,7 +70,7 @@ def project_create(
     data: Path = DATA_OPTION,
 ) -> None:
     """Create a project and an API key with every scope; print {projectId, apiKey, endpoint}."""
-    creds = local.create_project(data, project_id, name)
+    creds = admin.create_project(data, project_id, name)
     typer.echo(json.dumps(creds.as_json()))
 
 
@@ -83,15 +83,15 @@ def key_create(
 ) -> None:
     """Create an API key limited to SCOPES; print {projectId, apiKey, endpoint, scopes}."""
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
-    secret = local.create_key(data, project, wanted, name)
-    out = {"projectId": project, "apiKey": secret, "endpoint": local.endpoint_of(data), "scopes": wanted}
+    secret = admin.create_key(data, project, wanted, name)
+    out = {"projectId": project, "apiKey": secret, "endpoint": admin.endpoint_of(data), "scopes": wanted}
     typer.echo(json.dumps(out))
 
 
 @app.command()
 def up(
-    host: str = typer.Option(local.DEFAULT_HOST, help="Address for the local server."),
-    port: int = typer.Option(local.DEFAULT_PORT, help="Port for the local server."),
+    host: str = typer.Option(admin.DEFAULT_HOST, help="Address for the local server."),
+    port: int = typer.Option(admin.DEFAULT_PORT, help="Port for the local server."),
     data: Path = DATA_OPTION,
     root: Path = typer.Option(Path("."), "--root", help="Project root (where appwrite.json is)."),
     check: bool = typer.Option(True, help="Check that every function answers after the deploy."),
@@ -109,7 +109,7 @@ def up(
     )  # fmt: skip
     typer.echo(f"server    {server.endpoint} ({state}; log {server.log_file})")
     typer.echo(f"project   {server.project_id}")
-    typer.echo(f"api key   in {server.key_file} as {local.KEY_VAR}")
+    typer.echo(f"api key   in {server.key_file} as {admin.KEY_VAR}")
     typer.echo(f"deploy    {deployed} in {report.deploy.seconds:.1f} s")
     failing = {f: s for f, s in report.functions.items() if not 0 < s < 500}
     for function_id, status in report.functions.items():
@@ -122,7 +122,7 @@ def up(
 @app.command()
 def down(data: Path = DATA_OPTION) -> None:
     """Stop the embedded local server."""
-    typer.echo("stopped" if local.down(data) else "no local server was running")
+    typer.echo("stopped" if admin.down(data) else "no local server was running")
 
 
 def main() -> None:

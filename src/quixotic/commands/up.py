@@ -11,31 +11,31 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quixotic import local
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.config.layout import secret_var, secrets_file
+from quixotic.server import admin
 
 ENV = "local"
 
 
 @dataclass
 class UpReport:
-    server: local.UpResult
+    server: admin.UpResult
     deploy: deploy_cmd.DeployResult
     functions: dict[str, int] = field(default_factory=dict)  # function id -> HTTP status of its check
 
 
 def up(
     root: Path,
-    host: str = local.DEFAULT_HOST,
-    port: int = local.DEFAULT_PORT,
+    host: str = admin.DEFAULT_HOST,
+    port: int = admin.DEFAULT_PORT,
     data_dir: Path | None = None,
     progress: deploy_cmd.Progress | None = None,
     check_functions: bool = True,
 ) -> UpReport:
     say = progress or (lambda _m: None)
     data = data_dir if data_dir is not None else root / ".quixotic" / "local"
-    server = local.up(data, host, port, env_file=root / secrets_file(ENV))
+    server = admin.up(data, host, port, env_file=root / secrets_file(ENV))
     say(f"local server at {server.endpoint}")
     environ = {**os.environ, secret_var(ENV, "ENDPOINT"): server.endpoint}
     environ.pop(secret_var(ENV, "API_KEY"), None)  # the key of *this* server is in .env.local

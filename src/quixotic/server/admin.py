@@ -1,4 +1,4 @@
-"""Commands on the local server's data folder: projects, keys, and where a running server listens.
+"""Local-server administration on its data folder: projects, keys, where a running server listens, spawn, up and down.
 
 They work whether or not the server is running: they write to the same SQLite file, which
 serialises writers. The server records its address in ``server.json`` so that these commands can
