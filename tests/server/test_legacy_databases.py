@@ -15,29 +15,17 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.databases import Databases
 from appwrite.services.tables_db import TablesDB
+from helpers import (
+    DOCUMENT_SYSTEM_KEYS,
+    assert_timestamps,
+    ids,
+    raises_api,
+    silence_sdk_deprecations,
+    wait_gone,
+    wait_status,
+)
 
 from quixotic.server import admin
-
-try:  # works whether or not tests/server becomes a package
-    from .helpers import (
-        DOCUMENT_SYSTEM_KEYS,
-        assert_timestamps,
-        ids,
-        raises_api,
-        silence_sdk_deprecations,
-        wait_gone,
-        wait_status,
-    )
-except ImportError:
-    from helpers import (  # type: ignore[no-redef]
-        DOCUMENT_SYSTEM_KEYS,
-        assert_timestamps,
-        ids,
-        raises_api,
-        silence_sdk_deprecations,
-        wait_gone,
-        wait_status,
-    )
 
 DB = "legacy"
 

@@ -20,33 +20,19 @@ from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
+from helpers import (
+    ISO_MS,
+    ROW_SYSTEM_KEYS,
+    assert_timestamps,
+    ids,
+    raises_api,
+    silence_sdk_deprecations,
+    wait_available,
+    wait_gone,
+    wait_index,
+)
 
 from quixotic.server import admin
-
-try:  # works whether or not tests/server becomes a package
-    from .helpers import (
-        ISO_MS,
-        ROW_SYSTEM_KEYS,
-        assert_timestamps,
-        ids,
-        raises_api,
-        silence_sdk_deprecations,
-        wait_available,
-        wait_gone,
-        wait_index,
-    )
-except ImportError:
-    from helpers import (  # type: ignore[no-redef]
-        ISO_MS,
-        ROW_SYSTEM_KEYS,
-        assert_timestamps,
-        ids,
-        raises_api,
-        silence_sdk_deprecations,
-        wait_available,
-        wait_gone,
-        wait_index,
-    )
 
 DB = "main"
 
@@ -178,7 +164,7 @@ def test_table_crud(tdb: TablesDB, db: str) -> None:
         db, "books", "Novels", permissions=[Permission.write(Role.any())], row_security=False, enabled=True
     )
     assert (updated["name"], updated["rowSecurity"], updated["enabled"]) == ("Novels", False, True)
-    assert updated["$permissions"] == ['write("any")']
+    assert updated["$permissions"] == ['create("any")', 'update("any")', 'delete("any")']  # write() expanded
     assert updated["$updatedAt"] > created["$updatedAt"]
     assert tdb.get_table(db, "books") == updated
 
@@ -729,7 +715,8 @@ def test_row_crud_and_shape(tdb: TablesDB, db: str, table: str) -> None:
     assert updated["$createdAt"] == row["$createdAt"] and updated["$updatedAt"] > row["$updatedAt"]
     assert updated["$sequence"] == row["$sequence"] and updated["$permissions"] == row["$permissions"]
     perms = [Permission.read(Role.users()), Permission.write(Role.user("u1"))]
-    assert tdb.update_row(db, table, "r1", permissions=perms)["$permissions"] == perms
+    expanded = ['read("users")', 'update("user:u1")', 'delete("user:u1")']  # write() expanded, as Appwrite does
+    assert tdb.update_row(db, table, "r1", permissions=perms)["$permissions"] == expanded
     assert tdb.get_row(db, table, "r1")["n"] == 2
     with raises_api(400, "row_missing_payload"):
         tdb.update_row(db, table, "r1")

@@ -214,15 +214,15 @@ def test_imported_password_hashes(users: Users) -> None:
 
 
 def test_key_without_write_scope_cannot_create(server: LocalServer, project: admin.ProjectCredentials) -> None:
-    admin = Users(server.client(project.project_id, project.api_key))
-    admin.create("gina")
+    owner = Users(server.client(project.project_id, project.api_key))
+    owner.create("gina")
     secret = admin.create_key(server.data_dir, project.project_id, ["users.read"])
     reader = Users(server.client(project.project_id, secret))
     assert reader.get("gina")["$id"] == "gina"
     error = expect_error(lambda: reader.create("hank"), 401, "general_unauthorized_scope")
     assert "users.write" in error.message
     expect_error(lambda: reader.delete("gina"), 401, "general_unauthorized_scope")
-    assert admin.list()["total"] == 1
+    assert owner.list()["total"] == 1
 
 
 def test_projects_are_isolated(server: LocalServer, project: admin.ProjectCredentials) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,17 +23,18 @@ from starlette.routing import Route
 
 from quixotic.errors import ApiError
 from quixotic.server import auth
-from quixotic.server.compute import Compute, verify_dynamic_key
+from quixotic.server.compute.engine import Compute
+from quixotic.server.compute.keys import verify_dynamic_key
 from quixotic.server.context import Ctx, Upload
-from quixotic.server.routes import Reply, load_all
+from quixotic.server.registry import Reply, load_all
+from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import bind, route_table, unflatten
 from quixotic.server.store import Store
+from quixotic.server.version import APPWRITE_VERSION, RESPONSE_FORMAT
 from quixotic.server.worker import Worker
 
 log = logging.getLogger("quixotic.server")
 
-SERVER_VERSION = "1.8.1"
-RESPONSE_FORMAT = "1.8.0"
 MAX_MULTIPART_FIELD = 1024 * 1024
 _BASE_HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "X-Powered-By": "quixotic"}
 _PASSED_CODES = {400, 401, 402, 403, 404, 405, 408, 409, 410, 412, 416, 422, 429, 451, 501, 503}
@@ -47,7 +48,7 @@ def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Respo
 
 def error_response(exc: ApiError) -> Response:
     code = exc.code if exc.code in _PASSED_CODES else 500
-    body = {"message": exc.message, "code": code, "type": exc.type, "version": SERVER_VERSION}
+    body = {"message": exc.message, "code": code, "type": exc.type, "version": APPWRITE_VERSION}
     return _json(body, code)
 
 
@@ -76,14 +77,15 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 
 class Server:
-    """State shared by all requests: the store, the worker, the route table and the handlers."""
+    """State shared by all requests: the settings, the store, the worker, the route table and the handlers."""
 
-    def __init__(self, data_dir: Path, endpoint: str | None = None) -> None:
+    def __init__(self, data_dir: Path, endpoint: str | None = None, settings: ServerSettings | None = None) -> None:
+        self.settings = settings or ServerSettings()
         self.store = Store(data_dir)
         self.worker = Worker()
         self.routes = route_table()
         self.handlers = load_all()
-        self.compute = Compute(self.store, endpoint)
+        self.compute = Compute(self.store, endpoint, self.settings)
 
     def close(self) -> None:
         self.compute.close()
@@ -99,7 +101,7 @@ class Server:
         if fmt and _version_tuple(fmt) > _version_tuple(RESPONSE_FORMAT):
             extra["X-Appwrite-Warning"] = (
                 f"The current SDK is built for Appwrite {fmt}. However, the current Appwrite server version "
-                f"is {SERVER_VERSION}. Please use the SDK line built for {RESPONSE_FORMAT} (appwrite 15.x)."
+                f"is {APPWRITE_VERSION}. Please use the SDK line built for {RESPONSE_FORMAT} (appwrite 15.x)."
             )
         try:
             return await self._handle(request, extra)
@@ -166,16 +168,22 @@ class Server:
         params = bind(op, path_params, query, body, body_is_text)
         if not self.compute.endpoint:
             self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
-        ctx = Ctx(self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute)
+        ctx = Ctx(
+            self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
+        )
         result = await run_in_threadpool(handler, ctx, params)
         if ctx.events:
             await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
         return _render(result, op.status, extra)
 
 
-def create_app(data_dir: Path | str, endpoint: str | None = None) -> Starlette:
-    """The ASGI app; ``endpoint`` (``http://host:port/v1``) is what functions get as their API endpoint."""
-    server = Server(Path(data_dir), endpoint)
+def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[str, str] | None = None) -> Starlette:
+    """The ASGI app; ``endpoint`` (``http://host:port/v1``) is what functions get as their API endpoint.
+
+    ``env`` holds the settings' variables (``_APP_STORAGE_LIMIT``, ``QUIXOTIC_*``); None reads ``os.environ``,
+    here and nowhere deeper.
+    """
+    server = Server(Path(data_dir), endpoint, ServerSettings.from_env(env))
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
     @asynccontextmanager

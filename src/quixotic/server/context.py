@@ -1,4 +1,4 @@
-"""What a handler gets besides its parameters: the store, the caller, the request and the worker."""
+"""What a handler gets besides its parameters: the store, the caller, the request, the worker and the settings."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from quixotic.server.auth import Caller
+from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation
 from quixotic.server.store import Store
 from quixotic.server.worker import Worker
 
 if TYPE_CHECKING:
-    from quixotic.server.compute import Compute
+    from quixotic.server.compute.engine import Compute
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Ctx:
     uploads: dict[str, Upload] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     compute: Compute | None = None
+    settings: ServerSettings = field(default_factory=ServerSettings)
 
     @property
     def project(self) -> str:

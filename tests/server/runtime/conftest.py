@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quixotic.server.runtime.build import BuildResult, build_deployment
+from quixotic.server.compute.runtime.build import BuildResult, build_deployment
 
 Files = Mapping[str, str | bytes]
 

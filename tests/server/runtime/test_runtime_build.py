@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from quixotic.server.runtime.build import BuildResult, build_deployment
-from quixotic.server.runtime.environment import installer_env
+from quixotic.server.compute.runtime.build import BuildResult, build_deployment
+from quixotic.server.compute.runtime.environment import installer_env
 
 Builder = Callable[..., BuildResult]
 Packer = Callable[..., Path]

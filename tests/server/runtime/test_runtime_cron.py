@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from quixotic.server.cron import due_between, next_after, parse_cron
+from quixotic.server.compute.schedule import due_between, next_after, parse_cron
 
 
 def at(text: str) -> datetime:

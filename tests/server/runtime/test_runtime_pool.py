@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from quixotic.server.runtime.build import BuildResult, build_deployment
-from quixotic.server.runtime.harness import NATIVE_LOGS_WARNING, RETURN_MISSING
-from quixotic.server.runtime.pool import RuntimeRequest, RuntimeResponse, Runtimes, WorkerPool
+from quixotic.server.compute.runtime.build import BuildResult, build_deployment
+from quixotic.server.compute.runtime.harness import NATIVE_LOGS_WARNING, RETURN_MISSING
+from quixotic.server.compute.runtime.pool import RuntimeRequest, RuntimeResponse, Runtimes, WorkerPool
 
 MAIN = r"""
 import asyncio

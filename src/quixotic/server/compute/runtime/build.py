@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from quixotic.server.runtime.environment import isolated_env
-from quixotic.server.runtime.procs import process_ended, signal_group
+from quixotic.server.compute.runtime.environment import isolated_env
+from quixotic.server.compute.runtime.procs import process_ended, signal_group
 
 LOG_LIMIT = 1_000_000  # characters of build log kept (the end)
 MAX_EXTRACTED_BYTES = 4 * 1024 * 1024 * 1024  # a small archive may not unpack into a disk-filling bomb

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from quixotic.server.runtime import harness
-from quixotic.server.runtime.environment import isolated_env
-from quixotic.server.runtime.procs import process_ended, signal_group
+from quixotic.server.compute.runtime import harness
+from quixotic.server.compute.runtime.environment import isolated_env
+from quixotic.server.compute.runtime.procs import process_ended, signal_group
 
 log = logging.getLogger("quixotic.server")
 

@@ -1,4 +1,4 @@
-"""Handlers of the local server, one module per Appwrite service, registered by operation ID.
+"""The table of handlers by operation ID, filled by each service's ``handlers`` module as it is imported.
 
 A handler takes ``(ctx, params)`` (``params`` already typed from the spec) and returns a JSON value,
 ``None`` (204), or a :class:`Reply` for other bodies; it raises :class:`quixotic.errors.ApiError`.
@@ -38,7 +38,12 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
 
 
 def load_all() -> dict[str, Handler]:
-    """Import every service module so that its handlers register."""
-    from quixotic.server.routes import databases, functions, health, rows, storage, users  # noqa: F401
+    """Import every service's handlers so that they register."""
+    from quixotic.server import health  # noqa: F401
+    from quixotic.server.databases import handlers as databases  # noqa: F401
+    from quixotic.server.databases import rows_handlers  # noqa: F401
+    from quixotic.server.functions import handlers as functions  # noqa: F401
+    from quixotic.server.storage import handlers as storage  # noqa: F401
+    from quixotic.server.users import handlers as users  # noqa: F401
 
     return HANDLERS

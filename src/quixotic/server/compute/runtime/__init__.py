@@ -4,9 +4,9 @@
 ``harness`` processes per deployment and runs executions on them with the Open Runtimes v5 Python contract.
 """
 
-from quixotic.server.runtime.build import BuildResult, build_deployment
-from quixotic.server.runtime.environment import installer_env
-from quixotic.server.runtime.pool import RuntimeRequest, RuntimeResponse, Runtimes, WorkerPool
+from quixotic.server.compute.runtime.build import BuildResult, build_deployment
+from quixotic.server.compute.runtime.environment import installer_env
+from quixotic.server.compute.runtime.pool import RuntimeRequest, RuntimeResponse, Runtimes, WorkerPool
 
 __all__ = [
     "BuildResult",

@@ -12,24 +12,30 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import hashlib
-import hmac
 import json
 import logging
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quixotic.server import store as st
 from quixotic.server.clock import parse_iso, to_iso
+from quixotic.server.compute import schedule
+from quixotic.server.compute.events import event_matches
+from quixotic.server.compute.keys import issue_dynamic_key
+from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
+from quixotic.server.settings import ServerSettings
+from quixotic.server.storage import files
+from quixotic.server.version import APPWRITE_VERSION
 
 if TYPE_CHECKING:
-    from quixotic.server.runtime.pool import Runtimes
+    from quixotic.server.compute.runtime.pool import Runtimes
 
 log = logging.getLogger("quixotic.server")
 
@@ -43,7 +49,6 @@ RUNTIMES: dict[str, str] = {
     "python-ml-3.12": "3.12",
 }
 SYNC_TIMEOUT = 30.0  # seconds a synchronous execution may take before 408
-BUILD_TIMEOUT = 900.0
 MAX_LOG = 1_000_000
 STORED_REQUEST_HEADERS = ("content-type", "agent", "content-length", "host", "x-appwrite-client-ip")
 STORED_RESPONSE_HEADERS = ("content-type", "content-length")
@@ -51,82 +56,8 @@ DEPLOYMENTS_BUCKET = "deployments"
 
 
 def shadow_project(project: str) -> str:
-    """The hidden project that holds a project's deployment archives (reusing Storage's uploads)."""
+    """The hidden project that holds a project's deployment archives (stored by Storage's file model)."""
     return project + "#deploy"
-
-
-# --- dynamic keys -------------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def issue_dynamic_key(secret: bytes, project: str, scopes: Iterable[str], ttl: float) -> str:
-    """An ``ephemeral_<JWT>`` key (HS256) carrying ``scopes`` for ``project``, valid ``ttl`` seconds."""
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    claims = {"projectId": project, "scopes": sorted(set(scopes)), "exp": int(time.time() + ttl)}
-    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-    return f"ephemeral_{header}.{payload}.{signature}"
-
-
-def verify_dynamic_key(secret: bytes, key: str) -> dict[str, Any] | None:
-    """The claims of a valid, unexpired dynamic key; None otherwise."""
-    _, _, token = key.partition("_")
-    try:
-        header, payload, signature = token.split(".")
-        expected = _b64(hmac.new(secret, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, signature):
-            return None
-        claims = json.loads(_unb64(payload))
-    except (ValueError, json.JSONDecodeError):
-        return None
-    if not isinstance(claims, dict) or claims.get("exp", 0) < time.time():
-        return None
-    return claims
-
-
-# --- events -------------------------------------------------------------------------------------
-
-
-def event_names(event: str) -> set[str]:
-    """Every name an event is known by, including the other database API's spelling.
-
-    A row event is emitted as ``databases.D.tables.T.rows.R.create``; Appwrite 1.8 functions may
-    subscribe to that, to ``tablesdb.D.tables.T.rows.R.create`` or to the legacy
-    ``databases.D.collections.T.documents.R.create``.
-    """
-    names = {event}
-    parts = event.split(".")
-    if len(parts) >= 6 and parts[0] == "databases" and parts[2] in ("tables", "collections"):
-        table_word = parts[2]
-        row_word = parts[4]
-        names.add(".".join(["tablesdb", *parts[1:]]).replace(f".{table_word}.", ".tables.", 1))
-        legacy = list(parts)
-        legacy[2] = "collections"
-        legacy[4] = "documents" if row_word in ("rows", "documents") else row_word
-        names.add(".".join(legacy))
-        modern = list(parts)
-        modern[2] = "tables"
-        modern[4] = "rows" if row_word in ("rows", "documents") else row_word
-        names.add(".".join(modern))
-        names.add(".".join(["tablesdb", *modern[1:]]))
-    return names
-
-
-def event_matches(pattern: str, event: str) -> bool:
-    """``*`` matches one segment; a pattern may stop early (``users.*`` matches ``users.1.create``)."""
-    want = pattern.split(".")
-    for name in event_names(event):
-        have = name.split(".")
-        if len(want) <= len(have) and all(w in ("*", h) for w, h in zip(want, have, strict=False)):
-            return True
-    return False
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -135,8 +66,9 @@ def event_matches(pattern: str, event: str) -> bool:
 class Compute:
     """Background work for Functions. One per server; thread-safe."""
 
-    def __init__(self, store: st.Store, endpoint: str | None = None) -> None:
+    def __init__(self, store: st.Store, endpoint: str | None = None, settings: ServerSettings | None = None) -> None:
         self.store = store
+        self.settings = settings or ServerSettings()
         self.endpoint = endpoint or ""
         self.root = store.data_dir / "functions"
         self.root.mkdir(exist_ok=True)
@@ -145,7 +77,7 @@ class Compute:
         self.executions = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="quixotic-exec")
         self.secret = self._secret()
         self._stop = threading.Event()
-        self._speedup = float(os.environ.get("QUIXOTIC_SCHEDULE_SPEEDUP", "1") or 1)
+        self._speedup = self.settings.schedule_speedup
         self._clock_start = datetime.now(UTC)
         self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
         self._scheduler.start()
@@ -162,9 +94,9 @@ class Compute:
     def runtimes(self) -> Runtimes:
         """Worker pools, created on first use (the runtime package loads only when functions run)."""
         if self._runtimes is None:
-            from quixotic.server.runtime.pool import Runtimes
+            from quixotic.server.compute.runtime.pool import Runtimes
 
-            self._runtimes = Runtimes(size=int(os.environ.get("QUIXOTIC_FUNCTION_CONCURRENCY", "2")))
+            self._runtimes = Runtimes(size=self.settings.function_concurrency)
         return self._runtimes
 
     def _secret(self) -> bytes:
@@ -183,7 +115,7 @@ class Compute:
         return self.root / project / function_id / deployment_id
 
     def archive_path(self, project: str, deployment_id: str) -> Path:
-        return self.store.files_dir / shadow_project(project) / DEPLOYMENTS_BUCKET / deployment_id
+        return files.file_path(self.store, shadow_project(project), DEPLOYMENTS_BUCKET, deployment_id)
 
     def remove_function_files(self, project: str, function_id: str) -> None:
         shutil.rmtree(self.root / project / function_id, ignore_errors=True)
@@ -225,8 +157,8 @@ class Compute:
             dest = self.deployment_dir(project, function_id, deployment_id)
             shutil.rmtree(dest, ignore_errors=True)
             dest.mkdir(parents=True)
-            from quixotic.server.runtime import installer_env
-            from quixotic.server.runtime.build import build_deployment
+            from quixotic.server.compute.runtime import installer_env
+            from quixotic.server.compute.runtime.build import build_deployment
 
             # pip inside the build uses the server's mirrors/proxies and shares its wheel cache, so a
             # rebuild of the same requirements does not download them again.
@@ -237,7 +169,7 @@ class Compute:
                 dest,
                 doc["entrypoint"],
                 doc.get("commands") or "",
-                timeout=float(os.environ.get("QUIXOTIC_BUILD_TIMEOUT", BUILD_TIMEOUT)),
+                timeout=self.settings.build_timeout,
                 env=build_env,
             )
             current = self._set_deployment(
@@ -285,10 +217,8 @@ class Compute:
     def environment(self, conn: Any, project: str, function: Mapping[str, Any], deployment_id: str) -> dict[str, str]:
         """Project variables, overridden by function variables, then Appwrite's own (which win)."""
         env: dict[str, str] = {}
-        for var in st.meta_all(conn, project, "variable", "project"):
-            env[var["key"]] = var["value"]
-        for var in st.meta_all(conn, project, "variable", f"function/{function['$id']}"):
-            env[var["key"]] = var["value"]
+        env.update(variables.values(conn, project, variables.PROJECT))
+        env.update(variables.values(conn, project, variables.function_parent(function["$id"])))
         runtime = function.get("runtime", "python-3.11")
         env.update(
             {
@@ -301,7 +231,7 @@ class Compute:
                 "APPWRITE_FUNCTION_RUNTIME_VERSION": RUNTIMES.get(runtime, "3.11"),
                 "APPWRITE_FUNCTION_CPUS": "1",
                 "APPWRITE_FUNCTION_MEMORY": "512",
-                "APPWRITE_VERSION": "1.8.1",
+                "APPWRITE_VERSION": APPWRITE_VERSION,
                 "APPWRITE_REGION": "local",
                 "APPWRITE_DEPLOYMENT_TYPE": "manual",
             }
@@ -364,7 +294,7 @@ class Compute:
             execution["deploymentId"] = deployment_id
             st.meta_save(conn, project, "execution", function_id, execution)
             env = self.environment(conn, project, function, deployment_id)
-        from quixotic.server.runtime.pool import RuntimeRequest, RuntimeResponse
+        from quixotic.server.compute.runtime.pool import RuntimeRequest, RuntimeResponse
 
         started = time.perf_counter()
         if deployment is None or deployment.get("status") != "ready":
@@ -460,7 +390,7 @@ class Compute:
     # --- schedules
 
     def now(self) -> datetime:
-        """The scheduler's clock: real time, or faster with ``QUIXOTIC_SCHEDULE_SPEEDUP`` (tests)."""
+        """The scheduler's clock: real time, or faster by ``settings.schedule_speedup`` (tests)."""
         real = datetime.now(UTC)
         if self._speedup == 1:
             return real
@@ -475,8 +405,6 @@ class Compute:
 
     def tick(self, now: datetime) -> list[str]:
         """Fire every schedule due up to ``now`` exactly once (persisted, so restarts never double-fire)."""
-        from quixotic.server import cron
-
         fired: list[str] = []
         with self.store.read() as conn:
             candidates = conn.execute(
@@ -489,12 +417,12 @@ class Compute:
                 if function is None or not function.get("enabled", True) or not function.get("deploymentId"):
                     continue
                 try:
-                    spec = cron.parse_cron(function["schedule"])
+                    spec = schedule.parse_cron(function["schedule"])
                 except ValueError:
                     continue
                 last_text = function.get("scheduleLastRun") or function["$updatedAt"]
                 last = parse_iso(last_text)
-                due = cron.due_between(spec, last, now)
+                due = schedule.due_between(spec, last, now)
                 if not due:
                     continue
                 function["scheduleLastRun"] = to_iso(due[-1])

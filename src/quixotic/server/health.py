@@ -6,9 +6,8 @@ import time
 from typing import Any
 
 from quixotic.server.context import Ctx
-from quixotic.server.routes import handles
-
-VERSION = "1.8.1"
+from quixotic.server.registry import handles
+from quixotic.server.version import APPWRITE_VERSION
 
 
 def _status(name: str, started: float, ok: bool) -> dict[str, Any]:
@@ -22,7 +21,7 @@ def get(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 @handles("healthGetVersion")
 def version(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return {"version": VERSION}
+    return {"version": APPWRITE_VERSION}
 
 
 @handles("healthGetDB")

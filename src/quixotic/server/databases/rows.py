@@ -1,0 +1,198 @@
+"""The row (document) model: reading, inserting, writing and upserting rows of a table, and rendering them.
+
+A row is one record of the table's SQLite table: system fields in their own columns, the user columns
+as JSON in ``data``. Callers hold the transaction; these functions never open one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from quixotic.errors import ApiError
+from quixotic.server import queries as q
+from quixotic.server import store as st
+from quixotic.server.clock import normalize_iso, now_iso
+from quixotic.server.databases import columns as cols
+from quixotic.server.databases import model
+from quixotic.server.databases.flavor import Flavor
+from quixotic.server.queries import Field
+
+STAMPS = ("$createdAt", "$updatedAt")
+_SELECT = "SELECT _seq, _uid, _createdAt, _updatedAt, _permissions, data FROM"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The table a row request addresses, with what validating and querying its rows needs."""
+
+    fl: Flavor
+    database_id: str
+    table: st.Doc
+    columns: dict[str, st.Doc]  # available columns by key
+    fields: dict[str, Field]
+
+    @property
+    def sql(self) -> str:
+        return model.row_table(self.table)
+
+    def event(self, row_id: str, action: str) -> str:
+        return f"databases.{self.database_id}.tables.{self.table['$id']}.rows.{row_id}.{action}"
+
+
+def target(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str) -> Target:
+    table = model.get_table(conn, project, fl, database_id, table_id)
+    columns = model.columns_of(conn, project, database_id, table_id)
+    fields = model.query_fields(columns, model.indexes_of(conn, project, database_id, table_id))
+    available = {c["key"]: c for c in columns if c["status"] == "available"}
+    return Target(fl, database_id, table, available, fields)
+
+
+def render(t: Target, doc: Mapping[str, Any], select: Sequence[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "$id": doc["$id"],
+        "$sequence": doc["$sequence"],
+        t.fl.table_ref: t.table["$id"],
+        "$databaseId": t.database_id,
+        "$createdAt": doc["$createdAt"],
+        "$updatedAt": doc["$updatedAt"],
+        "$permissions": doc["$permissions"],
+    }
+    wanted = None if not select or "*" in select else set(select)
+    for key in t.columns:
+        if wanted is None or key in wanted:
+            out[key] = doc.get(key)
+    return out
+
+
+def _error(t: Target, exc: sqlite3.IntegrityError, row_id: str) -> ApiError:
+    if "._uid" in str(exc):
+        return t.fl.error(
+            "row_already_exists", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' already exists."
+        )
+    return t.fl.error(
+        "row_unique_constraint_violation",
+        f"{t.fl.row.capitalize()} '{row_id}' has a value that already exists in a unique index.",
+    )
+
+
+def fetch(conn: sqlite3.Connection, t: Target, row_id: str) -> st.Doc | None:
+    row = conn.execute(f"{_SELECT} {t.sql} WHERE _uid=?", (row_id,)).fetchone()
+    return st.to_doc(row) if row else None
+
+
+def require(conn: sqlite3.Connection, t: Target, row_id: str) -> st.Doc:
+    doc = fetch(conn, t, row_id)
+    if doc is None:
+        raise t.fl.error(
+            "row_not_found", f"{t.fl.row.capitalize()} with the requested ID '{row_id}' could not be found."
+        )
+    return doc
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps({k: v for k, v in data.items() if not k.startswith("$")}, separators=(",", ":"))
+
+
+def stamps(t: Target, raw: Mapping[str, Any] | None) -> dict[str, str]:
+    """``$createdAt``/``$updatedAt`` a caller sets (Appwrite's timestamp overrides for API keys), normalised."""
+    out: dict[str, str] = {}
+    for key in STAMPS:
+        value = (raw or {}).get(key)
+        if value is None:
+            continue
+        try:
+            out[key] = normalize_iso(value)
+        except (ValueError, TypeError) as exc:
+            raise t.fl.error(
+                "row_invalid_structure", f'Invalid document structure: "{key}" must be an ISO 8601 datetime'
+            ) from exc
+    return out
+
+
+def insert(
+    conn: sqlite3.Connection,
+    t: Target,
+    row_id: str,
+    data: dict[str, Any],
+    perms: list[str],
+    given_stamps: Mapping[str, str] | None = None,
+) -> st.Doc:
+    now = now_iso()
+    created = (given_stamps or {}).get("$createdAt", now)
+    updated = (given_stamps or {}).get("$updatedAt", now)
+    try:
+        cur = conn.execute(
+            f"INSERT INTO {t.sql} (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
+            (row_id, created, updated, json.dumps(perms), _dump(data)),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise _error(t, exc, row_id) from exc
+    return {
+        "$id": row_id,
+        "$sequence": cur.lastrowid,
+        "$createdAt": created,
+        "$updatedAt": updated,
+        "$permissions": perms,
+        **data,
+    }
+
+
+def write(conn: sqlite3.Connection, t: Target, doc: st.Doc, given_stamps: Mapping[str, str] | None = None) -> st.Doc:
+    doc["$updatedAt"] = (given_stamps or {}).get("$updatedAt") or now_iso()
+    if given_stamps and "$createdAt" in given_stamps:
+        doc["$createdAt"] = given_stamps["$createdAt"]
+    try:
+        conn.execute(
+            f"UPDATE {t.sql} SET _createdAt=?, _updatedAt=?, _permissions=?, data=? WHERE _uid=?",
+            (doc["$createdAt"], doc["$updatedAt"], json.dumps(doc["$permissions"]), _dump(doc), doc["$id"]),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise _error(t, exc, doc["$id"]) from exc
+    return doc
+
+
+def upsert(
+    conn: sqlite3.Connection, t: Target, row_id: str, data: dict[str, Any], perms: list[str] | None
+) -> tuple[st.Doc, str]:
+    """Create the row, or update it if it exists: the given columns (and permissions, when given)
+    change, the others keep their values, as Appwrite's upsert does. Returns the row and the action."""
+    existing = fetch(conn, t, row_id)
+    given = stamps(t, data)
+    if existing is None:
+        checked = cols.check_row(t.columns, data, partial=False)
+        return insert(conn, t, row_id, checked, perms or [], given), "create"
+    doc = {k: v for k, v in existing.items() if k.startswith("$") or k in t.columns}
+    doc.update(cols.check_row(t.columns, data, partial=True))
+    if perms is not None:
+        doc["$permissions"] = perms
+    return write(conn, t, doc, given), "update"
+
+
+def delete(conn: sqlite3.Connection, t: Target, row_ids: Sequence[str]) -> None:
+    conn.executemany(f"DELETE FROM {t.sql} WHERE _uid=?", [(row_id,) for row_id in row_ids])
+
+
+def matching(conn: sqlite3.Connection, t: Target, raw_queries: Sequence[str] | None) -> list[st.Doc]:
+    """Every row matching the filter queries (bulk update/delete act on all of them, page by page)."""
+    parsed = q.parse_queries(list(raw_queries or []))
+    filters = [x for x in parsed if x.method not in ("limit", "offset", "cursorAfter", "cursorBefore", "select")]
+    compiled = q.compile_queries(filters, t.fields)
+    limit = next((int(x.values[0]) for x in parsed if x.method == "limit"), None)
+    sql = f"{_SELECT} {t.sql} WHERE {compiled.where} ORDER BY _seq"
+    params: list[Any] = list(compiled.params)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [st.to_doc(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def select_of(raw: Sequence[str] | None, fields: Mapping[str, Field]) -> list[str] | None:
+    """The ``select`` of a get request's queries (None: every column)."""
+    if not raw:
+        return None
+    compiled = q.compile_queries(q.parse_queries(list(raw)), fields)
+    return compiled.select

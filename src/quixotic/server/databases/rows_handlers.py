@@ -1,0 +1,287 @@
+"""HTTP handlers of rows (documents): get, list, create, upsert, update, delete, their bulk forms, and
+atomic increment/decrement. Each request is one SQLite transaction, so a bulk write that fails on any
+row writes nothing, and concurrent increments of one row never lose an update."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from quixotic.errors import ApiError
+from quixotic.server import store as st
+from quixotic.server import validation
+from quixotic.server.context import Ctx
+from quixotic.server.databases import columns as cols
+from quixotic.server.databases import rows
+from quixotic.server.databases.flavor import flavor_of, flavored
+from quixotic.server.ids import custom_id, validate_id
+from quixotic.server.registry import Reply, handles
+
+MAX_BULK = 1000  # rows per bulk write, beyond which Appwrite asks you to split the request
+
+
+def _target(conn: sqlite3.Connection, ctx: Ctx, p: Mapping[str, Any]) -> rows.Target:
+    fl = flavor_of(ctx.op.id)
+    return rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+
+
+def _row_permissions(value: list[str] | None) -> list[str] | None:
+    return validation.permissions(value, validation.ITEM_ACTIONS)
+
+
+def _data_param(t: rows.Target, value: Any, required: bool = True) -> dict[str, Any]:
+    if value is None:
+        if required:
+            raise t.fl.error("row_missing_data", f"The {t.fl.row} data is missing. Send `data` as a JSON object.")
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError("general_argument_invalid", "Invalid `data` param: Value must be a valid JSON object")
+    return value
+
+
+def _split_item(t: rows.Target, item: Any) -> tuple[str, dict[str, Any], list[str] | None]:
+    """A bulk item ``{"$id"?, "$permissions"?, ...data}`` as (id, data, permissions)."""
+    if not isinstance(item, dict):
+        raise ApiError("general_argument_invalid", f"Invalid `{t.fl.rows}` param: each item must be a JSON object")
+    try:  # Appwrite checks bulk items itself, so their errors are "bad request", not "invalid param"
+        row_id = custom_id(item.get("$id") or "unique()", "$id")
+        checked = _row_permissions(item.get("$permissions"))
+    except ApiError as exc:
+        raise ApiError("general_bad_request", exc.message) from None
+    data = {k: v for k, v in item.items() if not k.startswith("$") or k in rows.STAMPS}
+    return row_id, data, checked
+
+
+def _bulk_items_raw(p: Mapping[str, Any], name: str) -> list[Any]:
+    items = p.get(name)
+    if not isinstance(items, list) or not items:
+        raise ApiError("general_argument_invalid", f"Invalid `{name}` param: give a non-empty array of objects")
+    if len(items) > MAX_BULK:
+        raise ApiError("general_argument_invalid", f"Invalid `{name}` param: at most {MAX_BULK} items per request")
+    return items
+
+
+# --- single rows --------------------------------------------------------------------------------
+
+
+@handles("tablesDBCreateRow", "databasesCreateDocument")
+@flavored
+def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    # Single or bulk, decided as Appwrite does: by which of `data` / `rows` is non-empty.
+    data, items = p.get("data"), p.get(fl.rows)
+    if not data and not items:
+        raise fl.error("row_missing_data", f"The {fl.row} data is missing. Send `data` as a non-empty JSON object.")
+    if data and items:
+        raise ApiError("general_bad_request", f"You can only send one of the following parameters: data, {fl.rows}")
+    if items:
+        if p.get(fl.row_param):
+            raise ApiError(
+                "general_bad_request",
+                f'Param "{fl.row_param}" is not allowed when creating multiple {fl.rows}, set "$id" on each instead.',
+            )
+        if p.get("permissions"):
+            raise ApiError(
+                "general_bad_request",
+                f'Param "permissions" is disallowed when creating multiple {fl.rows}, set "$permissions" on '
+                "each instead",
+            )
+        return _create_rows(ctx, p)
+    if not p.get(fl.row_param):
+        raise fl.error("row_missing_data", f"{fl.row.capitalize()} ID is required when creating a single {fl.row}.")
+    row_id = custom_id(p[fl.row_param], fl.row_param)
+    perms = _row_permissions(p.get("permissions")) or []
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        raw = _data_param(t, p.get("data"))
+        checked = cols.check_row(t.columns, raw, partial=False)
+        doc = rows.insert(conn, t, row_id, checked, perms, rows.stamps(t, raw))
+        out = rows.render(t, doc)
+    ctx.emit(t.event(row_id, "create"), out)
+    return out
+
+
+def _create_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    items = _bulk_items_raw(p, fl.rows)
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        out = []
+        for item in items:
+            row_id, data, perms = _split_item(t, item)
+            checked = cols.check_row(t.columns, data, partial=False)
+            out.append(rows.render(t, rows.insert(conn, t, row_id, checked, perms or [], rows.stamps(t, data))))
+    for row in out:
+        ctx.emit(t.event(row["$id"], "create"), row)
+    return Reply({"total": len(out), fl.rows: out}, status=201)
+
+
+@handles("tablesDBGetRow", "databasesGetDocument")
+@flavored
+def get_row(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.read() as conn:
+        t = _target(conn, ctx, p)
+        doc = rows.require(conn, t, p[fl.row_param])
+    return rows.render(t, doc, rows.select_of(p.get("queries"), t.fields))
+
+
+@handles("tablesDBListRows", "databasesListDocuments")
+@flavored
+def list_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.read() as conn:
+        t = _target(conn, ctx, p)
+        total, docs, select = st.list_docs(conn, t.sql, "1", [], p["queries"], t.fields, total=p["total"] is not False)
+    return {"total": total, fl.rows: [rows.render(t, d, select) for d in docs]}
+
+
+@handles("tablesDBUpsertRow", "databasesUpsertDocument")
+@flavored
+def upsert_row(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    row_id = validate_id(p[fl.row_param], fl.row_param)
+    perms = _row_permissions(p.get("permissions"))
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        doc, action = rows.upsert(conn, t, row_id, _data_param(t, p.get("data"), required=False), perms)
+        out = rows.render(t, doc)
+    ctx.emit(t.event(row_id, action), out)
+    return out
+
+
+@handles("tablesDBUpdateRow", "databasesUpdateDocument")
+@flavored
+def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        doc = rows.require(conn, t, p[fl.row_param])
+        data = _data_param(t, p.get("data"), required=False)
+        if not data and p.get("permissions") is None:
+            raise t.fl.error("row_missing_payload", "Nothing to update: send `data` and/or `permissions`.")
+        doc.update(cols.check_row(t.columns, data, partial=True))
+        perms = _row_permissions(p.get("permissions"))
+        if perms is not None:
+            doc["$permissions"] = perms
+        out = rows.render(t, rows.write(conn, t, doc, rows.stamps(t, data)))
+    ctx.emit(t.event(doc["$id"], "update"), out)
+    return out
+
+
+@handles("tablesDBDeleteRow", "databasesDeleteDocument")
+@flavored
+def delete_row(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        doc = rows.require(conn, t, p[fl.row_param])
+        rows.delete(conn, t, [doc["$id"]])
+    ctx.emit(t.event(doc["$id"], "delete"), rows.render(t, doc))
+    return None
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+
+
+@handles("tablesDBUpsertRows", "databasesUpsertDocuments")
+@flavored
+def upsert_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    items = _bulk_items_raw(p, fl.rows)
+    events = []
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        out = []
+        for item in items:
+            row_id, data, perms = _split_item(t, item)
+            doc, action = rows.upsert(conn, t, row_id, data, perms)
+            rendered = rows.render(t, doc)
+            out.append(rendered)
+            events.append((t.event(row_id, action), rendered))
+    for name, payload in events:
+        ctx.emit(name, payload)
+    return {"total": len(out), fl.rows: out}
+
+
+@handles("tablesDBUpdateRows", "databasesUpdateDocuments")
+@flavored
+def update_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        changes = cols.check_row(t.columns, _data_param(t, p.get("data"), required=False), partial=True)
+        out = []
+        for doc in rows.matching(conn, t, p.get("queries")):
+            doc.update(changes)
+            out.append(rows.render(t, rows.write(conn, t, doc)))
+    for row in out:
+        ctx.emit(t.event(row["$id"], "update"), row)
+    return {"total": len(out), fl.rows: out}
+
+
+@handles("tablesDBDeleteRows", "databasesDeleteDocuments")
+@flavored
+def delete_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        docs = rows.matching(conn, t, p.get("queries"))
+        rows.delete(conn, t, [d["$id"] for d in docs])
+        out = [rows.render(t, d) for d in docs]
+    for row in out:
+        ctx.emit(t.event(row["$id"], "delete"), row)
+    return {"total": len(out), fl.rows: out}
+
+
+# --- atomic numeric changes ---------------------------------------------------------------------
+
+
+@handles(
+    "tablesDBIncrementRowColumn",
+    "tablesDBDecrementRowColumn",
+    "databasesIncrementDocumentAttribute",
+    "databasesDecrementDocumentAttribute",
+)
+@flavored
+def change_number(ctx: Ctx, p: dict[str, Any]) -> Any:
+    fl = flavor_of(ctx.op.id)
+    decrement = "Decrement" in ctx.op.id
+    key = p[fl.column_param]
+    value = 1 if p.get("value") is None else p["value"]
+    if value <= 0:
+        raise ApiError("general_argument_invalid", "Invalid `value` param: Value must be greater than 0")
+    bound = p.get("min") if decrement else p.get("max")
+    with ctx.store.tx() as conn:
+        t = _target(conn, ctx, p)
+        col = t.columns.get(key)
+        if col is None:
+            raise t.fl.error("column_not_found", f"{fl.column.capitalize()} '{key}' could not be found.")
+        if col["type"] not in ("integer", "double") or col.get("array"):
+            raise t.fl.error("column_type_invalid", f"{fl.column.capitalize()} '{key}' is not a number column.")
+        doc = rows.require(conn, t, p[fl.row_param])
+        current = doc.get(key) or 0
+        new = current - value if decrement else current + value
+        if col["type"] == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise ApiError("general_argument_invalid", "Invalid `value` param: Value must be a valid integer")
+            new = int(new)
+        if bound is not None and ((decrement and new < bound) or (not decrement and new > bound)):
+            # Appwrite's wording, e.g. 'tablesDB "n" has reached the maximum value of 10'
+            namespace = "tablesDB" if fl.name == "tablesdb" else "databases"
+            word = "minimum" if decrement else "maximum"
+            raise fl.error("column_limit_exceeded", f'{namespace} "{key}" has reached the {word} value of {bound}')
+        own = col.get("min") if decrement else col.get("max")
+        if own is not None and ((decrement and new < own) or (not decrement and new > own)):
+            # Appwrite would store a value outside the column's range here; refusing keeps rows valid.
+            word = "below the minimum" if decrement else "above the maximum"
+            raise fl.error(
+                "column_value_invalid",
+                f"Cannot {'decrement' if decrement else 'increment'} '{key}' of '{doc['$id']}' by {value}: "
+                f"{current} would go {word} of {own} set on the {fl.column}.",
+            )
+        doc[key] = new
+        out = rows.render(t, rows.write(conn, t, doc))
+    ctx.emit(t.event(doc["$id"], "update"), out)
+    return out

@@ -1,0 +1,152 @@
+"""The function model: functions, deployments and executions as stored and as Appwrite renders them,
+their lookups, and the checks of a function's settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from quixotic.errors import ApiError
+from quixotic.server import store as st
+from quixotic.server.auth import ALL_SCOPES
+from quixotic.server.compute.engine import RUNTIMES
+from quixotic.server.compute.schedule import parse_cron
+from quixotic.server.functions import variables
+
+MAX_TIMEOUT = 900
+
+
+# --- models -------------------------------------------------------------------------------------
+
+
+def function_model(conn: sqlite3.Connection, project: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    keys = (
+        "execute", "name", "enabled", "live", "logging", "runtime", "deploymentId", "deploymentCreatedAt",
+        "latestDeploymentId", "latestDeploymentCreatedAt", "latestDeploymentStatus", "scopes", "events",
+        "schedule", "timeout", "entrypoint", "commands", "version", "installationId", "providerRepositoryId",
+        "providerBranch", "providerRootDirectory", "providerSilentMode", "specification",
+    )  # fmt: skip
+    out = {"$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"]}
+    out.update({k: doc.get(k) for k in keys})
+    out["vars"] = [
+        variables.model(v, "function", doc["$id"])
+        for v in variables.all_of(conn, project, variables.function_parent(doc["$id"]))
+    ]
+    return out
+
+
+def deployment_model(doc: Mapping[str, Any]) -> dict[str, Any]:
+    keys = (
+        "type", "resourceId", "resourceType", "entrypoint", "sourceSize", "buildSize", "totalSize", "buildId",
+        "activate", "screenshotLight", "screenshotDark", "status", "buildLogs", "buildDuration",
+        "providerRepositoryName", "providerRepositoryOwner", "providerRepositoryUrl", "providerCommitHash",
+        "providerCommitAuthorUrl", "providerCommitAuthor", "providerCommitMessage", "providerCommitUrl",
+        "providerBranch", "providerBranchUrl",
+    )  # fmt: skip
+    out = {"$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"]}
+    out.update({k: doc.get(k, "") for k in keys})
+    return out
+
+
+def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
+    keys = (
+        "functionId", "deploymentId", "trigger", "status", "requestMethod", "requestPath", "requestHeaders",
+        "responseStatusCode", "responseBody", "responseHeaders", "logs", "errors", "duration",
+    )  # fmt: skip
+    out = {
+        "$id": doc["$id"],
+        "$createdAt": doc["$createdAt"],
+        "$updatedAt": doc["$updatedAt"],
+        "$permissions": doc.get("$permissions", []),
+    }
+    out.update({k: doc.get(k) for k in keys})
+    if doc.get("scheduledAt"):
+        out["scheduledAt"] = doc["scheduledAt"]
+    return out
+
+
+# --- lookups ------------------------------------------------------------------------------------
+
+
+def get_function(conn: sqlite3.Connection, project: str, function_id: str) -> st.Doc:
+    doc = st.meta_get(conn, project, "function", "", function_id)
+    if doc is None:
+        raise ApiError("function_not_found", f"Function with the requested ID '{function_id}' could not be found.")
+    return doc
+
+
+def get_deployment(conn: sqlite3.Connection, project: str, function_id: str, deployment_id: str) -> st.Doc:
+    doc = st.meta_get(conn, project, "deployment", function_id, deployment_id)
+    if doc is None:
+        raise ApiError(
+            "deployment_not_found", f"Deployment with the requested ID '{deployment_id}' could not be found."
+        )
+    return doc
+
+
+def get_execution(conn: sqlite3.Connection, project: str, function_id: str, execution_id: str) -> st.Doc:
+    doc = st.meta_get(conn, project, "execution", function_id, execution_id)
+    if doc is None:
+        raise ApiError("execution_not_found", f"Execution with the requested ID '{execution_id}' could not be found.")
+    return doc
+
+
+# --- functions ----------------------------------------------------------------------------------
+
+
+def check_settings(p: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validated function settings from create/update parameters (unset ones keep ``current``)."""
+    base: dict[str, Any] = dict(current or {})
+
+    def pick(name: str, default: Any) -> Any:
+        value = p.get(name)
+        if value is None:
+            return base.get(name, default)
+        return value
+
+    runtime = pick("runtime", "python-3.11")
+    if runtime not in RUNTIMES:
+        raise ApiError(
+            "function_runtime_unsupported",
+            f"Runtime '{runtime}' is not supported by the local server. Supported: {', '.join(RUNTIMES)}.",
+        )
+    timeout = pick("timeout", 15)
+    if not 1 <= int(timeout) <= MAX_TIMEOUT:
+        raise ApiError(
+            "general_argument_invalid", f"Invalid `timeout` param: Value must be between 1 and {MAX_TIMEOUT}"
+        )
+    schedule = pick("schedule", "")
+    if schedule:
+        try:
+            parse_cron(schedule)
+        except ValueError as exc:
+            raise ApiError("general_argument_invalid", f"Invalid `schedule` param: {exc}") from exc
+    scopes = list(pick("scopes", []))
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise ApiError("general_argument_invalid", f"Invalid `scopes` param: unknown scopes {', '.join(unknown)}")
+    execute = list(pick("execute", []))
+    events = list(pick("events", []))
+    if len(execute) > 100 or len(events) > 100:
+        raise ApiError("general_argument_invalid", "At most 100 `execute` roles and 100 `events`.")
+    return {
+        **base,
+        "name": pick("name", ""),
+        "runtime": runtime,
+        "execute": execute,
+        "events": events,
+        "schedule": schedule,
+        "timeout": int(timeout),
+        "enabled": pick("enabled", True),
+        "logging": pick("logging", True),
+        "entrypoint": pick("entrypoint", ""),
+        "commands": pick("commands", ""),
+        "scopes": scopes,
+        "installationId": pick("installationId", ""),
+        "providerRepositoryId": pick("providerRepositoryId", ""),
+        "providerBranch": pick("providerBranch", ""),
+        "providerRootDirectory": pick("providerRootDirectory", ""),
+        "providerSilentMode": pick("providerSilentMode", False),
+        "specification": pick("specification", "s-1vcpu-512mb"),
+    }

@@ -1,0 +1,39 @@
+"""The server's settings, read once from the environment when the app is made, then passed down.
+
+Handlers and the engine read these fields, never ``os.environ``: a test or an embedding process can
+hand ``create_app`` any mapping, and what a server runs with is visible in one value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+DEFAULT_STORAGE_LIMIT: Final = 30_000_000  # Appwrite's _APP_STORAGE_LIMIT default
+DEFAULT_BUILD_TIMEOUT: Final = 900.0
+DEFAULT_FUNCTION_CONCURRENCY: Final = 2
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    storage_limit: int = DEFAULT_STORAGE_LIMIT  # largest file a bucket may allow (_APP_STORAGE_LIMIT)
+    schedule_speedup: float = 1.0  # the scheduler's clock runs this much faster (QUIXOTIC_SCHEDULE_SPEEDUP)
+    function_concurrency: int = DEFAULT_FUNCTION_CONCURRENCY  # warm workers per deployment
+    build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds a deployment build may take
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        """Settings from ``env`` (``os.environ`` when None); unparsable values fall back as they always did."""
+        source = os.environ if env is None else env
+        try:
+            storage_limit = int(source.get("_APP_STORAGE_LIMIT", DEFAULT_STORAGE_LIMIT))
+        except ValueError:
+            storage_limit = DEFAULT_STORAGE_LIMIT
+        return cls(
+            storage_limit=storage_limit,
+            schedule_speedup=float(source.get("QUIXOTIC_SCHEDULE_SPEEDUP", "1") or 1),
+            function_concurrency=int(source.get("QUIXOTIC_FUNCTION_CONCURRENCY", str(DEFAULT_FUNCTION_CONCURRENCY))),
+            build_timeout=float(source.get("QUIXOTIC_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT)),
+        )
