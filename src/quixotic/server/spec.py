@@ -121,9 +121,6 @@ class RouteTable:
                 return op, found.groupdict()
         return None
 
-    def allowed_methods(self, path: str) -> list[str]:
-        return [m for m, ops in self._by_method.items() if any(o.pattern.match(path) for o in ops)]
-
 
 @cache
 def route_table() -> RouteTable:
