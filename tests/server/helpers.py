@@ -10,7 +10,10 @@ from typing import Any
 
 import appwrite.utils.deprecated
 import pytest
+from appwrite.client import Client
 from appwrite.exception import AppwriteException
+from appwrite.services.databases import Databases
+from appwrite.services.tables_db import TablesDB
 
 # Appwrite's datetime format: ISO 8601 with milliseconds and an explicit +00:00 offset.
 ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
@@ -96,3 +99,35 @@ def silence_sdk_deprecations(monkeypatch: pytest.MonkeyPatch) -> None:
     forces its warnings through with ``simplefilter('always')``, past pytest's filters. The server
     emulates 1.8, where they are current, so the tests turn those warnings off."""
     monkeypatch.setattr(appwrite.utils.deprecated, "warnings", _NoWarnings)
+
+
+_LEGACY_WORDS = (
+    ("tables", "collections"), ("table", "collection"), ("rows", "documents"), ("row", "document"),
+    ("columns", "attributes"), ("column", "attribute"),
+)  # fmt: skip
+
+
+class Flavour:
+    """One of the two database APIs behind one set of names: TablesDB's words (``create_row``,
+    ``row_not_found``, ``rows.read``, ``$tableId``) are translated into the legacy API's
+    (``create_document``, ``document_not_found``, ``documents.read``, ``$collectionId``) when ``name`` is
+    ``"legacy"``, so one test body checks both."""
+
+    def __init__(self, name: str, client: Client) -> None:
+        self.name = name
+        self.service: Any = TablesDB(client) if name == "tablesdb" else Databases(client)
+
+    def word(self, generic: str) -> str:
+        if self.name == "tablesdb":
+            return generic
+        for modern, legacy in _LEGACY_WORDS:
+            generic = generic.replace(modern, legacy)
+        return generic
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        call = getattr(self.service, self.word(method))
+
+        def translated(*args: Any, **kwargs: Any) -> Any:
+            return call(*args, **{self.word(k): v for k, v in kwargs.items()})
+
+        return translated

@@ -17,6 +17,7 @@ from appwrite.services.databases import Databases
 from appwrite.services.tables_db import TablesDB
 from helpers import (
     DOCUMENT_SYSTEM_KEYS,
+    Flavour,
     assert_timestamps,
     ids,
     raises_api,
@@ -195,23 +196,36 @@ def test_documents_crud_and_shape(dbs: Databases, db: str) -> None:
         dbs.get_document(db, "c", "d2")
 
 
-def test_bulk_documents(dbs: Databases, db: str) -> None:
-    dbs.create_collection(db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}])
-    made = dbs.create_documents(db, "c", [{"$id": "a", "n": 1}, {"$id": "b", "n": 2}, {"$id": "c", "n": 3}])
-    assert made["total"] == 3 and ids(made, "documents") == ["a", "b", "c"]
-    assert all(d["$collectionId"] == "c" for d in made["documents"])
-    assert dbs.upsert_documents(db, "c", [{"$id": "a", "n": 10}, {"$id": "d", "n": 4}])["total"] == 2
-    changed = dbs.update_documents(db, "c", {"n": 0}, [Query.less_than("n", 3)])
-    assert sorted(ids(changed, "documents")) == ["b"]
-    removed = dbs.delete_documents(db, "c", [Query.greater_than("n", 3)])
-    assert sorted(ids(removed, "documents")) == ["a", "d"]
-    assert ids(dbs.list_documents(db, "c"), "documents") == ["b", "c"]
+@pytest.fixture(params=["tablesdb", "legacy"])
+def api(request: pytest.FixtureRequest, client: Client) -> Flavour:
+    """The same test through TablesDB and through the legacy Databases API."""
+    return Flavour(request.param, client)
 
-    with raises_api(400, "document_invalid_structure"):
-        dbs.create_documents(db, "c", [{"$id": "x", "n": 1}, {"$id": "y", "n": "two"}])
-    with raises_api(409, "document_already_exists"):
-        dbs.create_documents(db, "c", [{"$id": "x", "n": 1}, {"$id": "b", "n": 2}])
-    assert ids(dbs.list_documents(db, "c"), "documents") == ["b", "c"]
+
+@pytest.fixture
+def api_db(api: Flavour) -> str:
+    api.create(DB, "Either")
+    return DB
+
+
+def test_bulk_writes(api: Flavour, api_db: str) -> None:
+    db, rows = api_db, api.word("rows")
+    api.create_table(db, "c", "C", columns=[{"key": "n", "type": "integer", "required": False}])
+    made = api.create_rows(db, "c", [{"$id": "a", "n": 1}, {"$id": "b", "n": 2}, {"$id": "c", "n": 3}])
+    assert made["total"] == 3 and ids(made, rows) == ["a", "b", "c"]
+    assert all(d[api.word("$tableId")] == "c" for d in made[rows])
+    assert api.upsert_rows(db, "c", [{"$id": "a", "n": 10}, {"$id": "d", "n": 4}])["total"] == 2
+    changed = api.update_rows(db, "c", {"n": 0}, [Query.less_than("n", 3)])
+    assert sorted(ids(changed, rows)) == ["b"]
+    removed = api.delete_rows(db, "c", [Query.greater_than("n", 3)])
+    assert sorted(ids(removed, rows)) == ["a", "d"]
+    assert ids(api.list_rows(db, "c"), rows) == ["b", "c"]
+
+    with raises_api(400, api.word("row_invalid_structure")):
+        api.create_rows(db, "c", [{"$id": "x", "n": 1}, {"$id": "y", "n": "two"}])
+    with raises_api(409, api.word("row_already_exists")):
+        api.create_rows(db, "c", [{"$id": "x", "n": 1}, {"$id": "b", "n": 2}])
+    assert ids(api.list_rows(db, "c"), rows) == ["b", "c"]
 
 
 def test_written_by_tablesdb_read_by_databases(dbs: Databases, tdb: TablesDB) -> None:
@@ -349,17 +363,17 @@ def test_legacy_error_types(dbs: Databases, db: str) -> None:
     assert dbs.list_attributes(db, "c")["total"] == 2 and dbs.list_indexes(db, "c")["total"] == 1
 
 
-def test_legacy_scopes(server: Any, project: admin.ProjectCredentials, dbs: Databases, db: str) -> None:
-    dbs.create_collection(db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}])
-    dbs.create_document(db, "c", "d", {"n": 1})
-    reader = Databases(
-        server.client(project.project_id, admin.create_key(server.data_dir, project.project_id, ["documents.read"]))
-    )
-    assert ids(reader.list_documents(db, "c"), "documents") == ["d"]
+def test_read_key_cannot_write(server: Any, project: admin.ProjectCredentials, api: Flavour, api_db: str) -> None:
+    db, rows = api_db, api.word("rows")
+    api.create_table(db, "c", "C", columns=[{"key": "n", "type": "integer", "required": False}])
+    api.create_row(db, "c", "d", {"n": 1})
+    secret = admin.create_key(server.data_dir, project.project_id, [api.word("rows.read")])
+    reader = Flavour(api.name, server.client(project.project_id, secret))
+    assert ids(reader.list_rows(db, "c"), rows) == ["d"]
     with raises_api(401, "general_unauthorized_scope"):
-        reader.create_document(db, "c", "e", {"n": 2})
+        reader.create_row(db, "c", "e", {"n": 2})
     with raises_api(401, "general_unauthorized_scope"):
-        reader.create_collection(db, "c2", "C2")
-    anonymous = Databases(server.client(project.project_id, None))
+        reader.create_table(db, "c2", "C2")
+    anonymous = Flavour(api.name, server.client(project.project_id, None))
     with raises_api(401, "general_unauthorized_scope"):
-        anonymous.get_document(db, "c", "d")
+        anonymous.get_row(db, "c", "d")
