@@ -37,8 +37,8 @@ from rich.table import Table
 from quixotic.backup.archive import check_archive
 from quixotic.commands import backup as cmd
 from quixotic.commands import deploy as deploy_cmd
-from quixotic.commands.deploy import Target
 from quixotic.server import admin
+from quixotic.target import Target, connect
 
 T = TypeVar("T")
 MB = 1_000_000
@@ -159,7 +159,7 @@ def main() -> None:
             environ[f"QUIXOTIC_{env.upper()}_API_KEY"] = project.api_key
 
         def target(env: str) -> Target:
-            return deploy_cmd.connect(root, env, environ)
+            return connect(root, env, environ)
 
         deploy_cmd.deploy(target("src"), yes=True)
         total_mb = args.files * file_size / MB

@@ -26,11 +26,12 @@ from appwrite.services.tables_db import TablesDB
 from rich.console import Console
 from rich.table import Table
 
-from quixotic.backends.appwrite import AppwriteBackend
 from quixotic.commands import deploy as cmd
 from quixotic.config import load_environment
-from quixotic.packaging import package_folder
+from quixotic.deploy.packaging import package_folder
+from quixotic.sdk.backend import AppwriteBackend
 from quixotic.server import admin
+from quixotic.target import connect
 
 console = Console()
 
@@ -88,16 +89,16 @@ def main() -> None:
             creds = admin.create_project(base / "data", "quixotictools-local")
             environ = {**os.environ, "QUIXOTIC_LOCAL_ENDPOINT": url, "QUIXOTIC_LOCAL_API_KEY": creds.api_key}
             t0 = time.perf_counter()
-            first = cmd.deploy(cmd.connect(root, "local", environ), yes=True)
+            first = cmd.deploy(connect(root, "local", environ), yes=True)
             deploy_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            noop = cmd.deploy(cmd.connect(root, "local", environ), yes=True)
+            noop = cmd.deploy(connect(root, "local", environ), yes=True)
             noop_s = time.perf_counter() - t0
             main_py = root / "functions" / "cleanup" / "src" / "main.py"
             main_py.write_text(main_py.read_text() + "\n# bench change\n")
-            cmd.deploy(cmd.connect(root, "local", environ), yes=True)
+            cmd.deploy(connect(root, "local", environ), yes=True)
             t0 = time.perf_counter()
-            cmd.rollback(cmd.connect(root, "local", environ), yes=True)
+            cmd.rollback(connect(root, "local", environ), yes=True)
             rollback_s = time.perf_counter() - t0
         finally:
             proc.terminate()

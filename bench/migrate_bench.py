@@ -32,10 +32,10 @@ from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 
 from quixotic.commands import migrate
-from quixotic.commands.deploy import connect
 from quixotic.config.resources import Column
 from quixotic.migrations.history import History
 from quixotic.server import admin
+from quixotic.target import connect
 
 REPO = Path(__file__).resolve().parents[1]
 APP = "quixotic_app"

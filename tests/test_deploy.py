@@ -18,10 +18,12 @@ from localserver import LocalServer
 from sites import HELLO, SECRET, project_files
 
 from quixotic.commands import deploy as cmd
-from quixotic.errors import ApiError, PlanError
+from quixotic.errors import ApiError, LockHeld, PlanError
 from quixotic.plan.plan import Plan
 from quixotic.server import admin
-from quixotic.toolstate import LockHeld
+from quixotic.target import Target, locks
+from quixotic.target import connect as target_of
+from quixotic.target.system import SystemDatabase
 
 
 @pytest.fixture
@@ -37,12 +39,12 @@ def site(server: LocalServer, tmp_path: Path) -> Iterator[tuple[Path, dict[str, 
     yield tmp_path, environ
 
 
-def connect(site: tuple[Path, dict[str, str]]) -> cmd.Target:
+def connect(site: tuple[Path, dict[str, str]]) -> Target:
     root, environ = site
-    return cmd.connect(root, "test", environ)
+    return target_of(root, "test", environ)
 
 
-def execute(target: cmd.Target) -> dict[str, Any]:
+def execute(target: Target) -> dict[str, Any]:
     result = Functions(target.backend.client).create_execution("hello", "", False, "/", "GET")
     assert result["status"] == "completed", result["errors"]
     return dict(json.loads(result["responseBody"]))
@@ -61,8 +63,8 @@ def test_deploy_from_empty_then_noop(site: tuple[Path, dict[str, str]]) -> None:
     assert again.release_id is None and again.applied == 0
     assert cmd.plan(connect(site)).plan.is_empty
     releases = cmd.releases(connect(site))
-    assert [r["status"] for r in releases] == ["succeeded"]
-    assert releases[0]["planDigest"] == result.plan.digest()
+    assert [r.status for r in releases] == ["succeeded"]
+    assert releases[0].record["planDigest"] == result.plan.digest()
 
 
 def test_change_then_rollback(site: tuple[Path, dict[str, str]]) -> None:
@@ -85,7 +87,7 @@ def test_change_then_rollback(site: tuple[Path, dict[str, str]]) -> None:
     assert fn.get("hello")["deploymentId"] == before
     assert execute(connect(site)) == {"version": 1, "greeting": "hello", "token": True}
     assert any("deployment" in a for a in back.actions)
-    kinds = [r["kind"] for r in cmd.releases(connect(site))]
+    kinds = [r.kind for r in cmd.releases(connect(site))]
     assert kinds[:3] == ["rollback", "deploy", "deploy"]
 
 
@@ -125,16 +127,44 @@ def test_build_failure_keeps_the_old_deployment(site: tuple[Path, dict[str, str]
         cmd.deploy(connect(site), yes=True)
     assert "previous deployment stays active" in str(err.value)
     assert Functions(connect(site).backend.client).get("hello")["deploymentId"] == live
-    assert cmd.releases(connect(site))[0]["status"] == "failed"
+    assert cmd.releases(connect(site))[0].status == "failed"
     assert execute(connect(site))["version"] == 1
 
 
 def test_two_deploys_never_interleave(site: tuple[Path, dict[str, str]]) -> None:
     target = connect(site)
-    with target.tool.lock("deploy"), pytest.raises(LockHeld) as err:
+    with target.system.lock("deploy"), pytest.raises(LockHeld) as err:
         cmd.deploy(connect(site), yes=True)
     assert "held by" in err.value.message
     assert cmd.deploy(connect(site), yes=True).release_id
+
+
+def test_the_deploy_lock_is_kept_alive_through_a_long_apply(
+    site: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lock policy: a short TTL renewed by heartbeats, so an apply that outlasts the TTL (a long build)
+    still holds its lock, and nobody can take it meanwhile."""
+    monkeypatch.setattr(locks, "TTL", 1.0)
+    monkeypatch.setattr(locks, "HEARTBEAT", 0.2)
+    other = SystemDatabase(connect(site).backend)
+    seen: list[tuple[bool, str]] = []
+
+    def slow(message: str) -> None:
+        if seen:
+            return
+        time.sleep(2.5)  # well past the TTL: only heartbeats keep the lock
+        held = other.current_lock("deploy")
+        assert held is not None
+        try:
+            with other.lock("deploy"):
+                seen.append((False, "taken"))
+        except LockHeld:
+            seen.append((held.expired(), held.owner))
+
+    result = cmd.deploy(connect(site), yes=True, progress=slow)
+    assert result.release_id and seen and seen[0][0] is False
+    assert cmd.releases(connect(site))[0].status == "succeeded"
+    assert other.current_lock("deploy") is None
 
 
 def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: tuple[Path, dict[str, str]]) -> None:
@@ -187,7 +217,7 @@ def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     target = connect(site)
-    target.tool.break_lock("deploy")  # the holder is dead; its lock would expire on its own
+    target.system.break_lock("deploy")  # the holder is dead; its lock would expire on its own
     cmd.deploy(connect(site), yes=True)
     assert cmd.plan(connect(site)).plan.is_empty
     assert execute(connect(site))["greeting"] == "hello"
@@ -198,7 +228,7 @@ def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: tuple[P
     project_id = json.loads((root / "environments" / "test.json").read_text())["projectId"]
     weak = admin.create_key(server.data_dir, project_id, ["databases.read"])
     with pytest.raises(ApiError) as err:
-        cmd.deploy(cmd.connect(root, "test", {**environ, "QUIXOTIC_TEST_API_KEY": weak}), yes=True)
+        cmd.deploy(target_of(root, "test", {**environ, "QUIXOTIC_TEST_API_KEY": weak}), yes=True)
     assert err.value.type == "general_unauthorized_scope"
     assert "missing scopes" in err.value.message and "lacks that scope" in err.value.message
     env_file = root / "environments" / "test.json"
@@ -227,4 +257,4 @@ def test_seed_scripts_wrap_the_cli(site: tuple[Path, dict[str, str]]) -> None:
         capture_output=True, text=True, env=environ, timeout=300,
     )  # fmt: skip
     assert rolled.returncode == 0, rolled.stderr
-    assert [r["kind"] for r in cmd.releases(connect(site))][:2] == ["rollback", "deploy"]
+    assert [r.kind for r in cmd.releases(connect(site))][:2] == ["rollback", "deploy"]

@@ -8,26 +8,35 @@ server maps :class:`ApiError` to Appwrite's error JSON in one place (``quixotic.
 
     QuixoticError                    root; ``message`` says what is wrong and what to do
     ├── UsageError                   bad command-line input or arguments to a library call
-    ├── ConfigError                  the project's configuration files are invalid: ``problems`` lists every
-    │                                problem found in one pass (file, place, what to change)
+    ├── ProblemsError                several problems found in one pass: ``headline`` and ``problems``
+    │   ├── ConfigError              the project's configuration files are invalid (file, place, what to change)
+    │   └── MigrationError           migrations that cannot run as they are: bad files (duplicate number, gap,
+    │                                import error), history that disagrees with the files (edited after apply,
+    │                                missing file, out of order), an unknown target, ``down`` past an
+    │                                irreversible migration, a migration that raised
     ├── LocalDataError               the local server's data folder is missing, locked or corrupt
+    ├── ServerStartError             the local server would not start or answer (the message has its log's tail)
+    ├── LockHeld                     another run holds a lock of the target (deploy, migrations, restore): who,
+    │                                where, until when, and how to break it
     ├── PlanError                    a deploy plan that cannot be made or applied as it is: destructive changes
     │                                without ``--allow-destructive``, a plan file that is malformed, tampered
     │                                with or stale (the live project changed), a desired state that
-    │                                contradicts itself
+    │                                contradicts itself, a failed health check after a deploy
     ├── TranscriptionError           the transcribe function refused or failed a file: ``code`` is the
     │                                function's stable error code (file_too_large, insufficient_credits, ...)
     ├── BackupError                  a backup archive that cannot be trusted or used (truncated, edited, of a
     │                                newer format, wrong passphrase: the message names the part), or a backup,
     │                                restore or clone refused as asked (non-empty target without --replace or
     │                                --merge, missing scopes, protected environment without confirmation)
-    ├── MigrationError               migrations that cannot run as they are: bad files (duplicate number, gap,
-    │                                import error), history that disagrees with the files (edited after apply,
-    │                                missing file, out of order), an unknown target, ``down`` past an
-    │                                irreversible migration, a migration that raised; ``problems`` lists each
-    └── ApiError                     an Appwrite API error: ``type`` (e.g. ``row_not_found``), ``code`` (HTTP)
-                                     raised by the local server's handlers and, later, by the SDK adapter
-                                     when it translates an ``AppwriteException`` once at the boundary
+    └── ApiError                     an Appwrite API error: ``type`` (e.g. ``row_not_found``), ``code`` (HTTP).
+        │                            Raised by the local server's handlers (``quixotic.server.app`` renders it)
+        │                            and by the SDK boundary (``quixotic.sdk.boundary``), which translates every
+        │                            ``AppwriteException`` once into the subclass its status names:
+        ├── InvalidRequest           400: the request itself is wrong (bad value, bad query)
+        ├── AccessDenied             401 / 403: the key lacks a scope, or the project or key is wrong
+        ├── NotFound                 404: the resource does not exist (callers test for this, not for codes)
+        ├── Conflict                 409: it exists already, or a unique value or lock is taken
+        └── Unreachable              no answer at all: the endpoint is down or wrong (``code`` 0)
 """
 
 from __future__ import annotations
@@ -145,21 +154,30 @@ class UsageError(QuixoticError):
     """Bad arguments: an unknown option value, a malformed ID, a missing file."""
 
 
-class ConfigError(QuixoticError):
-    """The configuration (``appwrite.json``, ``templates/``, ``environments/``) is invalid.
+class ProblemsError(QuixoticError):
+    """Several problems found in one pass, so one run reports them all: ``problems`` holds them one per
+    item and ``message`` is the headline followed by the list."""
 
-    Loading collects every problem before raising, so one run reports them all; ``problems`` holds
-    them one per item and ``message`` is the headline followed by the list.
-    """
-
-    def __init__(self, headline: str, problems: Sequence[str]) -> None:
+    def __init__(self, headline: str, problems: Sequence[str] = ()) -> None:
         super().__init__("\n".join([headline, *(f"  - {p}" for p in problems)]))
         self.headline = headline
         self.problems: tuple[str, ...] = tuple(problems)
 
 
+class ConfigError(ProblemsError):
+    """The configuration (``appwrite.json``, ``templates/``, ``environments/``) is invalid."""
+
+
 class LocalDataError(QuixoticError):
     """The local server's data folder cannot be used as it is."""
+
+
+class ServerStartError(QuixoticError):
+    """The local server exited at start or did not answer in time; the message carries its log's tail."""
+
+
+class LockHeld(QuixoticError):
+    """Another process holds a lock of the target (deploy, migrations, restore): who, where and until when."""
 
 
 class PlanError(QuixoticError):
@@ -176,16 +194,9 @@ class TranscriptionError(QuixoticError):
         self.detail = message
 
 
-class MigrationError(QuixoticError):
-    """Migrations refused or failed; raised before anything changes whenever the problem is visible up front.
-
-    ``problems`` holds every problem found (files and history are checked in one pass).
-    """
-
-    def __init__(self, headline: str, problems: Sequence[str] = ()) -> None:
-        super().__init__("\n".join([headline, *(f"  - {p}" for p in problems)]))
-        self.headline = headline
-        self.problems: tuple[str, ...] = tuple(problems)
+class MigrationError(ProblemsError):
+    """Migrations refused or failed; raised before anything changes whenever the problem is visible up front
+    (files and history are checked in one pass)."""
 
 
 class BackupError(QuixoticError):
@@ -194,7 +205,7 @@ class BackupError(QuixoticError):
 
 
 class ApiError(QuixoticError):
-    """An Appwrite API error with its ``type`` and HTTP ``code``."""
+    """An Appwrite API error with its ``type`` and HTTP ``code``; :meth:`of` picks the subclass for the code."""
 
     def __init__(self, type: str, message: str, code: int | None = None) -> None:
         super().__init__(message)
@@ -202,4 +213,39 @@ class ApiError(QuixoticError):
         self.code = code if code is not None else ERROR_CODES.get(type, 500)
 
     def __repr__(self) -> str:
-        return f"ApiError({self.type!r}, {self.message!r}, {self.code})"
+        return f"{type(self).__name__}({self.type!r}, {self.message!r}, {self.code})"
+
+    @staticmethod
+    def of(type: str, message: str, code: int) -> ApiError:
+        """The error as the most specific class its status names (``NotFound`` for 404, ...)."""
+        return _BY_CODE.get(code, ApiError)(type, message, code)
+
+
+class InvalidRequest(ApiError):
+    """400: a value, query or body the API refused."""
+
+
+class AccessDenied(ApiError):
+    """401 / 403: the key lacks a scope, or the project, key or session is not valid here."""
+
+
+class NotFound(ApiError):
+    """404: the resource (or route, or project) does not exist."""
+
+
+class Conflict(ApiError):
+    """409: the resource exists already, or a unique value is taken."""
+
+
+class Unreachable(ApiError):
+    """No HTTP answer at all: the endpoint is down, wrong or refused the connection."""
+
+
+_BY_CODE: Final[dict[int, type[ApiError]]] = {
+    400: InvalidRequest,
+    401: AccessDenied,
+    403: AccessDenied,
+    404: NotFound,
+    409: Conflict,
+    0: Unreachable,
+}

@@ -33,6 +33,7 @@ from localserver import LocalServer
 from quixotic.commands import deploy
 from quixotic.config import Environment, load_environment
 from quixotic.server import admin
+from quixotic.target import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "local"
@@ -170,7 +171,7 @@ def whisper(server: LocalServer) -> Iterator[Whisper]:
     env = load_environment(ROOT, ENV, environ=environ)
     client = server.client(env.project_id, creds.api_key)
     started = time.monotonic()
-    result = deploy.deploy(deploy.connect(ROOT, ENV, environ), yes=True)
+    result = deploy.deploy(connect(ROOT, ENV, environ), yes=True)
     assert result.release_id is not None
     print(f"backend deployed in {time.monotonic() - started:.1f} s ({result.applied} changes)")
     yield Whisper(server, env, creds.api_key, client)

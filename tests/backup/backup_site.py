@@ -25,8 +25,8 @@ from appwrite.services.users import Users
 from localserver import LocalServer
 
 from quixotic.commands import deploy as deploy_cmd
-from quixotic.commands.deploy import Target
 from quixotic.server import admin
+from quixotic.target import Target, connect
 
 HELLO = """
 import hashlib
@@ -198,7 +198,7 @@ class Site:
         return creds
 
     def target(self, name: str) -> Target:
-        return deploy_cmd.connect(self.root, name, self.environ)
+        return connect(self.root, name, self.environ)
 
 
 def make_site(root: Path, server: LocalServer) -> Site:

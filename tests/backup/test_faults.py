@@ -191,5 +191,5 @@ def test_a_killed_restore_converges_when_run_again(source: Source) -> None:
     report = cmd.restore(source.archive, source.site.target(dst), passphrase=PASSPHRASE)
     assert report.resumed and report.mode == "merge"
     assert cmd.diff_data(source.site.target("src"), source.site.target(dst)).same
-    statuses = [(r["kind"], r["status"]) for r in source.site.target(dst).tool.releases()]
+    statuses = [(r.kind, r.status) for r in source.site.target(dst).system.releases()]
     assert statuses == [("restore", "succeeded"), ("restore", "interrupted")]

@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 from appwrite.query import Query
 from appwrite.services.functions import Functions
+from appwrite.services.storage import Storage
 from appwrite.services.users import Users
 from backup_site import PASSPHRASE, Source, token_hash
 
 from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.restore import RestorePreview
 from quixotic.commands import backup as cmd
-from quixotic.commands.deploy import Target
 from quixotic.errors import BackupError
+from quixotic.target import Target
 
 
 def execute(target: Target) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def test_round_trip_into_a_fresh_project_loses_nothing(source: Source) -> None:
     ada, original = users.get("u000"), Users(source.site.target("src").backend.client).get("u000")
     assert (ada["password"], ada["hashOptions"], ada["labels"], ada["prefs"]) == (
         original["password"], original["hashOptions"], original["labels"], original["prefs"])  # fmt: skip
-    assert [r["kind"] for r in source.site.target(dst).tool.releases()] == ["restore"]
+    assert [r.kind for r in source.site.target(dst).system.releases()] == ["restore"]
     # The schema is exactly the source's: a plan from the restored project to the source's schema is empty.
     live_dst = source.site.target(dst).backend.read_state(with_code=False)
     live_src = source.site.target("src").backend.read_state(with_code=False)
@@ -127,6 +128,25 @@ def test_a_protected_environment_needs_confirmation(source: Source) -> None:
     assert report.rows == sum(source.seeded.rows.values())
 
 
+def test_the_restore_plans_again_under_its_locks(source: Source) -> None:
+    """What changed between the preview and the locks is planned for: a bucket made meanwhile is updated, not
+    created a second time (a stale plan would fail with 409 here)."""
+    dst = source.fresh("late", protected=True)
+    target = source.site.target(dst)
+
+    def meanwhile(preview: RestorePreview) -> bool:
+        assert any(c.address == "bucket:uploads" and c.action == "create" for c in preview.plan.changes)
+        Storage(target.backend.client).create_bucket("uploads", "made meanwhile", maximum_file_size=1_000)
+        return True
+
+    report = cmd.restore(source.archive, target, confirm=meanwhile, passphrase=PASSPHRASE)
+    assert report.rows == sum(source.seeded.rows.values())
+    bucket = Storage(target.backend.client).get_bucket("uploads")
+    original = Storage(source.site.target("src").backend.client).get_bucket("uploads")
+    assert (bucket["name"], bucket["maximumFileSize"]) == (original["name"], original["maximumFileSize"])
+    assert cmd.diff_data(source.archive, target).same
+
+
 def test_functions_that_react_to_events_do_not_fire_while_data_is_restored(source: Source) -> None:
     dst = source.fresh()
     target = source.site.target(dst)
@@ -152,5 +172,5 @@ def test_disaster_recovery_into_the_same_environment_brings_its_history_back(sou
     report = cmd.restore(source.archive, source.site.target("src"), mode="replace", passphrase=PASSPHRASE)
     assert report.rows_deleted == 1 and report.files_uploaded == 1 and report.users.get("created") == 1
     assert cmd.diff_data(source.archive, source.site.target("src")).same
-    kinds = [r["kind"] for r in source.site.target("src").tool.releases()]
+    kinds = [r.kind for r in source.site.target("src").system.releases()]
     assert kinds == ["restore", "deploy"]

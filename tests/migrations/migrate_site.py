@@ -16,7 +16,7 @@ from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 from localserver import LocalServer
 
-from quixotic.commands.deploy import Target, connect
+from quixotic.target import Target, connect
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "quixotic_app"
@@ -51,7 +51,7 @@ class Site:
         return path
 
     def history(self) -> list[dict[str, Any]]:
-        return self.target().tool.migration_rows()
+        return self.target().system.migration_rows()
 
 
 def make_site(

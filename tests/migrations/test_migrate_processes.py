@@ -15,8 +15,8 @@ from localserver import LocalServer
 from migrate_site import Site, make_site, rows, seed, wait_for
 
 from quixotic.commands import migrate as cmd
-from quixotic.toollock import LockHeld
-from quixotic.toolstate import SYSTEM_DB
+from quixotic.errors import LockHeld
+from quixotic.target.system import SYSTEM_DB
 
 SLOW = '''"""Takes a few seconds, so that two runners overlap."""
 
@@ -61,7 +61,7 @@ def test_two_runners_at_once_exactly_one_applies(server: LocalServer, tmp_path: 
     outputs = sorted([out_a, out_b], key=lambda text: "nothing to apply" in text)
     assert "0003_slow: applied" in outputs[0] and "test: nothing to apply" in outputs[1]
     assert applied_ids(patient) == ["0001", "0002", "0003"]
-    assert patient.target().tool.current_lock("migrations") is None
+    assert patient.target().system.current_lock("migrations") is None
 
 
 def comparable(site: Site) -> dict[str, dict[str, Any]]:
@@ -73,7 +73,7 @@ def test_killed_backfill_resumes_and_ends_like_an_uninterrupted_run(server: Loca
     for site in (killed, clean):
         cmd.up(site.target(), to="0001")
         seed(site.db, 20_000)
-    tool = killed.target().tool
+    tool = killed.target().system
     proc = killed.popen("up", "test")
 
     def midway() -> dict[str, Any] | None:
@@ -106,7 +106,7 @@ def test_killed_backfill_resumes_and_ends_like_an_uninterrupted_run(server: Loca
 
 def foreign_lock(site: Site, expires_in_ms: int) -> None:
     """A lock row as a runner on another machine leaves it."""
-    site.target().tool.ensure()
+    site.target().system.ensure()
     expires = int(time.time() * 1000) + expires_in_ms
     row = {
         "owner": "ci@elsewhere",
@@ -124,7 +124,7 @@ def test_a_lock_from_a_dead_runner_elsewhere_expires(site: Site) -> None:
     assert site.history() == []
     result = cmd.up(site.target(), to="1", lock_wait=20)  # waits until it expires, then takes it over
     assert [o.name for o in result.outcomes] == ["0001_initial_schema"]
-    assert site.target().tool.current_lock("migrations") is None
+    assert site.target().system.current_lock("migrations") is None
 
     foreign_lock(site, -1000)  # already expired: unlock breaks it without --force
     unlocked = cmd.unlock(site.target())
@@ -133,7 +133,7 @@ def test_a_lock_from_a_dead_runner_elsewhere_expires(site: Site) -> None:
 
 
 def test_unlock_shows_the_holder_and_needs_force_for_a_live_one(site: Site) -> None:
-    with site.target().tool.lock("migrations", ttl=60, heartbeat=0.5) as held:
+    with site.target().system.lock("migrations", ttl=60, heartbeat=0.5) as held:
         refused = site.cli("unlock", "test")
         assert refused.returncode == 1
         assert f"held by {held.owner} on {held.host} (pid {os.getpid()})" in refused.stdout
@@ -145,8 +145,8 @@ def test_unlock_shows_the_holder_and_needs_force_for_a_live_one(site: Site) -> N
 
 
 def test_heartbeat_keeps_a_short_lock_alive(site: Site) -> None:
-    other = site.target().tool
-    with site.target().tool.lock("migrations", ttl=1.0, heartbeat=0.2) as held:
+    other = site.target().system
+    with site.target().system.lock("migrations", ttl=1.0, heartbeat=0.2) as held:
         time.sleep(1.8)  # well past the TTL: only the heartbeat keeps it
         current = other.current_lock("migrations")
         assert current is not None and not current.expired() and current.nonce == held.nonce

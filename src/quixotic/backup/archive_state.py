@@ -11,16 +11,16 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from quixotic.backends.appwrite import function_from_model
 from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.schema import PART as SCHEMA_PART
 from quixotic.backup.schema import parse_schema
 from quixotic.backup.secrets import Sealer
 from quixotic.config import Environment
-from quixotic.desired import Desired, secret_value
+from quixotic.deploy.desired import Desired, secret_value
+from quixotic.deploy.packaging import Package
 from quixotic.errors import BackupError
-from quixotic.packaging import Package
 from quixotic.plan.state import FunctionState, ProjectState, VariableState, value_hash
+from quixotic.sdk.models import function_from_model
 
 
 @dataclass

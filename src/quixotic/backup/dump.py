@@ -13,7 +13,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from quixotic.backends.appwrite import AppwriteBackend, call
 from quixotic.backup.anonymize import Anonymizer
 from quixotic.backup.archive import ArchiveWriter, json_line
 from quixotic.backup.live import (
@@ -22,7 +21,6 @@ from quixotic.backup.live import (
     files_of,
     history_tables,
     prefetch,
-    project_variables,
     row_count,
     row_pages,
     users_of,
@@ -33,9 +31,11 @@ from quixotic.backup.schema import schema_json, schema_problems
 from quixotic.backup.secrets import Sealer
 from quixotic.config import Environment
 from quixotic.config.resources import Table
-from quixotic.desired import secret_value
+from quixotic.deploy.desired import secret_value
 from quixotic.errors import BackupError, UsageError
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState, value_hash
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
 
 PARTS: Final = ("schema", "rows", "files", "users", "functions", "variables", "history")
 DOWNLOAD_THREADS: Final = 4
@@ -190,10 +190,8 @@ class Dumper:
             deployment = str(model.get("deploymentId") or "") or None
             record: dict[str, Any] = {"function": model, "deploymentId": deployment, "source": None, "sha256": None}
             if deployment:
-                code = call(
-                    f"downloading the code of {function_id}",
-                    lambda f=function_id, d=deployment: functions.get_deployment_download(f, d),  # type: ignore[misc]
-                )
+                code = call(f"downloading the code of {function_id}", functions.get_deployment_download, function_id,
+                            deployment)  # fmt: skip
                 if not isinstance(code, bytes | bytearray):
                     raise BackupError(f"function {function_id}: the server did not return the code of {deployment}")
                 name = f"functions/{function_id}.tar.gz"
@@ -215,7 +213,7 @@ class Dumper:
         scopes: list[tuple[str, list[dict[str, Any]]]] = [
             (f.spec.id, self.backend.function_variables(f.spec.id)) for f in state.functions
         ]
-        project = project_variables(self.backend)
+        project = self.backend.project_variables()
         if project is None:
             self.result.warnings.append(
                 "project variables: this key or server cannot read them (projects.read); they are not in the archive"

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from quixotic.backends.appwrite import AppwriteBackend
 from quixotic.backup.archive import ArchiveReader, canonical
 from quixotic.backup.live import files_of, prefetch, row_pages, users_of
 from quixotic.backup.users import user_view
 from quixotic.plan.state import ProjectState
+from quixotic.sdk.backend import AppwriteBackend
 
 _ROW_PLACE: Final = frozenset({"$sequence", "$createdAt", "$updatedAt", "$tableId", "$databaseId", "$collectionId"})
 _FILE_FIELDS: Final = ("$id", "name", "sizeOriginal", "signature", "mimeType")

@@ -14,18 +14,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
-from appwrite.exception import AppwriteException
-from appwrite.query import Query
-from appwrite.services.users import Users
-
-from quixotic.backends.appwrite import AppwriteBackend, call, translate
-from quixotic.errors import ApiError, BackupError
+from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import Query
 
 T = TypeVar("T")
 ROW_PAGE: Final = 1000
 LIST_PAGE: Final = 100
 HISTORY_SKIPPED: Final = frozenset({"locks", "secrets"})  # a lock is never history; secrets are hashes of values
-_JSON: Final = {"content-type": "application/json"}
 
 
 def row_pages(
@@ -79,37 +76,16 @@ def files_of(backend: AppwriteBackend, bucket_id: str) -> Iterator[dict[str, Any
 
 
 def users_of(backend: AppwriteBackend) -> Iterator[dict[str, Any]]:
-    users = Users(backend.client)
-    return backend.pages("listing users", lambda q: dict(users.list(q)), "users")
-
-
-def server_version(backend: AppwriteBackend) -> str:
-    try:
-        return str(backend.client.call("get", "/health/version", dict(_JSON), {}).get("version") or "")
-    except AppwriteException:
-        return ""
-
-
-def project_variables(backend: AppwriteBackend) -> list[dict[str, Any]] | None:
-    """The project's variables, or None when this key or server cannot read them (a console route)."""
-    try:
-        result = backend.client.call("get", "/project/variables", dict(_JSON), {})
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) in (401, 403, 404, 405):
-            return None
-        raise translate(exc, "listing project variables") from exc
-    return list(result.get("variables") or [])
+    return backend.pages("listing users", lambda q: dict(backend.users.list(q)), "users")
 
 
 def history_tables(backend: AppwriteBackend) -> list[str]:
     """The system database's tables that hold history (every one but locks and secrets)."""
     system = backend.system_database
     try:
-        backend.db.get(system)
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) == 404:
-            return []
-        raise translate(exc, "reading the quixotic system database") from exc
+        call("reading the quixotic system database", backend.db.get, system)
+    except NotFound:
+        return []
     tables = backend.tables_of(system)
     return sorted(t["$id"] for t in tables if t["$id"] not in HISTORY_SKIPPED)
 
@@ -126,21 +102,19 @@ def download_file(
     file_id = str(meta["$id"])
     for _ in range(attempts):
         try:
-            data = backend.storage.get_file_download(bucket_id, file_id)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                raise FileGone(bucket_id, file_id) from exc
-            raise translate(exc, f"downloading file {bucket_id}/{file_id}") from exc
+            data = call(
+                f"downloading file {bucket_id}/{file_id}", backend.storage.get_file_download, bucket_id, file_id
+            )
+        except NotFound as exc:
+            raise FileGone(bucket_id, file_id) from exc
         if not isinstance(data, bytes | bytearray):
             raise BackupError(f"file {bucket_id}/{file_id}: the server did not answer with the file's bytes")
         if _matches(data, meta):
             return bytes(data), meta
         try:
-            fresh = dict(backend.storage.get_file(bucket_id, file_id))
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                raise FileGone(bucket_id, file_id) from exc
-            raise translate(exc, f"reading file {bucket_id}/{file_id}") from exc
+            fresh = dict(call(f"reading file {bucket_id}/{file_id}", backend.storage.get_file, bucket_id, file_id))
+        except NotFound as exc:
+            raise FileGone(bucket_id, file_id) from exc
         if _matches(data, fresh):
             return bytes(data), fresh
         if fresh.get("signature") == meta.get("signature") and fresh.get("sizeOriginal") == meta.get("sizeOriginal"):
@@ -209,19 +183,16 @@ def retrying(doing: str, fn: Callable[[], T], *, seconds: float = 60.0) -> T:
     """``fn()`` again while the server is unreachable or answers 5xx (restarted mid-restore, say).
 
     Only for idempotent calls (upserts, reads, uploads of a file that is checked first); other errors
-    are translated at once.
+    are raised at once.
     """
     deadline = time.monotonic() + seconds
     delay = 0.2
     while True:
         try:
-            return fn()
-        except AppwriteException as exc:
-            code = int(getattr(exc, "code", None) or 0)
-            transient = code == 0 or code >= 500 or code == 429
+            return call(doing, fn)
+        except ApiError as exc:
+            transient = isinstance(exc, Unreachable) or exc.code >= 500 or exc.code == 429
             if not transient or time.monotonic() > deadline:
-                raise translate(exc, doing) from exc
-        except ApiError:
-            raise
+                raise
         time.sleep(delay)
         delay = min(delay * 2, 3.0)

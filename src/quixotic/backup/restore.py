@@ -24,10 +24,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from appwrite.query import Query
-from appwrite.services.users import Users
-
-from quixotic.backends.appwrite import call
 from quixotic.backup.archive import ArchiveReader, check_archive
 from quixotic.backup.archive_state import ArchiveDesired, archive_desired
 from quixotic.backup.dump import PARTS
@@ -35,19 +31,20 @@ from quixotic.backup.progress import Progress, Step, silent
 from quixotic.backup.restorer import PLAN_KINDS, Restorer, RestoreReport
 from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, need, require_scopes
 from quixotic.backup.secrets import Sealer
-from quixotic.commands.deploy import Target, git_commit
+from quixotic.deploy.engine import apply_under_lock
 from quixotic.errors import BackupError, UsageError
 from quixotic.plan.plan import Plan, make_plan
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState
-from quixotic.toolstate import who
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import Query
+from quixotic.target import Target
+from quixotic.target.release import Release
 
 __all__ = ["Confirm", "Mode", "RestorePreview", "RestoreReport", "restore_archive"]
 
 Mode = Literal["replace", "merge"]
 MODES: Final = ("replace", "merge")
 MB: Final = 1_000_000
-LOCK_TTL: Final = 60.0  # kept alive by heartbeats; a killed restore's locks expire within this (at once on this host)
-HEARTBEAT: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -115,11 +112,11 @@ def restore_archive(
         ):
             scopes |= {"projects.read", "projects.write"}
         require_scopes(backend, scopes, f"restoring into {target.env.name}")
-        live = backend.read_state(secret_hashes=target.tool.secret_hashes())
+        live = backend.read_state(secret_hashes=target.system.secret_hashes())
         digest = str(reader.manifest["digest"])
         previous = _previous_restore(target, digest)
         if previous is not None and mode is None:
-            report.mode, report.resumed = str(previous.get("mode") or "merge"), True
+            report.mode, report.resumed = str(previous.record.get("mode") or "merge"), True
         else:
             contents = _contents(target, live)
             if contents and mode is None:
@@ -131,46 +128,46 @@ def restore_archive(
             report.mode = mode or "merge"
         built = archive_desired(reader, target.env, live, sealer)
         report.warnings.extend(built.warnings)
-        plan = _restore_plan(target, live, built, report)
         preview = RestorePreview(
             target.env.name, backend.project_id, path, dict(reader.manifest.get("source") or {}), report.mode,
-            report.parts, plan, dict(reader.manifest.get("counts") or {}),
+            report.parts, _restore_plan(target, live, built, report), dict(reader.manifest.get("counts") or {}),
         )  # fmt: skip
         if target.env.protection.require_confirmation and not yes and (confirm is None or not confirm(preview)):
             raise BackupError(
                 f"environment '{target.env.name}' is protected: review what the restore does and pass --yes"
             )
-        # Neither a deploy nor a migration may run meanwhile; a killed restore's locks are taken over at once.
-        with (
-            target.tool.lock("deploy", ttl=LOCK_TTL, heartbeat=HEARTBEAT),
-            target.tool.lock("migrations", ttl=LOCK_TTL, heartbeat=HEARTBEAT),
-        ):
-            record: dict[str, Any] = {
-                "createdBy": who(),
-                "gitCommit": git_commit(target.root),
-                "archive": digest,
-                "archiveFile": path.name,
-                "source": preview.source,
-                "mode": report.mode,
-                "parts": list(report.parts),
-                "changes": [f"{c.address} {c.action}" for c in plan.changes],
-            }
-            if previous is not None and previous.get("status") == "running":
-                target.tool.finish_release(str(previous["id"]), "interrupted", _strip(previous))
-            restorer = Restorer(reader, target, built, live, report, progress)
+        restorer: list[Restorer] = []
+
+        def planner(now: ProjectState) -> Plan:
+            """Under the locks, from what is live now (a deploy may have landed since the preview)."""
+            nonlocal built
+            built = archive_desired(reader, target.env, now, sealer)
+            return _restore_plan(target, now, built, report)
+
+        def before_release(plan: Plan, now: ProjectState) -> None:
+            if previous is not None and previous.status == "running":
+                target.system.finish_release(previous, "interrupted")
+            restorer.append(Restorer(reader, target, built, now, report, progress))
             if "history" in report.parts:
-                restorer.history()  # first, so that this restore's own record is the newest release
-            report.release_id = target.tool.start_release(target.env.name, "restore", record)
-            try:
-                restorer.run(plan)
-            except BaseException as exc:
-                record["error"] = target.env.redact(restorer.redact(str(exc)))
-                record["report"] = report.to_json()
-                target.tool.finish_release(report.release_id, "failed", record)
-                raise
+                restorer[0].history()  # first, so that this restore's own record is the newest release
+
+        def record(plan: Plan, now: ProjectState) -> dict[str, Any]:
+            return {"archive": digest, "archiveFile": path.name, "source": preview.source, "mode": report.mode,
+                    "parts": list(report.parts)}  # fmt: skip
+
+        # Neither a deploy nor a migration may run meanwhile; a killed restore's locks are taken over at once.
+        def finishing(fields: dict[str, Any]) -> None:
             report.seconds = time.monotonic() - started
-            record["report"] = report.to_json()
-            target.tool.finish_release(report.release_id, "succeeded", record)
+            fields["report"] = report.to_json()
+
+        done = apply_under_lock(
+            target, kind="restore", planner=planner, desired=lambda: built.desired, preview=False, skip_empty=False,
+            allow_destructive=True, yes=True, locks=("deploy", "migrations"), record=record,
+            before_release=before_release, apply=lambda applier, _plan, _live: restorer[0].run(applier),
+            finishing=finishing, redact=lambda text: restorer[0].redact(text) if restorer else text,
+            progress=lambda message: progress(Step("schema", message, 0, None)),
+        )  # fmt: skip
+        report.release_id = done.release_id
     return report
 
 
@@ -198,12 +195,12 @@ def _sealer(reader: ArchiveReader, passphrase: str | None, report: RestoreReport
     return Sealer.from_settings(settings, passphrase)
 
 
-def _previous_restore(target: Target, digest: str) -> dict[str, Any] | None:
+def _previous_restore(target: Target, digest: str) -> Release | None:
     """This archive's latest restore into this project if it did not finish (killed, failed): a rerun goes
     on with its mode. After one that succeeded the project may have moved on, so the rerun asks again."""
-    for record in target.tool.releases(200):
-        if record.get("kind") == "restore" and record.get("archive") == digest:
-            return None if record.get("status") == "succeeded" else record
+    for release in target.system.releases(200):
+        if release.kind == "restore" and release.record.get("archive") == digest:
+            return None if release.status == "succeeded" else release
     return None
 
 
@@ -216,7 +213,7 @@ def _contents(target: Target, live: ProjectState) -> list[str]:
     project_vars = [v for v in live.variables if v.scope == PROJECT_SCOPE]
     if project_vars:
         what.append(f"{len(project_vars)} project variable{'s' if len(project_vars) != 1 else ''}")
-    users = call("counting users", lambda: Users(target.backend.client).list([Query.limit(1)]))
+    users = call("counting users", target.backend.users.list, [Query.limit(1)])
     if int(users.get("total") or 0):
         what.append(f"{users['total']} user{'s' if users['total'] != 1 else ''}")
     return what

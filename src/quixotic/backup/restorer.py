@@ -17,22 +17,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from appwrite.exception import AppwriteException
-from appwrite.input_file import InputFile
-from appwrite.query import Query
-from appwrite.services.users import Users
-
-from quixotic.applier import Applier
-from quixotic.backends.appwrite import call, translate
 from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.archive_state import ArchiveDesired
 from quixotic.backup.live import HISTORY_SKIPPED, files_of, retrying, row_pages, users_of
 from quixotic.backup.progress import Progress, Step
 from quixotic.backup.users import restore_user
-from quixotic.commands.deploy import Target
-from quixotic.errors import ApiError, BackupError
-from quixotic.plan.plan import Plan
+from quixotic.deploy.applier import Applier
+from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
 from quixotic.plan.state import ProjectState
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import InputFile, Query
+from quixotic.target import Target
 
 PLAN_KINDS: Final[dict[str, frozenset[str]]] = {
     "schema": frozenset({"database", "table", "column", "index", "bucket"}),
@@ -93,10 +88,6 @@ class Restorer:
         self.report = report
         self.progress = progress
         self.replace = report.mode == "replace"
-        self.applier = Applier(
-            self.backend, target.tool, target.env, built.desired, live,
-            lambda message: progress(Step("schema", message, 0, None)),
-        )  # fmt: skip
 
     def redact(self, text: str) -> str:
         for value in self.built.desired.secrets.values():
@@ -104,9 +95,10 @@ class Restorer:
                 text = text.replace(value, "********")
         return text
 
-    def run(self, plan: Plan) -> None:
+    def run(self, applier: Applier) -> None:
+        """The plan's schema changes, then the data (functions quiet meanwhile), then functions and variables."""
         parts = set(self.report.parts)
-        self._apply(plan, PLAN_KINDS["schema"])
+        self.report.changes += len(applier.apply_all(PLAN_KINDS["schema"]))
         quiet = self._quiet_functions() if parts & {"rows", "files", "users"} else []
         if "rows" in parts:
             self.rows()
@@ -114,18 +106,11 @@ class Restorer:
             self.files()
         if "users" in parts:
             self.users()
-        updated = self._apply(plan, PLAN_KINDS["functions"])
+        updated = applier.apply_all(PLAN_KINDS["functions"])
+        applier.finish()
+        self.report.changes += len(updated)
         self._wake_functions(quiet, updated)
-        self._apply(plan, PLAN_KINDS["variables"])
-
-    def _apply(self, plan: Plan, kinds: frozenset[str]) -> set[str]:
-        done = set()
-        for change in plan.changes:
-            if change.kind in kinds:
-                self.applier.apply(change)
-                self.report.changes += 1
-                done.add(change.address)
-        return done
+        self.report.changes += len(applier.apply_all(PLAN_KINDS["variables"]))
 
     # --- functions quiet while data is written ------------------------------------------------
 
@@ -135,7 +120,7 @@ class Restorer:
             spec = fn.spec
             if spec.enabled and (spec.events or spec.schedule):
                 settings = {**self.backend.function_settings(spec), "enabled": False}
-                call(f"pausing function {spec.id}", lambda s=settings, i=spec.id: self.backend.functions.update(i, **s))  # type: ignore[misc]
+                call(f"pausing function {spec.id}", self.backend.functions.update, spec.id, **settings)
                 quiet.append(spec.id)
         return quiet
 
@@ -146,10 +131,9 @@ class Restorer:
                 continue  # the plan set its settings (enabled included) from the archive
             settings = self.backend.function_settings(by_id[function_id])
             try:
-                self.backend.functions.update(function_id, **settings)
-            except AppwriteException as exc:
-                if getattr(exc, "code", None) != 404:
-                    raise translate(exc, f"re-enabling function {function_id}") from exc
+                call(f"re-enabling function {function_id}", self.backend.functions.update, function_id, **settings)
+            except NotFound:
+                pass
 
     # --- rows ---------------------------------------------------------------------------------
 
@@ -276,18 +260,19 @@ class Restorer:
             if exists or attempt > 1:
                 self._delete_file(bucket_id, file_id)
             try:
-                result = self.backend.storage.create_file(
+                result = call(
+                    f"uploading file {bucket_id}/{file_id}",
+                    self.backend.storage.create_file,
                     bucket_id,
                     file_id,
                     InputFile.from_bytes(data, str(meta.get("name") or file_id)),
                     list(meta.get("$permissions") or []),
                 )
-            except AppwriteException as exc:
-                code = int(getattr(exc, "code", None) or 0)
-                if (code == 0 or code >= 500) and time.monotonic() < deadline:
+            except ApiError as exc:
+                if (isinstance(exc, Unreachable) or exc.code >= 500) and time.monotonic() < deadline:
                     time.sleep(min(0.2 * 2**attempt, 3.0))
                     continue
-                raise translate(exc, f"uploading file {bucket_id}/{file_id}") from exc
+                raise
             signature = meta.get("signature")
             if signature and result.get("signature") != signature:
                 raise BackupError(
@@ -301,16 +286,15 @@ class Restorer:
             retrying(
                 f"deleting file {bucket_id}/{file_id}", lambda: self.backend.storage.delete_file(bucket_id, file_id)
             )
-        except ApiError as exc:
-            if exc.code != 404:
-                raise
+        except NotFound:
+            pass
 
     # --- users --------------------------------------------------------------------------------
 
     def users(self) -> None:
         if not self.reader.has("users.ndjson"):
             return
-        service = Users(self.backend.client)
+        service = self.backend.users
         archived: set[str] = set()
         counts: dict[str, int] = {}
         total = self.reader.parts["users.ndjson"].items or 0
@@ -329,7 +313,7 @@ class Restorer:
         if self.replace:
             for user in list(users_of(self.backend)):
                 if str(user["$id"]) not in archived:
-                    call(f"deleting user {user['$id']}", lambda i=str(user["$id"]): service.delete(i))  # type: ignore[misc]
+                    call(f"deleting user {user['$id']}", service.delete, str(user["$id"]))
                     counts["deleted"] = counts.get("deleted", 0) + 1
         self.progress(Step("users", "users", total, total, "users"))
         self.report.users = counts
@@ -343,7 +327,7 @@ class Restorer:
         if not names:
             return
         source_env = (self.reader.manifest.get("source") or {}).get("environment")
-        tool = self.target.tool
+        tool = self.target.system
         tool.ensure()
         system = self.backend.system_database
         columns = {

@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from appwrite.exception import AppwriteException
-from appwrite.query import Query
-from appwrite.services.users import Users
-
-from quixotic.backends.appwrite import AppwriteBackend, translate
-from quixotic.errors import BackupError
+from quixotic.errors import ApiError, BackupError, Unreachable
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import Query
 
 _NOPE: Final = "-probe-"
-_JSON: Final = {"content-type": "application/json"}
 
 # What each part of an archive needs, to be read (backup) and to be written (restore).
 READ_SCOPES: Final[dict[str, tuple[str, ...]]] = {
@@ -43,7 +40,7 @@ WRITE_SCOPES: Final[dict[str, tuple[str, ...]]] = {
 
 
 def _probes(backend: AppwriteBackend) -> dict[str, Callable[[], Any]]:
-    db, storage, functions, users = backend.db, backend.storage, backend.functions, Users(backend.client)
+    db, storage, functions, users = backend.db, backend.storage, backend.functions, backend.users
     one = [Query.limit(1)]
     return {
         "databases.read": lambda: db.list(one),
@@ -53,7 +50,7 @@ def _probes(backend: AppwriteBackend) -> dict[str, Callable[[], Any]]:
         "files.read": lambda: storage.list_files(_NOPE, one),
         "users.read": lambda: users.list(one),
         "functions.read": lambda: functions.list(one),
-        "projects.read": lambda: backend.client.call("get", "/project/variables", dict(_JSON), {}),
+        "projects.read": lambda: backend.rest("probing", "get", "/project/variables"),
         "databases.write": lambda: db.update(_NOPE, "probe"),
         "tables.write": lambda: db.update_table(_NOPE, _NOPE, "probe"),
         "rows.write": lambda: db.update_row(_NOPE, _NOPE, _NOPE, {}),
@@ -61,7 +58,7 @@ def _probes(backend: AppwriteBackend) -> dict[str, Callable[[], Any]]:
         "files.write": lambda: storage.update_file(_NOPE, _NOPE, "probe"),
         "users.write": lambda: users.update_name(_NOPE, "probe"),
         "functions.write": lambda: functions.update(_NOPE, "probe"),
-        "projects.write": lambda: backend.client.call("put", f"/project/variables/{_NOPE}", dict(_JSON), {"key": "x"}),
+        "projects.write": lambda: backend.rest("probing", "put", f"/project/variables/{_NOPE}", {"key": "x"}),
     }
 
 
@@ -71,13 +68,12 @@ def missing_scopes(backend: AppwriteBackend, scopes: Iterable[str]) -> list[str]
     missing = []
     for scope in sorted(set(scopes)):
         try:
-            probes[scope]()
-        except AppwriteException as exc:
-            kind = getattr(exc, "type", None)
-            if kind == "general_unauthorized_scope":
+            call(f"checking the API key's {scope} scope", probes[scope])
+        except ApiError as exc:
+            if exc.type == "general_unauthorized_scope":
                 missing.append(scope)
-            elif int(getattr(exc, "code", None) or 0) in (0, 500, 502, 503) or kind == "project_not_found":
-                raise translate(exc, f"checking the API key's {scope} scope") from exc
+            elif isinstance(exc, Unreachable) or exc.code in (500, 502, 503) or exc.type == "project_not_found":
+                raise
     return missing
 
 

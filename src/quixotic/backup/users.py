@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from appwrite.enums.password_hash import PasswordHash
-from appwrite.exception import AppwriteException
-from appwrite.services.users import Users
-
-from quixotic.backends.appwrite import translate
-from quixotic.errors import BackupError
+from quixotic.errors import BackupError, NotFound
+from quixotic.sdk.boundary import Service, call, doing_step
+from quixotic.sdk.values import PasswordHash
 
 # The fields a restore sets and diff-data compares.
 USER_FIELDS: Final = (
@@ -49,29 +46,27 @@ def user_view(user: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def restore_user(users: Users, user: dict[str, Any]) -> str:
+def restore_user(users: Service, user: dict[str, Any]) -> str:
     """Make the live user ``user['$id']`` equal to the archived one: "created", "replaced" or "kept"."""
     user_id = str(user["$id"])
+    live: dict[str, Any] | None
     try:
-        live = dict(users.get(user_id))
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) != 404:
-            raise translate(exc, f"reading user {user_id}") from exc
+        live = dict(call(f"reading user {user_id}", users.get, user_id))
+    except NotFound:
         live = None
     if live is not None:
         if user_view(live) == user_view(user):
             return "kept"
         try:
-            users.delete(user_id)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise translate(exc, f"replacing user {user_id}") from exc
+            call(f"replacing user {user_id}", users.delete, user_id)
+        except NotFound:
+            pass
     phone_set = _create(users, user)
     _settings(users, user, phone=not phone_set)
     return "created" if live is None else "replaced"
 
 
-def _create(users: Users, user: dict[str, Any]) -> bool:
+def _create(users: Service, user: dict[str, Any]) -> bool:
     """Create the user from its hash; True when the phone was set with it."""
     user_id = str(user["$id"])
     email = str(user.get("email") or "") or None
@@ -80,8 +75,18 @@ def _create(users: Users, user: dict[str, Any]) -> bool:
     password = str(user.get("password") or "") or None
     kind = str(user.get("hash") or "")
     options = dict(user.get("hashOptions") or {})
-    doing = f"restoring user {user_id}"
     try:
+        return _import(users, user_id, email, phone, name, password, kind, options)
+    except KeyError as exc:
+        raise BackupError(f"user {user_id}: the {kind} hash options lack {exc}; the archive was edited") from exc
+
+
+def _import(
+    users: Service, user_id: str, email: str | None, phone: str | None, name: str | None, password: str | None,
+    kind: str, options: dict[str, Any],
+) -> bool:  # fmt: skip
+    """One create call, by the hash's kind; True when the phone was set with it."""
+    with doing_step(f"restoring user {user_id}"):
         if password is None:
             users.create(user_id, email, phone, None, name)
             return True
@@ -113,14 +118,10 @@ def _create(users: Users, user: dict[str, Any]) -> bool:
             )  # fmt: skip
         else:
             raise BackupError(f"user {user_id}: password hash {kind!r} cannot be imported into Appwrite")
-    except AppwriteException as exc:
-        raise translate(exc, doing) from exc
-    except KeyError as exc:
-        raise BackupError(f"user {user_id}: the {kind} hash options lack {exc}; the archive was edited") from exc
     return False
 
 
-def _settings(users: Users, user: dict[str, Any], *, phone: bool) -> None:
+def _settings(users: Service, user: dict[str, Any], *, phone: bool) -> None:
     """What creation cannot set: phone, status, labels, verification, MFA, prefs (only where not default)."""
     user_id = str(user["$id"])
     steps: list[tuple[str, Any]] = []
@@ -139,7 +140,4 @@ def _settings(users: Users, user: dict[str, Any], *, phone: bool) -> None:
     if user.get("prefs"):
         steps.append(("prefs", lambda: users.update_prefs(user_id, dict(user["prefs"]))))
     for what, step in steps:
-        try:
-            step()
-        except AppwriteException as exc:
-            raise translate(exc, f"restoring the {what} of user {user_id}") from exc
+        call(f"restoring the {what} of user {user_id}", step)

@@ -24,8 +24,8 @@ from quixotic.backup.dump import PARTS
 from quixotic.backup.progress import Progress, Step
 from quixotic.backup.restore import Mode, RestorePreview, RestoreReport
 from quixotic.commands import backup as cmd
-from quixotic.commands.deploy import Target, connect
 from quixotic.errors import BackupError, UsageError
+from quixotic.target import Target, connect
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -14,6 +14,7 @@ from quixotic.commands import deploy as cmd
 from quixotic.errors import PlanError
 from quixotic.plan.plan import Plan
 from quixotic.plan.render import render_text
+from quixotic.target import connect
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """Show what deploy would change. Exit 0: nothing to do; 2: changes."""
-        target = cmd.connect(root, env)
+        target = connect(root, env)
         result = cmd.plan(target, prune_variables=prune_variables)
         if out_file is not None:
             out_file.write_text(result.plan.to_json())
@@ -77,7 +78,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """Apply the configuration to the environment's project and record a release."""
-        target = cmd.connect(root, env)
+        target = connect(root, env)
         saved = None
         if plan_path is not None:
             try:
@@ -109,19 +110,19 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """List the releases recorded in the environment's project."""
-        records = cmd.releases(cmd.connect(root, env), limit)
+        records = cmd.releases(connect(root, env), limit)
         if as_json:
-            typer.echo(json.dumps(records, indent=2, sort_keys=True))
+            typer.echo(json.dumps([r.to_json() for r in records], indent=2, sort_keys=True))
             return
         table = Table(title=f"releases of {env}")
         for column in ("release", "kind", "status", "started", "by", "commit", "changes"):
             table.add_column(column)
         for r in records:
-            counts = r.get("counts") or {}
-            changes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n) or r.get("rollbackOf", "")
+            counts = r.record.get("counts") or {}
+            changes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n) or r.record.get("rollbackOf", "")
             table.add_row(
-                r["id"], r["kind"], r["status"], r["startedAt"], str(r.get("createdBy", "")),
-                str(r.get("gitCommit", ""))[:10], str(changes),
+                r.id, r.kind, r.status, r.started_at, str(r.record.get("createdBy", "")),
+                str(r.record.get("gitCommit", ""))[:10], str(changes),
             )  # fmt: skip
         out.print(table)
 
@@ -133,7 +134,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """Re-activate the previous deployments, variables and settings (no rebuild)."""
-        target = cmd.connect(root, env)
+        target = connect(root, env)
 
         def confirm(source: str) -> bool:
             return typer.confirm(f"Roll {env} back to the state recorded by release {source}?", err=True)
@@ -155,7 +156,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """The variables plan (secrets redacted). Exit 0: in sync; 2: changes."""
-        plan = cmd.vars_plan(cmd.connect(root, env), prune=prune)
+        plan = cmd.vars_plan(connect(root, env), prune=prune)
         if as_json:
             typer.echo(plan.to_json())
         else:
@@ -170,7 +171,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """Apply the variables plan through the SDK; a second run changes nothing."""
-        result = cmd.vars_sync(cmd.connect(root, env), yes=yes, prune=prune, confirm=ask, progress=progress())
+        result = cmd.vars_sync(connect(root, env), yes=yes, prune=prune, confirm=ask, progress=progress())
         if result.release_id is None:
             out.print(f"{env}: variables already in sync")
         else:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from quixotic.commands import migrate as cmd
-from quixotic.commands.deploy import connect
 from quixotic.migrations.graph import Migration
+from quixotic.target import connect
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -17,12 +17,12 @@ from quixotic.backup.anonymize import Anonymizer
 from quixotic.backup.archive import FORMAT_VERSION, ArchiveCheck, ArchiveReader, ArchiveWriter, check_archive
 from quixotic.backup.dump import PARTS, Dumper, DumpOptions
 from quixotic.backup.fingerprint import Fingerprint, ItemDiff, compare, summarize_archive, summarize_live
-from quixotic.backup.live import server_version
 from quixotic.backup.progress import Progress, Step, silent
 from quixotic.backup.restore import Confirm, Mode, RestoreReport, restore_archive
 from quixotic.backup.scopes import READ_SCOPES, need, require_scopes
-from quixotic.commands.deploy import Target, git_commit
 from quixotic.errors import BackupError, QuixoticError, UsageError
+from quixotic.target import Target
+from quixotic.target.provenance import git_commit
 
 BACKUPS_DIR: Final = Path("backups")
 MB: Final = 1_000_000
@@ -88,7 +88,7 @@ def backup(
         anonymizer=Anonymizer(backend.project_id, anonymize_salt) if anonymize else None,
     )
     with ArchiveWriter(final) as writer:
-        dumped = Dumper(backend, target.env, target.tool.secret_hashes(), writer, options, report).run()
+        dumped = Dumper(backend, target.env, target.system.secret_hashes(), writer, options, report).run()
         manifest: dict[str, Any] = {
             "format": "quixotic-backup",
             "formatVersion": FORMAT_VERSION,
@@ -99,7 +99,7 @@ def backup(
                 "environment": target.env.name,
                 "projectId": backend.project_id,
                 "endpoint": backend.endpoint,
-                "serverVersion": server_version(backend),
+                "serverVersion": backend.server_version(),
             },
             "options": {
                 "parts": [p for p in PARTS if p in parts],

@@ -8,7 +8,6 @@ so, and run. ``--dry-run`` reads the live project and records what would happen,
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quixotic.commands.deploy import Target, git_commit
+from quixotic.commands.backup import backup
 from quixotic.errors import MigrationError
 from quixotic.migrations import files
 from quixotic.migrations.context import BATCH
@@ -35,12 +34,11 @@ from quixotic.migrations.graph import (
 )
 from quixotic.migrations.history import History
 from quixotic.migrations.runner import Outcome, Runner
-from quixotic.toollock import Lock
-from quixotic.toolstate import who
+from quixotic.target import Target
+from quixotic.target.locks import Lock
+from quixotic.target.provenance import git_commit, who
 
 LOCK = "migrations"
-LOCK_TTL = 60.0  # a dead runner's lock expires within this (at once when it ran on this host)
-HEARTBEAT = 10.0
 Progress = Callable[[str], None]
 Confirm = Callable[[str, Sequence[Migration]], bool]
 
@@ -76,7 +74,7 @@ def _database(target: Target) -> str | None:
 
 
 def _read(target: Target, migrations: list[Migration]) -> tuple[list[Status], list[str], History]:
-    history = History(target.tool)
+    history = History(target.system)
     states = statuses(migrations, history.attempts())
     return states, history_problems(states), history
 
@@ -85,7 +83,7 @@ def status(target: Target) -> StatusReport:
     """Files and live history side by side; never raises for bad files (they are listed as problems)."""
     migrations, problems = files.discover(migrations_dir(target.root))
     states, more, _ = _read(target, migrations)
-    lock = target.tool.current_lock(LOCK)
+    lock = target.system.current_lock(LOCK)
     if lock is None or lock.expired() or lock.holder_gone():
         states = [_interrupted(s) if s.state == RUNNING else s for s in states]
     return StatusReport(states, problems + more, lock)
@@ -168,13 +166,11 @@ def _migrate(
     chosen = choose(states, migrations)
     if not chosen:
         return RunResult(direction, dry_run, seconds=time.monotonic() - started)
-    if wants_backup:
-        _backup_function(target)  # refuse now if there is no way to back up
     if dry_run:
         runner = _runner(target, history, say, batch_size, lambda: None, {})
         outcomes = runner.run(chosen, direction, {}, dry_run=True)
         return RunResult(direction, True, outcomes, seconds=time.monotonic() - started)
-    with target.tool.lock(LOCK, ttl=LOCK_TTL, wait=lock_wait, heartbeat=HEARTBEAT) as held:
+    with target.system.lock(LOCK, wait=lock_wait) as held:
         # ... and again under the lock: another runner may have moved the history on while we waited.
         states, problems, history = _read(target, migrations)
         _refuse(problems)
@@ -234,25 +230,9 @@ def _refuse(problems: list[str]) -> None:
         raise MigrationError("nothing was changed: the target's history and the migration files disagree:", problems)
 
 
-def _backup_function(target: Target) -> Callable[..., Any]:
-    """The backup library's ``backup(target) -> path``, or a refusal saying what to do without it."""
-    try:
-        module = importlib.import_module("quixotic.commands.backup")
-    except ImportError:
-        module = None
-    function = getattr(module, "backup", None)
-    if not callable(function):
-        raise MigrationError(
-            f"environment '{target.env.name}' backs up before migrations (protection.backupBeforeMigrations), "
-            "but this quixotic has no backup command yet: take a backup another way, then pass --no-backup"
-        )
-    return function  # type: ignore[no-any-return]
-
-
 def _take_backup(target: Target) -> str:
-    """Call the backup library's ``backup(target) -> path`` (it draws no progress here: the run says it backs up)."""
-    result = _backup_function(target)(target)
-    return str(getattr(result, "path", result))
+    """A backup of the whole environment before migrating (it draws no progress here: the run says it backs up)."""
+    return str(backup(target))
 
 
 def new(root: Path, slug: str, description: str = "") -> Path:
@@ -264,7 +244,7 @@ def baseline(target: Target, to: str, *, yes: bool = False, confirm: Confirm | N
     """Mark migrations up to ``to`` as applied without running them: adopting a project that already has them."""
     migrations = files.require(migrations_dir(target.root))
     to_id = resolve(to, migrations)
-    with target.tool.lock(LOCK, ttl=LOCK_TTL, heartbeat=HEARTBEAT):
+    with target.system.lock(LOCK):
         states, problems, history = _read(target, migrations)
         _refuse(problems)
         chosen = select_baseline(states, to_id)
@@ -290,7 +270,7 @@ class UnlockResult:
 
 def holder(target: Target) -> Lock | None:
     """Who holds the migrations lock now, to show before breaking it."""
-    return target.tool.current_lock(LOCK)
+    return target.system.current_lock(LOCK)
 
 
 def unlock(target: Target, *, force: bool = False) -> UnlockResult:
@@ -304,5 +284,5 @@ def unlock(target: Target, *, force: bool = False) -> UnlockResult:
             f"the migrations lock is held by {lock.describe()} and looks alive (its heartbeat is current). If that "
             "run is really gone (e.g. its machine died), pass --force; its lock would also expire on its own"
         )
-    target.tool.break_lock(LOCK)
+    target.system.break_lock(LOCK)
     return UnlockResult(lock, True, stale)

@@ -22,25 +22,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-from appwrite.client import Client
-from appwrite.enums.execution_method import ExecutionMethod
-from appwrite.exception import AppwriteException
-from appwrite.id import ID
-from appwrite.input_file import InputFile
-from appwrite.permission import Permission
-from appwrite.role import Role
-from appwrite.services.functions import Functions
-from appwrite.services.storage import Storage
-from appwrite.services.tables_db import TablesDB
-from appwrite.services.users import Users
+from typing import Any
 
 from quixotic.config import Environment, load_environment
-from quixotic.config.layout import secret_var
-from quixotic.errors import ApiError, TranscriptionError, UsageError
+from quixotic.errors import ApiError, NotFound, TranscriptionError, UsageError
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import ID, ExecutionMethod, InputFile, Permission, Role
+from quixotic.target import attach
 
-T = TypeVar("T")
 FUNCTION = "transcribe"
 BUCKET = "audio"
 DATABASE = "quixotic_app"
@@ -91,22 +81,6 @@ class TranscriptionResult:
         }
 
 
-def _api_error(exc: AppwriteException, doing: str) -> ApiError:
-    kind = str(getattr(exc, "type", "") or "general_unknown")
-    code = int(getattr(exc, "code", 0) or 0) or 500
-    message = str(getattr(exc, "message", "") or exc)
-    if kind == "general_unknown" and "Connection" in message:
-        message += " Is the server running? For `local`, run `quixotic up`."
-    return ApiError(kind, f"{doing}: {message}", code)
-
-
-def _call(doing: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except AppwriteException as exc:
-        raise _api_error(exc, doing) from exc
-
-
 def _limit_bytes(env: Environment) -> int | None:
     variable = env.variable("MAX_FILE_SIZE_MB")
     if variable is None or variable.value is None:
@@ -136,26 +110,22 @@ def _check_file(env: Environment, audio_file: Path) -> int:
     return size
 
 
-def _default_user(client: Client, env: Environment, progress: ProgressFn) -> str:
+def _default_user(backend: AppwriteBackend, env: Environment, progress: ProgressFn) -> str:
     """``local-user`` on ``local``, created with its account if missing; elsewhere a user must be named."""
     if env.name != LOCAL_ENV:
         raise UsageError(f"give the user to transcribe for with --user (required for environment '{env.name}')")
-    users, tables = Users(client), TablesDB(client)
     try:
-        users.get(LOCAL_USER)
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) != 404:
-            raise _api_error(exc, f"reading user {LOCAL_USER}") from exc
+        call(f"reading user {LOCAL_USER}", backend.users.get, LOCAL_USER)
+    except NotFound:
         progress(Progress("user", status=f"creating user {LOCAL_USER}"))
-        _call(f"creating user {LOCAL_USER}", lambda: users.create(LOCAL_USER, name="quixotic transcribe (local)"))
+        call(f"creating user {LOCAL_USER}", backend.users.create, LOCAL_USER, name="quixotic transcribe (local)")
     deadline = time.monotonic() + ACCOUNT_WAIT_SECONDS
     while True:  # grant-credits opens the account on the users.*.create event
         try:
-            tables.get_row(DATABASE, ACCOUNTS, LOCAL_USER)
+            call(f"reading the credits of {LOCAL_USER}", backend.db.get_row, DATABASE, ACCOUNTS, LOCAL_USER)
             return LOCAL_USER
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise _api_error(exc, f"reading the credits of {LOCAL_USER}") from exc
+        except NotFound:
+            pass
         if time.monotonic() > deadline:
             raise TranscriptionError(
                 "insufficient_credits",
@@ -211,9 +181,8 @@ def transcribe(
     say = progress or (lambda _p: None)
     env = load_environment(root, env_name, environ=environ)
     size = _check_file(env, audio_file)
-    endpoint = environ.get(secret_var(env_name, "ENDPOINT")) or env.endpoint
-    client = Client().set_endpoint(endpoint).set_project(env.project_id).set_key(env.require_api_key())
-    user = user_id or _default_user(client, env, say)
+    backend = attach(root, env, environ).backend
+    user = user_id or _default_user(backend, env, say)
 
     say(Progress("upload", 0.0))
 
@@ -222,28 +191,24 @@ def transcribe(
 
     source = InputFile.from_path(str(audio_file))
     try:
-        created = Storage(client).create_file(
-            BUCKET, ID.unique(), source, [Permission.read(Role.user(user))], on_progress=uploaded
-        )
-    except AppwriteException as exc:
-        kind = str(getattr(exc, "type", "") or "")
-        if kind == "storage_invalid_file_size":
-            raise TranscriptionError("file_too_large", str(getattr(exc, "message", exc))) from exc
-        if kind == "storage_file_type_unsupported":
-            raise TranscriptionError("unsupported_file", str(getattr(exc, "message", exc))) from exc
-        raise _api_error(exc, f"uploading {audio_file.name}") from exc
+        created = call(f"uploading {audio_file.name}", backend.storage.create_file, BUCKET, ID.unique(), source,
+                       [Permission.read(Role.user(user))], on_progress=uploaded)  # fmt: skip
+    except ApiError as exc:
+        if exc.type == "storage_invalid_file_size":
+            raise TranscriptionError("file_too_large", exc.message) from exc
+        if exc.type == "storage_file_type_unsupported":
+            raise TranscriptionError("unsupported_file", exc.message) from exc
+        raise
     file_id = str(created["$id"])
     say(Progress("upload", 1.0))
 
-    functions = Functions(client)
-    function = _call(f"reading the {FUNCTION} function", lambda: functions.get(FUNCTION))
+    functions = backend.functions
+    function = call(f"reading the {FUNCTION} function", functions.get, FUNCTION)
     limit = timeout if timeout is not None else float(function.get("timeout") or 900) + 60.0
     body = json.dumps({"fileId": file_id, "userId": user})
     headers = {"content-type": "application/json"}
-    execution = _call(
-        f"starting {FUNCTION}",
-        lambda: functions.create_execution(FUNCTION, body, True, "/", ExecutionMethod.POST, headers),
-    )
+    execution = call(f"starting {FUNCTION}", functions.create_execution, FUNCTION, body, True, "/",
+                     ExecutionMethod.POST, headers)  # fmt: skip
     execution_id = str(execution["$id"])
 
     def poll() -> dict[str, Any]:
@@ -258,6 +223,6 @@ def transcribe(
                 "timeout", f"execution {execution_id} is still {execution.get('status')} after {limit:.0f} s"
             )
         time.sleep(POLL_SECONDS)
-        execution = _call(f"checking execution {execution_id}", poll)
+        execution = call(f"checking execution {execution_id}", poll)
     say(Progress("transcribe", elapsed=time.monotonic() - started, status=str(execution.get("status"))))
     return _outcome(execution, user)

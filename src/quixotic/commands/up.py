@@ -14,6 +14,7 @@ from pathlib import Path
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.config.layout import secret_var, secrets_file
 from quixotic.server import admin
+from quixotic.target import connect
 
 ENV = "local"
 
@@ -39,7 +40,7 @@ def up(
     say(f"local server at {server.endpoint}")
     environ = {**os.environ, secret_var(ENV, "ENDPOINT"): server.endpoint}
     environ.pop(secret_var(ENV, "API_KEY"), None)  # the key of *this* server is in .env.local
-    target = deploy_cmd.connect(root, ENV, environ)
+    target = connect(root, ENV, environ)
     result = deploy_cmd.deploy(target, yes=True, allow_destructive=False, progress=say)
     report = UpReport(server, result)
     if check_functions:

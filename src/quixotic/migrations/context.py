@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from appwrite.exception import AppwriteException
-from appwrite.query import Query
-
-from quixotic.backends.appwrite import AppwriteBackend, call, column_from_model, index_from_model, translate
 from quixotic.config.resources import Column, Index
-from quixotic.errors import MigrationError
+from quixotic.errors import MigrationError, NotFound
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.sdk.models import column_from_model, index_from_model
+from quixotic.sdk.values import Query
 
 Row = dict[str, Any]
 Progress = Callable[[str], None]
@@ -85,11 +85,9 @@ class Context:
 
     def _get(self, doing: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
         try:
-            return fetch()
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                return None
-            raise translate(exc, doing) from exc
+            return call(doing, fetch)
+        except NotFound:
+            return None
 
     def table(self, table: str, *, database: str | None = None) -> dict[str, Any] | None:
         """The live table (with its columns and indexes), or None."""

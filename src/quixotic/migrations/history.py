@@ -9,27 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 from quixotic.migrations.graph import Attempt
-from quixotic.toolstate import ToolState
+from quixotic.target.system import SystemDatabase
 
 COLUMNS = ("attempt", "migrationId", "direction", "status", "startedAt")
 
 
 class History:
-    def __init__(self, tool: ToolState) -> None:
-        self.tool = tool
+    def __init__(self, system: SystemDatabase) -> None:
+        self.system = system
 
     def records(self) -> list[dict[str, Any]]:
         """Every attempt, oldest first, as a flat dict (queryable columns and JSON data together)."""
-        return self.tool.migration_rows()
+        return self.system.migration_rows()
 
     def attempts(self) -> list[Attempt]:
         return [Attempt.from_record(r) for r in self.records()]
 
     def start(self, migration_id: str, direction: str, status: str, record: dict[str, Any]) -> str:
-        return self.tool.start_migration(migration_id, direction, status, _data(record))
+        return self.system.start_migration(migration_id, direction, status, _data(record))
 
     def update(self, attempt: str, status: str, record: dict[str, Any]) -> None:
-        self.tool.update_migration(attempt, status, _data(record))
+        self.system.update_migration(attempt, status, _data(record))
 
     def mark_interrupted(self) -> list[str]:
         """Attempts still marked running are dead once we hold the lock: say so (returns their ids)."""

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from quixotic.backends.appwrite import AppwriteBackend
 from quixotic.errors import MigrationError, QuixoticError
 from quixotic.migrations.context import BATCH, Context, Progress
 from quixotic.migrations.graph import Attempt, Migration, resume_cursors
 from quixotic.migrations.history import History
+from quixotic.sdk.backend import AppwriteBackend
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quixotic.config import Environment
-from quixotic.packaging import Package, package_folder
+from quixotic.deploy.packaging import Package, package_folder
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState, value_hash
 
 

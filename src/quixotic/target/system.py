@@ -7,7 +7,7 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
 - ``releases``: one row per deploy or rollback (who, when, git commit, plan digest, what changed);
 - ``secrets``: SHA-256 of each secret variable value quixotic set, to diff secrets it cannot read;
 - ``locks``: named locks with owner, host, pid and expiry, so two deploys never interleave and a
-  lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.toollock``);
+  lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.target.locks``);
 - ``migrations``: one row per migration attempt (up, down or baseline): status, file checksum, who,
   git commit, timings, error and the progress cursor of a data migration, so a killed one resumes.
 
@@ -16,29 +16,28 @@ The app never sees it: deploy ignores this database when diffing.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
-import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from appwrite.exception import AppwriteException
-from appwrite.query import Query
-
-from quixotic import toollock
-from quixotic.backends.appwrite import AppwriteBackend, call, translate
 from quixotic.config.resources import Column
-from quixotic.errors import ApiError
-from quixotic.toollock import Heartbeat, Lock, LockHeld
+from quixotic.errors import Conflict, LockHeld, NotFound
+from quixotic.sdk.backend import SYSTEM_DATABASE, AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.sdk.values import Query
+from quixotic.target import locks
+from quixotic.target.locks import Heartbeat, Lock
+from quixotic.target.provenance import who
+from quixotic.target.release import Release
 
-__all__ = ["SYSTEM_DB", "Lock", "LockHeld", "ToolState", "who"]
+__all__ = ["SYSTEM_DB", "SystemDatabase"]
 
-SYSTEM_DB = "quixotic"
+SYSTEM_DB = SYSTEM_DATABASE
 _TABLES: dict[str, tuple[Column, ...]] = {
     "releases": (
         Column("environment", "varchar", size=64),
@@ -68,6 +67,7 @@ _TABLES: dict[str, tuple[Column, ...]] = {
 }
 # How to break each lock by hand, for the LockHeld message.
 UNLOCK_HINT = {"migrations": "quixotic migrate unlock ENV"}
+_COLUMNS = ("id", "environment", "kind", "status", "startedAt")
 
 
 def _now() -> datetime:
@@ -78,27 +78,16 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
-def _created_or_exists(create: Callable[[], object]) -> None:
+def _created_or_exists(doing: str, create: Any, *args: Any) -> None:
     try:
-        create()
-    except ApiError as exc:
-        if exc.code != 409:
-            raise
+        call(doing, create, *args)
+    except Conflict:
+        pass
 
 
-def who() -> str:
-    """The operator as recorded in releases and locks: ``user@host`` (CI sets QUIXOTIC_ACTOR)."""
-    actor = os.environ.get("QUIXOTIC_ACTOR")
-    if actor:
-        return actor
-    try:
-        user = getpass.getuser()
-    except Exception:
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+class SystemDatabase:
+    """The tool's own database in one target project: releases, secret fingerprints, locks, migrations."""
 
-
-class ToolState:
     def __init__(self, backend: AppwriteBackend) -> None:
         self.backend = backend
         self.db = backend.db
@@ -108,11 +97,9 @@ class ToolState:
 
     def exists(self) -> bool:
         try:
-            self.db.get(SYSTEM_DB)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                return False
-            raise translate(exc, "reading the quixotic system database") from exc
+            call("reading the quixotic system database", self.db.get, SYSTEM_DB)
+        except NotFound:
+            return False
         return True
 
     def ensure(self) -> None:
@@ -121,30 +108,22 @@ class ToolState:
         if self._ready:
             return
         if not self.exists():
-            _created_or_exists(
-                lambda: call(
-                    "creating the quixotic system database", lambda: self.db.create(SYSTEM_DB, "quixotic (tool state)")
-                )
-            )
-        existing = {
-            t["$id"]: {c["key"] for c in t.get("columns", [])}
-            for t in call("listing system tables", lambda: self.db.list_tables(SYSTEM_DB, [Query.limit(100)]))["tables"]
-        }
+            _created_or_exists("creating the quixotic system database", self.db.create, SYSTEM_DB,
+                               "quixotic (tool state)")  # fmt: skip
+        existing = {t["$id"]: {c["key"] for c in t.get("columns", [])} for t in self.backend.tables_of(SYSTEM_DB)}
         waiting: list[tuple[str, str]] = []
         for table, columns in _TABLES.items():
             if table not in existing:
-                _created_or_exists(lambda t=table: self._create_table(t))  # type: ignore[misc]
+                _created_or_exists(f"creating system table {table}", self.db.create_table, SYSTEM_DB, table, table)
                 existing[table] = set()
             for column in columns:
                 if column.key not in existing[table]:
-                    _created_or_exists(lambda t=table, c=column: self.backend.create_column(SYSTEM_DB, t, c))  # type: ignore[misc]
+                    _created_or_exists(f"creating column {table}.{column.key}", self.backend.create_column,
+                                       SYSTEM_DB, table, column)  # fmt: skip
                     waiting.append((table, column.key))
         for table, key in waiting:
             self.backend.wait_column(SYSTEM_DB, table, key)
         self._ready = True
-
-    def _create_table(self, table: str) -> None:
-        call(f"creating system table {table}", lambda: self.db.create_table(SYSTEM_DB, table, table))
 
     # --- secrets ------------------------------------------------------------------------------
 
@@ -163,77 +142,86 @@ class ToolState:
     def record_secret(self, scope: str, key: str, value_hash: str) -> None:
         self.ensure()
         data = {"scope": scope, "key": key, "hash": value_hash}
-        row_id = self._secret_row(scope, key)
-        call("recording a secret's fingerprint", lambda: self.db.upsert_row(SYSTEM_DB, "secrets", row_id, data))
+        call("recording a secret's fingerprint", self.db.upsert_row, SYSTEM_DB, "secrets",
+             self._secret_row(scope, key), data)  # fmt: skip
 
     def forget_secret(self, scope: str, key: str) -> None:
         if not self.exists():
             return
         try:
-            self.db.delete_row(SYSTEM_DB, "secrets", self._secret_row(scope, key))
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise translate(exc, "forgetting a secret's fingerprint") from exc
+            call("forgetting a secret's fingerprint", self.db.delete_row, SYSTEM_DB, "secrets",
+                 self._secret_row(scope, key))  # fmt: skip
+        except NotFound:
+            pass
 
     # --- releases -----------------------------------------------------------------------------
 
-    def start_release(self, environment: str, kind: str, data: dict[str, Any]) -> str:
+    def start_release(self, environment: str, kind: str, record: dict[str, Any]) -> Release:
+        """Record a release as running (see :meth:`release`, which also finishes it)."""
         self.ensure()
-        release_id = _now().strftime("r%Y%m%d%H%M%S") + hashlib.sha256(os.urandom(8)).hexdigest()[:6]
-        row = {
-            "environment": environment,
-            "kind": kind,
-            "status": "running",
-            "startedAt": _iso(_now()),
-            "data": json.dumps(data, sort_keys=True),
-        }
-        call("recording the release", lambda: self.db.create_row(SYSTEM_DB, "releases", release_id, row))
-        return release_id
+        release = Release(
+            _now().strftime("r%Y%m%d%H%M%S") + hashlib.sha256(os.urandom(8)).hexdigest()[:6],
+            environment, kind, "running", _iso(_now()), record,
+        )  # fmt: skip
+        row = {"environment": environment, "kind": kind, "status": release.status, "startedAt": release.started_at,
+               "data": json.dumps(record, sort_keys=True)}  # fmt: skip
+        call("recording the release", self.db.create_row, SYSTEM_DB, "releases", release.id, row)
+        return release
 
-    def finish_release(self, release_id: str, status: str, data: dict[str, Any]) -> None:
-        row = {"status": status, "data": json.dumps(data, sort_keys=True)}
-        call("recording the release", lambda: self.db.update_row(SYSTEM_DB, "releases", release_id, row))
+    def finish_release(self, release: Release, status: str) -> None:
+        release.status = status
+        row = {"status": status, "data": json.dumps(release.record, sort_keys=True)}
+        call("recording the release", self.db.update_row, SYSTEM_DB, "releases", release.id, row)
 
-    def releases(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Newest first, each as ``{id, environment, kind, status, startedAt, **data}``."""
+    @contextmanager
+    def release(self, environment: str, kind: str, record: dict[str, Any], *, redact: Any = str) -> Iterator[Release]:
+        """Record a release for the block: running, then succeeded, or failed with the error (``redact``-ed)
+        when the block raises. The block adds to ``release.record`` what it wants kept."""
+        release = self.start_release(environment, kind, record)
+        try:
+            yield release
+        except BaseException as exc:
+            release.record["error"] = redact(str(exc))
+            self.finish_release(release, "failed")
+            raise
+        self.finish_release(release, "succeeded")
+
+    def releases(self, limit: int = 50) -> list[Release]:
+        """Newest first."""
         if not self.exists():
             return []
         rows = call(
             "listing releases",
-            lambda: self.db.list_rows(SYSTEM_DB, "releases", [Query.order_desc("$sequence"), Query.limit(limit)]),
-        )["rows"]
-        out = []
-        for row in rows:
-            record = json.loads(row.get("data") or "{}")
-            record.update(
-                {
-                    "id": row["$id"],
-                    "environment": row["environment"],
-                    "kind": row["kind"],
-                    "status": row["status"],
-                    "startedAt": row["startedAt"],
-                }
-            )
-            out.append(record)
-        return out
+            self.db.list_rows, SYSTEM_DB, "releases", [Query.order_desc("$sequence"), Query.limit(limit)],
+        )["rows"]  # fmt: skip
+        return [
+            Release(row["$id"], row["environment"], row["kind"], row["status"], row["startedAt"],
+                    {k: v for k, v in json.loads(row.get("data") or "{}").items() if k not in _COLUMNS})
+            for row in rows
+        ]  # fmt: skip
 
     # --- locks --------------------------------------------------------------------------------
 
     def current_lock(self, name: str) -> Lock | None:
         if not self.exists():
             return None
-        return toollock.read(self.db, SYSTEM_DB, name)
+        return locks.read(self.db, SYSTEM_DB, name)
 
     @contextmanager
-    def lock(self, name: str, ttl: float = 600.0, wait: float = 0.0, heartbeat: float | None = None) -> Iterator[Lock]:
-        """Hold lock ``name`` for the block. Waits up to ``wait`` s for a holder; an expired lock (or one whose
-        holder died on this host) is taken over. With ``heartbeat``, the expiry is pushed forward every
-        ``heartbeat`` s, so a short ``ttl`` still covers a long run; ``Lock.lost`` is set if it was taken over."""
+    def lock(
+        self, name: str, wait: float = 0.0, *, ttl: float | None = None, heartbeat: float | None = None
+    ) -> Iterator[Lock]:
+        """Hold lock ``name`` for the block, under the one lock policy (:data:`quixotic.target.locks.TTL`, pushed
+        forward every :data:`~quixotic.target.locks.HEARTBEAT` s while the block runs). Waits up to ``wait`` s
+        for a holder; an expired lock (or one whose holder died on this host) is taken over; ``Lock.lost`` is
+        set if this one was taken over meanwhile."""
+        ttl = locks.TTL if ttl is None else ttl
+        heartbeat = locks.HEARTBEAT if heartbeat is None else heartbeat
         self.ensure()
         owner = who()
         deadline = time.monotonic() + wait
         while True:
-            mine, held = toollock.try_acquire(self.db, SYSTEM_DB, name, owner, ttl)
+            mine, held = locks.try_acquire(self.db, SYSTEM_DB, name, owner, ttl)
             if mine is not None:
                 break
             if held is not None and time.monotonic() >= deadline:
@@ -244,16 +232,15 @@ class ToolState:
                 )
             if held is not None:
                 time.sleep(0.5)
-        beat = Heartbeat(self.db, SYSTEM_DB, mine, ttl, heartbeat).start() if heartbeat else None
+        beat = Heartbeat(self.db, SYSTEM_DB, mine, ttl, heartbeat).start()
         try:
             yield mine
         finally:
-            if beat is not None:
-                beat.stop()
-            toollock.release(self.db, SYSTEM_DB, name, mine.nonce)
+            beat.stop()
+            locks.release(self.db, SYSTEM_DB, name, mine.nonce)
 
     def break_lock(self, name: str) -> None:
-        toollock.release(self.db, SYSTEM_DB, name, None)
+        locks.release(self.db, SYSTEM_DB, name, None)
 
     # --- migrations ---------------------------------------------------------------------------
 
@@ -263,11 +250,9 @@ class ToolState:
         if not self.exists():
             return []
         try:
-            self.db.get_table(SYSTEM_DB, "migrations")
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) == 404:
-                return []
-            raise translate(exc, "reading the migrations history") from exc
+            call("reading the migrations history", self.db.get_table, SYSTEM_DB, "migrations")
+        except NotFound:
+            return []
         out = []
         for row in self._all("migrations", ordered=True):
             record = json.loads(row.get("data") or "{}")
@@ -286,12 +271,12 @@ class ToolState:
             "startedAt": _iso(_now()),
             "data": json.dumps(data, sort_keys=True),
         }
-        call("recording a migration attempt", lambda: self.db.create_row(SYSTEM_DB, "migrations", attempt, row))
+        call("recording a migration attempt", self.db.create_row, SYSTEM_DB, "migrations", attempt, row)
         return attempt
 
     def update_migration(self, attempt: str, status: str, data: dict[str, Any]) -> None:
         row = {"status": status, "data": json.dumps(data, sort_keys=True)}
-        call("recording a migration attempt", lambda: self.db.update_row(SYSTEM_DB, "migrations", attempt, row))
+        call("recording a migration attempt", self.db.update_row, SYSTEM_DB, "migrations", attempt, row)
 
     # --- helpers ------------------------------------------------------------------------------
 

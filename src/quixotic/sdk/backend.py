@@ -1,8 +1,7 @@
-"""The backend over the official Appwrite SDK: reads a project's live state and applies plan changes.
+"""One Appwrite project on one endpoint (ours or a real one), through the official SDK.
 
-This is the one place that talks to Appwrite (ours or a real one) for deploys; every
-``AppwriteException`` is translated here, once, into :class:`quixotic.errors.ApiError` with a message
-that says what to do (a missing scope names the scope; an unknown project says so).
+Its services (``db``, ``storage``, ``functions``, ``users``) are :class:`~quixotic.sdk.boundary.Service`
+wrappers, so every error that leaves here is already a :class:`quixotic.errors.ApiError` subclass.
 """
 
 from __future__ import annotations
@@ -10,59 +9,51 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from typing import Any, TypeVar
 
 from appwrite.client import Client
-from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
 
 from quixotic.config.resources import Bucket, Column, Database, Function, Index, Table
-from quixotic.errors import ApiError, QuixoticError
+from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
+from quixotic.sdk.boundary import Service, call
+from quixotic.sdk.models import bucket_from_model, function_from_model, table_from_model, variable_from_model
 
 T = TypeVar("T")
+SYSTEM_DATABASE = "quixotic"  # the toolkit's own database in every target: see quixotic.target.system
 Progress = Callable[[str], None]
 PAGE = 100
-
-
-def translate(exc: AppwriteException, doing: str) -> ApiError:
-    """An SDK error as the project's own, with what to do about it."""
-    kind = getattr(exc, "type", None) or "general_unknown"
-    code = int(getattr(exc, "code", None) or 0) or 500
-    message = str(getattr(exc, "message", None) or exc)
-    hint = ""
-    if kind == "general_unauthorized_scope":
-        hint = " The API key lacks that scope: create a key that has it."
-    elif kind == "project_not_found":
-        hint = " Check `projectId` and `endpoint` in the environment's file."
-    elif code == 500 and kind == "general_unknown" and "Connection" in message:
-        hint = " Is the server running? For `local`, run `quixotic up`."
-    return ApiError(kind, f"{doing}: {message}{hint}", code)
-
-
-def call(doing: str, fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except AppwriteException as exc:
-        raise translate(exc, doing) from exc
 
 
 class AppwriteBackend:
     """One project on one Appwrite endpoint, through the SDK 15.x (response format 1.8.0)."""
 
-    def __init__(self, endpoint: str, project_id: str, api_key: str, *, system_database: str = "quixotic") -> None:
+    def __init__(self, endpoint: str, project_id: str, api_key: str, *, system_database: str = SYSTEM_DATABASE) -> None:
         self.endpoint = endpoint
         self.project_id = project_id
         self.client = Client().set_endpoint(endpoint).set_project(project_id).set_key(api_key)
-        self.db = TablesDB(self.client)
-        self.storage = Storage(self.client)
-        self.functions = Functions(self.client)
+        self.db = Service(TablesDB(self.client), "tablesDB")
+        self.storage = Service(Storage(self.client), "storage")
+        self.functions = Service(Functions(self.client), "functions")
+        self.users = Service(Users(self.client), "users")
         self.system_database = system_database
+
+    def rest(self, doing: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A route the SDK has no method for (project variables are a console route in Appwrite 1.8)."""
+        return call(doing, self.client.call, method, path, dict(_JSON), body or {})
+
+    def server_version(self) -> str:
+        """What ``/health/version`` answers; empty when the server does not say."""
+        try:
+            return str(self.rest("reading the server version", "get", "/health/version").get("version") or "")
+        except ApiError:
+            return ""
 
     # --- paging -------------------------------------------------------------------------------
 
@@ -103,7 +94,7 @@ class AppwriteBackend:
             code_hash = self.deployment_hash(f["$id"], deployment) if (deployment and with_code) else None
             functions.append(FunctionState(function_from_model(f), code_hash, deployment))
             variables.extend(variable_from_model(f["$id"], v, hashes) for v in self.function_variables(f["$id"]))
-        for v in self.project_variables():
+        for v in self.project_variables() or []:
             variables.append(variable_from_model(PROJECT_SCOPE, v, hashes))
         return ProjectState(
             project_id=self.project_id,
@@ -127,21 +118,25 @@ class AppwriteBackend:
         return list(call(f"listing variables of {function_id}", fetch)["variables"])
 
     def deployment_hash(self, function_id: str, deployment_id: str) -> str | None:
-        """SHA-256 of the active deployment's source, as uploaded (our archives are deterministic)."""
+        """SHA-256 of the active deployment's source, as uploaded (our archives are deterministic); None when
+        the deployment or its source is gone. A key that may not read it raises: "unknown" would re-deploy."""
         try:
-            data = self.functions.get_deployment_download(function_id, deployment_id)
-        except AppwriteException:
+            data = call(f"downloading the code of {function_id}", self.functions.get_deployment_download,
+                        function_id, deployment_id)  # fmt: skip
+        except NotFound:
             return None
         return hashlib.sha256(data).hexdigest() if isinstance(data, bytes | bytearray) else None
 
-    def project_variables(self) -> list[dict[str, Any]]:
-        """Project variables (a console route on Appwrite 1.8; skipped where the key cannot reach it)."""
+    def project_variables(self) -> list[dict[str, Any]] | None:
+        """Project variables, or None where this key or server cannot reach them (a console route on 1.8)."""
         try:
-            result = self.client.call("get", "/project/variables", {"content-type": "application/json"}, {})
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) in (401, 403, 404, 405):
-                return []
-            raise translate(exc, "listing project variables") from exc
+            result = self.rest("listing project variables", "get", "/project/variables")
+        except (AccessDenied, NotFound):
+            return None
+        except ApiError as exc:
+            if exc.code == 405:
+                return None
+            raise
         return list(result.get("variables", []))
 
     # --- waiting ------------------------------------------------------------------------------
@@ -171,11 +166,9 @@ class AppwriteBackend:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                get()
-            except AppwriteException as exc:
-                if getattr(exc, "code", None) == 404:
-                    return
-                raise translate(exc, f"checking {what}") from exc
+                call(f"checking {what}", get)
+            except NotFound:
+                return
             time.sleep(0.05)
         raise ApiError("general_server_error", f"{what} was not deleted within {timeout:.0f} s", 500)
 
@@ -212,7 +205,7 @@ class AppwriteBackend:
             call(f"creating column {t}.{c.key}", lambda: self.db.create_datetime_column(
                 d, t, c.key, c.required, default, c.array))  # fmt: skip
         else:
-            raise QuixoticError(f"column {t}.{c.key}: type {c.type!r} cannot be created by quixotic")
+            raise PlanError(f"column {t}.{c.key}: type {c.type!r} cannot be created by quixotic")
 
     def update_column(self, database_id: str, table_id: str, column: Column) -> None:
         d, t, c = database_id, table_id, column
@@ -232,7 +225,7 @@ class AppwriteBackend:
             method = self.db.update_integer_column if c.type == "integer" else self.db.update_float_column
             call(doing, lambda: method(d, t, c.key, c.required, c.default, c.min, c.max))
         else:
-            raise QuixoticError(f"column {t}.{c.key}: type {c.type!r} cannot be updated by quixotic")
+            raise PlanError(f"column {t}.{c.key}: type {c.type!r} cannot be updated by quixotic")
 
     def delete_column(self, database_id: str, table_id: str, key: str) -> None:
         call(f"deleting column {table_id}.{key}", lambda: self.db.delete_column(database_id, table_id, key))
@@ -301,19 +294,25 @@ class AppwriteBackend:
                 f"the build of {function_id} ({deployment_id}) {status}; the previous deployment stays active.\n{logs}",
                 400,
             )
-        fn = call(f"reading {function_id}", lambda: self.functions.get(function_id))
+        fn = call(f"reading {function_id}", self.functions.get, function_id)
         if fn.get("deploymentId") != deployment_id:
-            call(
-                f"activating {function_id}",
-                lambda: self.functions.update_function_deployment(function_id, deployment_id),
-            )
+            self.activate(function_id, deployment_id)
         return dict(dep)
 
-    def deploy_code(
-        self, function_id: str, archive: bytes, progress: Progress | None = None, timeout: float = 900.0
-    ) -> dict[str, Any]:
-        """Upload ``archive``, wait for its build, and activate it when it is ready."""
-        return self.finish_deploy(function_id, self.upload_code(function_id, archive), progress, timeout)
+    def activate(self, function_id: str, deployment_id: str) -> None:
+        """Make a built deployment the active one (no rebuild)."""
+        call(f"activating {deployment_id} of {function_id}", self.functions.update_function_deployment,
+             function_id, deployment_id)  # fmt: skip
+
+    # --- buckets ------------------------------------------------------------------------------
+
+    def create_bucket(self, bucket: Bucket) -> None:
+        call(f"creating bucket {bucket.id}", self.storage.create_bucket, bucket.id, bucket.name,
+             **_bucket_settings(bucket))  # fmt: skip
+
+    def update_bucket(self, bucket: Bucket) -> None:
+        call(f"updating bucket {bucket.id}", self.storage.update_bucket, bucket.id, bucket.name,
+             **_bucket_settings(bucket))  # fmt: skip
 
     # --- variables (of a function, or of the project: scope "project") ---------------------------
 
@@ -321,7 +320,7 @@ class AppwriteBackend:
         doing = f"creating variable {scope}/{key}"
         if scope == PROJECT_SCOPE:
             body = {"key": key, "value": value, "secret": secret}
-            call(doing, lambda: self.client.call("post", "/project/variables", _JSON, body))
+            self.rest(doing, "post", "/project/variables", body)
         else:
             call(doing, lambda: self.functions.create_variable(scope, key, value, secret))
 
@@ -329,7 +328,7 @@ class AppwriteBackend:
         doing = f"updating variable {scope}/{key}"
         if scope == PROJECT_SCOPE:
             body = {"key": key, "value": value, "secret": secret}
-            call(doing, lambda: self.client.call("put", f"/project/variables/{variable_id}", _JSON, body))
+            self.rest(doing, "put", f"/project/variables/{variable_id}", body)
         else:
             call(doing, lambda: self.functions.update_variable(scope, variable_id, key, value, secret))
 
@@ -337,103 +336,24 @@ class AppwriteBackend:
         doing = f"deleting variable {scope}/{variable_id}"
         try:
             if scope == PROJECT_SCOPE:
-                self.client.call("delete", f"/project/variables/{variable_id}", _JSON, {})
+                self.rest(doing, "delete", f"/project/variables/{variable_id}")
             else:
-                self.functions.delete_variable(scope, variable_id)
-        except AppwriteException as exc:
-            if getattr(exc, "code", None) != 404:
-                raise translate(exc, doing) from exc
+                call(doing, self.functions.delete_variable, scope, variable_id)
+        except NotFound:
+            pass
 
 
 _JSON = {"content-type": "application/json"}
 
 
-# --- models -> values -----------------------------------------------------------------------------
-
-
-def column_from_model(c: dict[str, Any]) -> Column:
-    kind = c.get("type", "string")
-    fmt = c.get("format") or ""
-    if kind == "datetime":
-        fmt = ""
-    return Column(
-        key=c["key"],
-        type=kind,
-        required=bool(c.get("required")),
-        array=bool(c.get("array")),
-        size=c.get("size") if kind in ("string", "varchar") and fmt in ("",) else None,
-        default=c.get("default"),
-        min=c.get("min") if kind in ("integer", "double") else None,
-        max=c.get("max") if kind in ("integer", "double") else None,
-        format=fmt if kind == "string" else "",
-        elements=tuple(c.get("elements") or ()) if fmt == "enum" else (),
-        encrypt=bool(c.get("encrypt")),
-    )
-
-
-def index_from_model(i: dict[str, Any]) -> Index:
-    return Index(
-        key=i["key"],
-        type=i["type"],
-        columns=tuple(i.get("columns") or i.get("attributes") or ()),
-        orders=tuple(o.upper() for o in i.get("orders") or ()),
-    )
-
-
-def table_from_model(database_id: str, t: dict[str, Any]) -> Table:
-    return Table(
-        id=t["$id"],
-        database_id=database_id,
-        name=t["name"],
-        enabled=bool(t.get("enabled", True)),
-        row_security=bool(t.get("rowSecurity", t.get("documentSecurity", False))),
-        permissions=tuple(t.get("$permissions") or ()),
-        columns=tuple(column_from_model(c) for c in t.get("columns") or t.get("attributes") or ()),
-        indexes=tuple(index_from_model(i) for i in t.get("indexes") or ()),
-    )
-
-
-def bucket_from_model(b: dict[str, Any]) -> Bucket:
-    return Bucket(
-        id=b["$id"],
-        name=b["name"],
-        permissions=tuple(b.get("$permissions") or ()),
-        file_security=bool(b.get("fileSecurity")),
-        enabled=bool(b.get("enabled", True)),
-        maximum_file_size=int(b.get("maximumFileSize") or 0),
-        allowed_file_extensions=tuple(b.get("allowedFileExtensions") or ()),
-        compression=str(b.get("compression") or "none"),
-        encryption=bool(b.get("encryption")),
-        antivirus=bool(b.get("antivirus")),
-    )
-
-
-def function_from_model(f: dict[str, Any]) -> Function:
-    return Function(
-        id=f["$id"],
-        name=f["name"],
-        runtime=f["runtime"],
-        path="",
-        entrypoint=f.get("entrypoint") or "",
-        commands=f.get("commands") or "",
-        execute=tuple(f.get("execute") or ()),
-        events=tuple(f.get("events") or ()),
-        schedule=f.get("schedule") or "",
-        timeout=int(f.get("timeout") or 15),
-        enabled=bool(f.get("enabled", True)),
-        logging=bool(f.get("logging", True)),
-        scopes=tuple(f.get("scopes") or ()),
-        specification=f.get("specification") or None,
-    )
-
-
-def variable_from_model(scope: str, v: dict[str, Any], hashes: dict[tuple[str, str], str]) -> VariableState:
-    secret = bool(v.get("secret"))
-    if secret:
-        return VariableState(scope, v["key"], None, True, hashes.get((scope, v["key"]), ""), v["$id"])
-    value = str(v.get("value") or "")
-    return VariableState(scope, v["key"], value, False, hashlib.sha256(value.encode()).hexdigest(), v["$id"])
-
-
-def column_json(column: Column) -> dict[str, Any]:
-    return asdict(column)
+def _bucket_settings(b: Bucket) -> dict[str, Any]:
+    return {
+        "permissions": list(b.permissions),
+        "file_security": b.file_security,
+        "enabled": b.enabled,
+        "maximum_file_size": b.maximum_file_size,
+        "allowed_file_extensions": list(b.allowed_file_extensions),
+        "compression": b.compression,
+        "encryption": b.encryption,
+        "antivirus": b.antivirus,
+    }

@@ -13,6 +13,10 @@ renewed knows the lock is no longer its own.
 
 A holder on this host whose process is gone is treated as expired at once; one on another host expires
 after its TTL, which a live holder keeps pushing forward with heartbeats.
+
+One policy for every lock (deploy, migrations, restore): a short TTL (:data:`TTL`) renewed by a heartbeat
+every :data:`HEARTBEAT` s for as long as the holder runs, so a build that waits 15 minutes keeps its lock
+and a killed holder's lock frees itself within a minute.
 """
 
 from __future__ import annotations
@@ -25,19 +29,14 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from appwrite.exception import AppwriteException
-from appwrite.services.tables_db import TablesDB
-
-from quixotic.backends.appwrite import translate
-from quixotic.errors import QuixoticError
+from quixotic.errors import ApiError, Conflict, NotFound
+from quixotic.sdk.boundary import Service, call
 
 TABLE = "locks"
-
-
-class LockHeld(QuixoticError):
-    """Another process holds the lock (deploy, migrate): who, where and until when are in the message."""
+TTL: Final = 60.0  # a dead holder's lock expires within this (at once when it ran on this host)
+HEARTBEAT: Final = 10.0  # how often a live holder pushes its expiry forward
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,7 @@ class Lock:
     lost: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     def expired(self, now_ms: int | None = None) -> bool:
-        now = _now_ms() if now_ms is None else now_ms
-        if self.token:
-            return self.token < now
-        return datetime.fromisoformat(self.expires_at) < datetime.now(UTC)
+        return self.token < (_now_ms() if now_ms is None else now_ms)
 
     def holder_gone(self) -> bool:
         """True when the holder ran on this host and its process no longer exists."""
@@ -85,13 +81,11 @@ def _iso_ms(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def read(db: TablesDB, database: str, name: str) -> Lock | None:
+def read(db: Service, database: str, name: str) -> Lock | None:
     try:
-        row = db.get_row(database, TABLE, name)
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) == 404:
-            return None
-        raise translate(exc, "reading a lock") from exc
+        row = call("reading a lock", db.get_row, database, TABLE, name)
+    except NotFound:
+        return None
     return _from_row(name, row)
 
 
@@ -114,34 +108,33 @@ def _row(lock: Lock) -> dict[str, Any]:
     return {"owner": lock.owner, "expiresAt": _iso_ms(lock.token), "expiresMs": lock.token, "data": json.dumps(data)}
 
 
-def _advance(db: TablesDB, database: str, name: str, seen: int, new: int) -> Lock | None:
+def _advance(db: Service, database: str, name: str, seen: int, new: int) -> Lock | None:
     """Move ``expiresMs`` from ``seen`` to ``new`` only if it is not past ``seen`` (atomic): the row after, or
     None if someone moved it first or it is gone."""
     try:
-        row = db.increment_row_column(database, TABLE, name, "expiresMs", new - seen, new)
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) == 404 or getattr(exc, "type", None) == "column_limit_exceeded":
+        row = call(f"renewing the {name} lock", db.increment_row_column, database, TABLE, name, "expiresMs",
+                   new - seen, new)  # fmt: skip
+    except NotFound:
+        return None
+    except ApiError as exc:
+        if exc.type == "column_limit_exceeded":
             return None
-        raise translate(exc, f"renewing the {name} lock") from exc
+        raise
     return _from_row(name, row)
 
 
-def try_acquire(db: TablesDB, database: str, name: str, owner: str, ttl: float) -> tuple[Lock | None, Lock | None]:
+def try_acquire(db: Service, database: str, name: str, owner: str, ttl: float) -> tuple[Lock | None, Lock | None]:
     """One attempt: (the lock now ours, None) or (None, the current holder or None if it just vanished)."""
     token = _now_ms() + int(ttl * 1000)
     mine = Lock(name, owner, socket.gethostname(), os.getpid(), _iso_ms(token), token=token, nonce=secrets.token_hex(8))
     try:
-        db.create_row(database, TABLE, name, _row(mine))
+        call(f"taking the {name} lock", db.create_row, database, TABLE, name, _row(mine))
         return mine, None
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) != 409:
-            raise translate(exc, f"taking the {name} lock") from exc
+    except Conflict:
+        pass
     held = read(db, database, name)
     if held is None or not (held.expired() or held.holder_gone()):
         return None, held
-    if not held.token:  # a lock written before fencing existed: fall back to delete-and-retake
-        release(db, database, name, None)
-        return None, None
     token = max(token, held.token + 1)
     if _advance(db, database, name, held.token, token) is None:
         return None, read(db, database, name)
@@ -150,32 +143,28 @@ def try_acquire(db: TablesDB, database: str, name: str, owner: str, ttl: float) 
     return mine, None
 
 
-def _write_owner(db: TablesDB, database: str, lock: Lock) -> None:
+def _write_owner(db: Service, database: str, lock: Lock) -> None:
     row = _row(lock)
     del row["expiresMs"]  # the token moves only through the atomic increment
-    try:
-        db.update_row(database, TABLE, lock.name, row)
-    except AppwriteException as exc:
-        raise translate(exc, f"recording the owner of the {lock.name} lock") from exc
+    call(f"recording the owner of the {lock.name} lock", db.update_row, database, TABLE, lock.name, row)
 
 
-def release(db: TablesDB, database: str, name: str, nonce: str | None) -> None:
+def release(db: Service, database: str, name: str, nonce: str | None) -> None:
     """Delete the lock; with ``nonce``, only if it is still the taking that wrote it (not a later one)."""
     if nonce is not None:
         held = read(db, database, name)
         if held is None or held.nonce != nonce:
             return
     try:
-        db.delete_row(database, TABLE, name)
-    except AppwriteException as exc:
-        if getattr(exc, "code", None) != 404:
-            raise translate(exc, f"releasing the {name} lock") from exc
+        call(f"releasing the {name} lock", db.delete_row, database, TABLE, name)
+    except NotFound:
+        pass
 
 
 class Heartbeat:
     """Pushes a held lock's expiry forward every ``every`` s; sets ``lock.lost`` if it was taken over."""
 
-    def __init__(self, db: TablesDB, database: str, lock: Lock, ttl: float, every: float) -> None:
+    def __init__(self, db: Service, database: str, lock: Lock, ttl: float, every: float) -> None:
         self.db, self.database, self.lock = db, database, lock
         self.ttl, self.every = ttl, every
         self.token = lock.token

@@ -1,0 +1,238 @@
+"""Applies a plan's changes to a live project through the SDK backend, in the plan's order.
+
+Every value comes from the change itself (its ``after`` view, and ``before`` for the live variable's id),
+so what is applied is exactly what was reviewed. Only two things come from elsewhere: function code
+packages, and secret values, which no plan carries: they are read from the desired state when applied
+and checked against the plan's hash. Columns and indexes are waited for until Appwrite reports them
+``available``; function code is uploaded, built side by side and activated only when its build succeeds.
+A deployment change whose ``after`` names a ``deploymentId`` (rollback) re-activates that deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from quixotic.config import Environment
+from quixotic.config.resources import Column, Index, column_to_cli_json
+from quixotic.deploy.desired import Desired
+from quixotic.errors import PlanError
+from quixotic.plan.changes import Change
+from quixotic.plan.plan import Plan
+from quixotic.plan.state import value_hash
+from quixotic.plan.views import bucket_from, column_from, database_from, function_from, index_from, table_from
+from quixotic.sdk.backend import AppwriteBackend
+from quixotic.sdk.boundary import call
+from quixotic.target.system import SystemDatabase
+
+Progress = Callable[[str], None]
+
+
+def _split(address: str) -> tuple[str, list[str]]:
+    kind, _, rest = address.partition(":")
+    return kind, rest.split("/")
+
+
+def _after(change: Change) -> dict[str, Any]:
+    if change.after is None:
+        raise PlanError(f"{change.address}: a {change.action} change carries no value to apply; make the plan again")
+    return change.after
+
+
+class Applier:
+    def __init__(
+        self,
+        backend: AppwriteBackend,
+        system: SystemDatabase,
+        env: Environment,
+        desired: Desired | None,
+        plan: Plan,
+        progress: Progress | None = None,
+    ) -> None:
+        self.backend = backend
+        self.system = system
+        self.env = env
+        self.desired = desired
+        self.plan = plan
+        self.progress = progress or (lambda _msg: None)
+        self.created_tables: set[tuple[str, str]] = set()
+        self.deployments: dict[str, str] = {}  # function id -> new deployment id, once built and active
+        self.pending: dict[str, str] = {}  # function id -> uploaded deployment still building
+        self.applied = 0
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def apply_all(self, kinds: Iterable[str] | None = None) -> set[str]:
+        """Apply the plan's changes (of ``kinds`` only, if given) in order; the addresses applied."""
+        wanted = None if kinds is None else frozenset(kinds)
+        done = set()
+        for change in self.plan.changes:
+            if wanted is None or change.kind in wanted:
+                self.apply(change)
+                done.add(change.address)
+        return done
+
+    def apply(self, change: Change) -> None:
+        kind, ids = _split(change.address)
+        handler = getattr(self, f"_apply_{kind}", None)
+        if handler is None:
+            raise PlanError(f"cannot apply a change to {change.address}")
+        self.progress(f"{change.action} {change.address}")
+        handler(change, ids)
+        self.applied += 1
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def _apply_database(self, change: Change, ids: list[str]) -> None:
+        (database_id,) = ids
+        db = self.backend.db
+        if change.action == "delete":
+            call(f"deleting database {database_id}", db.delete, database_id)
+            return
+        spec = database_from(_after(change))
+        if change.action == "create":
+            call(f"creating database {database_id}", db.create, database_id, spec.name, spec.enabled)
+        else:
+            call(f"updating database {database_id}", db.update, database_id, spec.name, spec.enabled)
+
+    def _planned(self, kind: str, database_id: str, table_id: str) -> list[Change]:
+        """The plan's creates of columns or indexes of one table (a new table is created with them)."""
+        prefix = f"{kind}:{database_id}/{table_id}/"
+        return [c for c in self.plan.changes if c.action == "create" and c.address.startswith(prefix)]
+
+    def _apply_table(self, change: Change, ids: list[str]) -> None:
+        database_id, table_id = ids
+        db = self.backend.db
+        if change.action == "delete":
+            call(f"deleting table {table_id}", db.delete_table, database_id, table_id)
+            return
+        table = table_from(_after(change))
+        perms = list(table.permissions)
+        if change.action == "create":
+            columns: list[Column] = [column_from(_after(c))[2] for c in self._planned("column", database_id, table_id)]
+            indexes: list[Index] = [index_from(_after(c))[2] for c in self._planned("index", database_id, table_id)]
+            call(
+                f"creating table {table_id}",
+                db.create_table, database_id, table_id, table.name, perms, table.row_security, table.enabled,
+                [column_to_cli_json(c) for c in columns],
+                [{"key": i.key, "type": i.type, "columns": list(i.columns), "orders": [o.lower() for o in i.orders]}
+                 for i in indexes],
+            )  # fmt: skip
+            self.created_tables.add((database_id, table_id))
+            for column in columns:
+                self.backend.wait_column(database_id, table_id, column.key)
+            for index in indexes:
+                self.backend.wait_index(database_id, table_id, index.key)
+        else:
+            call(f"updating table {table_id}", db.update_table, database_id, table_id, table.name, perms,
+                 table.row_security, table.enabled)  # fmt: skip
+
+    def _apply_column(self, change: Change, ids: list[str]) -> None:
+        database_id, table_id, key = ids
+        if (database_id, table_id) in self.created_tables and change.action == "create":
+            return  # created with its table
+        if change.action in ("delete", "replace"):
+            self.backend.delete_column(database_id, table_id, key)
+            if change.action == "delete":
+                return
+        _, _, column = column_from(_after(change))
+        if change.action == "update":
+            self.backend.update_column(database_id, table_id, column)
+        else:
+            self.backend.create_column(database_id, table_id, column)
+        self.backend.wait_column(database_id, table_id, key)
+
+    def _apply_index(self, change: Change, ids: list[str]) -> None:
+        database_id, table_id, key = ids
+        if (database_id, table_id) in self.created_tables and change.action == "create":
+            return
+        if change.action in ("delete", "replace", "update"):
+            self.backend.delete_index(database_id, table_id, key)
+            if change.action == "delete":
+                return
+        _, _, index = index_from(_after(change))
+        self.backend.create_index(database_id, table_id, index)
+        self.backend.wait_index(database_id, table_id, key)
+
+    # --- storage ------------------------------------------------------------------------------
+
+    def _apply_bucket(self, change: Change, ids: list[str]) -> None:
+        (bucket_id,) = ids
+        if change.action == "delete":
+            call(f"deleting bucket {bucket_id}", self.backend.storage.delete_bucket, bucket_id)
+            return
+        bucket = bucket_from(_after(change))
+        if change.action == "create":
+            self.backend.create_bucket(bucket)
+        else:
+            self.backend.update_bucket(bucket)
+
+    # --- functions ----------------------------------------------------------------------------
+
+    def _apply_function(self, change: Change, ids: list[str]) -> None:
+        (function_id,) = ids
+        functions = self.backend.functions
+        if change.action == "delete":
+            call(f"deleting function {function_id}", functions.delete, function_id)
+            return
+        settings = self.backend.function_settings(function_from(_after(change)))
+        if change.action == "create":
+            call(f"creating function {function_id}", functions.create, function_id, **settings)
+        else:
+            call(f"updating function {function_id}", functions.update, function_id, **settings)
+
+    def _apply_deployment(self, change: Change, ids: list[str]) -> None:
+        """Upload only: builds run on the server side by side; :meth:`finish` waits for them all. A recorded
+        ``deploymentId`` (rollback) is re-activated instead, with no build."""
+        (function_id,) = ids
+        after = _after(change)
+        if after.get("deploymentId"):
+            self.backend.activate(function_id, str(after["deploymentId"]))
+            self.deployments[function_id] = str(after["deploymentId"])
+            return
+        package = self.desired.packages.get(function_id) if self.desired is not None else None
+        if package is None or package.sha256 != after.get("codeHash"):
+            raise PlanError(f"the code of function {function_id} changed since the plan was made: plan again")
+        self.progress(f"{function_id}: uploading {len(package.data) / 1024:.0f} KiB to build")
+        self.pending[function_id] = self.backend.upload_code(function_id, package.data)
+
+    def finish(self) -> None:
+        """Wait for every uploaded deployment's build; raise for the first that failed (others still finish)."""
+        failures: list[Exception] = []
+        for function_id, deployment_id in list(self.pending.items()):
+            try:
+                self.backend.finish_deploy(function_id, deployment_id, self.progress)
+                self.deployments[function_id] = deployment_id
+            except Exception as exc:
+                failures.append(exc)
+            finally:
+                del self.pending[function_id]
+        if failures:
+            raise failures[0]
+
+    # --- variables ----------------------------------------------------------------------------
+
+    def _apply_variable(self, change: Change, ids: list[str]) -> None:
+        scope, key = ids[0], "/".join(ids[1:])
+        live_id = str((change.before or {}).get("id") or "")
+        if change.action in ("delete", "replace") and live_id:
+            self.backend.delete_variable(scope, live_id)
+            if (change.before or {}).get("secret"):
+                self.system.forget_secret(scope, key)
+            if change.action == "delete":
+                return
+            live_id = ""
+        want = _after(change)
+        secret = bool(want.get("secret"))
+        if secret:
+            value = self.desired.secret(self.env, scope, key) if self.desired is not None else None
+            if value is None or value_hash(value) != want.get("valueHash"):
+                raise PlanError(f"the value of secret {key} changed since the plan was made: plan again")
+        else:
+            value = str(want.get("value") or "")
+        if not live_id:
+            self.backend.create_variable(scope, key, value, secret)
+        else:
+            self.backend.update_variable(scope, live_id, key, value, secret)
+        if secret:
+            self.system.record_secret(scope, key, str(want["valueHash"]))
