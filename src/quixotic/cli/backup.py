@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as Bars
@@ -23,13 +22,11 @@ from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.dump import PARTS
 from quixotic.backup.progress import Progress, Step
 from quixotic.backup.restore import Mode, RestorePreview, RestoreReport
+from quixotic.cli.options import ROOT, err, out
 from quixotic.commands import backup as cmd
 from quixotic.errors import BackupError, UsageError
 from quixotic.target import Target, connect
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-ROOT = typer.Option(Path("."), "--root", help="Project root (where appwrite.json is).")
 PASSPHRASE_ENV = typer.Option(
     "QUIXOTIC_BACKUP_PASSPHRASE", "--passphrase-env", help="Process variable holding the secrets' passphrase."
 )

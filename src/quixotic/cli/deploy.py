@@ -6,19 +6,16 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from quixotic.cli.options import ROOT, err, out, progress
 from quixotic.commands import deploy as cmd
 from quixotic.errors import PlanError
 from quixotic.plan.plan import Plan
 from quixotic.plan.render import render_text
 from quixotic.target import connect
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-ROOT = typer.Option(Path("."), "--root", help="Project root (where appwrite.json is).")
 vars_app = typer.Typer(no_args_is_help=True, help="Centralized variables: a redacted diff, then a safe sync.")
 
 
@@ -35,10 +32,6 @@ def show_plan(plan: Plan) -> None:
         elif stripped.startswith("-"):
             style = "red"
         out.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
-
-
-def progress() -> cmd.Progress:
-    return lambda message: err.print(f"[dim]…[/] {escape(message)}")
 
 
 def ask(plan: Plan) -> bool:

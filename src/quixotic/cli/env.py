@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from quixotic.cli.backup import clone_command
+from quixotic.cli.options import ROOT
 from quixotic.commands import env as commands
 
 env_app = typer.Typer(no_args_is_help=True, help="Environments: list, show, create and render them.")
@@ -18,11 +19,10 @@ PROTECTION_LABELS = {
     "refuseDestructive": "destructive changes refused",
     "backupBeforeMigrations": "backup before migrations",
 }
-ROOT_OPTION = typer.Option(Path("."), "--root", help="The project folder (the one with appwrite.json).")
 
 
 @env_app.command("list")
-def list_command(root: Path = ROOT_OPTION) -> None:
+def list_command(root: Path = ROOT) -> None:
     """List the environments, each with its project and endpoint, or what is wrong with it."""
     rows = commands.list_environments(root)
     if not rows:
@@ -46,7 +46,7 @@ def list_command(root: Path = ROOT_OPTION) -> None:
 def show_command(
     env: str = typer.Argument(..., help="Environment name, e.g. dev."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    root: Path = ROOT_OPTION,
+    root: Path = ROOT,
 ) -> None:
     """Show the resolved configuration of ENV: every value with where it came from; secrets redacted."""
     data = commands.show(root, env)
@@ -65,7 +65,7 @@ def create_command(
     sets: list[str] = typer.Option(
         [], "--set", help="KEY=VALUE: a variable, endpoint, projectName, protection.X, buckets.ID.X, functions.ID.X."
     ),
-    root: Path = ROOT_OPTION,
+    root: Path = ROOT,
 ) -> None:
     """Create environments/NEW.json from another environment (checked before it is written)."""
     created = commands.create(root, new, from_env, project_id, sets)
@@ -78,7 +78,7 @@ def create_command(
 def render_command(
     env: str = typer.Argument(..., help="Environment name, e.g. prod."),
     out: Path = typer.Option(None, "--out", help="Where to write (default environments/appwrite.ENV.json)."),
-    root: Path = ROOT_OPTION,
+    root: Path = ROOT,
 ) -> None:
     """Write ENV as a complete official Appwrite CLI file (no variables, so no secrets)."""
     typer.echo(f"wrote {commands.render(root, env, out)}")
@@ -123,3 +123,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 env_app.command("clone")(clone_command)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(env_app, name="env")

@@ -8,14 +8,10 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from quixotic.cli.backup import register as register_backup
-from quixotic.cli.deploy import register as register_deploy
-from quixotic.cli.env import env_app
-from quixotic.cli.migrate import migrate_app
-from quixotic.cli.transcribe import transcribe_command
+from quixotic.cli import backup, deploy, env, migrate, transcribe
+from quixotic.cli.options import DATA, ROOT, err, progress
 from quixotic.errors import QuixoticError
 from quixotic.server import admin
 
@@ -24,23 +20,17 @@ local_app = typer.Typer(no_args_is_help=True, help="The embedded local Appwrite-
 project_app = typer.Typer(no_args_is_help=True, help="Projects of the local server.")
 key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server.")
 app.add_typer(local_app, name="local")
-app.add_typer(env_app, name="env")
-app.add_typer(migrate_app, name="migrate")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
-register_deploy(app)
-register_backup(app)
-app.command("transcribe")(transcribe_command)
-
-err = Console(stderr=True)
-DATA_OPTION = typer.Option(Path(".quixotic/local"), "--data", help="Data folder of the local server.")
+for module in (deploy, backup, env, migrate, transcribe):  # each adds its own commands
+    module.register(app)
 
 
 @app.command()
 def server(
     host: str = typer.Option(admin.DEFAULT_HOST, help="Address to listen on."),
     port: int = typer.Option(admin.DEFAULT_PORT, help="Port to listen on."),
-    data: Path = DATA_OPTION,
+    data: Path = DATA,
     log_level: str = typer.Option("warning", help="uvicorn log level."),
     storage_limit: int = typer.Option(
         None, help="Largest file a bucket may allow, in bytes (Appwrite's _APP_STORAGE_LIMIT; default 30000000)."
@@ -51,13 +41,13 @@ def server(
 
     import uvicorn
 
-    if storage_limit is not None:
-        os.environ["_APP_STORAGE_LIMIT"] = str(storage_limit)
-
     from quixotic.server.app import create_app
 
+    environ = dict(os.environ)
+    if storage_limit is not None:
+        environ["_APP_STORAGE_LIMIT"] = str(storage_limit)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    application = create_app(data, f"http://{host}:{port}/v1")
+    application = create_app(data, f"http://{host}:{port}/v1", environ)
     admin.write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
@@ -67,7 +57,7 @@ def server(
 def project_create(
     project_id: str = typer.Argument(..., help="Project ID."),
     name: str = typer.Option(None, help="Project name (defaults to the ID)."),
-    data: Path = DATA_OPTION,
+    data: Path = DATA,
 ) -> None:
     """Create a project and an API key with every scope; print {projectId, apiKey, endpoint}."""
     creds = admin.create_project(data, project_id, name)
@@ -79,7 +69,7 @@ def key_create(
     project: str = typer.Option(..., "--project", help="Project ID."),
     scopes: str = typer.Option(..., "--scopes", help="Comma-separated scopes, e.g. rows.read,rows.write."),
     name: str = typer.Option("quixotic", help="Key name."),
-    data: Path = DATA_OPTION,
+    data: Path = DATA,
 ) -> None:
     """Create an API key limited to SCOPES; print {projectId, apiKey, endpoint, scopes}."""
     wanted = [s.strip() for s in scopes.split(",") if s.strip()]
@@ -92,12 +82,11 @@ def key_create(
 def up(
     host: str = typer.Option(admin.DEFAULT_HOST, help="Address for the local server."),
     port: int = typer.Option(admin.DEFAULT_PORT, help="Port for the local server."),
-    data: Path = DATA_OPTION,
-    root: Path = typer.Option(Path("."), "--root", help="Project root (where appwrite.json is)."),
+    data: Path = DATA,
+    root: Path = ROOT,
     check: bool = typer.Option(True, help="Check that every function answers after the deploy."),
 ) -> None:
     """Start the local server if needed, create the local project and key, deploy, check the functions."""
-    from quixotic.cli.deploy import progress
     from quixotic.commands.up import up as run_up
 
     report = run_up(root, host, port, data, progress=progress(), check_functions=check)
@@ -111,16 +100,15 @@ def up(
     typer.echo(f"project   {server.project_id}")
     typer.echo(f"api key   in {server.key_file} as {admin.KEY_VAR}")
     typer.echo(f"deploy    {deployed} in {report.deploy.seconds:.1f} s")
-    failing = {f: s for f, s in report.functions.items() if not 0 < s < 500}
+    failing = report.failing()
     for function_id, status in report.functions.items():
         typer.echo(f"function  {function_id}: answers ({status})" if function_id not in failing else
                    f"function  {function_id}: FAILED ({status})")  # fmt: skip
-    if failing:
-        raise QuixoticError(f"functions did not answer: {', '.join(failing)}; see their executions' errors")
+    report.check()
 
 
 @app.command()
-def down(data: Path = DATA_OPTION) -> None:
+def down(data: Path = DATA) -> None:
     """Stop the embedded local server."""
     typer.echo("stopped" if admin.down(data) else "no local server was running")
 

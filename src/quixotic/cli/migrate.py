@@ -8,30 +8,21 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from quixotic.cli.options import ENV, ROOT, YES, err, out, say
 from quixotic.commands import migrate as cmd
 from quixotic.migrations.graph import Migration
 from quixotic.target import connect
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 migrate_app = typer.Typer(
     no_args_is_help=True, help="Versioned schema and data migrations (files in migrations/, history in the target)."
 )
-ROOT = typer.Option(Path("."), "--root", help="Project root (where appwrite.json and migrations/ are).")
-ENV = typer.Argument(..., help="Environment (local, dev, prod, ...).")
-YES = typer.Option(False, "--yes", help="Do not ask for confirmation on protected environments (CI).")
 NO_BACKUP = typer.Option(False, "--no-backup", help="Skip the backup the environment's policy asks for.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
 WAIT = typer.Option(0.0, "--wait", help="Seconds to wait for another migration run of this environment.")
 STYLE = {"applied": "green", "pending": "cyan", "failed": "red", "running": "yellow"}
-
-
-def _progress(message: str) -> None:
-    err.print(f"[dim]…[/] {escape(message)}")
 
 
 def _confirm(direction: str, chosen: Sequence[Migration]) -> bool:
@@ -102,7 +93,7 @@ def up_command(
     """Apply pending migrations in order (a failed or killed one resumes from its saved batches)."""
     result = cmd.up(
         connect(root, env), to=to, dry_run=dry_run, yes=yes, no_backup=no_backup, confirm=_confirm,
-        progress=_progress, lock_wait=wait,
+        progress=say, lock_wait=wait,
     )  # fmt: skip
     _print_run(env, result)
 
@@ -121,7 +112,7 @@ def down_command(
     """Roll back applied migrations, newest first (refused past an irreversible one)."""
     result = cmd.down(
         connect(root, env), to=to, steps=steps, dry_run=dry_run, yes=yes, no_backup=no_backup, confirm=_confirm,
-        progress=_progress, lock_wait=wait,
+        progress=say, lock_wait=wait,
     )  # fmt: skip
     _print_run(env, result)
 
@@ -179,3 +170,7 @@ def unlock_command(
     result = cmd.unlock(target, force=force)
     state = "stale" if result.stale else "live, forced"
     out.print(f"{env}: lock broken ({state})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(migrate_app, name="migrate")

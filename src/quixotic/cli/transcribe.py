@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
+from quixotic.cli.options import ROOT, err
 from quixotic.commands import transcribe as commands
 
 
@@ -23,10 +23,9 @@ def transcribe_command(
         None, "--user", help="User to transcribe for (pays the credits). Default on local: local-user."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (and nothing else) on stdout."),
-    root: Path = typer.Option(Path("."), "--root", help="The project folder (the one with appwrite.json)."),
+    root: Path = ROOT,
 ) -> None:
     """Upload AUDIO_FILE, transcribe it with the environment's transcribe function, print the text."""
-    err = Console(stderr=True)
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -64,3 +63,7 @@ def transcribe_command(
 
 def _credits(amount: float) -> str:
     return f"{amount:g} credit{'' if amount == 1 else 's'}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("transcribe")(transcribe_command)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.config.layout import secret_var, secrets_file
+from quixotic.errors import PlanError
 from quixotic.server import admin
 from quixotic.target import connect
 
@@ -24,6 +25,16 @@ class UpReport:
     server: admin.UpResult
     deploy: deploy_cmd.DeployResult
     functions: dict[str, int] = field(default_factory=dict)  # function id -> HTTP status of its check
+
+    def failing(self) -> dict[str, int]:
+        """The functions whose check did not answer (no status, or a 5xx)."""
+        return {f: s for f, s in self.functions.items() if not 0 < s < 500}
+
+    def check(self) -> None:
+        """Raise when a function did not answer after the deploy."""
+        failing = self.failing()
+        if failing:
+            raise PlanError(f"functions did not answer: {', '.join(failing)}; see their executions' errors")
 
 
 def up(

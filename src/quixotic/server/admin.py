@@ -23,7 +23,7 @@ from typing import Any
 
 from quixotic.envfile import read_env_file as read_env_file  # re-exported; home is quixotic.envfile
 from quixotic.envfile import write_env_value as write_env_value
-from quixotic.errors import QuixoticError, UsageError
+from quixotic.errors import QuixoticError, ServerStartError, UsageError
 from quixotic.server import auth
 from quixotic.server.store import Store
 
@@ -164,10 +164,10 @@ def spawn_server(
             return proc, endpoint
         if proc.poll() is not None:
             tail = log_file.read_text(errors="replace")[-2000:] if log_file is not None else ""
-            raise UsageError(f"the local server exited at start (see {log_file or 'its output'}):\n{tail}")
+            raise ServerStartError(f"the local server exited at start (see {log_file or 'its output'}):\n{tail}")
         time.sleep(0.05)
     proc.kill()
-    raise UsageError(f"the local server did not answer within {wait:.0f} s; see {log_file or 'its output'}")
+    raise ServerStartError(f"the local server did not answer within {wait:.0f} s; see {log_file or 'its output'}")
 
 
 def start_background(data_dir: Path, host: str, port: int, wait: float = 30.0) -> Path:
