@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from appwrite.client import Client
-from localserver import LocalServer, start_server
+from support.server import LocalServer, start_server
 
 from quixotic.server import admin
 

@@ -12,8 +12,8 @@ import pytest
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
-from localserver import LocalServer, free_port
 from sites import SECRET, project_files
+from support.server import LocalServer, free_port
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

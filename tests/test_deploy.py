@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from appwrite.services.functions import Functions
-from localserver import LocalServer
 from sites import HELLO, SECRET, project_files
+from support.server import LocalServer
 
 from quixotic.commands import deploy as cmd
 from quixotic.errors import ApiError, LockHeld, PlanError

@@ -28,7 +28,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.commands import deploy
 from quixotic.config import Environment, load_environment

@@ -22,7 +22,7 @@ from appwrite.role import Role
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.server import admin

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 from backup_site import FILE_SIZES, PASSPHRASE, Source, make_site, seed
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.commands import backup as cmd
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 from appwrite.query import Query
 from backup_site import make_site, seed
-from localserver import LocalServer, free_port
+from support.server import LocalServer, free_port
 
 from quixotic.backup.restore import RestoreReport
 from quixotic.commands import backup as cmd

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from localserver import LocalServer
 from migrate_site import Site, make_site
+from support.server import LocalServer
 
 
 @pytest.fixture

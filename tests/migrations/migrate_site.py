@@ -14,7 +14,7 @@ from typing import Any
 
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.target import Target, connect
 

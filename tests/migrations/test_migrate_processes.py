@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localserver import LocalServer
 from migrate_site import Site, make_site, rows, seed, wait_for
+from support.server import LocalServer
 
 from quixotic.commands import migrate as cmd
 from quixotic.errors import LockHeld

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from localserver import LocalServer
 from migrate_site import APP, REPO, Site, make_site, rows, seed
+from support.server import LocalServer
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.commands import migrate as cmd

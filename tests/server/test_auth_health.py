@@ -7,7 +7,7 @@ import requests
 from appwrite.exception import AppwriteException
 from appwrite.services.health import Health
 from appwrite.services.tables_db import TablesDB
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.server import admin
 

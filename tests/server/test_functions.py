@@ -15,7 +15,7 @@ from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
-from localserver import LocalServer
+from support.server import LocalServer
 
 from quixotic.server import admin
 

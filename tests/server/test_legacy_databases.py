@@ -15,7 +15,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.databases import Databases
 from appwrite.services.tables_db import TablesDB
-from helpers import (
+from support.sdk import (
     DOCUMENT_SYSTEM_KEYS,
     Flavour,
     assert_timestamps,

@@ -12,7 +12,7 @@ from appwrite.permission import Permission
 from appwrite.role import Role
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
-from helpers import silence_sdk_deprecations, wait_available
+from support.sdk import silence_sdk_deprecations, wait_available
 
 PERMISSIONS = [Permission.read(Role.any()), Permission.write(Role.user("alice")), Permission.delete(Role.user("alice"))]
 STORED = ['read("any")', 'update("user:alice")', 'delete("user:alice")']

@@ -3,14 +3,14 @@ that run the compiled SQL on an in-memory SQLite table and compare with a naive 
 
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+import reference_filter as reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,11 +27,6 @@ from quixotic.server.queries import (
     parse_query,
     search_matches,
 )
-
-if TYPE_CHECKING:
-    import reference_filter as reference
-else:  # works whether or not tests/server is a package
-    reference = importlib.import_module(f"{__package__}.reference_filter" if __package__ else "reference_filter")
 
 SYSTEM = ("$id", "$sequence", "$createdAt", "$updatedAt")
 

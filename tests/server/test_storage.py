@@ -6,35 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 import requests
 from appwrite.client import Client
-from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.storage import Storage
+from support.sdk import expect_error
+from support.server import LocalServer
 
 from quixotic.server import admin
 
-if TYPE_CHECKING:
-    from localserver import LocalServer
-
 CHUNK = 5 * 1024 * 1024
-
-
-def expect_error(call: Callable[[], Any], code: int, type_: str) -> AppwriteException:
-    """Run ``call`` and check that it fails with Appwrite's ``code`` and ``type``."""
-    with pytest.raises(AppwriteException) as info:
-        call()
-    assert (info.value.code, info.value.type) == (code, type_), info.value.message
-    return info.value
 
 
 def md5(data: bytes) -> str:

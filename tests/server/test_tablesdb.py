@@ -20,7 +20,7 @@ from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
-from helpers import (
+from support.sdk import (
     ISO_MS,
     ROW_SYSTEM_KEYS,
     assert_timestamps,

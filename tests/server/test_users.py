@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from appwrite.client import Client
-from appwrite.exception import AppwriteException
 from appwrite.id import ID
 from appwrite.query import Query
 from appwrite.services.users import Users
+from support.sdk import expect_error
+from support.server import LocalServer
 
 from quixotic.server import admin
-
-if TYPE_CHECKING:
-    from localserver import LocalServer
-
-
-def expect_error(call: Callable[[], Any], code: int, type_: str) -> AppwriteException:
-    """Run ``call`` and check that it fails with Appwrite's ``code`` and ``type``."""
-    with pytest.raises(AppwriteException) as info:
-        call()
-    assert (info.value.code, info.value.type) == (code, type_), info.value.message
-    return info.value
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers shared by the SDK-driven conformance tests of the database services."""
+"""SDK helpers for the conformance tests: expected Appwrite errors, polling for async statuses, and the
+Flavour that runs one test body against both database APIs (TablesDB and legacy)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
 
 ROW_SYSTEM_KEYS = {"$id", "$sequence", "$tableId", "$databaseId", "$createdAt", "$updatedAt", "$permissions"}
 DOCUMENT_SYSTEM_KEYS = (ROW_SYSTEM_KEYS - {"$tableId"}) | {"$collectionId"}
+
+
+def expect_error(call: Callable[[], Any], code: int, type_: str) -> AppwriteException:
+    """Run ``call`` and check that it fails with Appwrite's ``code`` and ``type``."""
+    with pytest.raises(AppwriteException) as info:
+        call()
+    assert (info.value.code, info.value.type) == (code, type_), info.value.message
+    return info.value
 
 
 @contextmanager
