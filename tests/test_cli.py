@@ -12,15 +12,13 @@ import pytest
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
-from sites import SECRET, project_files
+from deploy_project import SECRET, local_site
 from support.server import LocalServer, free_port
+from support.site import NO_PROTECTION, cli
 
 
 def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "quixotic.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120, env=environ
-    )
+    return cli(*args, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120)
 
 
 def test_project_create_prints_credentials_that_work(server: LocalServer) -> None:
@@ -66,9 +64,9 @@ def test_bad_input_gets_a_clear_error(server: LocalServer) -> None:
 
 
 def test_up_is_idempotent_and_down_stops(tmp_path: Path) -> None:
-    project_files(tmp_path, "quixotictools-local", env="local")
+    local_site(tmp_path, "quixotictools-local", env="local")
     config = json.loads((tmp_path / "environments" / "local.json").read_text())
-    config["protection"] = {"requireConfirmation": False, "refuseDestructive": False, "backupBeforeMigrations": False}
+    config["protection"] = NO_PROTECTION
     (tmp_path / "environments" / "local.json").write_text(json.dumps(config))
     port = str(free_port())
     first = run("up", "--port", port, cwd=tmp_path, env={"QUIXOTIC_LOCAL_API_TOKEN": SECRET})

@@ -8,14 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from appwrite.services.functions import Functions
-from sites import HELLO, SECRET, project_files
+from deploy_project import HELLO, SECRET, deploy_site
 from support.server import LocalServer
+from support.site import Site
 
 from quixotic.commands import deploy as cmd
 from quixotic.errors import ApiError, LockHeld, PlanError
@@ -27,21 +27,12 @@ from quixotic.target.system import SystemDatabase
 
 
 @pytest.fixture
-def site(server: LocalServer, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
-    creds = server.new_project()
-    project_files(tmp_path, creds.project_id)
-    environ = {
-        **os.environ,
-        "QUIXOTIC_TEST_ENDPOINT": server.url,
-        "QUIXOTIC_TEST_API_KEY": creds.api_key,
-        "QUIXOTIC_TEST_API_TOKEN": SECRET,
-    }
-    yield tmp_path, environ
+def site(server: LocalServer, tmp_path: Path) -> Site:
+    return deploy_site(tmp_path, server)
 
 
-def connect(site: tuple[Path, dict[str, str]]) -> Target:
-    root, environ = site
-    return target_of(root, "test", environ)
+def connect(site: Site) -> Target:
+    return site.target("test")
 
 
 def execute(target: Target) -> dict[str, Any]:
@@ -50,7 +41,7 @@ def execute(target: Target) -> dict[str, Any]:
     return dict(json.loads(result["responseBody"]))
 
 
-def test_deploy_from_empty_then_noop(site: tuple[Path, dict[str, str]]) -> None:
+def test_deploy_from_empty_then_noop(site: Site) -> None:
     target = connect(site)
     first = cmd.plan(target).plan
     assert not first.is_empty and not first.destructive()
@@ -67,8 +58,8 @@ def test_deploy_from_empty_then_noop(site: tuple[Path, dict[str, str]]) -> None:
     assert releases[0].record["planDigest"] == result.plan.digest()
 
 
-def test_change_then_rollback(site: tuple[Path, dict[str, str]]) -> None:
-    root, _ = site
+def test_change_then_rollback(site: Site) -> None:
+    root = site.root
     cmd.deploy(connect(site), yes=True)
     fn = Functions(connect(site).backend.client)
     before = fn.get("hello")["deploymentId"]
@@ -91,8 +82,8 @@ def test_change_then_rollback(site: tuple[Path, dict[str, str]]) -> None:
     assert kinds[:3] == ["rollback", "deploy", "deploy"]
 
 
-def test_destructive_changes_are_refused_unless_allowed(site: tuple[Path, dict[str, str]]) -> None:
-    root, _ = site
+def test_destructive_changes_are_refused_unless_allowed(site: Site) -> None:
+    root = site.root
     cmd.deploy(connect(site), yes=True)
     app = json.loads((root / "appwrite.json").read_text())
     columns = app["tables"][0]["columns"]
@@ -108,7 +99,7 @@ def test_destructive_changes_are_refused_unless_allowed(site: tuple[Path, dict[s
     assert cmd.plan(connect(site)).plan.is_empty
 
 
-def test_a_stale_plan_file_is_refused(site: tuple[Path, dict[str, str]]) -> None:
+def test_a_stale_plan_file_is_refused(site: Site) -> None:
     saved = Plan.from_json(cmd.plan(connect(site)).plan.to_json())
     target = connect(site)
     target.backend.db.create("sneaky", "Created behind the plan's back")
@@ -117,8 +108,8 @@ def test_a_stale_plan_file_is_refused(site: tuple[Path, dict[str, str]]) -> None
     assert "plan" in err.value.message.lower()
 
 
-def test_build_failure_keeps_the_old_deployment(site: tuple[Path, dict[str, str]]) -> None:
-    root, _ = site
+def test_build_failure_keeps_the_old_deployment(site: Site) -> None:
+    root = site.root
     cmd.deploy(connect(site), yes=True)
     live = Functions(connect(site).backend.client).get("hello")["deploymentId"]
     (root / "functions" / "hello" / "src" / "main.py").unlink()
@@ -131,7 +122,7 @@ def test_build_failure_keeps_the_old_deployment(site: tuple[Path, dict[str, str]
     assert execute(connect(site))["version"] == 1
 
 
-def test_two_deploys_never_interleave(site: tuple[Path, dict[str, str]]) -> None:
+def test_two_deploys_never_interleave(site: Site) -> None:
     target = connect(site)
     with target.system.lock("deploy"), pytest.raises(LockHeld) as err:
         cmd.deploy(connect(site), yes=True)
@@ -139,9 +130,7 @@ def test_two_deploys_never_interleave(site: tuple[Path, dict[str, str]]) -> None
     assert cmd.deploy(connect(site), yes=True).release_id
 
 
-def test_the_deploy_lock_is_kept_alive_through_a_long_apply(
-    site: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_deploy_lock_is_kept_alive_through_a_long_apply(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     """One lock policy: a short TTL renewed by heartbeats, so an apply that outlasts the TTL (a long build)
     still holds its lock, and nobody can take it meanwhile."""
     monkeypatch.setattr(locks, "TTL", 1.0)
@@ -167,7 +156,7 @@ def test_the_deploy_lock_is_kept_alive_through_a_long_apply(
     assert other.current_lock("deploy") is None
 
 
-def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: tuple[Path, dict[str, str]]) -> None:
+def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: Site) -> None:
     cmd.deploy(connect(site), yes=True)
     fn = Functions(connect(site).backend.client)
     fn.create_variable("hello", "SOMEONE_ELSES", "keep me")
@@ -179,14 +168,10 @@ def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: tuple[Path, di
     assert keys == {"GREETING", "API_TOKEN", "SOMEONE_ELSES"}
 
 
-def test_cli_never_prints_secrets_and_uses_exit_codes(site: tuple[Path, dict[str, str]]) -> None:
-    root, environ = site
+def test_cli_never_prints_secrets_and_uses_exit_codes(site: Site) -> None:
+    environ = site.environ
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "quixotic.cli", *args, "--root", str(root)],
-            capture_output=True, text=True, env=environ, timeout=300,
-        )  # fmt: skip
+    run = site.cli
 
     plan = run("plan", "test")
     assert plan.returncode == 2, plan.stderr
@@ -202,17 +187,14 @@ def test_cli_never_prints_secrets_and_uses_exit_codes(site: tuple[Path, dict[str
         assert environ["QUIXOTIC_TEST_API_KEY"] not in out.stdout + out.stderr
 
 
-def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]) -> None:
-    root, environ = site
+def test_killed_deploy_finishes_when_run_again(site: Site) -> None:
+    root = site.root
     slow = HELLO + "\n# slow build\n"
     (root / "functions" / "hello" / "src" / "main.py").write_text(slow)
     app = json.loads((root / "appwrite.json").read_text())
     app["functions"][0]["commands"] = "sleep 3"
     (root / "appwrite.json").write_text(json.dumps(app))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "deploy", "test", "--yes", "--root", str(root)],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    proc = site.popen("deploy", "test", "--yes")
     time.sleep(2.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -223,8 +205,8 @@ def test_killed_deploy_finishes_when_run_again(site: tuple[Path, dict[str, str]]
     assert execute(connect(site))["greeting"] == "hello"
 
 
-def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: tuple[Path, dict[str, str]]) -> None:
-    root, environ = site
+def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: Site) -> None:
+    root, environ = site.root, site.environ
     project_id = json.loads((root / "environments" / "test.json").read_text())["projectId"]
     weak = admin.create_key(server.data_dir, project_id, ["databases.read"])
     with pytest.raises(ApiError) as err:
@@ -243,8 +225,8 @@ def test_wrong_key_or_project_say_what_to_fix(server: LocalServer, site: tuple[P
     assert err.value.type == "project_not_found" and "projectId" in err.value.message
 
 
-def test_seed_scripts_wrap_the_cli(site: tuple[Path, dict[str, str]]) -> None:
-    root, environ = site
+def test_seed_scripts_wrap_the_cli(site: Site) -> None:
+    root, environ = site.root, site.environ
     repo = Path(__file__).resolve().parents[1]
     environ = {**environ, "QUIXOTIC": str(Path(sys.executable).parent / "quixotic")}
     deployed = subprocess.run(

@@ -1,0 +1,126 @@
+"""A small, complete project (config + one function) for deploy-level tests, built through support.site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from support.server import LocalServer
+from support.site import Site, write
+
+SECRET = "tok-3f1c9e-never-print-me"
+
+HELLO = """
+import os
+
+def main(context):
+    return context.res.json({"version": VERSION, "greeting": os.environ.get("GREETING"),
+                             "token": bool(os.environ.get("API_TOKEN"))})
+
+VERSION = 1
+"""
+
+APPWRITE_JSON: dict[str, Any] = {
+    "projectId": "",  # set to the environment's project id
+    "projectName": "Deploy test",
+    "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
+    "tables": [
+        {
+            "$id": "notes",
+            "$permissions": [],
+            "databaseId": "app",
+            "name": "Notes",
+            "enabled": True,
+            "rowSecurity": False,
+            "columns": [
+                {"key": "title", "type": "varchar", "size": 100, "required": True, "array": False},
+                {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
+            ],
+            "indexes": [{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+        }
+    ],
+    "buckets": [
+        {
+            "$id": "uploads",
+            "$permissions": [],
+            "fileSecurity": False,
+            "name": "Uploads",
+            "enabled": True,
+            "maximumFileSize": 5000000,
+            "allowedFileExtensions": ["txt"],
+            "compression": "none",
+            "encryption": False,
+            "antivirus": False,
+        }
+    ],
+    "functions": [
+        {
+            "$id": "hello",
+            "name": "Hello",
+            "runtime": "python-3.11",
+            "execute": [],
+            "events": [],
+            "schedule": "",
+            "timeout": 15,
+            "enabled": True,
+            "logging": True,
+            "entrypoint": "src/main.py",
+            "commands": "",
+            "scopes": [],
+            "path": "functions/hello",
+        }
+    ],
+}
+
+TEMPLATE: dict[str, Any] = {
+    "variables": [
+        {
+            "name": "GREETING",
+            "type": "string",
+            "default": "hi",
+            "functions": ["hello"],
+            "secret": False,
+            "description": "How hello greets.",
+        },
+        {
+            "name": "API_TOKEN",
+            "type": "string",
+            "functions": ["hello"],
+            "secret": True,
+            "required": True,
+            "description": "A secret hello must never print.",
+        },
+    ]
+}
+
+
+def files(project_id: str) -> dict[str, Any]:
+    return {
+        "appwrite.json": {**APPWRITE_JSON, "projectId": project_id},
+        "templates/shared-variables.json": TEMPLATE,
+        "functions/hello/src/main.py": HELLO,
+    }
+
+
+# One table, one bucket, one function with a plain and a secret variable; destructive changes refused.
+ENV_CONFIG: dict[str, Any] = {
+    "project_name": "Deploy test",
+    "variables": {"GREETING": "hello"},
+    "protection": {"requireConfirmation": False, "refuseDestructive": True, "backupBeforeMigrations": False},
+}
+
+
+def local_site(root: Path, project_id: str, env: str) -> Site:
+    """The project under ``root`` with environment ``env`` for ``project_id``, and no test server (for ``up``)."""
+    site = Site.create(root, None, files=files(project_id))
+    site.write_env(env, project_id, **ENV_CONFIG)
+    return site
+
+
+def deploy_site(root: Path, server: LocalServer) -> Site:
+    """The project with its environment ``test`` on a fresh project of ``server``, ``API_TOKEN`` set to SECRET."""
+    site = Site.create(root, server)
+    creds = site.add_env("test", secrets={"API_TOKEN": SECRET}, **ENV_CONFIG)
+    for relative, data in files(creds.project_id).items():
+        write(root / relative, data)
+    return site
