@@ -1,7 +1,7 @@
-"""A throwaway project folder whose environments point at the test server, and a way to fill a project.
+"""The backup tests' project (built through ``support.site.Site``) and a way to fill a project.
 
-Every environment gets its own fresh project (``server.new_project()``); its endpoint, API key and the
-secret ``API_TOKEN`` come from ``QUIXOTIC_<ENV>_*`` process variables, as in production.
+Every environment gets its own fresh project (``add_env``); its endpoint, API key and the secret ``API_TOKEN``
+come from ``QUIXOTIC_<ENV>_*`` process variables, as in production.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,11 @@ from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from support.server import LocalServer
+from support.site import Site
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.server import admin
-from quixotic.target import Target, connect
+from quixotic.target import Target
 
 HELLO = """
 import hashlib
@@ -159,53 +159,28 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
-def write(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=2))
-
-
-@dataclass
-class Site:
-    """The project folder plus the process variables that point its environments at the test server."""
-
-    root: Path
-    server: LocalServer
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
-    projects: dict[str, admin.ProjectCredentials] = field(default_factory=dict)
-
-    def add_env(self, name: str, *, protected: bool = False, key: str | None = None) -> admin.ProjectCredentials:
-        """``environments/<name>.json`` on a fresh project of the test server."""
-        creds = self.server.new_project()
-        write(
-            self.root / "environments" / f"{name}.json",
-            {
-                "projectId": creds.project_id,
-                "projectName": f"Backup test ({name})",
-                "endpoint": "http://127.0.0.1:1/v1",
-                "variables": {"GREETING": f"hello from {name}"},
-                "protection": {
-                    "requireConfirmation": protected,
-                    "refuseDestructive": protected,
-                    "backupBeforeMigrations": False,
-                },
-            },
-        )
-        prefix = f"QUIXOTIC_{name.upper()}_"
-        self.environ[prefix + "ENDPOINT"] = self.server.url
-        self.environ[prefix + "API_KEY"] = key or creds.api_key
-        self.environ[prefix + "API_TOKEN"] = f"token-of-{name}"
-        self.projects[name] = creds
-        return creds
-
-    def target(self, name: str) -> Target:
-        return connect(self.root, name, self.environ)
+FILES = {
+    "appwrite.json": APPWRITE_JSON,
+    "templates/shared-variables.json": TEMPLATE,
+    "functions/hello/src/main.py": HELLO,
+}
 
 
 def make_site(root: Path, server: LocalServer) -> Site:
-    write(root / "appwrite.json", APPWRITE_JSON)
-    write(root / "templates" / "shared-variables.json", TEMPLATE)
-    write(root / "functions" / "hello" / "src" / "main.py", HELLO)
-    return Site(root, server)
+    """The backup test project under ``root``, no environment yet (see ``add_env``)."""
+    return Site.create(root, server, files=FILES)
+
+
+def add_env(site: Site, name: str, *, protected: bool = False, key: str | None = None) -> admin.ProjectCredentials:
+    """Environment ``name`` on a fresh project of the test server; its secret ``API_TOKEN`` is ``token-of-<name>``."""
+    return site.add_env(
+        name,
+        key=key,
+        secrets={"API_TOKEN": f"token-of-{name}"},
+        project_name=f"Backup test ({name})",
+        variables={"GREETING": f"hello from {name}"},
+        protection={"requireConfirmation": protected, "refuseDestructive": protected, "backupBeforeMigrations": False},
+    )
 
 
 def token_hash(value: str) -> str:
@@ -293,5 +268,5 @@ class Source:
     def fresh(self, prefix: str = "dst", *, protected: bool = False, key: str | None = None) -> str:
         """A new environment on a fresh, empty project; returns its name."""
         name = f"{prefix}{next(self.names)}"
-        self.site.add_env(name, protected=protected, key=key)
+        add_env(self.site, name, protected=protected, key=key)
         return name

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from backup_site import FILE_SIZES, PASSPHRASE, Source, make_site, seed
+from backup_site import FILE_SIZES, PASSPHRASE, Source, add_env, make_site, seed
 from support.server import LocalServer
 
 from quixotic.commands import backup as cmd
@@ -15,7 +15,7 @@ from quixotic.commands import backup as cmd
 @pytest.fixture(scope="session")
 def source(server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Source:
     site = make_site(tmp_path_factory.mktemp("backup-site"), server)
-    site.add_env("src")
+    add_env(site, "src")
     seeded = seed(site.target("src"), sizes=FILE_SIZES)
     archive = cmd.backup(
         site.target("src"), tmp_path_factory.mktemp("archives") / "src.zip", True, passphrase=PASSPHRASE

@@ -7,15 +7,11 @@ import sys
 from pathlib import Path
 
 from backup_site import PASSPHRASE, Source
-
-REPO = Path(__file__).resolve().parents[2]
+from support.site import REPO
 
 
 def run(source: Source, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "quixotic.cli", *args, "--root", str(source.site.root)],
-        capture_output=True, text=True, env={**source.site.environ, **env}, timeout=300,
-    )  # fmt: skip
+    return source.site.cli(*args, **env)
 
 
 def test_backup_list_verify_restore_and_diff_from_the_command_line(source: Source, tmp_path: Path) -> None:

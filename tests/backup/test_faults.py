@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -143,10 +142,7 @@ def test_a_file_replaced_or_deleted_between_listing_and_download(source: Source)
 
 
 def run_cli(source: Source, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", *args, "--root", str(source.site.root)],
-        env=source.site.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+    return source.site.popen(*args)
 
 
 def wait_for(check: object, timeout: float = 60.0) -> None:

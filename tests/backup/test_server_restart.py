@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import requests
 from appwrite.query import Query
-from backup_site import make_site, seed
+from backup_site import add_env, make_site, seed
 from support.server import LocalServer, free_port
+from support.site import popen
 
 from quixotic.backup.restore import RestoreReport
 from quixotic.commands import backup as cmd
 
 
 def launch(port: int, data: Path, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "quixotic.cli", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--data", str(data)],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    proc = popen("server", "--host", "127.0.0.1", "--port", str(port), "--data", str(data),
+                 env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                 start_new_session=False)  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -40,8 +38,8 @@ def test_a_restore_rides_through_a_server_crash_and_restart(tmp_path: Path) -> N
     proc = launch(port, data, log)
     try:
         site = make_site(tmp_path / "site", LocalServer(f"http://127.0.0.1:{port}/v1", data, proc, log))
-        site.add_env("src")
-        site.add_env("dst")
+        add_env(site, "src")
+        add_env(site, "dst")
         seed(site.target("src"), notes=12_000, credits=10, events=10)
         archive = cmd.backup(site.target("src"), tmp_path / "src.zip")
         target = site.target("dst")

@@ -11,4 +11,4 @@ from support.server import LocalServer
 
 @pytest.fixture
 def site(server: LocalServer, tmp_path: Path) -> Site:
-    return make_site(server, tmp_path / "site")
+    return make_site(tmp_path / "site", server)

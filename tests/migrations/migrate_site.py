@@ -1,49 +1,32 @@
-"""A throwaway copy of this project's files pointed at a fresh project of the test server, plus seed data."""
+"""A throwaway copy of this project's files pointed at a fresh project of the test server (through
+``support.site.Site``), plus seed data."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 from support.server import LocalServer
+from support.site import NO_PROTECTION
+from support.site import Site as BaseSite
 
-from quixotic.target import Target, connect
-
-REPO = Path(__file__).resolve().parents[2]
 APP = "quixotic_app"
-NO_PROTECTION = {"requireConfirmation": False, "refuseDestructive": False, "backupBeforeMigrations": False}
 
 
-@dataclass
-class Site:
-    root: Path
-    environ: dict[str, str]
-    project_id: str
-    db: TablesDB
+class Site(BaseSite):
+    """The one ``support.site.Site`` plus the migration tests' shortcuts for environment ``test``."""
 
-    def target(self) -> Target:
-        return connect(self.root, "test", self.environ)
+    @property
+    def project_id(self) -> str:
+        return self.projects["test"].project_id
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "quixotic.cli", "migrate", *args, "--root", str(self.root)]
-
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.command(*args), capture_output=True, text=True, env=self.environ, timeout=timeout)
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args), env=self.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        )  # fmt: skip
+    @cached_property
+    def db(self) -> TablesDB:
+        return TablesDB(self.client("test"))
 
     def write_migration(self, name: str, text: str) -> Path:
         path = self.root / "migrations" / name
@@ -55,31 +38,15 @@ class Site:
 
 
 def make_site(
-    server: LocalServer, root: Path, *, protection: dict[str, bool] | None = None, repo_migrations: bool = True
+    root: Path, server: LocalServer, *, protection: dict[str, bool] | None = None, repo_migrations: bool = True
 ) -> Site:
-    creds = server.new_project()
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "appwrite.json", root / "appwrite.json")
-    shutil.copytree(REPO / "templates", root / "templates")
-    (root / "environments").mkdir()
-    env_file = {
-        "projectId": creds.project_id,
-        "projectName": "Migrations test",
-        "endpoint": "http://127.0.0.1:1/v1",
-        "protection": protection or NO_PROTECTION,
-    }
-    (root / "environments" / "test.json").write_text(json.dumps(env_file))
-    if repo_migrations:
-        shutil.copytree(REPO / "migrations", root / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
-    else:
-        (root / "migrations").mkdir()
-    environ = {
-        **os.environ,
-        "QUIXOTIC_TEST_ENDPOINT": server.url,
-        "QUIXOTIC_TEST_API_KEY": creds.api_key,
-        "PYTHONUNBUFFERED": "1",
-    }
-    return Site(root, environ, creds.project_id, TablesDB(server.client(creds.project_id, creds.api_key)))
+    """This repository's appwrite.json, templates/ (and migrations/) under ``root``; environment ``test`` on a
+    fresh project of ``server``."""
+    copied = ["appwrite.json", "templates", *(["migrations"] if repo_migrations else [])]
+    site = Site.create(root, server, from_repo=copied, environ={"PYTHONUNBUFFERED": "1"})
+    (root / "migrations").mkdir(exist_ok=True)
+    site.add_env("test", project_name="Migrations test", protection=protection or NO_PROTECTION)
+    return site
 
 
 WORDS = ["whisper", "quixotic", "audio", "café", "naïve", "—", "transcription", "ok"]

@@ -45,11 +45,11 @@ def applied_ids(site: Site) -> list[str]:
 
 
 def test_two_runners_at_once_exactly_one_applies(server: LocalServer, tmp_path: Path) -> None:
-    quick, patient = make_site(server, tmp_path / "quick"), make_site(server, tmp_path / "patient")
+    quick, patient = make_site(tmp_path / "quick", server), make_site(tmp_path / "patient", server)
     for site in (quick, patient):
         site.write_migration("0003_slow.py", SLOW)
-    runs = [quick.popen("up", "test") for _ in range(2)] + [
-        patient.popen("up", "test", "--wait", "60") for _ in range(2)
+    runs = [quick.popen("migrate", "up", "test", text=True) for _ in range(2)] + [
+        patient.popen("migrate", "up", "test", "--wait", "60", text=True) for _ in range(2)
     ]
     (won, _, _), (lost, _, refusal) = finish(runs[:2])
     assert (won, lost) == (0, 1)
@@ -69,12 +69,12 @@ def comparable(site: Site) -> dict[str, dict[str, Any]]:
 
 
 def test_killed_backfill_resumes_and_ends_like_an_uninterrupted_run(server: LocalServer, tmp_path: Path) -> None:
-    killed, clean = make_site(server, tmp_path / "killed"), make_site(server, tmp_path / "clean")
+    killed, clean = make_site(tmp_path / "killed", server), make_site(tmp_path / "clean", server)
     for site in (killed, clean):
         cmd.up(site.target(), to="0001")
         seed(site.db, 20_000)
     tool = killed.target().system
-    proc = killed.popen("up", "test")
+    proc = killed.popen("migrate", "up", "test", text=True)
 
     def midway() -> dict[str, Any] | None:
         for record in tool.migration_rows():
@@ -134,14 +134,14 @@ def test_a_lock_from_a_dead_runner_elsewhere_expires(site: Site) -> None:
 
 def test_unlock_shows_the_holder_and_needs_force_for_a_live_one(site: Site) -> None:
     with site.target().system.lock("migrations", ttl=60, heartbeat=0.5) as held:
-        refused = site.cli("unlock", "test")
+        refused = site.cli("migrate", "unlock", "test")
         assert refused.returncode == 1
         assert f"held by {held.owner} on {held.host} (pid {os.getpid()})" in refused.stdout
         assert "looks alive" in refused.stderr and "--force" in refused.stderr
-        forced = site.cli("unlock", "test", "--force")
+        forced = site.cli("migrate", "unlock", "test", "--force")
         assert forced.returncode == 0 and "lock broken (live, forced)" in forced.stdout
         wait_for(held.lost.is_set, timeout=10)  # the holder's next heartbeat notices
-    assert site.cli("unlock", "test").stdout.strip() == "test: the migrations lock is free"
+    assert site.cli("migrate", "unlock", "test").stdout.strip() == "test: the migrations lock is free"
 
 
 def test_heartbeat_keeps_a_short_lock_alive(site: Site) -> None:

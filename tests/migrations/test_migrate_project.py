@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_site import APP, REPO, Site, make_site, rows, seed
+from migrate_site import APP, Site, make_site, rows, seed
 from support.server import LocalServer
+from support.site import REPO
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.commands import migrate as cmd
@@ -85,7 +86,7 @@ def test_round_trip_of_every_migration_keeps_the_data(site: Site) -> None:
 
 
 def test_deploy_and_migrations_agree_on_the_schema(server: LocalServer, tmp_path: Path) -> None:
-    site = make_site(server, tmp_path / "site")
+    site = make_site(tmp_path / "site", server)
     shutil.copytree(REPO / "functions", site.root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
     deploy_cmd.deploy(site.target(), yes=True, only=SCHEMA)  # deploy first: the schema incl. wordCount exists
     seed(site.db, 500)
@@ -115,7 +116,7 @@ def test_dry_run_records_and_writes_nothing(site: Site) -> None:
     ]
     assert rows(site.db) == before
     assert [r["migrationId"] for r in site.history()] == ["0001"]
-    cli = site.cli("down", "test", "--dry-run")
+    cli = site.cli("migrate", "down", "test", "--dry-run")
     assert cli.returncode == 1 and "irreversible" in cli.stderr
 
 
@@ -172,12 +173,12 @@ def test_a_failure_is_recorded_and_the_next_up_resumes(site: Site, monkeypatch: 
 
 def test_verify_catches_an_edited_migration(site: Site) -> None:
     cmd.up(site.target())
-    ok = site.cli("verify", "test")
+    ok = site.cli("migrate", "verify", "test")
     assert ok.returncode == 0 and "ok (2 applied, 0 pending" in ok.stdout
     path = site.root / "migrations" / "0002_transcription_word_count.py"
     original = path.read_text()
     path.write_text(original.replace("str.split()", "str.split() "))
-    bad = site.cli("verify", "test")
+    bad = site.cli("migrate", "verify", "test")
     assert bad.returncode == 1
     assert "0002_transcription_word_count was edited after it was applied" in bad.stderr
     assert "checksum" in bad.stderr
@@ -257,7 +258,7 @@ PROTECTED = {"requireConfirmation": True, "refuseDestructive": True, "backupBefo
 def test_protected_environment_needs_confirmation_and_a_backup(
     server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    site = make_site(server, tmp_path / "site", protection=PROTECTED)
+    site = make_site(tmp_path / "site", server, protection=PROTECTED)
     assert len(cmd.up(site.target(), dry_run=True).outcomes) == 2  # a dry run needs neither
     with pytest.raises(MigrationError, match=r"needs confirmation.*--yes"):
         cmd.up(site.target(), no_backup=True)
@@ -284,22 +285,22 @@ def test_protected_environment_needs_confirmation_and_a_backup(
     result = cmd.up(site.target(), confirm=lambda direction, chosen: True)
     assert calls == ["test"] and result.backup == str(tmp_path / "backup.tar")
     assert site.history()[-1]["backup"] == str(tmp_path / "backup.tar")
-    down = site.cli("down", "test", "--no-backup")  # the CLI asks; with no terminal the answer is no
+    down = site.cli("migrate", "down", "test", "--no-backup")  # the CLI asks; with no terminal the answer is no
     assert down.returncode == 1 and "Run these 1 migration(s) (down)?" in down.stderr
-    assert site.cli("down", "test", "--no-backup", "--yes").returncode == 0
+    assert site.cli("migrate", "down", "test", "--no-backup", "--yes").returncode == 0
 
 
 def test_cli_up_status_down(site: Site) -> None:
-    up = site.cli("up", "test", "--to", "0001")
+    up = site.cli("migrate", "up", "test", "--to", "0001")
     assert up.returncode == 0, up.stderr
     assert "0001_initial_schema: applied" in up.stdout and "applying 0001_initial_schema" in up.stderr
-    status = json.loads(site.cli("status", "test", "--json").stdout)
+    status = json.loads(site.cli("migrate", "status", "test", "--json").stdout)
     assert [m["state"] for m in status["migrations"]] == ["applied", "pending"] and status["problems"] == []
-    table = site.cli("status", "test")
+    table = site.cli("migrate", "status", "test")
     assert table.returncode == 0 and "initial_schema" in table.stdout
     cmd.up(site.target())
-    down = site.cli("down", "test", "--steps", "1")
+    down = site.cli("migrate", "down", "test", "--steps", "1")
     assert down.returncode == 0 and "0002_transcription_word_count: rolled_back" in down.stdout
-    assert "test: nothing to apply" in site.cli("up", "test", "--to", "1").stdout
+    assert "test: nothing to apply" in site.cli("migrate", "up", "test", "--to", "1").stdout
     for out in (up, table, down):
         assert site.environ["QUIXOTIC_TEST_API_KEY"] not in out.stdout + out.stderr
