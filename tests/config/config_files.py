@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from support.site import REPO
 
 PROJECT = """{
   "projectId": "demo",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from config_files import copy_repo_config
+from support.site import cli
 
 SECRET = "whsec-cli-never-print-8c1f"
 
@@ -17,9 +17,7 @@ SECRET = "whsec-cli-never-print-8c1f"
 def run(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUIXOTIC_")}
     env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "quixotic.cli", "env", *args], capture_output=True, text=True, env=env, timeout=60
-    )
+    return cli("env", *args, env=env, timeout=60)
 
 
 @pytest.fixture

@@ -1,21 +1,16 @@
-"""The QuixoticWhisper backend on the session's local server, deployed ONCE per session with `quixotic deploy`.
-
-The ``local`` environment of the repository (appwrite.json, templates/, environments/local.json, functions/)
-is deployed by the same command a user runs, into a project with the id ``environments/local.json`` names,
-so ``quixotic transcribe --env local`` finds it when ``QUIXOTIC_LOCAL_ENDPOINT`` points at the test server.
-"""
+"""Test helpers for the Whisper backend functions: ``Whisper`` (the deployed project, driven like an app and a
+server would), the committed speech clips and their scripts, and word error rate."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from appwrite.client import Client
 from appwrite.enums.execution_method import ExecutionMethod
 from appwrite.exception import AppwriteException
@@ -29,13 +24,12 @@ from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from support.server import LocalServer
+from support.site import REPO
 
-from quixotic.commands import deploy
-from quixotic.config import Environment, load_environment
-from quixotic.server import admin
-from quixotic.target import connect
+from quixotic.config import Environment
 
-ROOT = Path(__file__).resolve().parents[2]
+AUDIO = Path(__file__).resolve().parents[1] / "fixtures" / "audio"
+ROOT = REPO  # the repository's own project is what gets deployed
 ENV = "local"
 DATABASE = "quixotic_app"
 BUILD_TIMEOUT = 600.0
@@ -163,15 +157,46 @@ class Whisper:
         return {**os.environ, "QUIXOTIC_LOCAL_API_KEY": self.api_key, "QUIXOTIC_LOCAL_ENDPOINT": self.server.url}
 
 
-@pytest.fixture(scope="session")
-def whisper(server: LocalServer) -> Iterator[Whisper]:
-    env = load_environment(ROOT, ENV, environ={"QUIXOTIC_LOCAL_API_KEY": "unused"})
-    creds = admin.create_project(server.data_dir, env.project_id)
-    environ = {**os.environ, "QUIXOTIC_LOCAL_API_KEY": creds.api_key, "QUIXOTIC_LOCAL_ENDPOINT": server.url}
-    env = load_environment(ROOT, ENV, environ=environ)
-    client = server.client(env.project_id, creds.api_key)
-    started = time.monotonic()
-    result = deploy.deploy(connect(ROOT, ENV, environ), yes=True)
-    assert result.release_id is not None
-    print(f"backend deployed in {time.monotonic() - started:.1f} s ({result.applied} changes)")
-    yield Whisper(server, env, creds.api_key, client)
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    script: str
+    seconds: float
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def clips() -> list[Clip]:
+    spec = json.loads((AUDIO / "scripts.json").read_text())
+    return [Clip(AUDIO / c["file"], c["script"], float(c["durationSeconds"])) for c in spec["clips"]]
+
+
+def silence() -> Clip:
+    spec = json.loads((AUDIO / "scripts.json").read_text())["silence"]
+    return Clip(AUDIO / spec["file"], "", float(spec["durationSeconds"]))
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words; punctuation and apostrophes dropped ("painter's" and "painters" are one word)."""
+    return re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("'", "")).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, by edit distance over words."""
+    ref, hyp = words(reference), words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / len(ref)
+
+
+def video_only() -> Path:
+    """A WebM with a video stream and no audio stream."""
+    return AUDIO / json.loads((AUDIO / "scripts.json").read_text())["videoOnly"]["file"]

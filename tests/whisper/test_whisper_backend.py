@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 
 import pytest
 from appwrite.enums.execution_method import ExecutionMethod
 from appwrite.exception import AppwriteException
-from conftest import ROOT, Whisper
-from whisper_helpers import Clip, clips, silence, video_only, word_error_rate
+from support.site import cli
+from whisper_helpers import ROOT, Clip, Whisper, clips, silence, video_only, word_error_rate
 
 from quixotic.server.ids import new_id
 
@@ -278,10 +276,8 @@ def test_cli_transcribe_json(whisper: Whisper) -> None:
     owner = user()
     whisper.fund(owner, 5.0)
     clip = CLIPS[2]
-    command = [sys.executable, "-m", "quixotic.cli", "transcribe", str(clip.path), "--env", "local", "--json"]
-    done = subprocess.run(
-        [*command, "--user", owner], cwd=ROOT, env=whisper.cli_environ(), capture_output=True, text=True, timeout=300
-    )
+    command = ["transcribe", str(clip.path), "--env", "local", "--json"]
+    done = cli(*command, "--user", owner, cwd=ROOT, env=whisper.cli_environ())
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)  # exactly one JSON object, nothing else
     assert set(out) == {"text", "segments", "language", "durationSeconds", "creditsCharged", "creditsLeft",
@@ -290,12 +286,9 @@ def test_cli_transcribe_json(whisper: Whisper) -> None:
     assert out["creditsCharged"] == 1.0 and out["creditsLeft"] == 4.0
     assert whisper.transcription(out["transcriptionId"])["userId"] == owner
     # Without --user, on local: the default user is created and gets its credits from grant-credits.
-    default = subprocess.run(command, cwd=ROOT, env=whisper.cli_environ(), capture_output=True, text=True, timeout=300)
+    default = cli(*command, cwd=ROOT, env=whisper.cli_environ())
     assert default.returncode == 0, default.stderr
     assert json.loads(default.stdout)["creditsLeft"] == 49.0
     # An error: the function's code on stderr, nothing on stdout.
-    bad = subprocess.run(
-        [sys.executable, "-m", "quixotic.cli", "transcribe", str(video_only()), "--env", "local", "--user", owner],
-        cwd=ROOT, env=whisper.cli_environ(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    bad = cli("transcribe", str(video_only()), "--env", "local", "--user", owner, cwd=ROOT, env=whisper.cli_environ())
     assert bad.returncode == 1 and bad.stdout == "" and "unsupported_file" in bad.stderr, bad
