@@ -1,4 +1,4 @@
-"""Helpers for the runtime tests: function folders packed as .tar.gz, and a built deployment to run."""
+"""Helpers for the compute runtime tests: function folders packed as .tar.gz, and a built deployment to run."""
 
 from __future__ import annotations
 
