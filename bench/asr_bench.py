@@ -3,7 +3,7 @@
     .venv/bin/python bench/asr_bench.py [--rounds 3]
 
 Starts a local server with a temporary data dir, deploys the QuixoticWhisper project to it (as the backend
-tests do: ``tests/backend/conftest.py``), then, for the speech clips of ``tests/fixtures/audio``:
+tests do: ``tests/whisper/conftest.py``), then, for the speech clips of ``tests/fixtures/audio``:
 
 - bare engine: the function's own ``audio.decode`` + ``engine.transcribe`` (faster-whisper tiny.en, int8),
   run in the function's built venv with the model loaded once, timed from the file's bytes to text;
@@ -18,8 +18,8 @@ is faster). The ratio bare / full is the platform's overhead.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -35,28 +35,17 @@ from rich.console import Console
 from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "backend")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "whisper")]
 
-from localserver import start_server  # noqa: E402
-from whisper_helpers import clips  # noqa: E402
+from support.server import start_server  # noqa: E402
+from whisper_helpers import Whisper, clips  # noqa: E402
 
+from quixotic.commands import deploy  # noqa: E402
 from quixotic.config import load_environment  # noqa: E402
 from quixotic.server import admin  # noqa: E402
+from quixotic.target import connect  # noqa: E402
 
 console = Console()
-
-
-def _backend_setup() -> object:
-    """tests/backend/conftest.py (the deploy helper) as a module of its own name."""
-    spec = importlib.util.spec_from_file_location("whisper_backend_setup", ROOT / "tests" / "backend" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-backend: Any = _backend_setup()
 
 BARE = r"""
 import json, sys, time
@@ -84,10 +73,11 @@ def main() -> int:
         try:
             env = load_environment(ROOT, "local", environ={"QUIXOTIC_LOCAL_API_KEY": "unused"})
             creds = admin.create_project(server.data_dir, env.project_id)
-            env = load_environment(ROOT, "local", environ={"QUIXOTIC_LOCAL_API_KEY": creds.api_key})
-            whisper = backend.Whisper(server, env, creds.api_key, server.client(env.project_id, creds.api_key))
+            environ = {**os.environ, "QUIXOTIC_LOCAL_API_KEY": creds.api_key, "QUIXOTIC_LOCAL_ENDPOINT": server.url}
+            env = load_environment(ROOT, "local", environ=environ)
+            whisper = Whisper(server, env, creds.api_key, server.client(env.project_id, creds.api_key))
             started = time.perf_counter()
-            backend.deploy_project(whisper.client, env, say=lambda m: console.print(m, style="dim"))
+            deploy.deploy(connect(ROOT, "local", environ), yes=True, progress=lambda m: console.print(m, style="dim"))
             console.print(f"deployed in {time.perf_counter() - started:.1f} s", style="dim")
             deployment = whisper.functions.get("transcribe")["deploymentId"]
             built = server.data_dir / "functions" / env.project_id / "transcribe" / deployment

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from support.projects import hello_function, hello_variables
 from support.server import LocalServer
 from support.site import Site, write
 
@@ -53,44 +54,11 @@ APPWRITE_JSON: dict[str, Any] = {
             "antivirus": False,
         }
     ],
-    "functions": [
-        {
-            "$id": "hello",
-            "name": "Hello",
-            "runtime": "python-3.11",
-            "execute": [],
-            "events": [],
-            "schedule": "",
-            "timeout": 15,
-            "enabled": True,
-            "logging": True,
-            "entrypoint": "src/main.py",
-            "commands": "",
-            "scopes": [],
-            "path": "functions/hello",
-        }
-    ],
+    "functions": [hello_function()],
 }
 
 TEMPLATE: dict[str, Any] = {
-    "variables": [
-        {
-            "name": "GREETING",
-            "type": "string",
-            "default": "hi",
-            "functions": ["hello"],
-            "secret": False,
-            "description": "How hello greets.",
-        },
-        {
-            "name": "API_TOKEN",
-            "type": "string",
-            "functions": ["hello"],
-            "secret": True,
-            "required": True,
-            "description": "A secret hello must never print.",
-        },
-    ]
+    "variables": hello_variables("A secret hello must never print."),
 }
 
 

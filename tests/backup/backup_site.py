@@ -21,6 +21,7 @@ from appwrite.role import Role
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
+from support.projects import hello_function, hello_variables
 from support.server import LocalServer
 from support.site import Site
 
@@ -110,43 +111,12 @@ APPWRITE_JSON: dict[str, Any] = {
             "antivirus": False,
         }
     ],
-    "functions": [
-        {
-            "$id": "hello",
-            "name": "Hello",
-            "runtime": "python-3.11",
-            "execute": [],
-            "events": [],
-            "schedule": "",
-            "timeout": 15,
-            "enabled": True,
-            "logging": True,
-            "entrypoint": "src/main.py",
-            "commands": "",
-            "scopes": [],
-            "path": "functions/hello",
-        }
-    ],
+    "functions": [hello_function()],
 }
 
 TEMPLATE: dict[str, Any] = {
     "variables": [
-        {
-            "name": "GREETING",
-            "type": "string",
-            "default": "hi",
-            "functions": ["hello"],
-            "secret": False,
-            "description": "How hello greets.",
-        },
-        {
-            "name": "API_TOKEN",
-            "type": "string",
-            "functions": ["hello"],
-            "secret": True,
-            "required": True,
-            "description": "A secret that only a sealed backup carries.",
-        },
+        *hello_variables("A secret that only a sealed backup carries."),
         {
             "name": "REGION",
             "type": "string",

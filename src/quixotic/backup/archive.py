@@ -355,12 +355,9 @@ class ArchiveReader:
         with self.open(name) as handle:
             for number, line in enumerate(handle, 1):
                 try:
-                    item = json.loads(line)
-                except ValueError as exc:
-                    raise BackupError(f"part {name} of {self.path}, line {number}: not JSON ({exc})") from exc
-                if not isinstance(item, dict):
-                    raise BackupError(f"part {name} of {self.path}, line {number}: not a JSON object")
-                yield item
+                    yield _parse_line(line, number)
+                except _BadLine as exc:
+                    raise BackupError(f"part {name} of {self.path}, {exc}") from exc
 
 
 # --- checking ---------------------------------------------------------------------------------------
@@ -466,10 +463,12 @@ class _BadLine(Exception):
     pass
 
 
-def _parse_line(line: bytes, number: int) -> None:
+def _parse_line(line: bytes, number: int) -> dict[str, Any]:
+    """One NDJSON line as the JSON object it must hold."""
     try:
         item = json.loads(line)
     except ValueError as exc:
         raise _BadLine(f"line {number} is not JSON ({exc})") from exc
     if not isinstance(item, dict):
         raise _BadLine(f"line {number} is not a JSON object")
+    return item

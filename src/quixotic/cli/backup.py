@@ -246,7 +246,7 @@ def restore_command(
     passphrase = _passphrase(passphrase_env, ask=sealed, confirm=False)
     with bars() as progress:
         report = cmd.restore(
-            path, target, _parts(only), _mode(replace, merge), yes, passphrase=passphrase, confirm=_ask,
+            path, target, only=_parts(only), mode=_mode(replace, merge), yes=yes, passphrase=passphrase, confirm=_ask,
             progress=progress,
         )  # fmt: skip
     _print_restore(env, report)

@@ -18,11 +18,14 @@ from quixotic.backup.archive import FORMAT_VERSION, ArchiveCheck, ArchiveReader,
 from quixotic.backup.dump import PARTS, Dumper, DumpOptions
 from quixotic.backup.fingerprint import Fingerprint, ItemDiff, compare, summarize_archive, summarize_live
 from quixotic.backup.progress import Progress, Step, silent
-from quixotic.backup.restore import Confirm, Mode, RestoreReport, restore_archive
+from quixotic.backup.restore import Confirm, Mode, RestoreReport
+from quixotic.backup.restore import restore_archive as restore  # the verb is the library function
 from quixotic.backup.scopes import READ_SCOPES, need, require_scopes
 from quixotic.errors import BackupError, QuixoticError, UsageError
 from quixotic.target import Target
 from quixotic.target.provenance import git_commit
+
+__all__ = ["backup", "clone", "diff_data", "list_backups", "restore", "verify"]
 
 BACKUPS_DIR: Final = Path("backups")
 MB: Final = 1_000_000
@@ -196,24 +199,6 @@ def list_backups(directory: Path) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.created_at, str(b.path)), reverse=True)
 
 
-def restore(
-    path: Path,
-    target: Target,
-    only: frozenset[str] | None = None,
-    mode: Mode | None = None,
-    yes: bool = False,
-    *,
-    passphrase: str | None = None,
-    confirm: Confirm | None = None,
-    progress: Progress | None = None,
-) -> RestoreReport:
-    """Restore an archive into ``target``'s project (see quixotic.backup.restore)."""
-    return restore_archive(
-        path, target, only=only, mode=mode, yes=yes, passphrase=passphrase, confirm=confirm,
-        progress=progress or silent,
-    )  # fmt: skip
-
-
 @dataclass
 class CloneReport:
     counts: dict[str, int]
@@ -257,7 +242,7 @@ def clone(
             warnings = list(reader.manifest.get("warnings") or [])
         restored = restore(
             archive, dest_target, mode=mode, yes=yes, confirm=confirm, progress=_prefixed(report, "write")
-        )  # fmt: skip
+        )
     return CloneReport(counts, restored, warnings + restored.warnings)
 
 
