@@ -232,6 +232,29 @@ def _like_prefix(text: str) -> str:
 
 # --- listing --------------------------------------------------------------------------------------
 
+# What a list request's ``search`` matches in records that have a name: "<name> <id>".
+NAME_SEARCH = "json_extract(data, '$.name') || ' ' || _uid"
+
+
+def meta_list(
+    conn: sqlite3.Connection,
+    project: str,
+    kind: str,
+    parent: str,
+    params: Mapping[str, Any],
+    fields: Mapping[str, q.Field],
+    *,
+    search_expr: str | None = None,
+) -> tuple[int, list[Doc]]:
+    """One page of the ``kind`` records under ``parent``, as a list request's ``params`` ask: its
+    ``queries``, its ``search`` (only where ``search_expr`` says what it searches) and ``total``."""
+    total, docs, _ = list_docs(
+        conn, "meta", "project=? AND kind=? AND parent=?", [project, kind, parent], params.get("queries"), fields,
+        search=params.get("search") if search_expr else None, search_expr=search_expr,
+        total=params.get("total") is not False,
+    )  # fmt: skip
+    return total, docs
+
 
 def list_docs(
     conn: sqlite3.Connection,

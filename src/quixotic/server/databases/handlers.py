@@ -10,34 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quixotic.errors import ApiError
 from quixotic.server import store as st
-from quixotic.server import validation
 from quixotic.server.context import Ctx
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import model
 from quixotic.server.databases.flavor import flavor_of, flavored
 from quixotic.server.ids import custom_id, validate_key
-from quixotic.server.queries import Field
 from quixotic.server.registry import handles
-
-_DB_FIELDS = {"name": Field("string"), "enabled": Field("boolean"), "type": Field("string")}
-_TABLE_FIELDS = {"name": Field("string"), "enabled": Field("boolean"), "rowSecurity": Field("boolean")}
-_COLUMN_FIELDS = {
-    "key": Field("string"),
-    "type": Field("string"),
-    "size": Field("integer"),
-    "required": Field("boolean"),
-    "array": Field("boolean"),
-    "status": Field("string"),
-    "error": Field("string"),
-}
-_INDEX_FIELDS = {"key": Field("string"), "type": Field("string"), "status": Field("string"), "error": Field("string")}
-
-
-def _table_permissions(value: list[str] | None) -> list[str]:
-    return validation.permissions(value, validation.CONTAINER_ACTIONS) or []
-
 
 # --- databases ----------------------------------------------------------------------------------
 
@@ -49,10 +28,7 @@ def create_database(ctx: Ctx, p: dict[str, Any]) -> Any:
     database_id = custom_id(p["databaseId"], "databaseId")
     data = {"name": p["name"], "enabled": p["enabled"] is not False, "type": fl.name}
     with ctx.store.tx() as conn:
-        conflict = ApiError(
-            "database_already_exists", f"Database with the requested ID '{database_id}' already exists."
-        )
-        doc = st.meta_insert(conn, ctx.project, "database", "", database_id, data, conflict=conflict)
+        doc = model.create_database(conn, ctx.project, database_id, data)
     ctx.emit(f"databases.{database_id}.create", model.render_database(doc))
     return model.render_database(doc)
 
@@ -61,11 +37,7 @@ def create_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 @flavored
 def list_databases(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='database' AND parent=''", [ctx.project], p["queries"],
-            _DB_FIELDS, search=p.get("search"), search_expr="json_extract(data, '$.name') || ' ' || _uid",
-            total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_databases(conn, ctx.project, p)
     return {"total": total, "databases": [model.render_database(d) for d in docs]}
 
 
@@ -80,12 +52,7 @@ def get_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 @flavored
 def update_database(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
-        doc = model.get_database(conn, ctx.project, p["databaseId"])
-        if p.get("name") is not None:
-            doc["name"] = p["name"]
-        if p.get("enabled") is not None:
-            doc["enabled"] = p["enabled"]
-        st.meta_save(conn, ctx.project, "database", "", doc)
+        doc = model.update_database(conn, ctx.project, p["databaseId"], name=p.get("name"), enabled=p.get("enabled"))
     return model.render_database(doc)
 
 
@@ -108,7 +75,7 @@ def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id = p["databaseId"]
     table_id = custom_id(p[fl.table_param], fl.table_param)
-    permissions = _table_permissions(p.get("permissions"))
+    permissions = model.table_permissions(p.get("permissions"))
     data = {
         "name": p["name"],
         "enabled": p["enabled"] is not False,
@@ -129,16 +96,8 @@ def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 @flavored
 def list_tables(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
-    fields = dict(_TABLE_FIELDS)
-    fields[fl.security] = fields["rowSecurity"]
     with ctx.store.read() as conn:
-        model.get_database(conn, ctx.project, p["databaseId"])
-        queries = [q.replace('"documentSecurity"', '"rowSecurity"') for q in p["queries"] or []]
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='table' AND parent=?", [ctx.project, p["databaseId"]], queries,
-            fields, search=p.get("search"), search_expr="json_extract(data, '$.name') || ' ' || _uid",
-            total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_tables(conn, ctx.project, fl, p["databaseId"], p)
         return {"total": total, fl.tables: [model.render_table(conn, ctx.project, fl, d) for d in docs]}
 
 
@@ -156,16 +115,10 @@ def get_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 def update_table(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
-        doc = model.get_table(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
-        if p.get("name") is not None:
-            doc["name"] = p["name"]
-        if p.get("permissions") is not None:
-            doc["$permissions"] = _table_permissions(p["permissions"])
-        if p.get(fl.security) is not None:
-            doc["rowSecurity"] = p[fl.security]
-        if p.get("enabled") is not None:
-            doc["enabled"] = p["enabled"]
-        st.meta_save(conn, ctx.project, "table", p["databaseId"], doc)
+        doc = model.update_table(
+            conn, ctx.project, fl, p["databaseId"], p[fl.table_param], name=p.get("name"),
+            permissions=p.get("permissions"), row_security=p.get(fl.security), enabled=p.get("enabled"),
+        )  # fmt: skip
         rendered = model.render_table(conn, ctx.project, fl, doc)
     ctx.emit(f"databases.{p['databaseId']}.{fl.tables}.{doc['$id']}.update", rendered)
     return rendered
@@ -205,16 +158,9 @@ def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     database_id, table_id = p["databaseId"], p[fl.table_param]
     key = validate_key(p["key"])
     col = cols.build_column(segment, p)
-    col["status"], col["error"] = "processing", ""
     parent = f"{database_id}/{table_id}"
     with ctx.store.tx() as conn:
-        model.get_table(conn, ctx.project, fl, database_id, table_id)
-        if len(model.columns_of(conn, ctx.project, database_id, table_id)) >= model.MAX_COLUMNS:
-            raise fl.error("column_limit_exceeded", "The maximum number of columns has been reached.")
-        conflict = fl.error(
-            "column_already_exists", f"{fl.column.capitalize()} with the requested key '{key}' already exists."
-        )
-        doc = st.meta_insert(conn, ctx.project, "column", parent, key, col, conflict=conflict)
+        doc = model.insert_column(conn, ctx.project, fl, database_id, table_id, key, col)
     store, project = ctx.store, ctx.project
     ctx.worker.submit(lambda: model.finish_column(store, project, parent, key))
     return model.render_column(doc)
@@ -224,13 +170,8 @@ def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 @flavored
 def list_columns(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
-    database_id, table_id = p["databaseId"], p[fl.table_param]
     with ctx.store.read() as conn:
-        model.get_table(conn, ctx.project, fl, database_id, table_id)
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='column' AND parent=?", [ctx.project, f"{database_id}/{table_id}"],
-            p["queries"], _COLUMN_FIELDS, total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_under_table(conn, ctx.project, fl, "column", p["databaseId"], p[fl.table_param], p)
     return {"total": total, fl.columns: [model.render_column(d) for d in docs]}
 
 
@@ -290,11 +231,8 @@ def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_column(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
-    parent = f"{database_id}/{table_id}"
     with ctx.store.tx() as conn:
-        doc = model.get_column(conn, ctx.project, fl, database_id, table_id, p["key"])
-        doc["status"] = "deleting"
-        st.meta_save(conn, ctx.project, "column", parent, doc)
+        doc = model.mark_column_deleting(conn, ctx.project, fl, database_id, table_id, p["key"])
     store, project, key = ctx.store, ctx.project, doc["key"]
     ctx.worker.submit(lambda: model.finish_column_delete(store, project, database_id, table_id, key))
     return None
@@ -308,15 +246,8 @@ def delete_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     database_id, table_id = p["databaseId"], p[fl.table_param]
-    parent = f"{database_id}/{table_id}"
     with ctx.store.tx() as conn:
-        table = model.get_table(conn, ctx.project, fl, database_id, table_id)
-        index = model.validate_index(conn, ctx.project, fl, table, p)
-        index["status"], index["error"] = "processing", ""
-        conflict = fl.error(
-            "column_index_already_exists", f"Index with the requested key '{index['key']}' already exists."
-        )
-        doc = st.meta_insert(conn, ctx.project, "index", parent, index["key"], index, conflict=conflict)
+        doc = model.insert_index(conn, ctx.project, fl, database_id, table_id, p)
     store, project, key = ctx.store, ctx.project, doc["key"]
     ctx.worker.submit(lambda: model.finish_index(store, project, database_id, table_id, key))
     return model.render_index(fl, doc)
@@ -326,13 +257,8 @@ def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
 @flavored
 def list_indexes(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
-    database_id, table_id = p["databaseId"], p[fl.table_param]
     with ctx.store.read() as conn:
-        model.get_table(conn, ctx.project, fl, database_id, table_id)
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='index' AND parent=?", [ctx.project, f"{database_id}/{table_id}"],
-            p["queries"], _INDEX_FIELDS, total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_under_table(conn, ctx.project, fl, "index", p["databaseId"], p[fl.table_param], p)
     return {"total": total, "indexes": [model.render_index(fl, d) for d in docs]}
 
 
@@ -350,7 +276,5 @@ def get_index(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_index(ctx: Ctx, p: dict[str, Any]) -> Any:
     fl = flavor_of(ctx.op.id)
     with ctx.store.tx() as conn:
-        table, doc = model.get_index(conn, ctx.project, fl, p["databaseId"], p[fl.table_param], p["key"])
-        model.drop_index(conn, table, doc)
-        st.meta_delete(conn, ctx.project, "index", f"{p['databaseId']}/{p[fl.table_param]}", doc["key"])
+        model.delete_index(conn, ctx.project, fl, p["databaseId"], p[fl.table_param], p["key"])
     return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
+from quixotic.server import validation
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases.flavor import Flavor
 from quixotic.server.ids import validate_key
@@ -121,6 +122,68 @@ def render_database(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- databases and tables -----------------------------------------------------------------------
 
+_DB_FIELDS = {"name": Field("string"), "enabled": Field("boolean"), "type": Field("string")}
+_TABLE_FIELDS = {"name": Field("string"), "enabled": Field("boolean"), "rowSecurity": Field("boolean")}
+
+
+def create_database(conn: sqlite3.Connection, project: str, database_id: str, data: dict[str, Any]) -> st.Doc:
+    conflict = ApiError("database_already_exists", f"Database with the requested ID '{database_id}' already exists.")
+    return st.meta_insert(conn, project, "database", "", database_id, data, conflict=conflict)
+
+
+def list_databases(conn: sqlite3.Connection, project: str, params: Mapping[str, Any]) -> tuple[int, list[st.Doc]]:
+    return st.meta_list(conn, project, "database", "", params, _DB_FIELDS, search_expr=st.NAME_SEARCH)
+
+
+def update_database(
+    conn: sqlite3.Connection, project: str, database_id: str, *, name: str | None, enabled: bool | None
+) -> st.Doc:
+    """Change what is given (not None) of the database's name and enabled."""
+    doc = get_database(conn, project, database_id)
+    doc.update({k: v for k, v in (("name", name), ("enabled", enabled)) if v is not None})
+    return st.meta_save(conn, project, "database", "", doc)
+
+
+def table_permissions(value: list[str] | None) -> list[str]:
+    return validation.permissions(value, validation.CONTAINER_ACTIONS) or []
+
+
+def list_tables(
+    conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, params: Mapping[str, Any]
+) -> tuple[int, list[st.Doc]]:
+    """A page of the database's tables; queries may name the flavor's ``documentSecurity``."""
+    get_database(conn, project, database_id)
+    fields = {**_TABLE_FIELDS, fl.security: _TABLE_FIELDS["rowSecurity"]}
+    queries = [x.replace('"documentSecurity"', '"rowSecurity"') for x in params.get("queries") or []]
+    return st.meta_list(
+        conn, project, "table", database_id, {**params, "queries": queries}, fields, search_expr=st.NAME_SEARCH
+    )
+
+
+def update_table(
+    conn: sqlite3.Connection,
+    project: str,
+    fl: Flavor,
+    database_id: str,
+    table_id: str,
+    *,
+    name: str | None,
+    permissions: list[str] | None,
+    row_security: bool | None,
+    enabled: bool | None,
+) -> st.Doc:
+    """Change what is given (not None) of the table's name, permissions, row security and enabled."""
+    doc = get_table(conn, project, fl, database_id, table_id)
+    if name is not None:
+        doc["name"] = name
+    if permissions is not None:
+        doc["$permissions"] = table_permissions(permissions)
+    if row_security is not None:
+        doc["rowSecurity"] = row_security
+    if enabled is not None:
+        doc["enabled"] = enabled
+    return st.meta_save(conn, project, "table", database_id, doc)
+
 
 def delete_database(conn: sqlite3.Connection, project: str, database_id: str) -> st.Doc:
     """Drop every table's rows and every record under the database; returns the database's record."""
@@ -203,6 +266,32 @@ def delete_table(conn: sqlite3.Connection, project: str, fl: Flavor, database_id
 
 # --- columns ------------------------------------------------------------------------------------
 
+_COLUMN_FIELDS = {
+    "key": Field("string"),
+    "type": Field("string"),
+    "size": Field("integer"),
+    "required": Field("boolean"),
+    "array": Field("boolean"),
+    "status": Field("string"),
+    "error": Field("string"),
+}
+_INDEX_FIELDS = {"key": Field("string"), "type": Field("string"), "status": Field("string"), "error": Field("string")}
+
+
+def list_under_table(
+    conn: sqlite3.Connection,
+    project: str,
+    fl: Flavor,
+    kind: str,
+    database_id: str,
+    table_id: str,
+    params: Mapping[str, Any],
+) -> tuple[int, list[st.Doc]]:
+    """A page of the table's column (``kind="column"``) or index (``"index"``) records."""
+    get_table(conn, project, fl, database_id, table_id)
+    fields = _COLUMN_FIELDS if kind == "column" else _INDEX_FIELDS
+    return st.meta_list(conn, project, kind, f"{database_id}/{table_id}", params, fields)
+
 
 def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '""') + '"'
@@ -247,6 +336,31 @@ def rename_column(conn: sqlite3.Connection, project: str, table: st.Doc, parent:
             st.meta_save(conn, project, "index", parent, index)
             if index["status"] == "available":
                 build_index(conn, table, index)
+
+
+def insert_column(
+    conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str, key: str, col: dict[str, Any]
+) -> st.Doc:
+    """Store a new column's record (in ``processing``: :func:`finish_column` makes it available)."""
+    get_table(conn, project, fl, database_id, table_id)
+    if len(columns_of(conn, project, database_id, table_id)) >= MAX_COLUMNS:
+        raise fl.error("column_limit_exceeded", "The maximum number of columns has been reached.")
+    conflict = fl.error(
+        "column_already_exists", f"{fl.column.capitalize()} with the requested key '{key}' already exists."
+    )
+    parent = f"{database_id}/{table_id}"
+    return st.meta_insert(
+        conn, project, "column", parent, key, {**col, "status": "processing", "error": ""}, conflict=conflict
+    )
+
+
+def mark_column_deleting(
+    conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str, key: str
+) -> st.Doc:
+    """Mark the column ``deleting``: :func:`finish_column_delete` removes it."""
+    doc = get_column(conn, project, fl, database_id, table_id, key)
+    doc["status"] = "deleting"
+    return st.meta_save(conn, project, "column", f"{database_id}/{table_id}", doc)
 
 
 def finish_column(store: st.Store, project: str, parent: str, key: str) -> None:
@@ -316,6 +430,23 @@ def validate_index(
         "orders": [o.lower() for o in orders],
         "lengths": lengths,
     }
+
+
+def insert_index(
+    conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str, p: Mapping[str, Any]
+) -> st.Doc:
+    """Validate and store a new index's record (in ``processing``: :func:`finish_index` builds it)."""
+    table = get_table(conn, project, fl, database_id, table_id)
+    index = validate_index(conn, project, fl, table, p)
+    index["status"], index["error"] = "processing", ""
+    conflict = fl.error("column_index_already_exists", f"Index with the requested key '{index['key']}' already exists.")
+    return st.meta_insert(conn, project, "index", f"{database_id}/{table_id}", index["key"], index, conflict=conflict)
+
+
+def delete_index(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str, key: str) -> None:
+    table, doc = get_index(conn, project, fl, database_id, table_id, key)
+    drop_index(conn, table, doc)
+    st.meta_delete(conn, project, "index", f"{database_id}/{table_id}", doc["key"])
 
 
 def _index_name(table: Mapping[str, Any], index: Mapping[str, Any]) -> str:
