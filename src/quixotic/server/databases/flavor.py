@@ -115,19 +115,21 @@ def flavor_of(operation_id: str) -> Flavor:
 
 
 Handler = Callable[["Ctx", dict[str, Any]], Any]
+FlavoredHandler = Callable[["Ctx", dict[str, Any], Flavor], Any]
 
 
-def flavored(handler: Handler) -> Handler:
-    """Rename the generic ``row_*``/``column_*`` errors a handler raises (e.g. from ``schema``) into
-    the family of the API that was called, so the legacy API answers ``document_invalid_structure``
-    where TablesDB answers ``row_invalid_structure``."""
+def flavored(handler: FlavoredHandler) -> Handler:
+    """A handler of both APIs: it gets the flavor of the API that was called, and the generic
+    ``row_*``/``column_*`` errors it raises (e.g. from ``schema``) are renamed into that API's family,
+    so the legacy API answers ``document_invalid_structure`` where TablesDB answers ``row_invalid_structure``."""
 
     @functools.wraps(handler)
     def wrapper(ctx: Ctx, params: dict[str, Any]) -> Any:
+        fl = flavor_of(ctx.op.id)
         try:
-            return handler(ctx, params)
+            return handler(ctx, params, fl)
         except ApiError as exc:
-            adapted = flavor_of(ctx.op.id).adapt(exc)
+            adapted = fl.adapt(exc)
             if adapted is exc:
                 raise
             raise adapted from exc.__cause__

@@ -14,7 +14,7 @@ from quixotic.server import store as st
 from quixotic.server.context import Ctx
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import model
-from quixotic.server.databases.flavor import flavor_of, flavored
+from quixotic.server.databases.flavor import Flavor, flavored
 from quixotic.server.ids import custom_id, validate_key
 from quixotic.server.registry import handles
 
@@ -23,8 +23,7 @@ from quixotic.server.registry import handles
 
 @handles("tablesDBCreate", "databasesCreate")
 @flavored
-def create_database(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def create_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id = custom_id(p["databaseId"], "databaseId")
     data = {"name": p["name"], "enabled": p["enabled"] is not False, "type": fl.name}
     with ctx.store.tx() as conn:
@@ -35,7 +34,7 @@ def create_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBList", "databasesList")
 @flavored
-def list_databases(ctx: Ctx, p: dict[str, Any]) -> Any:
+def list_databases(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         total, docs = model.list_databases(conn, ctx.project, p)
     return {"total": total, "databases": [model.render_database(d) for d in docs]}
@@ -43,14 +42,14 @@ def list_databases(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBGet", "databasesGet")
 @flavored
-def get_database(ctx: Ctx, p: dict[str, Any]) -> Any:
+def get_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         return model.render_database(model.get_database(conn, ctx.project, p["databaseId"]))
 
 
 @handles("tablesDBUpdate", "databasesUpdate")
 @flavored
-def update_database(ctx: Ctx, p: dict[str, Any]) -> Any:
+def update_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.tx() as conn:
         doc = model.update_database(conn, ctx.project, p["databaseId"], name=p.get("name"), enabled=p.get("enabled"))
     return model.render_database(doc)
@@ -58,7 +57,7 @@ def update_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBDelete", "databasesDelete")
 @flavored
-def delete_database(ctx: Ctx, p: dict[str, Any]) -> Any:
+def delete_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id = p["databaseId"]
     with ctx.store.tx() as conn:
         doc = model.delete_database(conn, ctx.project, database_id)
@@ -71,8 +70,7 @@ def delete_database(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBCreateTable", "databasesCreateCollection")
 @flavored
-def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def create_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id = p["databaseId"]
     table_id = custom_id(p[fl.table_param], fl.table_param)
     permissions = model.table_permissions(p.get("permissions"))
@@ -94,8 +92,7 @@ def create_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBListTables", "databasesListCollections")
 @flavored
-def list_tables(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def list_tables(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         total, docs = model.list_tables(conn, ctx.project, fl, p["databaseId"], p)
         return {"total": total, fl.tables: [model.render_table(conn, ctx.project, fl, d) for d in docs]}
@@ -103,8 +100,7 @@ def list_tables(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBGetTable", "databasesGetCollection")
 @flavored
-def get_table(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def get_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         doc = model.get_table(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
         return model.render_table(conn, ctx.project, fl, doc)
@@ -112,8 +108,7 @@ def get_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBUpdateTable", "databasesUpdateCollection")
 @flavored
-def update_table(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def update_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.tx() as conn:
         doc = model.update_table(
             conn, ctx.project, fl, p["databaseId"], p[fl.table_param], name=p.get("name"),
@@ -126,8 +121,7 @@ def update_table(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBDeleteTable", "databasesDeleteCollection")
 @flavored
-def delete_table(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def delete_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id, table_id = p["databaseId"], p[fl.table_param]
     with ctx.store.tx() as conn:
         rendered = model.delete_table(conn, ctx.project, fl, database_id, table_id)
@@ -152,8 +146,7 @@ def _segment_from_path(path: str) -> str:
 
 @handles(*_CREATE_COLUMN_OPS)
 @flavored
-def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def create_column(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     segment = _segment_from_path(ctx.op.path)
     database_id, table_id = p["databaseId"], p[fl.table_param]
     key = validate_key(p["key"])
@@ -168,8 +161,7 @@ def create_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBListColumns", "databasesListAttributes")
 @flavored
-def list_columns(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def list_columns(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         total, docs = model.list_under_table(conn, ctx.project, fl, "column", p["databaseId"], p[fl.table_param], p)
     return {"total": total, fl.columns: [model.render_column(d) for d in docs]}
@@ -177,8 +169,7 @@ def list_columns(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBGetColumn", "databasesGetAttribute")
 @flavored
-def get_column(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def get_column(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         return model.render_column(
             model.get_column(conn, ctx.project, fl, p["databaseId"], p[fl.table_param], p["key"])
@@ -187,8 +178,7 @@ def get_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles(*_UPDATE_COLUMN_OPS)
 @flavored
-def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def update_column(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     segment = _segment_from_path(ctx.op.path)
     database_id, table_id = p["databaseId"], p[fl.table_param]
     parent = f"{database_id}/{table_id}"
@@ -228,8 +218,7 @@ def update_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBDeleteColumn", "databasesDeleteAttribute")
 @flavored
-def delete_column(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def delete_column(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id, table_id = p["databaseId"], p[fl.table_param]
     with ctx.store.tx() as conn:
         doc = model.mark_column_deleting(conn, ctx.project, fl, database_id, table_id, p["key"])
@@ -243,8 +232,7 @@ def delete_column(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBCreateIndex", "databasesCreateIndex")
 @flavored
-def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def create_index(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id, table_id = p["databaseId"], p[fl.table_param]
     with ctx.store.tx() as conn:
         doc = model.insert_index(conn, ctx.project, fl, database_id, table_id, p)
@@ -255,8 +243,7 @@ def create_index(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBListIndexes", "databasesListIndexes")
 @flavored
-def list_indexes(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def list_indexes(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         total, docs = model.list_under_table(conn, ctx.project, fl, "index", p["databaseId"], p[fl.table_param], p)
     return {"total": total, "indexes": [model.render_index(fl, d) for d in docs]}
@@ -264,8 +251,7 @@ def list_indexes(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBGetIndex", "databasesGetIndex")
 @flavored
-def get_index(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def get_index(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.read() as conn:
         _, doc = model.get_index(conn, ctx.project, fl, p["databaseId"], p[fl.table_param], p["key"])
         return model.render_index(fl, doc)
@@ -273,8 +259,7 @@ def get_index(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBDeleteIndex", "databasesDeleteIndex")
 @flavored
-def delete_index(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def delete_index(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.tx() as conn:
         model.delete_index(conn, ctx.project, fl, p["databaseId"], p[fl.table_param], p["key"])
     return None

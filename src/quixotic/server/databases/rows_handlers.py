@@ -5,7 +5,8 @@ row writes nothing, and concurrent increments of one row never lose an update.""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from quixotic.errors import ApiError
@@ -14,16 +15,25 @@ from quixotic.server import validation
 from quixotic.server.context import Ctx
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import rows
-from quixotic.server.databases.flavor import flavor_of, flavored
+from quixotic.server.databases.flavor import Flavor, flavored
 from quixotic.server.ids import custom_id, validate_id
 from quixotic.server.registry import Reply, handles
 
 MAX_BULK = 1000  # rows per bulk write, beyond which Appwrite asks you to split the request
 
 
-def _target(conn: sqlite3.Connection, ctx: Ctx, p: Mapping[str, Any]) -> rows.Target:
-    fl = flavor_of(ctx.op.id)
-    return rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+@contextmanager
+def _on_table(
+    ctx: Ctx, p: Mapping[str, Any], fl: Flavor, *, write: bool = True
+) -> Iterator[tuple[sqlite3.Connection, rows.Target]]:
+    """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses."""
+    with ctx.store.tx() if write else ctx.store.read() as conn:
+        yield conn, rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+
+
+def _emit_each(ctx: Ctx, t: rows.Target, action: str, out: list[dict[str, Any]]) -> None:
+    for row in out:
+        ctx.emit(t.event(row["$id"], action), row)
 
 
 def _row_permissions(value: list[str] | None) -> list[str] | None:
@@ -67,8 +77,7 @@ def _bulk_items_raw(p: Mapping[str, Any], name: str) -> list[Any]:
 
 @handles("tablesDBCreateRow", "databasesCreateDocument")
 @flavored
-def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def create_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     # Single or bulk, decided as Appwrite does: by which of `data` / `rows` is non-empty.
     data, items = p.get("data"), p.get(fl.rows)
     if not data and not items:
@@ -87,13 +96,12 @@ def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
                 f'Param "permissions" is disallowed when creating multiple {fl.rows}, set "$permissions" on '
                 "each instead",
             )
-        return _create_rows(ctx, p)
+        return _create_rows(ctx, p, fl)
     if not p.get(fl.row_param):
         raise fl.error("row_missing_data", f"{fl.row.capitalize()} ID is required when creating a single {fl.row}.")
     row_id = custom_id(p[fl.row_param], fl.row_param)
     perms = _row_permissions(p.get("permissions")) or []
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+    with _on_table(ctx, p, fl) as (conn, t):
         raw = _data_param(t, p.get("data"))
         checked = cols.check_row(t.columns, raw, partial=False)
         doc = rows.insert(conn, t, row_id, checked, perms, rows.stamps(t, raw))
@@ -102,49 +110,40 @@ def create_row(ctx: Ctx, p: dict[str, Any]) -> Any:
     return out
 
 
-def _create_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def _create_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     items = _bulk_items_raw(p, fl.rows)
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+    with _on_table(ctx, p, fl) as (conn, t):
         out = []
         for item in items:
             row_id, data, perms = _split_item(t, item)
             checked = cols.check_row(t.columns, data, partial=False)
             out.append(rows.render(t, rows.insert(conn, t, row_id, checked, perms or [], rows.stamps(t, data))))
-    for row in out:
-        ctx.emit(t.event(row["$id"], "create"), row)
+    _emit_each(ctx, t, "create", out)
     return Reply({"total": len(out), fl.rows: out}, status=201)
 
 
 @handles("tablesDBGetRow", "databasesGetDocument")
 @flavored
-def get_row(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.read() as conn:
-        t = _target(conn, ctx, p)
+def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl, write=False) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
     return rows.render(t, doc, rows.select_of(p.get("queries"), t.fields))
 
 
 @handles("tablesDBListRows", "databasesListDocuments")
 @flavored
-def list_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.read() as conn:
-        t = _target(conn, ctx, p)
+def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl, write=False) as (conn, t):
         total, docs, select = st.list_docs(conn, t.sql, "1", [], p["queries"], t.fields, total=p["total"] is not False)
     return {"total": total, fl.rows: [rows.render(t, d, select) for d in docs]}
 
 
 @handles("tablesDBUpsertRow", "databasesUpsertDocument")
 @flavored
-def upsert_row(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def upsert_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     row_id = validate_id(p[fl.row_param], fl.row_param)
     perms = _row_permissions(p.get("permissions"))
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+    with _on_table(ctx, p, fl) as (conn, t):
         doc, action = rows.upsert(conn, t, row_id, _data_param(t, p.get("data"), required=False), perms)
         out = rows.render(t, doc)
     ctx.emit(t.event(row_id, action), out)
@@ -153,10 +152,8 @@ def upsert_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBUpdateRow", "databasesUpdateDocument")
 @flavored
-def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+def update_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
         data = _data_param(t, p.get("data"), required=False)
         if not data and p.get("permissions") is None:
@@ -172,10 +169,8 @@ def update_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBDeleteRow", "databasesDeleteDocument")
 @flavored
-def delete_row(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+def delete_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
         rows.delete(conn, t, [doc["$id"]])
     ctx.emit(t.event(doc["$id"], "delete"), rows.render(t, doc))
@@ -187,12 +182,10 @@ def delete_row(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBUpsertRows", "databasesUpsertDocuments")
 @flavored
-def upsert_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def upsert_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     items = _bulk_items_raw(p, fl.rows)
     events = []
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+    with _on_table(ctx, p, fl) as (conn, t):
         out = []
         for item in items:
             row_id, data, perms = _split_item(t, item)
@@ -207,31 +200,25 @@ def upsert_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
 
 @handles("tablesDBUpdateRows", "databasesUpdateDocuments")
 @flavored
-def update_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+def update_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl) as (conn, t):
         changes = cols.check_row(t.columns, _data_param(t, p.get("data"), required=False), partial=True)
         out = []
         for doc in rows.matching(conn, t, p.get("queries")):
             doc.update(changes)
             out.append(rows.render(t, rows.write(conn, t, doc)))
-    for row in out:
-        ctx.emit(t.event(row["$id"], "update"), row)
+    _emit_each(ctx, t, "update", out)
     return {"total": len(out), fl.rows: out}
 
 
 @handles("tablesDBDeleteRows", "databasesDeleteDocuments")
 @flavored
-def delete_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+def delete_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    with _on_table(ctx, p, fl) as (conn, t):
         docs = rows.matching(conn, t, p.get("queries"))
         rows.delete(conn, t, [d["$id"] for d in docs])
         out = [rows.render(t, d) for d in docs]
-    for row in out:
-        ctx.emit(t.event(row["$id"], "delete"), row)
+    _emit_each(ctx, t, "delete", out)
     return {"total": len(out), fl.rows: out}
 
 
@@ -245,16 +232,14 @@ def delete_rows(ctx: Ctx, p: dict[str, Any]) -> Any:
     "databasesDecrementDocumentAttribute",
 )
 @flavored
-def change_number(ctx: Ctx, p: dict[str, Any]) -> Any:
-    fl = flavor_of(ctx.op.id)
+def change_number(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     decrement = "Decrement" in ctx.op.id
     key = p[fl.column_param]
     value = 1 if p.get("value") is None else p["value"]
     if value <= 0:
         raise ApiError("general_argument_invalid", "Invalid `value` param: Value must be greater than 0")
     bound = p.get("min") if decrement else p.get("max")
-    with ctx.store.tx() as conn:
-        t = _target(conn, ctx, p)
+    with _on_table(ctx, p, fl) as (conn, t):
         col = t.columns.get(key)
         if col is None:
             raise t.fl.error("column_not_found", f"{fl.column.capitalize()} '{key}' could not be found.")
