@@ -21,41 +21,10 @@ from quixotic.server.compute.engine import DEPLOYMENTS_BUCKET, RUNTIMES, SYNC_TI
 from quixotic.server.context import Ctx
 from quixotic.server.functions import model, variables
 from quixotic.server.ids import custom_id, new_id
-from quixotic.server.queries import Field
 from quixotic.server.registry import Reply, handles
 from quixotic.server.storage import buckets, files
 
 ARCHIVE_MAX_SIZE: Final = 30_000_000  # the hidden archive bucket's maximumFileSize
-_FUNCTION_FIELDS = {
-    "name": Field("string"),
-    "enabled": Field("boolean"),
-    "runtime": Field("string"),
-    "deploymentId": Field("string"),
-    "schedule": Field("string"),
-    "scheduleNext": Field("string"),
-    "timeout": Field("integer"),
-    "entrypoint": Field("string"),
-    "commands": Field("string"),
-}
-_DEPLOYMENT_FIELDS = {
-    "buildSize": Field("integer"),
-    "sourceSize": Field("integer"),
-    "totalSize": Field("integer"),
-    "buildDuration": Field("integer"),
-    "status": Field("string"),
-    "type": Field("string"),
-    "entrypoint": Field("string"),
-    "activate": Field("boolean"),
-}
-_EXECUTION_FIELDS = {
-    "trigger": Field("string"),
-    "status": Field("string"),
-    "responseStatusCode": Field("integer"),
-    "duration": Field("double"),
-    "requestMethod": Field("string"),
-    "requestPath": Field("string"),
-    "deploymentId": Field("string"),
-}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 
 
@@ -81,19 +50,14 @@ def create_function(ctx: Ctx, p: dict[str, Any]) -> Any:
         }
     )
     with ctx.store.tx() as conn:
-        exists = ApiError("function_already_exists", f"Function with the requested ID '{function_id}' already exists.")
-        doc = st.meta_insert(conn, ctx.project, "function", "", function_id, data, conflict=exists)
+        doc = model.create_function(conn, ctx.project, function_id, data)
         return model.function_model(conn, ctx.project, doc)
 
 
 @handles("functionsList")
 def list_functions(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='function' AND parent=''", [ctx.project], p["queries"],
-            _FUNCTION_FIELDS, search=p.get("search"), search_expr="json_extract(data, '$.name') || ' ' || _uid",
-            total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_functions(conn, ctx.project, p)
         return {"total": total, "functions": [model.function_model(conn, ctx.project, d) for d in docs]}
 
 
@@ -106,11 +70,7 @@ def get_function(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("functionsUpdate")
 def update_function(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
-        doc = model.get_function(conn, ctx.project, p["functionId"])
-        doc.update(model.check_settings(p, doc))
-        if p.get("schedule") is not None:
-            doc.pop("scheduleLastRun", None)
-        st.meta_save(conn, ctx.project, "function", "", doc)
+        doc = model.update_function(conn, ctx.project, p["functionId"], p)
         return model.function_model(conn, ctx.project, doc)
 
 
@@ -118,11 +78,7 @@ def update_function(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_function(ctx: Ctx, p: dict[str, Any]) -> Any:
     function_id = p["functionId"]
     with ctx.store.tx() as conn:
-        model.get_function(conn, ctx.project, function_id)
-        for kind in ("deployment", "execution"):
-            conn.execute("DELETE FROM meta WHERE project=? AND kind=? AND parent=?", (ctx.project, kind, function_id))
-        variables.delete_all(conn, ctx.project, variables.function_parent(function_id))
-        st.meta_delete(conn, ctx.project, "function", "", function_id)
+        model.delete_function(conn, ctx.project, function_id)
     engine = compute(ctx)
     engine.retire(ctx.project, function_id)
     engine.remove_function_files(ctx.project, function_id)
@@ -228,19 +184,13 @@ def create_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("functionsListDeployments")
 def list_deployments(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='deployment' AND parent=?", [ctx.project, p["functionId"]],
-            p["queries"], _DEPLOYMENT_FIELDS, search=p.get("search"), search_expr="_uid",
-            total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_deployments(conn, ctx.project, p["functionId"], p)
     return {"total": total, "deployments": [model.deployment_model(d) for d in docs]}
 
 
 @handles("functionsGetDeployment")
 def get_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
         return model.deployment_model(model.get_deployment(conn, ctx.project, p["functionId"], p["deploymentId"]))
 
 
@@ -248,7 +198,6 @@ def get_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
 def activate_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
     function_id, deployment_id = p["functionId"], p["deploymentId"]
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, function_id)
         deployment = model.get_deployment(conn, ctx.project, function_id, deployment_id)
     if deployment["status"] != "ready":
         kind = (
@@ -265,12 +214,7 @@ def activate_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("functionsUpdateDeploymentStatus")
 def cancel_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
-        doc = model.get_deployment(conn, ctx.project, p["functionId"], p["deploymentId"])
-        if doc["status"] in ("ready", "failed"):
-            raise ApiError("build_already_completed", f"Deployment '{doc['$id']}' has already finished building.", 400)
-        doc["status"] = "canceled"
-        st.meta_save(conn, ctx.project, "deployment", p["functionId"], doc)
+        doc = model.cancel_deployment(conn, ctx.project, p["functionId"], p["deploymentId"])
     return model.deployment_model(doc)
 
 
@@ -278,12 +222,7 @@ def cancel_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
     function_id, deployment_id = p["functionId"], p["deploymentId"]
     with ctx.store.tx() as conn:
-        function = model.get_function(conn, ctx.project, function_id)
-        model.get_deployment(conn, ctx.project, function_id, deployment_id)
-        st.meta_delete(conn, ctx.project, "deployment", function_id, deployment_id)
-        if function.get("deploymentId") == deployment_id:
-            function.update({"deploymentId": "", "deploymentCreatedAt": "", "live": False})
-            st.meta_save(conn, ctx.project, "function", "", function)
+        function = model.delete_deployment(conn, ctx.project, function_id, deployment_id)
     engine = compute(ctx)
     engine.retire(ctx.project, function_id, keep=function.get("deploymentId") or None)
     shutil.rmtree(engine.deployment_dir(ctx.project, function_id, deployment_id), ignore_errors=True)
@@ -296,7 +235,6 @@ def delete_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("functionsGetDeploymentDownload")
 def download_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
         doc = model.get_deployment(conn, ctx.project, p["functionId"], p["deploymentId"])
     path = compute(ctx).archive_path(ctx.project, doc["$id"])
     if not path.exists():
@@ -385,29 +323,20 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("functionsListExecutions")
 def list_executions(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
-        total, docs, _ = st.list_docs(
-            conn, "meta", "project=? AND kind='execution' AND parent=?", [ctx.project, p["functionId"]],
-            p["queries"], _EXECUTION_FIELDS, total=p["total"] is not False,
-        )  # fmt: skip
+        total, docs = model.list_executions(conn, ctx.project, p["functionId"], p)
     return {"total": total, "executions": [model.execution_model(d) for d in docs]}
 
 
 @handles("functionsGetExecution")
 def get_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
         return model.execution_model(model.get_execution(conn, ctx.project, p["functionId"], p["executionId"]))
 
 
 @handles("functionsDeleteExecution")
 def delete_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
-        model.get_function(conn, ctx.project, p["functionId"])
-        doc = model.get_execution(conn, ctx.project, p["functionId"], p["executionId"])
-        if doc["status"] in ("waiting", "processing"):
-            raise ApiError("execution_in_progress", "The execution is still running; delete it once it has finished.")
-        st.meta_delete(conn, ctx.project, "execution", p["functionId"], doc["$id"])
+        model.delete_execution(conn, ctx.project, p["functionId"], p["executionId"])
     return None
 
 

@@ -13,8 +13,39 @@ from quixotic.server.auth import ALL_SCOPES
 from quixotic.server.compute.engine import RUNTIMES
 from quixotic.server.compute.schedule import parse_cron
 from quixotic.server.functions import variables
+from quixotic.server.queries import Field
 
 MAX_TIMEOUT = 900
+_FUNCTION_FIELDS = {
+    "name": Field("string"),
+    "enabled": Field("boolean"),
+    "runtime": Field("string"),
+    "deploymentId": Field("string"),
+    "schedule": Field("string"),
+    "scheduleNext": Field("string"),
+    "timeout": Field("integer"),
+    "entrypoint": Field("string"),
+    "commands": Field("string"),
+}
+_DEPLOYMENT_FIELDS = {
+    "buildSize": Field("integer"),
+    "sourceSize": Field("integer"),
+    "totalSize": Field("integer"),
+    "buildDuration": Field("integer"),
+    "status": Field("string"),
+    "type": Field("string"),
+    "entrypoint": Field("string"),
+    "activate": Field("boolean"),
+}
+_EXECUTION_FIELDS = {
+    "trigger": Field("string"),
+    "status": Field("string"),
+    "responseStatusCode": Field("integer"),
+    "duration": Field("double"),
+    "requestMethod": Field("string"),
+    "requestPath": Field("string"),
+    "deploymentId": Field("string"),
+}
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -77,6 +108,8 @@ def get_function(conn: sqlite3.Connection, project: str, function_id: str) -> st
 
 
 def get_deployment(conn: sqlite3.Connection, project: str, function_id: str, deployment_id: str) -> st.Doc:
+    """The deployment of an existing function."""
+    get_function(conn, project, function_id)
     doc = st.meta_get(conn, project, "deployment", function_id, deployment_id)
     if doc is None:
         raise ApiError(
@@ -86,10 +119,84 @@ def get_deployment(conn: sqlite3.Connection, project: str, function_id: str, dep
 
 
 def get_execution(conn: sqlite3.Connection, project: str, function_id: str, execution_id: str) -> st.Doc:
+    """The execution of an existing function."""
+    get_function(conn, project, function_id)
     doc = st.meta_get(conn, project, "execution", function_id, execution_id)
     if doc is None:
         raise ApiError("execution_not_found", f"Execution with the requested ID '{execution_id}' could not be found.")
     return doc
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def create_function(conn: sqlite3.Connection, project: str, function_id: str, data: dict[str, Any]) -> st.Doc:
+    exists = ApiError("function_already_exists", f"Function with the requested ID '{function_id}' already exists.")
+    return st.meta_insert(conn, project, "function", "", function_id, data, conflict=exists)
+
+
+def list_functions(conn: sqlite3.Connection, project: str, params: Mapping[str, Any]) -> tuple[int, list[st.Doc]]:
+    return st.meta_list(conn, project, "function", "", params, _FUNCTION_FIELDS, search_expr=st.NAME_SEARCH)
+
+
+def update_function(conn: sqlite3.Connection, project: str, function_id: str, p: Mapping[str, Any]) -> st.Doc:
+    """Apply update parameters (checked by :func:`check_settings`); a new schedule starts afresh."""
+    doc = get_function(conn, project, function_id)
+    doc.update(check_settings(p, doc))
+    if p.get("schedule") is not None:
+        doc.pop("scheduleLastRun", None)
+    return st.meta_save(conn, project, "function", "", doc)
+
+
+def delete_function(conn: sqlite3.Connection, project: str, function_id: str) -> None:
+    """The function's record with its deployments', executions' and variables'."""
+    get_function(conn, project, function_id)
+    for kind in ("deployment", "execution"):
+        conn.execute("DELETE FROM meta WHERE project=? AND kind=? AND parent=?", (project, kind, function_id))
+    variables.delete_all(conn, project, variables.function_parent(function_id))
+    st.meta_delete(conn, project, "function", "", function_id)
+
+
+def list_deployments(
+    conn: sqlite3.Connection, project: str, function_id: str, params: Mapping[str, Any]
+) -> tuple[int, list[st.Doc]]:
+    get_function(conn, project, function_id)
+    return st.meta_list(conn, project, "deployment", function_id, params, _DEPLOYMENT_FIELDS, search_expr="_uid")
+
+
+def cancel_deployment(conn: sqlite3.Connection, project: str, function_id: str, deployment_id: str) -> st.Doc:
+    doc = get_deployment(conn, project, function_id, deployment_id)
+    if doc["status"] in ("ready", "failed"):
+        raise ApiError("build_already_completed", f"Deployment '{doc['$id']}' has already finished building.", 400)
+    doc["status"] = "canceled"
+    return st.meta_save(conn, project, "deployment", function_id, doc)
+
+
+def delete_deployment(conn: sqlite3.Connection, project: str, function_id: str, deployment_id: str) -> st.Doc:
+    """Delete the deployment's record (the function goes offline when it was the active one); returns the
+    function's record."""
+    function = get_function(conn, project, function_id)
+    get_deployment(conn, project, function_id, deployment_id)
+    st.meta_delete(conn, project, "deployment", function_id, deployment_id)
+    if function.get("deploymentId") == deployment_id:
+        function.update({"deploymentId": "", "deploymentCreatedAt": "", "live": False})
+        st.meta_save(conn, project, "function", "", function)
+    return function
+
+
+def list_executions(
+    conn: sqlite3.Connection, project: str, function_id: str, params: Mapping[str, Any]
+) -> tuple[int, list[st.Doc]]:
+    get_function(conn, project, function_id)
+    return st.meta_list(conn, project, "execution", function_id, params, _EXECUTION_FIELDS)
+
+
+def delete_execution(conn: sqlite3.Connection, project: str, function_id: str, execution_id: str) -> None:
+    """Delete a finished execution's record."""
+    doc = get_execution(conn, project, function_id, execution_id)
+    if doc["status"] in ("waiting", "processing"):
+        raise ApiError("execution_in_progress", "The execution is still running; delete it once it has finished.")
+    st.meta_delete(conn, project, "execution", function_id, doc["$id"])
 
 
 # --- functions ----------------------------------------------------------------------------------
