@@ -1,0 +1,50 @@
+"""CLI of `quixotic validate`: parses, calls, prints. Exit 0 PASS (warnings allowed), 1 FAIL, 2 could not run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from quixotic.cli.options import AS_JSON, ENV, ROOT, out
+from quixotic.commands.validate import BACKUP_MAX_AGE_HOURS, validate
+from quixotic.target import connect
+
+STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
+
+
+def validate_command(
+    env: str = ENV,
+    against: str = typer.Option(None, "--against", help="Also report drift from this environment's live project."),
+    as_json: bool = AS_JSON,
+    backups: Path = typer.Option(None, "--backups", help="Folder of backup archives (default: backups/)."),
+    backup_max_age: float = typer.Option(BACKUP_MAX_AGE_HOURS, "--backup-max-age", help="Hours before a WARN."),
+    root: Path = ROOT,
+) -> None:
+    """Check that ENV's live project is what its configuration says (and, with --against, what else differs)."""
+    reference = connect(root, against) if against else None
+    report = validate(connect(root, env), against=reference, backups=backups, backup_max_age_hours=backup_max_age)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
+        raise typer.Exit(report.exit_code)
+    table = Table(title=f"validate {env}" + (f" against {against}" if against else ""), show_lines=True)
+    for column in ("check", "status", "evidence"):
+        table.add_column(column)
+    for finding in report.findings:
+        lines = "\n".join(escape(e) for e in finding.evidence[:20])
+        more = f"\n... {len(finding.evidence) - 20} more" if len(finding.evidence) > 20 else ""
+        table.add_row(
+            escape(finding.check),
+            f"[{STYLE[finding.status]}]{finding.status}[/]",
+            escape(finding.summary) + (f"\n{lines}{more}" if lines else ""),
+        )
+    out.print(table)
+    out.print(f"{env}: [bold]{report.verdict}[/]")
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)

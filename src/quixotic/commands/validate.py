@@ -1,0 +1,148 @@
+"""`quixotic validate ENV [--against REF]`: is the environment what its configuration says, and what else differs.
+
+Gathers the facts (live project, plan, deployments, migrations, backups) and hands them to the pure
+judges in :mod:`quixotic.evidence.findings`. Never raises for what it finds: a target it cannot reach or
+read is a run that could not be made (exit 2), anything else is a finding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, missing_scopes
+from quixotic.commands import migrate
+from quixotic.commands.backup import BACKUPS_DIR, list_backups
+from quixotic.deploy.desired import desired_state
+from quixotic.deploy.engine import read_live
+from quixotic.errors import ApiError, QuixoticError
+from quixotic.evidence.findings import Finding, Validation, drift_between, drift_finding, plan_findings
+from quixotic.plan.diff import diff
+from quixotic.plan.plan import make_plan
+from quixotic.plan.state import ProjectState
+from quixotic.sdk.boundary import call
+from quixotic.target import Target
+
+# Every scope some verb of the toolkit needs (deploy, migrate, backup, restore).
+TOOLKIT_SCOPES: Final = frozenset(s for scopes in (*READ_SCOPES.values(), *WRITE_SCOPES.values()) for s in scopes)
+PLAN_CHECKS: Final = ("schema", "buckets", "functions", "variables", "deployments")
+BACKUP_MAX_AGE_HOURS: Final = 24.0
+
+
+def validate(
+    target: Target,
+    *,
+    against: Target | None = None,
+    backups: Path | None = None,
+    backup_max_age_hours: float = BACKUP_MAX_AGE_HOURS,
+) -> Validation:
+    """Every check of ``target`` (and its drift from ``against``'s live project, when given)."""
+    report = Validation(target.env.name, against=against.env.name if against is not None else None)
+    try:
+        live = _reach(target, report)
+    except ApiError as exc:
+        report.ran = False
+        report.findings.append(Finding("reach", "FAIL", f"{target.env.name} could not be read", (exc.message,)))
+        return report
+    desired = desired_state(target.env, target.root)
+    plan = make_plan(target.env.name, live, desired.state)
+    report.findings.extend(plan_findings(plan.changes, PLAN_CHECKS))
+    report.findings.append(_logging(live))
+    report.findings.append(_deployments(target, live))
+    report.findings.append(_migrations(target))
+    report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, backup_max_age_hours))
+    if against is not None:
+        report.findings.append(_drift(live, desired.state, against, report))
+    return report
+
+
+def _reach(target: Target, report: Validation) -> ProjectState:
+    started = time.monotonic()
+    version = target.backend.server_version()
+    live = read_live(target)
+    seconds = time.monotonic() - started
+    report.findings.append(Finding("reach", "PASS", f"{target.backend.endpoint} answers (Appwrite {version or '?'}); "
+                                   f"project {target.backend.project_id} read in {seconds:.2f} s"))  # fmt: skip
+    missing = missing_scopes(target.backend, TOOLKIT_SCOPES)
+    if missing:
+        report.findings.append(Finding("scopes", "FAIL", f"the API key lacks {len(missing)} scope(s) the toolkit needs",
+                                       tuple(missing)))  # fmt: skip
+    else:
+        report.findings.append(Finding("scopes", "PASS", f"the API key has all {len(TOOLKIT_SCOPES)} scopes"))
+    return live
+
+
+def _logging(live: ProjectState) -> Finding:
+    off = [f.spec.id for f in live.functions if not f.spec.logging]
+    if off:
+        return Finding("logging", "FAIL", "Appwrite keeps no executions of a function with logging off, so nothing "
+                       "can be monitored: turn `logging` on", tuple(off))  # fmt: skip
+    return Finding("logging", "PASS", f"on for all {len(live.functions)} function(s)")
+
+
+def _deployments(target: Target, live: ProjectState) -> Finding:
+    problems = []
+    for function in live.functions:
+        if not function.deployment_id:
+            problems.append(f"{function.spec.id}: no active deployment")
+            continue
+        deployment = call(f"reading the deployment of {function.spec.id}", target.backend.functions.get_deployment,
+                          function.spec.id, function.deployment_id)  # fmt: skip
+        if deployment.get("status") != "ready":
+            problems.append(
+                f"{function.spec.id}: active deployment {function.deployment_id} is {deployment.get('status')}"
+            )
+    if problems:
+        return Finding("builds", "FAIL", f"{len(problems)} function(s) without a ready deployment", tuple(problems))
+    return Finding("builds", "PASS", f"every function's active deployment is ready ({len(live.functions)})")
+
+
+def _migrations(target: Target) -> Finding:
+    status = migrate.status(target)
+    evidence = [*status.problems]
+    evidence += [f"{s.name}: {s.state}{f' ({s.detail})' if s.detail else ''}" for s in status.statuses
+                 if s.state != "applied"]  # fmt: skip
+    if evidence:
+        return Finding("migrations", "FAIL", "migrations pending, failed or edited: `quixotic migrate status`",
+                       tuple(evidence))  # fmt: skip
+    lock = status.lock
+    if lock is not None and not (lock.expired() or lock.holder_gone()):
+        return Finding("migrations", "WARN", "all applied, but a migration run holds the lock", (lock.describe(),))
+    return Finding("migrations", "PASS", f"all {len(status.statuses)} applied; lock free")
+
+
+def _backup(target: Target, folder: Path, max_age_hours: float) -> Finding:
+    try:
+        found = [b for b in list_backups(folder) if b.environment == target.env.name] if folder.is_dir() else []
+    except QuixoticError as exc:
+        return Finding("backup", "WARN", f"the backups in {folder} could not be listed", (exc.message,))
+    if not found:
+        return Finding("backup", "WARN", f"no backup of {target.env.name} in {folder}: `quixotic backup "
+                       f"{target.env.name}`")  # fmt: skip
+    latest = found[0]
+    if latest.problem:
+        return Finding("backup", "WARN", f"the latest backup does not verify: {latest.path.name}", (latest.problem,))
+    try:
+        age = (datetime.now(UTC) - datetime.fromisoformat(latest.created_at)).total_seconds() / 3600
+    except ValueError:
+        return Finding("backup", "WARN", f"the latest backup has no readable date: {latest.path.name}")
+    summary = f"latest {latest.path.name}, {age:.1f} h old, verified"
+    return Finding("backup", "WARN" if age > max_age_hours else "PASS",
+                   summary + (f" (older than {max_age_hours:g} h)" if age > max_age_hours else ""))  # fmt: skip
+
+
+def _drift(live: ProjectState, here_desired: ProjectState, against: Target, report: Validation) -> Finding:
+    name = against.env.name
+    try:
+        reference = read_live(against)
+    except ApiError as exc:
+        return Finding(f"drift from {name}", "FAIL", f"{name} could not be read", (exc.message,))
+    # Both sides as if of one project: the diff compares resources, not project ids.
+    reference = replace(reference, project_id=live.project_id)
+    there_desired = replace(desired_state(against.env, against.root).state, project_id=here_desired.project_id)
+    report.drift = drift_between(diff(reference, live, prune_variables=True),
+                                 diff(there_desired, here_desired, prune_variables=True))  # fmt: skip
+    return drift_finding(name, report.drift)

@@ -1,0 +1,80 @@
+"""`quixotic validate` end to end on the local server: a deployed environment passes, a removed column fails it
+and shows as undeclared drift against another environment, declared overrides do not, and an unreachable
+target is a run that could not be made (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from appwrite.exception import AppwriteException
+from appwrite.services.tables_db import TablesDB
+from deploy_project import ENV_CONFIG, SECRET, deploy_site
+from support.server import LocalServer
+from support.site import Site
+
+from quixotic.commands import deploy
+from quixotic.commands.validate import validate
+
+
+@pytest.fixture
+def site(server: LocalServer, tmp_path: Path) -> Site:
+    site = deploy_site(tmp_path / "site", server)
+    site.add_env("ref", secrets={"API_TOKEN": SECRET}, **{**ENV_CONFIG, "variables": {"GREETING": "bonjour"}})
+    deploy.deploy(site.target("test"), yes=True)
+    deploy.deploy(site.target("ref"), yes=True)
+    return site
+
+
+def drop_column(site: Site, env: str, key: str) -> None:
+    tables = TablesDB(site.client(env))
+    tables.delete_column("app", "notes", key)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            tables.get_column("app", "notes", key)
+        except AppwriteException:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"column {key} was not deleted")
+
+
+def test_a_deployed_environment_passes_and_declared_overrides_are_not_drift(site: Site, tmp_path: Path) -> None:
+    report = validate(site.target("test"), against=site.target("ref"), backups=tmp_path / "no-backups")
+    status = {f.check: f.status for f in report.findings}
+    assert status == {
+        "reach": "PASS", "scopes": "PASS", "schema": "PASS", "buckets": "PASS", "functions": "PASS",
+        "variables": "PASS", "deployments": "PASS", "logging": "PASS", "builds": "PASS", "migrations": "PASS",
+        "backup": "WARN", "drift from ref": "PASS",
+    }  # fmt: skip
+    assert report.exit_code == 0 and report.verdict == "WARN"
+    greeting = [d for d in report.drift if d.path == "variable:hello/GREETING.value"]
+    assert [(d.here, d.there, d.declared) for d in greeting] == [("hello", "bonjour", True)]
+    assert all(d.declared for d in report.drift), [d.describe() for d in report.drift]
+
+
+def test_a_removed_column_fails_validation_and_is_undeclared_drift(site: Site) -> None:
+    drop_column(site, "test", "words")
+    report = validate(site.target("test"), against=site.target("ref"))
+    by_check = {f.check: f for f in report.findings}
+    assert by_check["schema"].status == "FAIL"
+    assert any(e.startswith("create column:app/notes/words") for e in by_check["schema"].evidence)
+    drift = by_check["drift from ref"]
+    assert drift.status == "FAIL"
+    assert "column:app/notes/words: absent here, present there (NOT declared)" in drift.evidence
+    assert report.exit_code == 1
+    # The CLI prints the same as JSON and exits 1; the reference itself still passes.
+    done = site.cli("validate", "test", "--against", "ref", "--json")
+    assert done.returncode == 1, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["verdict"] == "FAIL" and {"path": "column:app/notes/words", "here": "absent", "there": "present",
+                                               "declared": False} in printed["drift"]  # fmt: skip
+    assert site.cli("validate", "ref").returncode == 0
+
+
+def test_an_unreachable_target_could_not_be_validated(site: Site) -> None:
+    done = site.cli("validate", "test", QUIXOTIC_TEST_ENDPOINT="http://127.0.0.1:1/v1")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "COULD NOT RUN" in done.stdout and "quixotic up" in done.stdout
