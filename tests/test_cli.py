@@ -73,6 +73,7 @@ def test_up_is_idempotent_and_down_stops(tmp_path: Path) -> None:
     try:
         assert first.returncode == 0, first.stderr
         assert "started" in first.stdout and "hello: answers" in first.stdout
+        assert "validate  WARN (backup)" in first.stdout  # local is as configured; it has no backup yet
         env = (tmp_path / "environments" / ".env.local").read_text()
         key = env.split("QUIXOTIC_LOCAL_API_KEY=")[1].strip()
         assert key not in first.stdout and key not in first.stderr

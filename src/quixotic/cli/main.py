@@ -100,6 +100,12 @@ def up(
     typer.echo(f"project   {server.project_id}")
     typer.echo(f"api key   in {server.key_file} as {admin.KEY_VAR}")
     typer.echo(f"deploy    {deployed} in {report.deploy.seconds:.1f} s")
+    if report.migrations is not None:
+        applied = [o.name for o in report.migrations.outcomes]
+        typer.echo(f"migrate   {', '.join(applied) if applied else 'nothing pending'}")
+    if report.validation is not None:
+        warned = [f.check for f in report.validation.findings if f.status != "PASS"]
+        typer.echo(f"validate  {report.validation.verdict}" + (f" ({', '.join(warned)})" if warned else ""))
     failing = report.failing()
     for function_id, status in report.functions.items():
         typer.echo(f"function  {function_id}: answers ({status})" if function_id not in failing else

@@ -1,8 +1,9 @@
 """`quixotic up`: the main job on the embedded default.
 
 Starts the local server if it is not running, makes sure the local project and its key exist (the
-key goes to the git-ignored ``environments/.env.local``), deploys the project to ``local`` and checks
-that every function answers. Safe to run again: a second run finds nothing to deploy.
+key goes to the git-ignored ``environments/.env.local``), deploys the project to ``local``, applies
+pending migrations, checks that every function answers and ends with ``validate local``. Safe to run
+again: a second run finds nothing to deploy and nothing to migrate.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quixotic.commands import deploy as deploy_cmd
+from quixotic.commands import migrate
+from quixotic.commands.validate import validate
 from quixotic.config.layout import secret_var, secrets_file
 from quixotic.errors import PlanError
+from quixotic.evidence.findings import Validation
 from quixotic.server import admin
 from quixotic.target import connect
 
@@ -25,6 +29,8 @@ class UpReport:
     server: admin.UpResult
     deploy: deploy_cmd.DeployResult
     functions: dict[str, int] = field(default_factory=dict)  # function id -> HTTP status of its check
+    migrations: migrate.RunResult | None = None
+    validation: Validation | None = None
 
     def failing(self) -> dict[str, int]:
         """The functions whose check did not answer (no status, or a 5xx)."""
@@ -35,6 +41,9 @@ class UpReport:
         failing = self.failing()
         if failing:
             raise PlanError(f"functions did not answer: {', '.join(failing)}; see their executions' errors")
+        if self.validation is not None and self.validation.exit_code != 0:
+            failed = [f.check for f in self.validation.findings if f.status == "FAIL"]
+            raise PlanError(f"local does not validate ({', '.join(failed)}): run `quixotic validate local`")
 
 
 def up(
@@ -45,6 +54,7 @@ def up(
     progress: deploy_cmd.Progress | None = None,
     check_functions: bool = True,
 ) -> UpReport:
+    """Server, project and key, deploy, pending migrations, a check that every function answers, validate."""
     say = progress or (lambda _m: None)
     data = data_dir if data_dir is not None else root / ".quixotic" / "local"
     server = admin.up(data, host, port, env_file=root / secrets_file(ENV))
@@ -59,4 +69,8 @@ def up(
             say(f"checking that {function.id} answers")
             execution = target.backend.functions.create_execution(function.id, "", False, "/health", "GET")
             report.functions[function.id] = int(execution.get("responseStatusCode") or 0)
+    if (root / "migrations").is_dir():
+        report.migrations = migrate.up(target, yes=True, progress=say)
+    say("validating local")
+    report.validation = validate(target)
     return report
