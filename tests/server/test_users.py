@@ -200,6 +200,17 @@ def test_imported_password_hashes(users: Users) -> None:
     assert scrypt["hashOptions"] == {
         "type": "scrypt", "salt": "salt", "costCpu": 16384, "costMemory": 8, "costParallel": 1, "length": 64,
     }  # fmt: skip
+    modified = users.create_scrypt_modified_user("s2", "s2@example.com", "abcdef0123456789", "salt", "sep", "key")
+    assert (modified["hash"], modified["hashOptions"]) == (
+        "scryptMod", {"type": "scryptMod", "salt": "salt", "saltSeparator": "sep", "signerKey": "key"},
+    )  # fmt: skip
+    argon2 = users.create_argon2_user("a1", "a1@example.com", "$argon2id$v=19$m=65536,t=4,p=3$c2FsdA$aGFzaA")
+    assert (argon2["hash"], argon2["hashOptions"]) == (
+        "argon2", {"type": "argon2", "memoryCost": 65536, "timeCost": 4, "threads": 3},
+    )  # fmt: skip
+    for name, create in (("bcrypt", users.create_bcrypt_user), ("phpass", users.create_ph_pass_user)):
+        made = create(f"{name}1", f"{name}1@example.com", "$2y$10$" + "a" * 53)
+        assert (made["hash"], made["hashOptions"]) == (name, {"type": name})
     expect_error(lambda: users.create_md5_user("m2", "m1@example.com", "0" * 32), 409, "user_email_already_exists")
 
 

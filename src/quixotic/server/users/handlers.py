@@ -73,24 +73,36 @@ def _imported(ctx: Ctx, p: dict[str, Any], hash_name: str, options: dict[str, An
     return _create(ctx, p, lambda: (user.check_password(p["password"]), hash_name, {"type": hash_name, **options}))
 
 
-@handles("usersCreateArgon2User")
-def create_argon2(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return _imported(ctx, p, "argon2", {"memoryCost": 65536, "timeCost": 4, "threads": 3})
+# Users imported with a hash from another system, by operation: the algorithm, its fixed options, and
+# the options read from the request (option name -> parameter name).
+_IMPORTS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "usersCreateArgon2User": ("argon2", {"memoryCost": 65536, "timeCost": 4, "threads": 3}, {}),
+    "usersCreateBcryptUser": ("bcrypt", {}, {}),
+    "usersCreateMD5User": ("md5", {}, {}),
+    "usersCreatePHPassUser": ("phpass", {}, {}),
+    "usersCreateScryptUser": (
+        "scrypt",
+        {},
+        {
+            "salt": "passwordSalt",
+            "costCpu": "passwordCpu",
+            "costMemory": "passwordMemory",
+            "costParallel": "passwordParallel",
+            "length": "passwordLength",
+        },
+    ),
+    "usersCreateScryptModifiedUser": (
+        "scryptMod",
+        {},
+        {"salt": "passwordSalt", "saltSeparator": "passwordSaltSeparator", "signerKey": "passwordSignerKey"},
+    ),
+}
 
 
-@handles("usersCreateBcryptUser")
-def create_bcrypt(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return _imported(ctx, p, "bcrypt", {})
-
-
-@handles("usersCreateMD5User")
-def create_md5(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return _imported(ctx, p, "md5", {})
-
-
-@handles("usersCreatePHPassUser")
-def create_phpass(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return _imported(ctx, p, "phpass", {})
+@handles(*_IMPORTS)
+def create_imported(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    hash_name, fixed, from_params = _IMPORTS[ctx.op.id]
+    return _imported(ctx, p, hash_name, {**fixed, **{option: p[param] for option, param in from_params.items()}})
 
 
 @handles("usersCreateSHAUser")
@@ -99,28 +111,6 @@ def create_sha(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     if version and version not in user.SHA_VERSIONS:
         raise invalid("passwordVersion", f"Value must be one of ({', '.join(user.SHA_VERSIONS)})")
     return _imported(ctx, p, "sha", {"version": version} if version else {})
-
-
-@handles("usersCreateScryptUser")
-def create_scrypt(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    options = {
-        "salt": p["passwordSalt"],
-        "costCpu": p["passwordCpu"],
-        "costMemory": p["passwordMemory"],
-        "costParallel": p["passwordParallel"],
-        "length": p["passwordLength"],
-    }
-    return _imported(ctx, p, "scrypt", options)
-
-
-@handles("usersCreateScryptModifiedUser")
-def create_scrypt_modified(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    options = {
-        "salt": p["passwordSalt"],
-        "saltSeparator": p["passwordSaltSeparator"],
-        "signerKey": p["passwordSignerKey"],
-    }
-    return _imported(ctx, p, "scryptMod", options)
 
 
 # --- read and delete -------------------------------------------------------------------------------
