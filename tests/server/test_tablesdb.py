@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from appwrite.client import Client
 from appwrite.enums.index_type import IndexType
 from appwrite.enums.order_by import OrderBy
 from appwrite.exception import AppwriteException
@@ -23,10 +22,10 @@ from appwrite.services.tables_db import TablesDB
 from support.sdk import (
     ISO_MS,
     ROW_SYSTEM_KEYS,
+    Flavour,
     assert_timestamps,
     ids,
     raises_api,
-    silence_sdk_deprecations,
     wait_available,
     wait_gone,
     wait_index,
@@ -37,14 +36,7 @@ from quixotic.server import admin
 DB = "main"
 
 
-@pytest.fixture(autouse=True)
-def _quiet_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
-    silence_sdk_deprecations(monkeypatch)  # string columns are deprecated since 1.9, current in 1.8
-
-
-@pytest.fixture
-def tdb(client: Client) -> TablesDB:
-    return TablesDB(client)
+pytestmark = pytest.mark.usefixtures("quiet_sdk")  # string columns are deprecated since 1.9, current in 1.8
 
 
 @pytest.fixture
@@ -61,32 +53,33 @@ def _pause() -> None:
 # --------------------------------------------------------------------------------------- databases
 
 
-def test_database_crud(tdb: TablesDB) -> None:
-    created = tdb.create("main", "Main DB")
+def test_database_crud(api: Flavour) -> None:
+    """Through TablesDB and the legacy API alike."""
+    created = api.create("main", "Main DB")
     assert set(created) == {"$id", "name", "$createdAt", "$updatedAt", "enabled", "type"}
     assert (created["$id"], created["name"], created["enabled"], created["type"]) == (
         "main",
         "Main DB",
         True,
-        "tablesdb",
+        api.name,
     )
     assert_timestamps(created)
-    assert tdb.get("main") == created
+    assert api.get("main") == created
 
     _pause()
-    updated = tdb.update("main", "Renamed", enabled=False)
+    updated = api.update("main", "Renamed", enabled=False)
     assert (updated["name"], updated["enabled"]) == ("Renamed", False)
     assert updated["$createdAt"] == created["$createdAt"]
     assert updated["$updatedAt"] > created["$updatedAt"]
-    assert tdb.get("main") == updated
+    assert api.get("main") == updated
 
-    tdb.delete("main")
+    api.delete("main")
     with raises_api(404, "database_not_found"):
-        tdb.get("main")
+        api.get("main")
     with raises_api(404, "database_not_found"):
-        tdb.delete("main")
+        api.delete("main")
     with raises_api(404, "database_not_found"):
-        tdb.update("main", "again")
+        api.update("main", "again")
 
 
 def test_database_generated_ids(tdb: TablesDB) -> None:
@@ -126,14 +119,16 @@ def test_delete_database_removes_its_tables(tdb: TablesDB, db: str) -> None:
 # ------------------------------------------------------------------------------------------ tables
 
 
-def test_table_crud(tdb: TablesDB, db: str) -> None:
+def test_table_crud(api: Flavour, api_db: str) -> None:
+    """Through TablesDB and the legacy API alike."""
+    db = api_db
     perms = [
         Permission.read(Role.any()),
         Permission.create(Role.users()),
         Permission.update(Role.team("admins")),
         Permission.delete(Role.user("u1")),
     ]
-    created = tdb.create_table(db, "books", "Books", permissions=perms, row_security=True, enabled=False)
+    created = api.create_table(db, "books", "Books", permissions=perms, row_security=True, enabled=False)
     assert set(created) == {
         "$id",
         "$createdAt",
@@ -142,37 +137,37 @@ def test_table_crud(tdb: TablesDB, db: str) -> None:
         "databaseId",
         "name",
         "enabled",
-        "rowSecurity",
-        "columns",
+        api.word("rowSecurity"),
+        api.word("columns"),
         "indexes",
         "bytesMax",
         "bytesUsed",
     }
     assert created["$permissions"] == ['read("any")', 'create("users")', 'update("team:admins")', 'delete("user:u1")']
-    assert (created["databaseId"], created["name"], created["enabled"], created["rowSecurity"]) == (
+    assert (created["databaseId"], created["name"], created["enabled"], created[api.word("rowSecurity")]) == (
         db,
         "Books",
         False,
         True,
     )
-    assert created["columns"] == [] and created["indexes"] == []
+    assert created[api.word("columns")] == [] and created["indexes"] == []
     assert_timestamps(created)
-    assert tdb.get_table(db, "books") == created
+    assert api.get_table(db, "books") == created
 
     _pause()
-    updated = tdb.update_table(
+    updated = api.update_table(
         db, "books", "Novels", permissions=[Permission.write(Role.any())], row_security=False, enabled=True
     )
-    assert (updated["name"], updated["rowSecurity"], updated["enabled"]) == ("Novels", False, True)
+    assert (updated["name"], updated[api.word("rowSecurity")], updated["enabled"]) == ("Novels", False, True)
     assert updated["$permissions"] == ['create("any")', 'update("any")', 'delete("any")']  # write() expanded
     assert updated["$updatedAt"] > created["$updatedAt"]
-    assert tdb.get_table(db, "books") == updated
+    assert api.get_table(db, "books") == updated
 
-    tdb.delete_table(db, "books")
-    with raises_api(404, "table_not_found"):
-        tdb.get_table(db, "books")
-    with raises_api(404, "table_not_found"):
-        tdb.delete_table(db, "books")
+    api.delete_table(db, "books")
+    with raises_api(404, api.word("table_not_found")):
+        api.get_table(db, "books")
+    with raises_api(404, api.word("table_not_found")):
+        api.delete_table(db, "books")
 
 
 def test_table_list_queries_and_search(tdb: TablesDB, db: str) -> None:
