@@ -8,8 +8,9 @@ from what is live and finishes the job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from quixotic.deploy.desired import Desired, desired_state
 from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
@@ -144,8 +145,10 @@ def rollback(
     yes: bool = False,
     confirm: Callable[[str], bool] | None = None,
     progress: Progress | None = None,
+    note: Mapping[str, Any] | None = None,
 ) -> RollbackResult:
-    """Re-activate the deployments, variables and settings recorded in a release (no rebuild)."""
+    """Re-activate the deployments, variables and settings recorded in a release (no rebuild). ``note`` is
+    recorded with the release (an automatic rollback says who decided it, why, and on what evidence)."""
     chosen = choose(target.system.releases(200), to)  # refuses at once when there is nothing to return to
     planned: list[RollbackPlan] = []
 
@@ -171,6 +174,7 @@ def rollback(
             "rollbackOf": chosen.release_id,
             "actions": planned[-1].actions,
             "warnings": planned[-1].warnings,
+            **(note or {}),
         },
         progress=progress,
     )
