@@ -22,7 +22,7 @@ from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.dump import PARTS
 from quixotic.backup.progress import Progress, Step
 from quixotic.backup.restore import Mode, RestorePreview, RestoreReport
-from quixotic.cli.options import ROOT, err, out
+from quixotic.cli.options import ROOT, YES, err, out
 from quixotic.commands import backup as cmd
 from quixotic.errors import BackupError, UsageError
 from quixotic.target import Target, connect
@@ -232,7 +232,7 @@ def _print_restore(env: str, report: RestoreReport) -> None:
 def restore_command(
     path: Path = typer.Argument(..., help="Archive to restore."),
     env: str = typer.Argument(..., help="Environment to restore into."),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (protected environments)."),
+    yes: bool = YES,
     only: str = typer.Option(None, "--only", help=f"Comma-separated parts: {','.join(PARTS)}."),
     replace: bool = typer.Option(False, "--replace", help="Make the project exactly the archive (deletes the rest)."),
     merge: bool = typer.Option(False, "--merge", help="Write the archive over what is there; delete nothing."),

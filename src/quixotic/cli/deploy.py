@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from quixotic.cli.options import ROOT, err, out, progress
+from quixotic.cli.options import AS_JSON, ENV, ROOT, YES, err, out, progress
 from quixotic.commands import deploy as cmd
 from quixotic.errors import PlanError
 from quixotic.plan.plan import Plan
@@ -42,8 +42,8 @@ def ask(plan: Plan) -> bool:
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_command(
-        env: str = typer.Argument(..., help="Environment (local, dev, prod, ...)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+        env: str = ENV,
+        as_json: bool = AS_JSON,
         out_file: Path = typer.Option(None, "--out", help="Save the plan to this file for `deploy --plan`."),
         prune_variables: bool = typer.Option(False, help="Also remove variables this project does not manage."),
         root: Path = ROOT,
@@ -62,9 +62,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("deploy")
     def deploy_command(
-        env: str = typer.Argument(..., help="Environment to deploy."),
+        env: str = ENV,
         plan_path: Path = typer.Option(None, "--plan", help="Apply exactly this saved plan (refused if stale)."),
-        yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation (CI)."),
+        yes: bool = YES,
         allow_destructive: bool = typer.Option(False, help="Allow changes that delete or recreate data."),
         prune_variables: bool = typer.Option(False, help="Also remove variables this project does not manage."),
         wait: float = typer.Option(0.0, help="Seconds to wait for another deploy of this environment to finish."),
@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("releases")
     def releases_command(
-        env: str = typer.Argument(...),
-        as_json: bool = typer.Option(False, "--json"),
+        env: str = ENV,
+        as_json: bool = AS_JSON,
         limit: int = typer.Option(20, help="How many, newest first."),
         root: Path = ROOT,
     ) -> None:
@@ -112,7 +112,9 @@ def register(app: typer.Typer) -> None:
             table.add_column(column)
         for r in records:
             counts = r.record.get("counts") or {}
-            changes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n) or r.record.get("rollbackOf", "")
+            changes = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n)
+            if r.kind == "rollback":
+                changes = f"rollback of {r.record.get('rollbackOf', '?')}" + (f": {changes}" if changes else "")
             table.add_row(
                 r.id, r.kind, r.status, r.started_at, str(r.record.get("createdBy", "")),
                 str(r.record.get("gitCommit", ""))[:10], str(changes),
@@ -121,9 +123,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("rollback")
     def rollback_command(
-        env: str = typer.Argument(...),
+        env: str = ENV,
         to: str = typer.Option(None, "--to", help="Release to return to (default: undo the latest deploy)."),
-        yes: bool = typer.Option(False, "--yes"),
+        yes: bool = YES,
         root: Path = ROOT,
     ) -> None:
         """Re-activate the previous deployments, variables and settings (no rebuild)."""
@@ -143,9 +145,9 @@ def register(app: typer.Typer) -> None:
 
     @vars_app.command("diff")
     def vars_diff(
-        env: str = typer.Argument(...),
+        env: str = ENV,
         prune: bool = typer.Option(False, "--prune", help="Also remove variables this project does not manage."),
-        as_json: bool = typer.Option(False, "--json"),
+        as_json: bool = AS_JSON,
         root: Path = ROOT,
     ) -> None:
         """The variables plan (secrets redacted). Exit 0: in sync; 2: changes."""
@@ -158,8 +160,8 @@ def register(app: typer.Typer) -> None:
 
     @vars_app.command("sync")
     def vars_sync(
-        env: str = typer.Argument(...),
-        yes: bool = typer.Option(False, "--yes"),
+        env: str = ENV,
+        yes: bool = YES,
         prune: bool = typer.Option(False, "--prune"),
         root: Path = ROOT,
     ) -> None:

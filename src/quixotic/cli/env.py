@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from quixotic.cli.backup import clone_command
-from quixotic.cli.options import ROOT
+from quixotic.cli.options import AS_JSON, ENV, ROOT
 from quixotic.commands import env as commands
 
 env_app = typer.Typer(no_args_is_help=True, help="Environments: list, show, create and render them.")
@@ -44,8 +44,8 @@ def list_command(root: Path = ROOT) -> None:
 
 @env_app.command("show")
 def show_command(
-    env: str = typer.Argument(..., help="Environment name, e.g. dev."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    env: str = ENV,
+    as_json: bool = AS_JSON,
     root: Path = ROOT,
 ) -> None:
     """Show the resolved configuration of ENV: every value with where it came from; secrets redacted."""
@@ -76,7 +76,7 @@ def create_command(
 
 @env_app.command("render")
 def render_command(
-    env: str = typer.Argument(..., help="Environment name, e.g. prod."),
+    env: str = ENV,
     out: Path = typer.Option(None, "--out", help="Where to write (default environments/appwrite.ENV.json)."),
     root: Path = ROOT,
 ) -> None:

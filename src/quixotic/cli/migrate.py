@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from quixotic.cli.options import ENV, ROOT, YES, err, out, say
+from quixotic.cli.options import AS_JSON, ENV, ROOT, YES, err, out, say
 from quixotic.commands import migrate as cmd
 from quixotic.migrations.graph import Migration
 from quixotic.target import connect
@@ -50,9 +50,7 @@ def _print_run(env: str, result: cmd.RunResult) -> None:
 
 
 @migrate_app.command("status")
-def status_command(
-    env: str = ENV, as_json: bool = typer.Option(False, "--json", help="Print as JSON."), root: Path = ROOT
-) -> None:
+def status_command(env: str = ENV, as_json: bool = AS_JSON, root: Path = ROOT) -> None:
     """Files and the target's history side by side: applied, pending, failed, edited-after-apply, missing-file."""
     report = cmd.status(connect(root, env))
     if as_json:
