@@ -199,10 +199,14 @@ def test_variables_precedence_and_secrets(server: LocalServer, client: Client, f
     key = client._global_headers["x-appwrite-key"]
     headers = {"X-Appwrite-Project": project, "X-Appwrite-Key": key, "Content-Type": "application/json"}
     r = requests.post(
-        server.url + "/project/variables", json={"key": "SHARED", "value": "project"}, headers=headers, timeout=5
+        server.url + "/project/variables",
+        json={"variableId": "unique()", "key": "SHARED", "value": "project"},  # required from 1.9 (no header: 2.5)
+        headers=headers,
+        timeout=5,
     )
     assert r.status_code == 201, r.text
-    requests.post(server.url + "/project/variables", json={"key": "MY_ONLY_PROJECT", "value": "p"}, headers=headers)
+    only = {"variableId": "unique()", "key": "MY_ONLY_PROJECT", "value": "p"}
+    requests.post(server.url + "/project/variables", json=only, headers=headers, timeout=5)
     fn.create_variable(echo, "SHARED", "function")
     secret = fn.create_variable(echo, "MY_SECRET", "s3cr3t-value", secret=True)
     assert secret["secret"] is True and secret["value"] == ""

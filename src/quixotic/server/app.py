@@ -22,7 +22,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from quixotic.errors import ApiError
-from quixotic.server import auth
+from quixotic.server import auth, formats
 from quixotic.server.compute.engine import Compute
 from quixotic.server.compute.keys import verify_dynamic_key
 from quixotic.server.context import Ctx, Upload
@@ -30,7 +30,7 @@ from quixotic.server.registry import Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import bind, route_table, unflatten
 from quixotic.server.store import Store
-from quixotic.server.version import APPWRITE_VERSION, RESPONSE_FORMAT
+from quixotic.server.version import APPWRITE_VERSION
 from quixotic.server.worker import Worker
 
 log = logging.getLogger("quixotic.server")
@@ -46,9 +46,9 @@ def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Respo
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(exc: ApiError) -> Response:
+def error_response(exc: ApiError, version: str = APPWRITE_VERSION) -> Response:
     code = exc.code if exc.code in _PASSED_CODES else 500
-    body = {"message": exc.message, "code": code, "type": exc.type, "version": APPWRITE_VERSION}
+    body = {"message": exc.message, "code": code, "type": exc.type, "version": version}
     return _json(body, code)
 
 
@@ -69,13 +69,6 @@ def _render(result: Any, default_status: int, extra: dict[str, str]) -> Response
     return _json(result, default_status, extra)
 
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in text.split(".")[:3])
-    except ValueError:
-        return (0,)
-
-
 class Server:
     """State shared by all requests: the settings, the store, the worker, the route table and the handlers."""
 
@@ -86,6 +79,10 @@ class Server:
         self.routes = route_table()
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
+        self.version = self.settings.appwrite_version
+        parsed = formats.parse(self.version)
+        assert parsed is not None
+        self.native_format: formats.Version = parsed
 
     def close(self) -> None:
         self.compute.close()
@@ -97,28 +94,27 @@ class Server:
 
     async def dispatch(self, request: Request) -> Response:
         extra: dict[str, str] = {}
-        fmt = request.headers.get("x-appwrite-response-format")
-        if fmt and _version_tuple(fmt) > _version_tuple(RESPONSE_FORMAT):
-            extra["X-Appwrite-Warning"] = (
-                f"The current SDK is built for Appwrite {fmt}. However, the current Appwrite server version "
-                f"is {APPWRITE_VERSION}. Please use the SDK line built for {RESPONSE_FORMAT} (appwrite 15.x)."
-            )
+        fmt_text = request.headers.get("x-appwrite-response-format")
+        fmt = formats.parse(fmt_text) or self.native_format  # none, or malformed: the server's own
+        if fmt > self.native_format:
+            extra["X-Appwrite-Warning"] = formats.warning(str(fmt_text).strip(), self.version)
+            fmt = self.native_format
         try:
-            return await self._handle(request, extra)
+            return await self._handle(request, extra, fmt)
         except ApiError as exc:
-            return error_response(exc)
+            return error_response(exc, self.version)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return error_response(ApiError("general_unknown", "Server Error", 500))
+            return error_response(ApiError("general_unknown", "Server Error", 500), self.version)
 
-    async def _handle(self, request: Request, extra: dict[str, str]) -> Response:
+    async def _handle(self, request: Request, extra: dict[str, str], fmt: formats.Version) -> Response:
         path = "/" + request.path_params.get("path", "").strip("/")
         method = request.method.upper()
         found = self.routes.match(method, path)
         if found is None:
             raise ApiError(
                 "general_route_not_found",
-                f"Route not found: {method} /v1{path}. Check the endpoint and that the SDK is the 15.x line.",
+                f"Route not found: {method} /v1{path}. Check the endpoint.",
             )
         op, path_params = found
         handler = self.handlers.get(op.id)
@@ -145,7 +141,12 @@ class Server:
             content_type = headers.get("content-type", "")
             if content_type.startswith("multipart/form-data"):
                 body_is_text = True
-                form = await request.form(max_part_size=MAX_MULTIPART_FIELD)
+                try:
+                    form = await request.form(max_part_size=MAX_MULTIPART_FIELD)
+                except Exception as exc:  # no boundary, a broken part, a part too large: the parser's words
+                    raise ApiError(
+                        "general_argument_invalid", f"The multipart request body could not be read: {exc}"
+                    ) from exc
                 pairs: list[tuple[str, Any]] = []
                 for key, value in form.multi_items():
                     if isinstance(value, UploadFile):
@@ -160,11 +161,12 @@ class Server:
                 if raw.strip():
                     try:
                         decoded = json.loads(raw)
-                    except ValueError as exc:
+                    except (ValueError, RecursionError) as exc:
                         raise ApiError("general_argument_invalid", f"Invalid JSON in the request body: {exc}") from exc
                     if not isinstance(decoded, dict):
                         raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
                     body = decoded
+        formats.lift(fmt, op.id, body)
         params = bind(op, path_params, query, body, body_is_text)
         if not self.compute.endpoint:
             self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
@@ -172,6 +174,12 @@ class Server:
             self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
         )
         result = await run_in_threadpool(handler, ctx, params)
+        # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
+        # the caller gets (delete handlers emit a model of their own, which stays native).
+        if isinstance(result, Reply):
+            formats.lower(fmt, op.id, result.body)
+        else:
+            formats.lower(fmt, op.id, result)
         if ctx.events:
             await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
         return _render(result, op.status, extra)

@@ -7,7 +7,6 @@ from typing import Any
 
 from quixotic.server.context import Ctx
 from quixotic.server.registry import handles
-from quixotic.server.version import APPWRITE_VERSION
 
 
 def _status(name: str, started: float, ok: bool) -> dict[str, Any]:
@@ -21,7 +20,7 @@ def get(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 @handles("healthGetVersion")
 def version(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return {"version": APPWRITE_VERSION}
+    return {"version": ctx.settings.appwrite_version}
 
 
 @handles("healthGetDB")

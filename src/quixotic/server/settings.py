@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from quixotic.server.version import APPWRITE_VERSION, SUPPORTED_VERSIONS
+
 DEFAULT_STORAGE_LIMIT: Final = 30_000_000  # Appwrite's _APP_STORAGE_LIMIT default
 DEFAULT_BUILD_TIMEOUT: Final = 900.0
 DEFAULT_FUNCTION_CONCURRENCY: Final = 2
@@ -22,6 +24,7 @@ class ServerSettings:
     schedule_speedup: float = 1.0  # the scheduler's clock runs this much faster (QUIXOTIC_SCHEDULE_SPEEDUP)
     function_concurrency: int = DEFAULT_FUNCTION_CONCURRENCY  # warm workers per deployment
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds a deployment build may take
+    appwrite_version: str = APPWRITE_VERSION  # the Appwrite version emulated (QUIXOTIC_APPWRITE_VERSION)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -31,9 +34,15 @@ class ServerSettings:
             storage_limit = int(source.get("_APP_STORAGE_LIMIT", DEFAULT_STORAGE_LIMIT))
         except ValueError:
             storage_limit = DEFAULT_STORAGE_LIMIT
+        version = source.get("QUIXOTIC_APPWRITE_VERSION", "") or APPWRITE_VERSION
+        if version not in SUPPORTED_VERSIONS:
+            raise ValueError(
+                f"QUIXOTIC_APPWRITE_VERSION={version!r}: the server emulates one of {', '.join(SUPPORTED_VERSIONS)}"
+            )
         return cls(
             storage_limit=storage_limit,
             schedule_speedup=float(source.get("QUIXOTIC_SCHEDULE_SPEEDUP", "1") or 1),
             function_concurrency=int(source.get("QUIXOTIC_FUNCTION_CONCURRENCY", str(DEFAULT_FUNCTION_CONCURRENCY))),
             build_timeout=float(source.get("QUIXOTIC_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT)),
+            appwrite_version=version,
         )

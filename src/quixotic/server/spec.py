@@ -66,6 +66,33 @@ _EXTRA = [
 ]
 
 
+# Parameters of newer formats than the 1.8 spec's, for the operations the server implements: the
+# native shape, which ``formats`` lifts older requests to (its V21 and V25 request steps).
+_FUNCTION_PARAMS = [
+    {"in": "body", "name": "buildSpecification", "type": "string"},
+    {"in": "body", "name": "runtimeSpecification", "type": "string"},
+    {"in": "body", "name": "deploymentRetention", "type": "integer"},
+    {"in": "body", "name": "providerBranches", "type": "array"},
+    {"in": "body", "name": "providerPaths", "type": "array"},
+]
+_ADDED_PARAMS: dict[str, list[dict[str, Any]]] = {
+    "functionsCreate": _FUNCTION_PARAMS,
+    "functionsUpdate": _FUNCTION_PARAMS,
+    "functionsCreateVariable": [{"in": "body", "name": "variableId", "type": "string", "required": True}],
+    "projectCreateVariable": [{"in": "body", "name": "variableId", "type": "string", "required": True}],
+}
+_REMOVED_PARAMS: dict[str, set[str]] = {"functionsCreate": {"specification"}, "functionsUpdate": {"specification"}}
+
+
+def _native(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    op_id = raw["id"]
+    if op_id not in _ADDED_PARAMS and op_id not in _REMOVED_PARAMS:
+        return raw
+    removed = _REMOVED_PARAMS.get(op_id, set())
+    kept = [p for p in raw["params"] if p["name"] not in removed]
+    return {**raw, "params": [*kept, *_ADDED_PARAMS.get(op_id, [])]}
+
+
 def _compile(raw: Mapping[str, Any]) -> Operation:
     segments = raw["path"].strip("/").split("/")
     regex = "".join(f"/(?P<{s[1:-1]}>[^/]+)" if s.startswith("{") else "/" + re.escape(s) for s in segments)
@@ -126,7 +153,7 @@ class RouteTable:
 def route_table() -> RouteTable:
     text = resources.files("quixotic.server").joinpath("data/routes.json").read_text()
     doc = json.loads(text)
-    return RouteTable([*doc["operations"], *_EXTRA])
+    return RouteTable([_native(raw) for raw in (*doc["operations"], *_EXTRA)])
 
 
 # --- request decoding ---------------------------------------------------------------------------

@@ -1,11 +1,12 @@
-"""The Appwrite version this server emulates, in one place (error bodies, health, functions' env, warnings).
+"""The Appwrite versions this server can emulate, and the response format each one serves natively.
 
-A setting may replace these later; until then every module reads them from here.
+The emulated version is a setting (``ServerSettings.appwrite_version``, env ``QUIXOTIC_APPWRITE_VERSION``);
+these constants are the choices and the default. ``server.formats`` lowers responses to older formats.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-APPWRITE_VERSION: Final = "1.8.1"
-RESPONSE_FORMAT: Final = "1.8.0"  # the X-Appwrite-Response-Format of the SDK line it serves (appwrite 15.x)
+SUPPORTED_VERSIONS: Final = ("1.8.1", "1.9.6", "2.5.0")
+APPWRITE_VERSION: Final = SUPPORTED_VERSIONS[-1]  # the default: the newest the server implements

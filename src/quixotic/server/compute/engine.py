@@ -32,7 +32,6 @@ from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
 from quixotic.server.settings import ServerSettings
 from quixotic.server.storage import files
-from quixotic.server.version import APPWRITE_VERSION
 
 if TYPE_CHECKING:
     from quixotic.server.compute.runtime.pool import Runtimes
@@ -231,7 +230,7 @@ class Compute:
                 "APPWRITE_FUNCTION_RUNTIME_VERSION": RUNTIMES.get(runtime, "3.11"),
                 "APPWRITE_FUNCTION_CPUS": "1",
                 "APPWRITE_FUNCTION_MEMORY": "512",
-                "APPWRITE_VERSION": APPWRITE_VERSION,
+                "APPWRITE_VERSION": self.settings.appwrite_version,
                 "APPWRITE_REGION": "local",
                 "APPWRITE_DEPLOYMENT_TYPE": "manual",
             }

@@ -117,7 +117,10 @@ def render_table(conn: sqlite3.Connection, project: str, fl: Flavor, doc: st.Doc
 
 
 def render_database(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: doc[k] for k in ("$id", "name", "$createdAt", "$updatedAt", "enabled", "type")}
+    out = {k: doc[k] for k in ("$id", "name", "$createdAt", "$updatedAt", "enabled", "type")}
+    # SDK 17-22 require both lists (Appwrite itself does not send them); 2.x reads the rest as optional.
+    out.update(policies=[], archives=[], status="ready", description=doc.get("description") or "")
+    return out
 
 
 # --- databases and tables -----------------------------------------------------------------------

@@ -54,7 +54,7 @@ def target(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str,
 def render(t: Target, doc: Mapping[str, Any], select: Sequence[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "$id": doc["$id"],
-        "$sequence": doc["$sequence"],
+        "$sequence": str(doc["$sequence"]),  # a string from 1.9.0 on; formats lowers it for older SDKs
         t.fl.table_ref: t.table["$id"],
         "$databaseId": t.database_id,
         "$createdAt": doc["$createdAt"],

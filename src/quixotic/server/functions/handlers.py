@@ -364,8 +364,9 @@ def list_variables(ctx: Ctx, p: dict[str, Any]) -> Any:
 def create_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
     parent, rtype, rid = _scope(ctx, p)
     variables.check(p["key"], p["value"])
+    variable_id = custom_id(p["variableId"], "variableId")
     with ctx.store.tx() as conn:
-        doc = variables.create(conn, ctx.project, parent, p["key"], p["value"], bool(p.get("secret")))
+        doc = variables.create(conn, ctx.project, parent, variable_id, p["key"], p["value"], bool(p.get("secret")))
     return variables.model(doc, rtype, rid)
 
 

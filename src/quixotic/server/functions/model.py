@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
@@ -14,6 +14,8 @@ from quixotic.server.compute.engine import RUNTIMES
 from quixotic.server.compute.schedule import parse_cron
 from quixotic.server.functions import variables
 from quixotic.server.queries import Field
+
+DEFAULT_SPECIFICATION: Final = "s-1vcpu-512mb"
 
 MAX_TIMEOUT = 900
 _FUNCTION_FIELDS = {
@@ -56,10 +58,16 @@ def function_model(conn: sqlite3.Connection, project: str, doc: Mapping[str, Any
         "execute", "name", "enabled", "live", "logging", "runtime", "deploymentId", "deploymentCreatedAt",
         "latestDeploymentId", "latestDeploymentCreatedAt", "latestDeploymentStatus", "scopes", "events",
         "schedule", "timeout", "entrypoint", "commands", "version", "installationId", "providerRepositoryId",
-        "providerBranch", "providerRootDirectory", "providerSilentMode", "specification",
+        "providerBranch", "providerRootDirectory", "providerSilentMode",
     )  # fmt: skip
     out = {"$id": doc["$id"], "$createdAt": doc["$createdAt"], "$updatedAt": doc["$updatedAt"]}
     out.update({k: doc.get(k) for k in keys})
+    old_spec = doc.get("specification") or DEFAULT_SPECIFICATION  # stored by servers before 1.9 shapes
+    out["buildSpecification"] = doc.get("buildSpecification") or old_spec
+    out["runtimeSpecification"] = doc.get("runtimeSpecification") or old_spec
+    out["deploymentRetention"] = int(doc.get("deploymentRetention") or 0)
+    out["providerBranches"] = list(doc.get("providerBranches") or [])
+    out["providerPaths"] = list(doc.get("providerPaths") or [])
     out["vars"] = [
         variables.model(v, "function", doc["$id"])
         for v in variables.all_of(conn, project, variables.function_parent(doc["$id"]))
@@ -82,7 +90,7 @@ def deployment_model(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
     keys = (
-        "functionId", "deploymentId", "trigger", "status", "requestMethod", "requestPath", "requestHeaders",
+        "deploymentId", "trigger", "status", "requestMethod", "requestPath", "requestHeaders",
         "responseStatusCode", "responseBody", "responseHeaders", "logs", "errors", "duration",
     )  # fmt: skip
     out = {
@@ -92,6 +100,8 @@ def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
         "$permissions": doc.get("$permissions", []),
     }
     out.update({k: doc.get(k) for k in keys})
+    out["resourceId"] = doc.get("functionId") or ""  # 2.x; formats renames it back below 2.0.0
+    out["resourceType"] = "functions"
     if doc.get("scheduledAt"):
         out["scheduledAt"] = doc["scheduledAt"]
     return out
@@ -212,6 +222,7 @@ def check_settings(p: Mapping[str, Any], current: Mapping[str, Any] | None) -> d
             return base.get(name, default)
         return value
 
+    old_spec = base.pop("specification", None) or DEFAULT_SPECIFICATION
     runtime = pick("runtime", "python-3.11")
     if runtime not in RUNTIMES:
         raise ApiError(
@@ -255,5 +266,9 @@ def check_settings(p: Mapping[str, Any], current: Mapping[str, Any] | None) -> d
         "providerBranch": pick("providerBranch", ""),
         "providerRootDirectory": pick("providerRootDirectory", ""),
         "providerSilentMode": pick("providerSilentMode", False),
-        "specification": pick("specification", "s-1vcpu-512mb"),
+        "buildSpecification": pick("buildSpecification", old_spec),
+        "runtimeSpecification": pick("runtimeSpecification", old_spec),
+        "deploymentRetention": int(pick("deploymentRetention", 0)),
+        "providerBranches": list(pick("providerBranches", [])),
+        "providerPaths": list(pick("providerPaths", [])),
     }

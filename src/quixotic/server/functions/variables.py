@@ -12,7 +12,6 @@ from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
-from quixotic.server.ids import new_id
 
 PROJECT: Final = "project"  # the parent of project variables
 MAX_KEY: Final = 255
@@ -63,11 +62,15 @@ def _already_exists(key: str) -> ApiError:
     return ApiError("variable_already_exists", f"Variable with the same key '{key}' already exists.")
 
 
-def create(conn: sqlite3.Connection, project: str, parent: str, key: str, value: str, secret: bool) -> st.Doc:
+def create(
+    conn: sqlite3.Connection, project: str, parent: str, variable_id: str, key: str, value: str, secret: bool
+) -> st.Doc:
     if any(v["key"] == key for v in all_of(conn, project, parent)):
         raise _already_exists(key)
+    if st.meta_get(conn, project, "variable", parent, variable_id) is not None:
+        raise ApiError("variable_already_exists", f"Variable with the same ID '{variable_id}' already exists.")
     data = {"key": key, "value": value, "secret": secret}
-    return st.meta_insert(conn, project, "variable", parent, new_id(), data)
+    return st.meta_insert(conn, project, "variable", parent, variable_id, data)
 
 
 def update(

@@ -86,6 +86,11 @@ _MAGIC: Final = (
 def model(doc: Doc) -> dict[str, Any]:
     out: dict[str, Any] = {k: doc[k] for k in ("$id", "$createdAt", "$updatedAt", "$permissions")}
     out.update({k: doc.get(k) for k in _MODEL_KEYS})
+    # Required by SDK 22+ (1.9) and 24+ (2.x): bytes stored (no compression or encryption here), and
+    # the virtual folder (the bucket's root) and path.
+    out["sizeActual"] = out["sizeOriginal"] or 0
+    out["folder"] = ""
+    out["key"] = out["name"] or ""
     return out
 
 

@@ -219,7 +219,7 @@ def set_target(doc: Doc, provider_type: str, old: str | None, new: str | None) -
 
 
 def model(doc: Doc) -> dict[str, Any]:
-    """The 1.8 user model; unset strings are ``""`` and the password is the hash (key callers only)."""
+    """The user model (newest format); unset strings are ``""`` and the password is the hash (key callers only)."""
     return {
         "$id": doc["$id"],
         "$createdAt": doc["$createdAt"],
@@ -240,6 +240,8 @@ def model(doc: Doc) -> dict[str, Any]:
         "prefs": dict(doc.get("prefs") or {}),
         "targets": list(doc.get("targets") or []),
         "accessedAt": doc.get("accessedAt") or "",
+        "impersonator": bool(doc.get("impersonator")),  # 1.9; formats drops both below 1.9.0
+        "impersonatorUserId": doc.get("impersonatorUserId") or "",
     }
 
 
@@ -252,10 +254,11 @@ def insert(conn: sqlite3.Connection, project: str, user_id: str, data: dict[str,
     exists = ApiError("user_already_exists", "A user with the same id, email, or phone already exists in this project.")
     if meta_get(conn, project, KIND, PARENT, user_id) is not None:
         raise exists
-    if data.get("email"):
-        check_email_free(conn, project, data["email"], None)
-    if data.get("phone"):
-        check_phone_free(conn, project, data["phone"], None)
+    # One error for all three on create, as Appwrite (updates name the field: check_*_free).
+    if data.get("email") and taken(conn, project, "email", data["email"], None):
+        raise exists
+    if data.get("phone") and taken(conn, project, "phone", data["phone"], None):
+        raise exists
     draft: Doc = {"$id": user_id, **data}
     set_target(draft, "email", None, data.get("email"))
     set_target(draft, "sms", None, data.get("phone"))

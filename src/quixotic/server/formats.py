@@ -1,0 +1,203 @@
+"""Response formats: one native model, lowered to the format a request names, as Appwrite does it.
+
+Handlers build every model in the newest shape the server implements. A request names its format in
+``X-Appwrite-Response-Format`` (no header, or one that does not parse: the emulated version's own); a
+format newer than the emulated version is served as that version, with Appwrite's warning.
+
+Appwrite's filters are steps named after the version they lower from (``V21`` applies below 1.9.0,
+``V27`` below 2.0.0, ...). Response steps run newest first, each rewriting the named models and every
+item of their lists in place (handlers hand over fresh dicts, so nothing is copied); request steps run
+oldest first, lifting an old SDK's parameters one step newer before they are bound. The chain for a
+format is worked out once and cached, so a request pays one dict lookup when nothing applies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+Version = tuple[int, int, int]
+ModelFilter = Callable[[dict[str, Any]], None]
+ParamFilter = Callable[[dict[str, Any]], None]
+
+# The list model of each model, and the key holding its items.
+_LISTS: Final = {
+    "row": ("rowList", "rows"),
+    "document": ("documentList", "documents"),
+    "function": ("functionList", "functions"),
+    "user": ("userList", "users"),
+    "execution": ("executionList", "executions"),
+}
+
+
+def parse(text: str | None) -> Version | None:
+    """``"1.9.5"`` -> ``(1, 9, 5)``; None for a missing or malformed value (``"2"``, ``"1.x"``, ``""``)."""
+    if not text:
+        return None
+    parts = text.strip().split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+# --- response steps -------------------------------------------------------------------------------
+
+
+def _sequence_to_int(doc: dict[str, Any]) -> None:
+    """V21: ``$sequence`` is an int below 1.9.0 (a non-numeric value becomes 0), nested rows included."""
+    seq = doc.get("$sequence")
+    if isinstance(seq, str):
+        doc["$sequence"] = int(seq) if seq.isascii() and seq.isdigit() else 0
+    for value in doc.values():
+        if isinstance(value, dict):
+            if "$sequence" in value:
+                _sequence_to_int(value)
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                if isinstance(item, dict) and "$sequence" in item:
+                    _sequence_to_int(item)
+
+
+def _function_specification(doc: dict[str, Any]) -> None:
+    """V21: one ``specification`` (the build's) below 1.9.0."""
+    doc["specification"] = doc.pop("buildSpecification", "")
+    doc.pop("runtimeSpecification", None)
+
+
+def _user_impersonator(doc: dict[str, Any]) -> None:
+    """V21: no impersonation fields below 1.9.0."""
+    doc.pop("impersonator", None)
+    doc.pop("impersonatorUserId", None)
+
+
+def _execution_function_id(doc: dict[str, Any]) -> None:
+    """V27: ``resourceId`` is ``functionId`` below 2.0.0, and there is no ``resourceType``."""
+    doc["functionId"] = doc.pop("resourceId", "")
+    doc.pop("resourceType", None)
+
+
+# --- request steps --------------------------------------------------------------------------------
+
+
+def _lift_specification(params: dict[str, Any]) -> None:
+    """V21: a 1.8 ``specification`` is both the build's and the runtime's."""
+    if "specification" in params:
+        spec = params.pop("specification")
+        params.setdefault("buildSpecification", spec)
+        params.setdefault("runtimeSpecification", spec)
+
+
+def _fill_variable_id(params: dict[str, Any]) -> None:
+    """V25: ``variableId`` became a parameter in 1.9.4; older SDKs get a unique one."""
+    params.setdefault("variableId", "unique()")
+
+
+@dataclass(frozen=True)
+class Step:
+    below: Version  # applies when the format is older than this
+    responses: Mapping[str, ModelFilter]  # model name -> filter
+    requests: Mapping[str, ParamFilter]  # operation id -> filter
+
+
+# Newest first, as Appwrite adds its response filters. Steps with nothing in the services served
+# (V22-V24, V26: projects, webhooks, teams, keys) are left out.
+STEPS: Final = (
+    Step((2, 0, 0), {"execution": _execution_function_id}, {}),  # V27
+    Step((1, 9, 4), {}, {"functionsCreateVariable": _fill_variable_id}),  # V25
+    Step(
+        (1, 9, 0),
+        {
+            "row": _sequence_to_int,
+            "document": _sequence_to_int,
+            "function": _function_specification,
+            "user": _user_impersonator,
+        },
+        {
+            "functionsCreate": _lift_specification,
+            "functionsUpdate": _lift_specification,
+            "projectCreateVariable": _fill_variable_id,
+        },
+    ),  # V21
+)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """What one format needs: per model (and list model) the response filters, per operation the request ones."""
+
+    responses: Mapping[str, tuple[ModelFilter, ...]]
+    requests: Mapping[str, tuple[ParamFilter, ...]]
+
+
+@cache
+def chain(fmt: Version) -> Chain:
+    responses: dict[str, list[ModelFilter]] = {}
+    requests: dict[str, list[ParamFilter]] = {}
+    for step in STEPS:
+        if fmt >= step.below:
+            continue
+        for name, fn in step.responses.items():
+            responses.setdefault(name, []).append(fn)
+    for step in reversed(STEPS):  # oldest first
+        if fmt < step.below:
+            for op_id, fn in step.requests.items():
+                requests.setdefault(op_id, []).append(fn)
+    return Chain({k: tuple(v) for k, v in responses.items()}, {k: tuple(v) for k, v in requests.items()})
+
+
+@cache
+def response_models() -> Mapping[str, str]:
+    """Operation id -> the model it answers with (from the 1.8.x server spec)."""
+    text = resources.files("quixotic.server").joinpath("data/response_models.json").read_text()
+    models: dict[str, str] = json.loads(text)["models"]
+    return models
+
+
+@cache
+def _list_models() -> Mapping[str, tuple[str, str]]:
+    return {list_name: (model, key) for model, (list_name, key) in _LISTS.items()}
+
+
+def lower(fmt: Version, op_id: str, body: Any) -> Any:
+    """``body`` (the native model ``op_id`` answers with) in format ``fmt``; changed in place."""
+    filters = chain(fmt).responses
+    if not filters or not isinstance(body, dict):
+        return body
+    name = response_models().get(op_id)
+    if name is None:
+        return body
+    fns = filters.get(name)
+    if fns is not None:
+        for fn in fns:
+            fn(body)
+        return body
+    listed = _list_models().get(name)
+    if listed is not None:
+        fns = filters.get(listed[0])
+        items = body.get(listed[1])
+        if fns is not None and isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    for fn in fns:
+                        fn(item)
+    return body
+
+
+def lift(fmt: Version, op_id: str, params: dict[str, Any]) -> None:
+    """Lift an older SDK's request parameters for ``op_id`` to the native shape, in place."""
+    fns = chain(fmt).requests.get(op_id)
+    if fns:
+        for fn in fns:
+            fn(params)
+
+
+def warning(fmt_text: str, version: str) -> str:
+    """Appwrite's ``X-Appwrite-Warning`` for a request naming a format newer than the server."""
+    return (
+        f"The current SDK is built for Appwrite {fmt_text}. However, the current Appwrite server version is "
+        f"{version}. Please downgrade your SDK to match the Appwrite version: https://appwrite.io/docs/sdks"
+    )
