@@ -156,6 +156,32 @@ def test_the_deploy_lock_is_kept_alive_through_a_long_apply(site: Site, monkeypa
     assert other.current_lock("deploy") is None
 
 
+def test_a_deploy_that_loses_its_lock_stops_writing_and_fails(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If another run takes the lock over (here: broken by hand and taken), the heartbeat notices and the deploy
+    stops before its next write; its release is recorded as failed and the other run's lock is left alone."""
+    monkeypatch.setattr(locks, "HEARTBEAT", 0.1)
+    other = SystemDatabase(connect(site).backend)
+    theirs = other.lock("deploy")
+    taken: list[Any] = []
+
+    def usurp(message: str) -> None:
+        if taken:
+            return
+        other.break_lock("deploy")
+        taken.append(theirs.__enter__())
+        time.sleep(0.6)  # a few heartbeats: the deploy's own finds another taking's nonce
+
+    with pytest.raises(LockHeld, match="lost the deploy lock"):
+        cmd.deploy(connect(site), yes=True, progress=usurp)
+    latest = cmd.releases(connect(site))[0]
+    assert latest.status == "failed" and "lost the deploy lock" in latest.record["error"]
+    assert latest.record["applied"] <= 1  # at most the change in flight when it was taken over
+    held = other.current_lock("deploy")
+    assert held is not None and held.nonce == taken[0].nonce  # the other run's lock is still its own
+    theirs.__exit__(None, None, None)
+    assert other.current_lock("deploy") is None
+
+
 def test_vars_sync_is_idempotent_and_leaves_unmanaged_alone(site: Site) -> None:
     cmd.deploy(connect(site), yes=True)
     fn = Functions(connect(site).backend.client)

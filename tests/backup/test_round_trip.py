@@ -129,17 +129,22 @@ def test_a_protected_environment_needs_confirmation(source: Source) -> None:
 
 
 def test_the_restore_plans_again_under_its_locks(source: Source) -> None:
-    """What changed between the preview and the locks is planned for: a bucket made meanwhile is updated, not
-    created a second time (a stale plan would fail with 409 here)."""
+    """What changed between the preview and the locks is planned for, and shown again: a bucket made meanwhile
+    is updated, not created a second time (a stale plan would fail with 409 here)."""
     dst = source.fresh("late", protected=True)
     target = source.site.target(dst)
 
+    shown: list[str] = []
+
     def meanwhile(preview: RestorePreview) -> bool:
-        assert any(c.address == "bucket:uploads" and c.action == "create" for c in preview.plan.changes)
-        Storage(target.backend.client).create_bucket("uploads", "made meanwhile", maximum_file_size=1_000)
+        (bucket,) = [c.action for c in preview.plan.changes if c.address == "bucket:uploads"]
+        shown.append(bucket)
+        if bucket == "create":  # while the operator reads the preview, someone makes the bucket
+            Storage(target.backend.client).create_bucket("uploads", "made meanwhile", maximum_file_size=1_000)
         return True
 
     report = cmd.restore(source.archive, target, confirm=meanwhile, passphrase=PASSPHRASE)
+    assert shown == ["create", "update"]  # what changed under the locks was shown again before it was applied
     assert report.rows == sum(source.seeded.rows.values())
     bucket = Storage(target.backend.client).get_bucket("uploads")
     original = Storage(source.site.target("src").backend.client).get_bucket("uploads")

@@ -34,11 +34,11 @@ from quixotic.backup.secrets import Sealer
 from quixotic.deploy.engine import apply_under_lock
 from quixotic.errors import BackupError, UsageError
 from quixotic.plan.plan import Plan, make_plan
+from quixotic.plan.release import Release
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState
 from quixotic.sdk.boundary import call
 from quixotic.sdk.values import Query
 from quixotic.target import Target
-from quixotic.target.release import Release
 
 __all__ = ["Confirm", "Mode", "RestorePreview", "RestoreReport", "restore_archive"]
 
@@ -132,11 +132,18 @@ def restore_archive(
             target.env.name, backend.project_id, path, dict(reader.manifest.get("source") or {}), report.mode,
             report.parts, _restore_plan(target, live, built, report), dict(reader.manifest.get("counts") or {}),
         )  # fmt: skip
-        if target.env.protection.require_confirmation and not yes and (confirm is None or not confirm(preview)):
-            raise BackupError(
-                f"environment '{target.env.name}' is protected: review what the restore does and pass --yes"
-            )
+        protected = target.env.protection.require_confirmation and not yes
+        if protected and (confirm is None or not confirm(preview)):
+            raise _refused(target.env.name)
+        confirmed = [preview.plan]
         restorer: list[Restorer] = []
+
+        def confirm_again(plan: Plan) -> bool:
+            """Under the locks: what will be applied is what was confirmed, or it is shown and confirmed anew."""
+            if _same_changes(plan, confirmed[-1]):
+                return True
+            confirmed.append(plan)
+            return confirm is not None and confirm(replace(preview, plan=plan))
 
         def planner(now: ProjectState) -> Plan:
             """Under the locks, from what is live now (a deploy may have landed since the preview)."""
@@ -162,13 +169,22 @@ def restore_archive(
 
         done = apply_under_lock(
             target, kind="restore", planner=planner, desired=lambda: built.desired, preview=False, skip_empty=False,
-            allow_destructive=True, yes=True, locks=("deploy", "migrations"), record=record,
+            allow_destructive=True, yes=not protected, confirm=confirm_again, refused=lambda: _refused(target.env.name),
+            locks=("deploy", "migrations"), record=record,
             before_release=before_release, apply=lambda applier, _plan, _live: restorer[0].run(applier),
             finishing=finishing, redact=lambda text: restorer[0].redact(text) if restorer else text,
             progress=lambda message: progress(Step("schema", message, 0, None)),
         )  # fmt: skip
         report.release_id = done.release_id
     return report
+
+
+def _refused(environment: str) -> BackupError:
+    return BackupError(f"environment '{environment}' is protected: review what the restore does and pass --yes")
+
+
+def _same_changes(a: Plan, b: Plan) -> bool:
+    return [c.to_json() for c in a.changes] == [c.to_json() for c in b.changes]
 
 
 def _list(reader: ArchiveReader, part: str) -> list[dict[str, Any]]:

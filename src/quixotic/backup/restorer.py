@@ -96,21 +96,26 @@ class Restorer:
         return text
 
     def run(self, applier: Applier) -> None:
-        """The plan's schema changes, then the data (functions quiet meanwhile), then functions and variables."""
+        """The plan's schema changes, then the data (functions quiet meanwhile), then functions and variables,
+        then the builds. Functions paused for the data are woken whatever happens."""
         parts = set(self.report.parts)
-        self.report.changes += len(applier.apply_all(PLAN_KINDS["schema"]))
+        before = applier.applied
+        applier.apply_all(PLAN_KINDS["schema"])
         quiet = self._quiet_functions() if parts & {"rows", "files", "users"} else []
-        if "rows" in parts:
-            self.rows()
-        if "files" in parts:
-            self.files()
-        if "users" in parts:
-            self.users()
-        updated = applier.apply_all(PLAN_KINDS["functions"])
-        applier.finish()
-        self.report.changes += len(updated)
-        self._wake_functions(quiet, updated)
-        self.report.changes += len(applier.apply_all(PLAN_KINDS["variables"]))
+        updated: set[str] = set()
+        try:
+            if "rows" in parts:
+                self.rows()
+            if "files" in parts:
+                self.files()
+            if "users" in parts:
+                self.users()
+            updated = applier.apply_all(PLAN_KINDS["functions"])  # uploads; builds run meanwhile
+        finally:
+            self._wake_functions(quiet, updated)
+        applier.apply_all(PLAN_KINDS["variables"])
+        self.report.changes += applier.applied - before
+        applier.finish()  # a build that fails fails the restore, after everything else is in place
 
     # --- functions quiet while data is written ------------------------------------------------
 

@@ -50,7 +50,9 @@ def _probes(backend: AppwriteBackend) -> dict[str, Callable[[], Any]]:
         "files.read": lambda: storage.list_files(_NOPE, one),
         "users.read": lambda: users.list(one),
         "functions.read": lambda: functions.list(one),
-        "projects.read": lambda: backend.rest("probing", "get", "/project/variables"),
+        "projects.read": lambda: backend.rest(
+            "checking the API key's projects.read scope", "get", "/project/variables"
+        ),
         "databases.write": lambda: db.update(_NOPE, "probe"),
         "tables.write": lambda: db.update_table(_NOPE, _NOPE, "probe"),
         "rows.write": lambda: db.update_row(_NOPE, _NOPE, _NOPE, {}),
@@ -58,7 +60,9 @@ def _probes(backend: AppwriteBackend) -> dict[str, Callable[[], Any]]:
         "files.write": lambda: storage.update_file(_NOPE, _NOPE, "probe"),
         "users.write": lambda: users.update_name(_NOPE, "probe"),
         "functions.write": lambda: functions.update(_NOPE, "probe"),
-        "projects.write": lambda: backend.rest("probing", "put", f"/project/variables/{_NOPE}", {"key": "x"}),
+        "projects.write": lambda: backend.rest(
+            "checking the API key's projects.write scope", "put", f"/project/variables/{_NOPE}", {"key": "x"}
+        ),
     }
 
 

@@ -17,9 +17,9 @@ from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
 from quixotic.errors import PlanError
 from quixotic.plan.plan import Plan, make_plan
+from quixotic.plan.release import Release
 from quixotic.plan.state import ProjectState
 from quixotic.target import Target
-from quixotic.target.release import Release
 
 __all__ = ["SCHEMA_KINDS", "Confirm", "Progress", "deploy", "plan", "releases", "rollback", "vars_plan", "vars_sync"]
 VARIABLES = frozenset({"variable"})

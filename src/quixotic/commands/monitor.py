@@ -26,9 +26,9 @@ from quixotic.evidence.decide import (
     rollback_reason,
     run_verdict,
 )
+from quixotic.plan.release import Release
 from quixotic.sdk.values import Query
 from quixotic.target import Target
-from quixotic.target.release import Release
 
 EXIT: Final = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 FINAL: Final = frozenset({"completed", "failed"})

@@ -48,6 +48,7 @@ class Applier:
         desired: Desired | None,
         plan: Plan,
         progress: Progress | None = None,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.backend = backend
         self.system = system
@@ -55,6 +56,7 @@ class Applier:
         self.desired = desired
         self.plan = plan
         self.progress = progress or (lambda _msg: None)
+        self.guard = guard or (lambda: None)  # raises once the run may no longer write (its lock was lost)
         self.created_tables: set[tuple[str, str]] = set()
         self.deployments: dict[str, str] = {}  # function id -> new deployment id, once built and active
         self.pending: dict[str, str] = {}  # function id -> uploaded deployment still building
@@ -77,6 +79,7 @@ class Applier:
         handler = getattr(self, f"_apply_{kind}", None)
         if handler is None:
             raise PlanError(f"cannot apply a change to {change.address}")
+        self.guard()
         self.progress(f"{change.action} {change.address}")
         handler(change, ids)
         self.applied += 1
@@ -201,6 +204,7 @@ class Applier:
         failures: list[Exception] = []
         for function_id, deployment_id in list(self.pending.items()):
             try:
+                self.guard()
                 self.backend.finish_deploy(function_id, deployment_id, self.progress)
                 self.deployments[function_id] = deployment_id
             except Exception as exc:

@@ -18,12 +18,12 @@ from typing import Any
 from quixotic.deploy.applier import Applier
 from quixotic.deploy.desired import Desired
 from quixotic.deploy.snapshot import snapshot
-from quixotic.errors import PlanError, QuixoticError
+from quixotic.errors import LockHeld, PlanError, QuixoticError
 from quixotic.plan.plan import Plan, check_fresh, check_safety
+from quixotic.plan.release import Release
 from quixotic.plan.state import ProjectState
 from quixotic.target import Target
 from quixotic.target.provenance import git_commit, who
-from quixotic.target.release import Release
 
 Progress = Callable[[str], None]
 Confirm = Callable[[Plan], bool]
@@ -97,9 +97,18 @@ def apply_under_lock(
         first = planner(live)
         if skip_empty and first.is_empty:
             return Applied(first, live, seconds=time.monotonic() - started)
-    with ExitStack() as held:
-        for name in locks:
-            held.enter_context(target.system.lock(name, wait=lock_wait))
+    with ExitStack() as stack:
+        held = [stack.enter_context(target.system.lock(name, wait=lock_wait)) for name in locks]
+
+        def guard() -> None:
+            """Stop before the next write once a lock was taken over (its heartbeat could not renew it)."""
+            lost = [lock.name for lock in held if lock.lost.is_set()]
+            if lost:
+                raise LockHeld(
+                    f"lost the {', '.join(lost)} lock while applying (its heartbeat could not renew it, and another "
+                    f"run may hold it now); nothing more was written: run `quixotic deploy {env.name}` again"
+                )
+
         live = read_live(target, with_code=with_code)
         current = planner(live)
         if saved is not None:
@@ -128,11 +137,12 @@ def apply_under_lock(
             **(record(current, live) if record is not None else {}),
         }
         resolved = desired() if callable(desired) else desired
-        applier = Applier(target.backend, target.system, env, resolved, current, say)
+        applier = Applier(target.backend, target.system, env, resolved, current, say, guard)
         hide = redact or (lambda text: text)
         with target.system.release(env.name, kind, fields, redact=lambda text: env.redact(hide(text))) as release:
             try:
                 apply(applier, current, live)
+                guard()  # a run that lost its lock did not succeed, whatever it wrote
                 release.record["seconds"] = round(time.monotonic() - started, 3)
             finally:
                 release.record["applied"] = applier.applied

@@ -23,9 +23,9 @@ from quixotic.plan.changes import (
     variable_address,
 )
 from quixotic.plan.plan import Plan
+from quixotic.plan.release import Release
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState, VariableState
 from quixotic.plan.views import bucket_from, bucket_view, function_from, function_view, jsonable, variable_view
-from quixotic.target.release import Release
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from appwrite.client import Client
+from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 from appwrite.services.functions import Functions
@@ -20,7 +21,7 @@ from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 
 from quixotic.config.resources import Bucket, Column, Database, Function, Index, Table
-from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError
+from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError, UsageError
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
 from quixotic.sdk.boundary import Service, call
 from quixotic.sdk.models import bucket_from_model, function_from_model, table_from_model, variable_from_model
@@ -37,7 +38,13 @@ class AppwriteBackend:
     def __init__(self, endpoint: str, project_id: str, api_key: str, *, system_database: str = SYSTEM_DATABASE) -> None:
         self.endpoint = endpoint
         self.project_id = project_id
-        self.client = Client().set_endpoint(endpoint).set_project(project_id).set_key(api_key)
+        try:
+            self.client = Client().set_endpoint(endpoint).set_project(project_id).set_key(api_key)
+        except AppwriteException as exc:
+            raise UsageError(
+                f"endpoint {endpoint!r} is not a URL: set `endpoint` in the environment's file (or its "
+                "QUIXOTIC_<ENV>_ENDPOINT) to http(s)://HOST/v1"
+            ) from exc
         self.db = Service(TablesDB(self.client), "tablesDB")
         self.storage = Service(Storage(self.client), "storage")
         self.functions = Service(Functions(self.client), "functions")

@@ -27,13 +27,13 @@ from typing import Any
 
 from quixotic.config.resources import Column
 from quixotic.errors import Conflict, LockHeld, NotFound
+from quixotic.plan.release import Release
 from quixotic.sdk.backend import SYSTEM_DATABASE, AppwriteBackend
 from quixotic.sdk.boundary import call
 from quixotic.sdk.values import Query
 from quixotic.target import locks
 from quixotic.target.locks import Heartbeat, Lock
 from quixotic.target.provenance import who
-from quixotic.target.release import Release
 
 __all__ = ["SYSTEM_DB", "SystemDatabase"]
 
@@ -237,7 +237,8 @@ class SystemDatabase:
             yield mine
         finally:
             beat.stop()
-            locks.release(self.db, SYSTEM_DB, name, mine.nonce)
+            if not mine.lost.is_set():  # once lost, the row may be another run's by now: never delete it
+                locks.release(self.db, SYSTEM_DB, name, mine.nonce)
 
     def break_lock(self, name: str) -> None:
         locks.release(self.db, SYSTEM_DB, name, None)

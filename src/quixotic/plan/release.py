@@ -1,4 +1,4 @@
-"""A release as the system database records it: a value, so rollback plans from it without any I/O."""
+"""A release as the system database records it: a plain value, so rollback plans from it without any I/O."""
 
 from __future__ import annotations
 
