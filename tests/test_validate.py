@@ -13,7 +13,7 @@ from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
 from deploy_project import ENV_CONFIG, SECRET, deploy_site
 from support.server import LocalServer
-from support.site import Site
+from support.site import Site, write
 
 from quixotic.commands import deploy
 from quixotic.commands.validate import validate
@@ -22,10 +22,16 @@ from quixotic.commands.validate import validate
 @pytest.fixture
 def site(server: LocalServer, tmp_path: Path) -> Site:
     site = deploy_site(tmp_path / "site", server)
+    write(site.root / "templates/checks.json", checks(["greeting", "version"]))
     site.add_env("ref", secrets={"API_TOKEN": SECRET}, **{**ENV_CONFIG, "variables": {"GREETING": "bonjour"}})
     deploy.deploy(site.target("test"), yes=True)
     deploy.deploy(site.target("ref"), yes=True)
     return site
+
+
+def checks(keys: list[str]) -> dict[str, object]:
+    smoke = {"request": {"method": "GET", "path": "/"}, "status": 200, "keys": keys, "budgetMs": 10_000}
+    return {"functions": {"hello": {"smoke": smoke}}}
 
 
 def drop_column(site: Site, env: str, key: str) -> None:
@@ -46,8 +52,8 @@ def test_a_deployed_environment_passes_and_declared_overrides_are_not_drift(site
     status = {f.check: f.status for f in report.findings}
     assert status == {
         "reach": "PASS", "scopes": "PASS", "schema": "PASS", "buckets": "PASS", "functions": "PASS",
-        "variables": "PASS", "deployments": "PASS", "logging": "PASS", "builds": "PASS", "migrations": "PASS",
-        "backup": "WARN", "drift from ref": "PASS",
+        "variables": "PASS", "deployments": "PASS", "logging": "PASS", "builds": "PASS", "smoke": "PASS",
+        "migrations": "PASS", "backup": "WARN", "drift from ref": "PASS",
     }  # fmt: skip
     assert report.exit_code == 0 and report.verdict == "WARN"
     greeting = [d for d in report.drift if d.path == "variable:hello/GREETING.value"]
@@ -57,8 +63,10 @@ def test_a_deployed_environment_passes_and_declared_overrides_are_not_drift(site
 
 def test_a_removed_column_fails_validation_and_is_undeclared_drift(site: Site) -> None:
     drop_column(site, "test", "words")
+    write(site.root / "templates/checks.json", checks(["greeting", "missing"]))
     report = validate(site.target("test"), against=site.target("ref"))
     by_check = {f.check: f for f in report.findings}
+    assert by_check["smoke"].status == "FAIL" and by_check["smoke"].evidence == ("hello: the answer lacks missing",)
     assert by_check["schema"].status == "FAIL"
     assert any(e.startswith("create column:app/notes/words") for e in by_check["schema"].evidence)
     drift = by_check["drift from ref"]
@@ -71,6 +79,7 @@ def test_a_removed_column_fails_validation_and_is_undeclared_drift(site: Site) -
     printed = json.loads(done.stdout)
     assert printed["verdict"] == "FAIL" and {"path": "column:app/notes/words", "here": "absent", "there": "present",
                                                "declared": False} in printed["drift"]  # fmt: skip
+    write(site.root / "templates/checks.json", checks(["greeting", "version"]))
     assert site.cli("validate", "ref").returncode == 0
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from quixotic.cli import backup, deploy, env, migrate, monitor, transcribe, validate
+from quixotic.cli import backup, deploy, env, migrate, monitor, parity, transcribe, validate
 from quixotic.cli.options import DATA, ROOT, err, progress
-from quixotic.errors import QuixoticError
+from quixotic.errors import QuixoticError, UsageError
 from quixotic.server import admin
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
@@ -22,7 +22,7 @@ key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server."
 app.add_typer(local_app, name="local")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
-for module in (deploy, backup, env, migrate, transcribe, validate, monitor):  # each adds its own commands
+for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity):  # each adds its own commands
     module.register(app)
 
 
@@ -35,6 +35,9 @@ def server(
     storage_limit: int = typer.Option(
         None, help="Largest file a bucket may allow, in bytes (Appwrite's _APP_STORAGE_LIMIT; default 30000000)."
     ),
+    appwrite_version: str = typer.Option(
+        None, "--appwrite-version", help="The Appwrite version to emulate: 1.8.1, 1.9.6 or 2.5.0 (default: newest)."
+    ),
 ) -> None:
     """Serve the Appwrite REST API under /v1 from DATA (SQLite + files)."""
     import os
@@ -46,8 +49,13 @@ def server(
     environ = dict(os.environ)
     if storage_limit is not None:
         environ["_APP_STORAGE_LIMIT"] = str(storage_limit)
+    if appwrite_version is not None:
+        environ["QUIXOTIC_APPWRITE_VERSION"] = appwrite_version
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    application = create_app(data, f"http://{host}:{port}/v1", environ)
+    try:
+        application = create_app(data, f"http://{host}:{port}/v1", environ)
+    except ValueError as exc:  # a setting the server cannot use (an unknown Appwrite version, ...)
+        raise UsageError(str(exc)) from exc
     admin.write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)

@@ -16,6 +16,8 @@ from typing import Final
 from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, missing_scopes
 from quixotic.commands import migrate
 from quixotic.commands.backup import BACKUPS_DIR, list_backups
+from quixotic.commands.execute import execute
+from quixotic.config.checks_file import Checks, load_checks
 from quixotic.deploy.desired import desired_state
 from quixotic.deploy.engine import read_live
 from quixotic.errors import ApiError, QuixoticError
@@ -52,6 +54,9 @@ def validate(
     report.findings.extend(plan_findings(plan.changes, PLAN_CHECKS))
     report.findings.append(_logging(live))
     report.findings.append(_deployments(target, live))
+    smoke = _smoke(target, load_checks(target.root, target.env.project))
+    if smoke is not None:
+        report.findings.append(smoke)
     report.findings.append(_migrations(target))
     report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, backup_max_age_hours))
     if against is not None:
@@ -98,6 +103,31 @@ def _deployments(target: Target, live: ProjectState) -> Finding:
     if problems:
         return Finding("builds", "FAIL", f"{len(problems)} function(s) without a ready deployment", tuple(problems))
     return Finding("builds", "PASS", f"every function's active deployment is ready ({len(live.functions)})")
+
+
+def _smoke(target: Target, checks: Checks) -> Finding | None:
+    """One execution per function that declares a smoke request: its status, JSON keys and latency."""
+    declared = [(f.id, checks.of(f.id).smoke) for f in target.env.project.functions if checks.of(f.id).smoke]
+    if not declared:
+        return None
+    problems, passed = [], []
+    for function_id, smoke in declared:
+        assert smoke is not None
+        result = execute(target, function_id, smoke.request)
+        body = result.json if isinstance(result.json, dict) else {}
+        missing = [k for k in smoke.keys if k not in body]
+        if result.status != smoke.status:
+            problems.append(f"{function_id}: answered {result.status}, expected {smoke.status} ({result.error})")
+        elif missing:
+            problems.append(f"{function_id}: the answer lacks {', '.join(missing)}")
+        elif result.ms > smoke.budget_ms:
+            problems.append(f"{function_id}: {result.ms:.0f} ms, over its budget of {smoke.budget_ms} ms")
+        else:
+            passed.append(f"{function_id}: {result.status} in {result.ms:.0f} ms")
+    if problems:
+        return Finding("smoke", "FAIL", f"{len(problems)} of {len(declared)} smoke request(s) failed",
+                       (*problems, *passed))  # fmt: skip
+    return Finding("smoke", "PASS", f"{len(declared)} smoke request(s) answered as declared", tuple(passed))
 
 
 def _migrations(target: Target) -> Finding:
