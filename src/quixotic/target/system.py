@@ -9,7 +9,9 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
 - ``locks``: named locks with owner, host, pid and expiry, so two deploys never interleave and a
   lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.target.locks``);
 - ``migrations``: one row per migration attempt (up, down or baseline): status, file checksum, who,
-  git commit, timings, error and the progress cursor of a data migration, so a killed one resumes.
+  git commit, timings, error and the progress cursor of a data migration, so a killed one resumes;
+- ``evidence``: one row per go/no-go run (bench, parity, preflight): its kind, the environment it is about,
+  when, its verdict and its report, so ``preflight`` can ask "did this pass within N hours".
 
 The app never sees it: deploy ignores this database when diffing.
 """
@@ -22,6 +24,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +38,7 @@ from quixotic.target import locks
 from quixotic.target.locks import Heartbeat, Lock
 from quixotic.target.provenance import who
 
-__all__ = ["SYSTEM_DB", "SystemDatabase"]
+__all__ = ["SYSTEM_DB", "EvidenceRecord", "SystemDatabase"]
 
 SYSTEM_DB = SYSTEM_DATABASE
 _TABLES: dict[str, tuple[Column, ...]] = {
@@ -64,10 +67,30 @@ _TABLES: dict[str, tuple[Column, ...]] = {
         Column("startedAt", "datetime"),
         Column("data", "longtext"),
     ),
+    "evidence": (
+        Column("kind", "varchar", size=16),
+        Column("environment", "varchar", size=64),
+        Column("startedAt", "datetime"),
+        Column("verdict", "varchar", size=16),
+        Column("data", "longtext"),
+    ),
 }
 # How to break each lock by hand, for the LockHeld message.
 UNLOCK_HINT = {"migrations": "quixotic migrate unlock ENV"}
 _COLUMNS = ("id", "environment", "kind", "status", "startedAt")
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    """One recorded go/no-go run: ``kind`` (bench, parity, preflight), the environment it is about, when it
+    started (ISO 8601), its verdict and its report."""
+
+    id: str
+    kind: str
+    environment: str
+    started_at: str
+    verdict: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -278,6 +301,35 @@ class SystemDatabase:
     def update_migration(self, attempt: str, status: str, data: dict[str, Any]) -> None:
         row = {"status": status, "data": json.dumps(data, sort_keys=True)}
         call("recording a migration attempt", self.db.update_row, SYSTEM_DB, "migrations", attempt, row)
+
+    # --- evidence -----------------------------------------------------------------------------
+
+    def record_evidence(self, kind: str, environment: str, verdict: str, data: dict[str, Any],
+                        started_at: str | None = None) -> EvidenceRecord:  # fmt: skip
+        """Keep one run's verdict and report."""
+        self.ensure()
+        record = EvidenceRecord(
+            "e" + _now().strftime("%Y%m%d%H%M%S") + hashlib.sha256(os.urandom(8)).hexdigest()[:8],
+            kind, environment, started_at or _iso(_now()), verdict, data,
+        )  # fmt: skip
+        row = {"kind": kind, "environment": environment, "startedAt": record.started_at, "verdict": verdict,
+               "data": json.dumps(data, sort_keys=True, default=str)}  # fmt: skip
+        call(f"recording the {kind} evidence", self.db.create_row, SYSTEM_DB, "evidence", record.id, row)
+        return record
+
+    def evidence(self, kind: str | None = None, limit: int = 100) -> list[EvidenceRecord]:
+        """Newest first (of ``kind`` when given)."""
+        if not self.exists():
+            return []
+        queries = [Query.order_desc("$sequence"), Query.limit(limit)]
+        if kind is not None:
+            queries.append(Query.equal("kind", kind))
+        try:
+            rows = call("listing evidence", self.db.list_rows, SYSTEM_DB, "evidence", queries)["rows"]
+        except NotFound:  # a system database from before the evidence table
+            return []
+        return [EvidenceRecord(row["$id"], row["kind"], row["environment"], row["startedAt"], row["verdict"],
+                               json.loads(row.get("data") or "{}")) for row in rows]  # fmt: skip
 
     # --- helpers ------------------------------------------------------------------------------
 
