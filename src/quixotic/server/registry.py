@@ -41,7 +41,7 @@ def load_all() -> dict[str, Handler]:
     """Import every service's handlers so that they register."""
     from quixotic.server import health  # noqa: F401
     from quixotic.server.databases import handlers as databases  # noqa: F401
-    from quixotic.server.databases import rows_handlers  # noqa: F401
+    from quixotic.server.databases import rows_handlers  # noqa: F401  (and transactions, which it imports)
     from quixotic.server.functions import handlers as functions  # noqa: F401
     from quixotic.server.storage import handlers as storage  # noqa: F401
     from quixotic.server.users import handlers as users  # noqa: F401

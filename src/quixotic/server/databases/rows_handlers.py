@@ -1,6 +1,7 @@
 """HTTP handlers of rows (documents): get, list, create, upsert, update, delete, their bulk forms, and
 atomic increment/decrement. Each request is one SQLite transaction, so a bulk write that fails on any
-row writes nothing, and concurrent increments of one row never lose an update."""
+row writes nothing, and concurrent increments of one row never lose an update. With a ``transactionId``
+a write is staged in that transaction instead, and a read sees its uncommitted changes (``transactions``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from quixotic.server.context import Ctx
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import rows
 from quixotic.server.databases.flavor import Flavor, flavored
+from quixotic.server.databases.transactions import in_transaction
 from quixotic.server.ids import custom_id, validate_id
 from quixotic.server.registry import Reply, handles
 
@@ -76,6 +78,7 @@ def _bulk_items_raw(p: Mapping[str, Any], name: str) -> list[Any]:
 
 
 @handles("tablesDBCreateRow", "databasesCreateDocument")
+@in_transaction
 @flavored
 def create_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     # Single or bulk, decided as Appwrite does: by which of `data` / `rows` is non-empty.
@@ -123,6 +126,7 @@ def _create_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBGetRow", "databasesGetDocument")
+@in_transaction
 @flavored
 def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
@@ -131,6 +135,7 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBListRows", "databasesListDocuments")
+@in_transaction
 @flavored
 def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
@@ -139,6 +144,7 @@ def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBUpsertRow", "databasesUpsertDocument")
+@in_transaction
 @flavored
 def upsert_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     row_id = validate_id(p[fl.row_param], fl.row_param)
@@ -151,6 +157,7 @@ def upsert_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBUpdateRow", "databasesUpdateDocument")
+@in_transaction
 @flavored
 def update_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
@@ -168,6 +175,7 @@ def update_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBDeleteRow", "databasesDeleteDocument")
+@in_transaction
 @flavored
 def delete_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
@@ -181,6 +189,7 @@ def delete_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBUpsertRows", "databasesUpsertDocuments")
+@in_transaction
 @flavored
 def upsert_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     items = _bulk_items_raw(p, fl.rows)
@@ -199,6 +208,7 @@ def upsert_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBUpdateRows", "databasesUpdateDocuments")
+@in_transaction
 @flavored
 def update_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
@@ -212,6 +222,7 @@ def update_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 
 
 @handles("tablesDBDeleteRows", "databasesDeleteDocuments")
+@in_transaction
 @flavored
 def delete_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
@@ -231,6 +242,7 @@ def delete_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     "databasesIncrementDocumentAttribute",
     "databasesDecrementDocumentAttribute",
 )
+@in_transaction
 @flavored
 def change_number(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     decrement = "Decrement" in ctx.op.id
