@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from quixotic.commands.execute import Executed, execute
+from quixotic.commands.records import record
 from quixotic.config.checks_file import Checks, Request, load_checks
 from quixotic.errors import UsageError
 from quixotic.evidence.parity import Answer, ParityReport
@@ -56,8 +57,11 @@ def _answer(done: Executed) -> Answer:
     return Answer(done.status, done.json if done.json is not None else {"error": done.error})
 
 
-def parity(old: Target, new: Target, *, requests: list[tuple[str, Request]] | None = None) -> ParityReport:
-    """Replay ``requests`` (default: the declared ones) and report the differences of NEW from OLD."""
+def parity(
+    old: Target, new: Target, *, requests: list[tuple[str, Request]] | None = None, keep: bool = True
+) -> ParityReport:
+    """Replay ``requests`` (default: the declared ones) and report the differences of NEW from OLD; the report
+    is recorded in both environments' tool state (evidence for ``preflight``) unless ``keep`` is False."""
     checks = load_checks(new.root, new.env.project)
     functions = [f.id for f in new.env.project.functions]
     chosen = _declared(checks, functions) if requests is None else requests
@@ -79,4 +83,6 @@ def parity(old: Target, new: Target, *, requests: list[tuple[str, Request]] | No
         first, again = execute(old, function_id, request), execute(old, function_id, request)
         report.add(label, _answer(first), _answer(again), _answer(execute(new, function_id, request)),
                    checks.of(function_id).parity.ignore)  # fmt: skip
+    if keep:
+        record([old, new], "parity", new.env.name, "PASS" if report.same else "FAIL", report.to_json())
     return report

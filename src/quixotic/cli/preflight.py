@@ -1,0 +1,53 @@
+"""CLI of `quixotic preflight`: parses, calls, prints the checklist item by item. Exit 0 GO, 1 NO-GO."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from quixotic.cli.monitor import seconds
+from quixotic.cli.options import AS_JSON, ENV, ROOT, out
+from quixotic.commands.preflight import preflight
+from quixotic.evidence.preflight import parse_confirm
+from quixotic.target import connect
+
+STYLE = {"GO": "green", "NO-GO": "red", "INFO": "cyan"}
+
+
+def preflight_command(
+    env: str = ENV,
+    source: str = typer.Option(..., "--from", help="The environment that runs what ENV will run (e.g. dev)."),
+    within: str = typer.Option("24h", "--within", help="How fresh the evidence must be (e.g. 24h, 90m)."),
+    confirm: str = typer.Option(None, "--confirm", help="Human items a person vouches for: trained,communicated."),
+    backups: Path = typer.Option(None, "--backups", help="Folder of backup archives (default: backups/)."),
+    as_json: bool = AS_JSON,
+    root: Path = ROOT,
+) -> None:
+    """The pre-migration checklist as a gate: GO or NO-GO, item by item with its evidence; recorded in ENV."""
+    confirmed = parse_confirm(confirm)
+    hours = seconds(within, "--within") / 3600
+    report = preflight(connect(root, env), connect(root, source), within_hours=hours, confirm=confirmed,
+                       backups=backups)  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
+        raise typer.Exit(report.exit_code)
+    table = Table(title=f"preflight {env} from {source} (evidence within {hours:g} h)", show_lines=True)
+    for column in ("item", "status", "evidence"):
+        table.add_column(column)
+    for item in report.items:
+        lines = "\n".join(escape(e) for e in item.evidence[:15])
+        more = f"\n... {len(item.evidence) - 15} more" if len(item.evidence) > 15 else ""
+        table.add_row(escape(item.name), f"[{STYLE[item.status]}]{item.status}[/]",
+                      escape(item.summary) + (f"\n{lines}{more}" if lines else ""))  # fmt: skip
+    out.print(table)
+    missing = f" (missing: {', '.join(report.missing)})" if report.missing else ""
+    out.print(f"{env}: [bold]{report.verdict}[/]{escape(missing)}")
+    raise typer.Exit(report.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preflight")(preflight_command)

@@ -1,0 +1,116 @@
+"""`quixotic preflight ENV --from DEV`: the pre-migration checklist, gathered and judged, and recorded.
+
+Each item's facts come from where they live: ``validate`` of both environments, the plan for ENV, the
+evidence records of ``parity`` and ``bench`` in ENV's tool state, DEV's releases (a rollback exercised),
+ENV's backups (found in ``backups/`` and verified again here), ENV's migrations, and the operator's
+confirmations. A step that cannot run is that item's NO-GO, with the error, never a skipped item. The
+judging is :mod:`quixotic.evidence.preflight`'s; the verdict is recorded in ENV's tool state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from quixotic.commands import deploy, migrate
+from quixotic.commands.backup import BACKUPS_DIR, list_backups, verify
+from quixotic.commands.records import record
+from quixotic.commands.validate import validate
+from quixotic.errors import QuixoticError, UsageError
+from quixotic.evidence.preflight import (
+    HUMAN,
+    Item,
+    Preflight,
+    backup_item,
+    drift_item,
+    human_items,
+    migrations_item,
+    plan_item,
+    recent_item,
+    rollback_item,
+    validation_item,
+)
+from quixotic.target import Target
+from quixotic.target.provenance import who
+
+
+def _guarded(name: str, step: Callable[[], Item | list[Item]]) -> list[Item]:
+    try:
+        made = step()
+    except QuixoticError as exc:
+        return [Item(name, "NO-GO", f"could not be checked: {exc.message.splitlines()[0]}", (exc.message,))]
+    return made if isinstance(made, list) else [made]
+
+
+def _latest_backup(target: Target, folder: Path) -> tuple[str, str, str] | None:
+    found = [b for b in list_backups(folder) if b.environment == target.env.name]
+    if not found:
+        return None
+    latest = found[0]
+    problem = latest.problem
+    if not problem:
+        try:
+            verify(latest.path)
+        except QuixoticError as exc:
+            problem = exc.message
+    return latest.path.name, latest.created_at, problem
+
+
+def preflight(
+    target: Target,
+    source: Target,
+    *,
+    within_hours: float = 24.0,
+    confirm: Sequence[str] = (),
+    backups: Path | None = None,
+    keep: bool = True,
+    now: datetime | None = None,
+) -> Preflight:
+    """Every item of the checklist for migrating ``target`` from what ``source`` runs, each with its evidence."""
+    if within_hours <= 0:
+        raise UsageError("--within must be a positive duration (e.g. 24h)")
+    unknown = [c for c in confirm if c not in HUMAN]
+    if unknown:
+        raise UsageError(f"cannot confirm {', '.join(unknown)}: the human items are {', '.join(HUMAN)}")
+    moment = now or datetime.now(UTC)
+    env, dev = target.env.name, source.env.name
+    pair = (env, dev)
+    report = Preflight(env, dev, within_hours)
+    at = moment.isoformat(timespec="seconds")
+    report.confirmed = {c: {"by": who(), "at": at} for c in confirm}
+    folder = backups or target.root / BACKUPS_DIR
+    items = report.items
+    items += _guarded(f"validate {dev}", lambda: validation_item(f"validate {dev}", validate(source, backups=folder)))
+    planned: list[deploy.PlanResult] = []
+
+    def pending_plan() -> Item:
+        planned.append(deploy.plan(target))
+        return plan_item(f"plan {env}", env, planned[0].plan.changes)
+
+    def drift() -> Item:
+        changes = planned[0].plan.changes if planned else ()
+        checked = validate(target, against=source, backups=folder)
+        return drift_item(f"{env} against {dev}", checked, changes)
+
+    plan_items = _guarded(f"plan {env}", pending_plan)
+    items += _guarded(f"{env} against {dev}", drift)
+    items += plan_items
+    evidence = target.system.evidence(limit=200)
+    items.append(recent_item("parity", evidence, "parity", pair, moment, within_hours, f"quixotic parity {env} {dev}"))
+    items.append(recent_item("bench", evidence, "bench", pair, moment, within_hours,
+                             f"quixotic bench {env} --function F --compare {dev}"))  # fmt: skip
+    exercised, backed = f"rollback on {dev}", f"backup of {env}"
+    items += _guarded(exercised, lambda: rollback_item(exercised, dev, source.system.releases(200)))
+    items += _guarded(backed, lambda: backup_item(backed, env, _latest_backup(target, folder), moment, within_hours))
+
+    def migrations() -> Item:
+        status = migrate.status(target)
+        failed = [f"{s.name}: {s.state}" for s in status.statuses if s.state not in ("applied", "pending")]
+        return migrations_item(f"migrations of {env}", [s.name for s in status.pending], [*status.problems, *failed])
+
+    items += _guarded(f"migrations of {env}", migrations)
+    items += human_items(report.confirmed)
+    if keep:
+        record([target], "preflight", env, report.verdict, report.to_json())
+    return report
