@@ -1,10 +1,11 @@
 """Every Appwrite call of the transcribe function: the audio file, the transcription row, credits and ledger.
 
-Credits move only through the server's atomic, bounded increments: a charge is
-``decrement_row_column(..., "balance", value=price, min=0)``, which the server refuses when it would go below
-zero, so parallel charges can never overdraw. Each movement is then written to ``credit_ledger`` under a
-unique ``entryKey`` (``charge:<fileId>:<attempt>``, ``refund:<fileId>:<attempt>``), so an entry can never be
-written twice and the net amount held for a file is the sum of its ledger entries.
+Credits move only through the server's bounded increments, each in ONE TablesDB transaction with its ledger
+entry: a charge is ``decrement_row_column(..., "balance", value=price, min=0)`` (refused below zero, so
+parallel charges can never overdraw) plus its ``credit_ledger`` row, committed together or not at all, so a
+worker killed between the two leaves neither. Entries have a unique ``entryKey``
+(``charge:<fileId>:<attempt>``, ``refund:<fileId>:<attempt>``), so an entry can never be written twice and the
+net amount held for a file is the sum of its ledger entries.
 
 The transcription row (id = the file id) carries a mutex, ``locked`` (an integer column bounded 0..1): taking
 it is ``increment_row_column(..., "locked", value=1, max=1)``, which only one caller can win; releasing it is
@@ -13,6 +14,8 @@ part of the attempt's last row update.
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +35,8 @@ TRANSCRIPTIONS = "transcriptions"
 ACCOUNTS = "credit_accounts"
 LEDGER = "credit_ledger"
 BUCKET = "audio"
+TX_TTL = 60  # seconds a credit movement's transaction may stay open (Appwrite's shortest)
+TX_RETRIES = 8  # commits a movement tries when another movement of the account got in first
 BOUND_ERRORS = ("column_limit_exceeded", "column_value_invalid", "attribute_limit_exceeded", "attribute_value_invalid")
 
 
@@ -153,7 +158,7 @@ class Backend:
     def charge(self, user_id: str, file_id: str, attempt: int, amount: float, reason: str) -> float:
         """Take ``amount`` from the user's balance (never below 0) and record it; returns the balance after."""
         try:
-            account = self.tables.decrement_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount, min=0)
+            return self._move(user_id, f"charge:{file_id}:{attempt}", "charge", -amount, file_id, reason)
         except AppwriteException as exc:
             if error_code(exc) == 404:
                 raise FunctionError(
@@ -166,23 +171,56 @@ class Backend:
                     f"this file costs {amount:g} credits and the balance is {have if have is not None else 0:g}",
                 ) from exc
             raise
-        after = float(account["balance"])
-        try:
-            self._ledger(user_id, f"charge:{file_id}:{attempt}", "charge", amount, file_id, reason, after)
-        except Exception:
-            self.tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
-            raise
-        return after
 
     def refund(self, user_id: str, file_id: str, attempt: int, amount: float, reason: str) -> float:
         """Give ``amount`` back and record it; returns the balance after."""
-        account = self.tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
-        after = float(account["balance"])
-        self._ledger(user_id, f"refund:{file_id}:{attempt}", "refund", amount, file_id, reason, after)
-        return after
+        return self._move(user_id, f"refund:{file_id}:{attempt}", "refund", amount, file_id, reason)
+
+    def _move(self, user_id: str, key: str, kind: str, delta: float, file_id: str, reason: str) -> float:
+        """Change the balance by ``delta`` and write its ledger entry in ONE transaction: both or neither.
+
+        Another movement of the same account committed in between makes the commit a
+        ``transaction_conflict`` (nothing applied): the movement is retried in a new transaction. A
+        transaction never committed (a worker killed, an error) expires with nothing applied."""
+        for round_ in range(TX_RETRIES):
+            tx = self.tables.create_transaction(ttl=TX_TTL)["$id"]
+            try:
+                if delta < 0:
+                    account = self.tables.decrement_row_column(
+                        DATABASE, ACCOUNTS, user_id, "balance", value=-delta, min=0, transaction_id=tx
+                    )
+                else:
+                    account = self.tables.increment_row_column(
+                        DATABASE, ACCOUNTS, user_id, "balance", value=delta, transaction_id=tx
+                    )
+                after = float(account["balance"])
+                self._ledger(user_id, key, kind, abs(delta), file_id, reason, after, tx)
+                self.tables.update_transaction(tx, commit=True)
+                return after
+            except AppwriteException as exc:
+                self._drop(tx)
+                if error_type(exc) != "transaction_conflict" or round_ == TX_RETRIES - 1 or self._entry(key):
+                    raise
+            except BaseException:
+                self._drop(tx)
+                raise
+            time.sleep(min(0.05 * 2**round_, 1.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _drop(self, tx: str) -> None:
+        """Roll ``tx`` back if it is still open (best effort: an unused transaction expires anyway)."""
+        try:
+            self.tables.update_transaction(tx, rollback=True)
+        except AppwriteException:
+            pass
+
+    def _entry(self, key: str) -> bool:
+        """Whether the ledger already holds the entry ``key`` (a movement never writes twice)."""
+        page = self.tables.list_rows(DATABASE, LEDGER, [Query.equal("entryKey", [key]), Query.limit(1)])
+        return bool(page.get("rows"))
 
     def _ledger(
-        self, user_id: str, key: str, kind: str, amount: float, file_id: str, reason: str, after: float
+        self, user_id: str, key: str, kind: str, amount: float, file_id: str, reason: str, after: float, tx: str
     ) -> None:
         data = {
             "userId": user_id,
@@ -193,4 +231,6 @@ class Backend:
             "balanceAfter": max(0.0, after),
             "entryKey": key,
         }
-        self.tables.create_row(DATABASE, LEDGER, ID.unique(), data, [Permission.read(Role.user(user_id))])
+        self.tables.create_row(
+            DATABASE, LEDGER, ID.unique(), data, [Permission.read(Role.user(user_id))], transaction_id=tx
+        )
