@@ -90,10 +90,8 @@ class _Run:
                 self.next += 1
             due = self.start + slot.at
             wait = due - self.clock()
-            if wait > 0.002:
-                time.sleep(wait - 0.001)
-            while self.clock() < due:  # the last millisecond spun, so the send is on time
-                pass
+            if wait > 0:  # a sleep, never a spin: a spinning thread holds the GIL the waking one needs
+                time.sleep(wait)
             sent = self.clock()
             executed = self.send(slot.side, self.request)
             answered = self.clock()
