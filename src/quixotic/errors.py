@@ -139,6 +139,11 @@ ERROR_CODES: Final[dict[str, int]] = {
     "variable_not_found": 404,
     "variable_already_exists": 409,
     "variable_cannot_unset_secret": 400,
+    "transaction_not_found": 404,
+    "transaction_expired": 410,
+    "transaction_conflict": 409,
+    "transaction_limit_exceeded": 400,
+    "transaction_not_ready": 400,
 }
 
 

@@ -56,7 +56,7 @@ def row_pages(
         if len(rows) < size:
             return
         fetched += len(rows)
-        last = rows[-1]["$sequence"]
+        last = int(rows[-1]["$sequence"])  # a string from response format 1.9.0 on
 
 
 def row_count(backend: AppwriteBackend, database_id: str, table_id: str) -> int:

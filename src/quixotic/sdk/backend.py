@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from appwrite.client import Client
 from appwrite.exception import AppwriteException
+from appwrite.id import ID
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 from appwrite.services.functions import Functions
@@ -23,7 +23,7 @@ from appwrite.services.users import Users
 from quixotic.config.resources import Bucket, Column, Database, Function, Index, Table
 from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError, UsageError
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
-from quixotic.sdk.boundary import Service, call
+from quixotic.sdk.boundary import RecordingClient, Service, call
 from quixotic.sdk.models import bucket_from_model, function_from_model, table_from_model, variable_from_model
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ class AppwriteBackend:
         self.endpoint = endpoint
         self.project_id = project_id
         try:
-            self.client = Client().set_endpoint(endpoint).set_project(project_id).set_key(api_key)
+            self.client = RecordingClient().set_endpoint(endpoint).set_project(project_id).set_key(api_key)
         except AppwriteException as exc:
             raise UsageError(
                 f"endpoint {endpoint!r} is not a URL: set `endpoint` in the environment's file (or its "
@@ -264,8 +264,16 @@ class AppwriteBackend:
             "entrypoint": f.entrypoint,
             "commands": f.commands,
             "scopes": list(f.scopes),
-            **({"specification": f.specification} if f.specification else {}),
+            **self._specification(f.specification),
         }
+
+    def _specification(self, specification: str | None) -> dict[str, str]:
+        """Up to SDK 16 one ``specification``; from 17 on a build and a runtime one (the same for us)."""
+        if not specification:
+            return {}
+        if self.functions.accepts("create", "specification"):
+            return {"specification": specification}
+        return {"build_specification": specification, "runtime_specification": specification}
 
     def upload_code(self, function_id: str, archive: bytes) -> str:
         """Upload ``archive`` as a new deployment (activated by the server once its build is ready)."""
@@ -329,7 +337,8 @@ class AppwriteBackend:
             body = {"key": key, "value": value, "secret": secret}
             self.rest(doing, "post", "/project/variables", body)
         else:
-            call(doing, lambda: self.functions.create_variable(scope, key, value, secret))
+            extra = {"variable_id": ID.unique()} if self.functions.accepts("create_variable", "variable_id") else {}
+            call(doing, self.functions.create_variable, scope, key=key, value=value, secret=secret, **extra)
 
     def update_variable(self, scope: str, variable_id: str, key: str, value: str, secret: bool) -> None:
         doing = f"updating variable {scope}/{key}"

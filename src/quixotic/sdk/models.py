@@ -84,7 +84,7 @@ def function_from_model(f: dict[str, Any]) -> Function:
         enabled=bool(f.get("enabled", True)),
         logging=bool(f.get("logging", True)),
         scopes=tuple(f.get("scopes") or ()),
-        specification=f.get("specification") or None,
+        specification=f.get("specification") or f.get("buildSpecification") or None,  # 1.9.0 split it in two
     )
 
 

@@ -1,0 +1,54 @@
+"""The toolkit on the newest SDK line: deploy, a no-op plan, validate, backup, restore and rollback run from an
+environment with `appwrite` 27.x (response format 2.5.0, pydantic models) against the local server.
+
+The rest of the suite runs on the oldest line (15.x, the dev extra's pin); this module runs the CLI of
+``.sdk/toolkit-27`` (made by ``.ci/run``: ``pip install -e . 'appwrite==27.*'``), and skips without it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from deploy_project import SECRET, deploy_site
+from support.server import LocalServer
+from support.site import REPO
+
+NEWEST = REPO / ".sdk" / "toolkit-27" / "bin" / "quixotic"
+pytestmark = pytest.mark.skipif(not NEWEST.exists(), reason=f"no {NEWEST}: .ci/run makes it")
+
+
+def test_the_toolkit_runs_on_the_newest_sdk_line(server: LocalServer, tmp_path: Path) -> None:
+    site = deploy_site(tmp_path / "site", server)
+    site.add_env("copy", secrets={"API_TOKEN": SECRET}, variables={"GREETING": "hello"},
+                 protection={"requireConfirmation": False, "refuseDestructive": True,
+                             "backupBeforeMigrations": False})  # fmt: skip
+    probe = "import appwrite.client as c; print({k.lower(): v for k, v in c.Client().get_headers().items()}"
+    probe += "['x-appwrite-response-format'])"
+    version = subprocess.run([str(NEWEST.parent / "python"), "-c", probe], capture_output=True, text=True, check=False)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in site.environ.items() if k != "VIRTUAL_ENV"}
+        return subprocess.run([str(NEWEST), *args, "--root", str(site.root)], capture_output=True, text=True,
+                              env=env, timeout=300, cwd=tmp_path, check=False)  # fmt: skip
+
+    steps = [
+        ("deploy", "test", "--yes"),
+        ("plan", "test"),
+        ("validate", "test"),
+        ("backup", "test", "--out", str(tmp_path / "backups")),
+    ]
+    results = {" ".join(s[:2]): run(*s) for s in steps}
+    assert results["deploy test"].returncode == 0, results["deploy test"].stderr
+    assert results["plan test"].returncode == 0 and "No changes" in results["plan test"].stdout
+    assert results["validate test"].returncode == 0, results["validate test"].stdout
+    assert results["backup test"].returncode == 0, results["backup test"].stderr
+    (archive,) = (tmp_path / "backups").glob("test-*.zip")
+    restored = run("restore", str(archive), "copy", "--yes")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    diff = run("diff-data", "test", "copy")
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    rolled = run("rollback", "test", "--yes")
+    assert rolled.returncode == 0, rolled.stderr
+    assert version.stdout.strip() == "2.5.0", version.stderr  # it really is the newest line's client
