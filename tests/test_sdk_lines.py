@@ -7,13 +7,14 @@ The rest of the suite runs on the oldest line (15.x, the dev extra's pin); this 
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 from deploy_project import SECRET, deploy_site
 from support.server import LocalServer
-from support.site import REPO
+from support.site import REPO, write
 
 NEWEST = REPO / ".sdk" / "toolkit-27" / "bin" / "quixotic"
 pytestmark = pytest.mark.skipif(not NEWEST.exists(), reason=f"no {NEWEST}: .ci/run makes it")
@@ -21,6 +22,10 @@ pytestmark = pytest.mark.skipif(not NEWEST.exists(), reason=f"no {NEWEST}: .ci/r
 
 def test_the_toolkit_runs_on_the_newest_sdk_line(server: LocalServer, tmp_path: Path) -> None:
     site = deploy_site(tmp_path / "site", server)
+    template = json.loads((site.root / "templates/shared-variables.json").read_text())
+    template["variables"].append({"name": "LOG_LEVEL", "type": "string", "default": "info", "functions": "*",
+                                  "description": "A project variable (a console route, called raw)."})  # fmt: skip
+    write(site.root / "templates/shared-variables.json", template)
     site.add_env("copy", secrets={"API_TOKEN": SECRET}, variables={"GREETING": "hello"},
                  protection={"requireConfirmation": False, "refuseDestructive": True,
                              "backupBeforeMigrations": False})  # fmt: skip

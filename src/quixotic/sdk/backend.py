@@ -53,7 +53,9 @@ class AppwriteBackend:
 
     def rest(self, doing: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """A route the SDK has no method for (project variables are a console route in Appwrite 1.8)."""
-        return call(doing, self.client.call, method, path, dict(_JSON), body or {})
+        # SDK 17+ sends the project header per service method, not from the client: name it here for every line
+        headers = {**_JSON, "x-appwrite-project": self.project_id}
+        return call(doing, self.client.call, method, path, headers, body or {})
 
     def server_version(self) -> str:
         """What ``/health/version`` answers; empty when the server does not say."""
@@ -334,7 +336,8 @@ class AppwriteBackend:
     def create_variable(self, scope: str, key: str, value: str, secret: bool) -> None:
         doing = f"creating variable {scope}/{key}"
         if scope == PROJECT_SCOPE:
-            body = {"key": key, "value": value, "secret": secret}
+            # 1.9.0 made the id a parameter (older servers ignore it; newer formats require it)
+            body = {"variableId": ID.unique(), "key": key, "value": value, "secret": secret}
             self.rest(doing, "post", "/project/variables", body)
         else:
             extra = {"variable_id": ID.unique()} if self.functions.accepts("create_variable", "variable_id") else {}
