@@ -16,6 +16,7 @@ import pytest
 from appwrite.exception import AppwriteException
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
+from column_specs import column
 
 from quixotic.server import admin
 
@@ -32,9 +33,9 @@ def counter_table(server: Any, project: admin.ProjectCredentials) -> str:
         "t",
         "T",
         columns=[
-            {"key": "n", "type": "integer", "required": False},
-            {"key": "x", "type": "double", "required": False},
-            {"key": "who", "type": "string", "size": 16, "required": False},
+            column("n"),
+            column("x", "double"),
+            column("who", "string", size=16),
         ],
         indexes=[{"key": "one_who", "type": "unique", "columns": ["who"]}],
     )

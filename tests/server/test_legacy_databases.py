@@ -15,6 +15,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.databases import Databases
 from appwrite.services.tables_db import TablesDB
+from column_specs import column
 from support.sdk import (
     DOCUMENT_SYSTEM_KEYS,
     Flavour,
@@ -76,8 +77,8 @@ def test_inline_attributes_and_indexes(dbs: Databases, db: str) -> None:
         "c",
         "C",
         attributes=[
-            {"key": "title", "type": "string", "size": 32, "required": True},
-            {"key": "rank", "type": "integer", "required": False},
+            column("title", "string", required=True, size=32),
+            column("rank"),
         ],
         indexes=[{"key": "by_rank", "type": "key", "attributes": ["rank"], "orders": ["desc"]}],
     )
@@ -129,9 +130,7 @@ def test_attribute_and_index_lifecycle(dbs: Databases, db: str) -> None:
 
 
 def test_documents_crud_and_shape(dbs: Databases, db: str) -> None:
-    dbs.create_collection(
-        db, "c", "C", attributes=[{"key": "n", "type": "integer", "required": False}], document_security=True
-    )
+    dbs.create_collection(db, "c", "C", attributes=[column("n")], document_security=True)
     doc = dbs.create_document(db, "c", "d1", {"n": 1}, [Permission.read(Role.any())])
     assert set(doc) == DOCUMENT_SYSTEM_KEYS | {"n"}
     assert (doc["$collectionId"], doc["$databaseId"], doc["$permissions"]) == ("c", db, ['read("any")'])
@@ -153,7 +152,7 @@ def test_documents_crud_and_shape(dbs: Databases, db: str) -> None:
 
 def test_bulk_writes(api: Flavour, api_db: str) -> None:
     db, rows = api_db, api.word("rows")
-    api.create_table(db, "c", "C", columns=[{"key": "n", "type": "integer", "required": False}])
+    api.create_table(db, "c", "C", columns=[column("n")])
     made = api.create_rows(db, "c", [{"$id": "a", "n": 1}, {"$id": "b", "n": 2}, {"$id": "c", "n": 3}])
     assert made["total"] == 3 and ids(made, rows) == ["a", "b", "c"]
     assert all(d[api.word("$tableId")] == "c" for d in made[rows])
@@ -179,8 +178,8 @@ def test_written_by_tablesdb_read_by_databases(dbs: Databases, tdb: TablesDB) ->
         "T",
         row_security=True,
         columns=[
-            {"key": "name", "type": "string", "size": 32, "required": True},
-            {"key": "n", "type": "integer", "required": False},
+            column("name", "string", required=True, size=32),
+            column("n"),
         ],
     )
     tdb.create_row("shared", "t", "r1", {"name": "from tables", "n": 1}, [Permission.read(Role.any())])
@@ -236,8 +235,8 @@ def test_legacy_error_types(dbs: Databases, db: str) -> None:
         "c",
         "C",
         attributes=[
-            {"key": "title", "type": "string", "size": 8, "required": True},
-            {"key": "n", "type": "integer", "required": False, "min": 0, "max": 10},
+            column("title", "string", required=True, size=8),
+            column("n", min=0, max=10),
         ],
         indexes=[{"key": "uniq", "type": "unique", "attributes": ["title"]}],
     )
@@ -308,7 +307,7 @@ def test_legacy_error_types(dbs: Databases, db: str) -> None:
 
 def test_read_key_cannot_write(server: Any, project: admin.ProjectCredentials, api: Flavour, api_db: str) -> None:
     db, rows = api_db, api.word("rows")
-    api.create_table(db, "c", "C", columns=[{"key": "n", "type": "integer", "required": False}])
+    api.create_table(db, "c", "C", columns=[column("n")])
     api.create_row(db, "c", "d", {"n": 1})
     secret = admin.create_key(server.data_dir, project.project_id, [api.word("rows.read")])
     reader = Flavour(api.name, server.client(project.project_id, secret))

@@ -19,6 +19,7 @@ from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
+from column_specs import column
 from support.sdk import (
     ISO_MS,
     ROW_SYSTEM_KEYS,
@@ -109,7 +110,7 @@ def test_database_list_queries_search_and_total(tdb: TablesDB) -> None:
 
 
 def test_delete_database_removes_its_tables(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     tdb.create_row(db, "t", "r", {"n": 1})
     tdb.delete(db)
     tdb.create(db, "Again")
@@ -189,9 +190,8 @@ def test_table_list_queries_and_search(tdb: TablesDB, db: str) -> None:
 
 def test_tables_are_scoped_to_their_database(tdb: TablesDB, db: str) -> None:
     tdb.create("other", "Other")
-    column = [{"key": "n", "type": "integer", "required": False}]
-    tdb.create_table(db, "t", "Mine", columns=column)
-    tdb.create_table("other", "t", "Theirs", columns=column)
+    tdb.create_table(db, "t", "Mine", columns=[column("n")])
+    tdb.create_table("other", "t", "Theirs", columns=[column("n")])
     tdb.create_row(db, "t", "r", {"n": 1})
     tdb.create_row("other", "t", "r", {"n": 2})
     assert (tdb.get_row(db, "t", "r")["n"], tdb.get_row("other", "t", "r")["n"]) == (1, 2)
@@ -209,10 +209,10 @@ def test_create_table_with_inline_columns_and_indexes(tdb: TablesDB, db: str) ->
         "people",
         "People",
         columns=[
-            {"key": "name", "type": "string", "size": 64, "required": True},
-            {"key": "age", "type": "integer", "required": False, "min": 0, "max": 150},
-            {"key": "mail", "type": "string", "format": "email", "required": False},
-            {"key": "tags", "type": "string", "size": 16, "required": False, "array": True},
+            column("name", "string", required=True, size=64),
+            column("age", min=0, max=150),
+            column("mail", "string", format="email"),
+            column("tags", "string", size=16, array=True),
         ],
         indexes=[
             {"key": "by_age", "type": "key", "columns": ["age"], "orders": ["desc"]},
@@ -240,11 +240,11 @@ def test_create_table_with_bad_inline_definition_writes_nothing(tdb: TablesDB, d
             db,
             "t",
             "T",
-            columns=[{"key": "a", "type": "integer", "required": False}],
+            columns=[column("a")],
             indexes=[{"key": "i", "type": "key", "columns": ["missing"]}],
         )
     with raises_api(400, "general_argument_invalid"):
-        tdb.create_table(db, "t", "T", columns=[{"key": "a", "type": "no-such-type", "required": False}])
+        tdb.create_table(db, "t", "T", columns=[column("a", "no-such-type")])
     assert tdb.list_tables(db)["total"] == 0
     tdb.create_table(db, "t", "T")  # the ID is still free
 
@@ -483,7 +483,7 @@ def test_rename_column_keeps_data(tdb: TablesDB, db: str) -> None:
         db,
         "t",
         "T",
-        columns=[{"key": "name", "type": "string", "size": 16, "required": False}],
+        columns=[column("name", "string", size=16)],
         indexes=[{"key": "by_name", "type": "unique", "columns": ["name"]}],
     )
     tdb.create_rows(db, "t", [{"$id": "a", "name": "Ann"}, {"$id": "b", "name": "Bob"}, {"$id": "c"}])
@@ -510,7 +510,7 @@ def test_rename_column_keeps_data(tdb: TablesDB, db: str) -> None:
 
 
 def test_update_column_to_required_with_null_default(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "s", "type": "string", "size": 8, "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("s", "string", size=8)])
     updated = tdb.update_string_column(db, "t", "s", True, None)
     assert updated["required"] is True and updated["default"] is None
 
@@ -521,8 +521,8 @@ def test_delete_column(tdb: TablesDB, db: str) -> None:
         "t",
         "T",
         columns=[
-            {"key": "keep", "type": "integer", "required": False},
-            {"key": "drop", "type": "string", "size": 8, "required": False},
+            column("keep"),
+            column("drop", "string", size=8),
         ],
         indexes=[{"key": "by_drop", "type": "key", "columns": ["drop"]}],
     )
@@ -553,9 +553,9 @@ def test_index_lifecycle(tdb: TablesDB, db: str) -> None:
         "t",
         "T",
         columns=[
-            {"key": "title", "type": "string", "size": 64, "required": False},
-            {"key": "body", "type": "string", "size": 2000, "required": False},
-            {"key": "year", "type": "integer", "required": False},
+            column("title", "string", size=64),
+            column("body", "string", size=2000),
+            column("year"),
         ],
     )
     key = tdb.create_index(db, "t", "by_year", IndexType.KEY, ["year", "title"], orders=[OrderBy.DESC, OrderBy.ASC])
@@ -603,8 +603,8 @@ def test_index_creation_errors(tdb: TablesDB, db: str) -> None:
         "t",
         "T",
         columns=[
-            {"key": "n", "type": "integer", "required": False},
-            {"key": "s", "type": "string", "size": 8, "required": False},
+            column("n"),
+            column("s", "string", size=8),
         ],
     )
     tdb.create_index(db, "t", "i", IndexType.KEY, ["n"])
@@ -626,7 +626,7 @@ def test_index_creation_errors(tdb: TablesDB, db: str) -> None:
 
 
 def test_unique_index_over_duplicate_data_fails(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "mail", "type": "string", "size": 32, "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("mail", "string", size=32)])
     tdb.create_rows(db, "t", [{"$id": "a", "mail": "x@y.z"}, {"$id": "b", "mail": "x@y.z"}])
     tdb.create_index(db, "t", "uniq", IndexType.UNIQUE, ["mail"])
     failed = wait_index(tdb, db, "t", "uniq", want="failed")
@@ -643,8 +643,8 @@ def test_unique_index_rejects_duplicate_rows(tdb: TablesDB, db: str) -> None:
         "t",
         "T",
         columns=[
-            {"key": "mail", "type": "string", "size": 32, "required": False},
-            {"key": "n", "type": "integer", "required": False},
+            column("mail", "string", size=32),
+            column("n"),
         ],
     )
     tdb.create_index(db, "t", "uniq", IndexType.UNIQUE, ["mail"])
@@ -677,9 +677,9 @@ def table(tdb: TablesDB, db: str) -> str:
         "t",
         "T",
         columns=[
-            {"key": "title", "type": "string", "size": 64, "required": True},
-            {"key": "n", "type": "integer", "required": False},
-            {"key": "at", "type": "datetime", "format": "datetime", "required": False},
+            column("title", "string", required=True, size=64),
+            column("n"),
+            column("at", "datetime", format="datetime"),
         ],
     )
     return "t"
@@ -835,9 +835,9 @@ def test_increment_and_decrement(tdb: TablesDB, db: str) -> None:
         "t",
         "T",
         columns=[
-            {"key": "n", "type": "integer", "required": False},
-            {"key": "x", "type": "double", "required": False},
-            {"key": "s", "type": "string", "size": 8, "required": False},
+            column("n"),
+            column("x", "double"),
+            column("s", "string", size=8),
         ],
     )
     tdb.create_row(db, "t", "r", {"n": 5, "x": 1.5, "s": "a"})
@@ -901,13 +901,13 @@ def people(server: Any) -> tuple[TablesDB, str, str]:
         "people",
         "People",
         columns=[
-            {"key": "name", "type": "string", "size": 32, "required": True},
-            {"key": "age", "type": "integer", "required": False},
-            {"key": "score", "type": "double", "required": False},
-            {"key": "active", "type": "boolean", "required": False},
-            {"key": "born", "type": "datetime", "format": "datetime", "required": False},
-            {"key": "tags", "type": "string", "size": 8, "required": False, "array": True},
-            {"key": "bio", "type": "string", "size": 200, "required": False},
+            column("name", "string", required=True, size=32),
+            column("age"),
+            column("score", "double"),
+            column("active", "boolean"),
+            column("born", "datetime", format="datetime"),
+            column("tags", "string", size=8, array=True),
+            column("bio", "string", size=200),
         ],
         indexes=[{"key": "bio_text", "type": "fulltext", "columns": ["bio"]}],
     )
@@ -1061,7 +1061,7 @@ def test_invalid_queries(people: tuple[TablesDB, str, str], query: str) -> None:
 
 
 def test_total_is_counted_up_to_5000(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     for start in range(0, 5001, 100):  # 100 rows a request: Appwrite's default batch limit
         tdb.create_rows(db, "t", [{"n": n} for n in range(start, min(start + 100, 5001))])
     assert tdb.list_rows(db, "t", [Query.limit(1)])["total"] == 5000
@@ -1136,7 +1136,7 @@ def test_status_codes_and_headers(server: Any, project: admin.ProjectCredentials
 
 
 def test_malformed_json_body(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     headers = {
         "X-Appwrite-Project": project.project_id,
         "X-Appwrite-Key": project.api_key,
@@ -1178,7 +1178,7 @@ def test_invalid_ids_are_rejected(tdb: TablesDB, db: str, bad_id: str) -> None:
         tdb.create(bad_id, "X")
     with raises_api(400, "general_argument_invalid"):
         tdb.create_table(db, bad_id, "X")
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     with raises_api(400, "general_argument_invalid"):
         tdb.create_row(db, "t", bad_id, {"n": 1})
     with raises_api(400, "general_argument_invalid"):
@@ -1196,7 +1196,7 @@ def test_longest_valid_id_is_accepted(tdb: TablesDB) -> None:
 def test_duplicate_ids_conflict(tdb: TablesDB, db: str) -> None:
     with raises_api(409, "database_already_exists"):
         tdb.create(db, "Again")
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     with raises_api(409, "table_already_exists"):
         tdb.create_table(db, "t", "Again")
     with raises_api(409, "column_already_exists"):
@@ -1225,7 +1225,7 @@ def test_missing_key_is_unauthorized(server: Any, project: admin.ProjectCredenti
 
 
 def test_key_without_the_scope(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     tdb.create_row(db, "t", "r", {"n": 1})
     secret = admin.create_key(server.data_dir, project.project_id, ["rows.read"])
     reader = TablesDB(server.client(project.project_id, secret))
@@ -1272,7 +1272,7 @@ def test_unknown_project(server: Any, project: admin.ProjectCredentials) -> None
 
 def test_api_keys_may_set_timestamps(tdb: TablesDB, db: str) -> None:
     """Appwrite's timestamp overrides: restores and imports keep a row's history."""
-    tdb.create_table(db, "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_table(db, "t", "T", columns=[column("n")])
     old = "2020-01-02T03:04:05.678+00:00"
     row = tdb.create_row(db, "t", "a", {"n": 1, "$createdAt": "2020-01-02T03:04:05.678Z", "$updatedAt": old})
     assert row["$createdAt"] == old and row["$updatedAt"] == old and row["n"] == 1

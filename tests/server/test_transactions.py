@@ -17,6 +17,7 @@ import requests
 from appwrite.exception import AppwriteException
 from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
+from column_specs import column
 from support.sdk import Flavour
 from support.server import LocalServer, start_server
 
@@ -38,8 +39,8 @@ def _table(api: Flavour, db: str = "db") -> None:
         "T",
         **{
             api.word("columns"): [
-                {"key": "n", "type": "integer", "required": False},
-                {"key": "name", "type": "string", "size": 32, "required": False},
+                column("n"),
+                column("name", "string", size=32),
             ]
         },
         indexes=[{"key": "one_name", "type": "unique", api.word("columns"): ["name"]}],
@@ -319,7 +320,7 @@ def test_server_killed_mid_commit_is_all_or_nothing(tmp_path: Path) -> None:
         creds = srv.new_project()
         tdb = TablesDB(srv.client(creds.project_id, creds.api_key))
         tdb.create("db", "DB")
-        tdb.create_table("db", "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+        tdb.create_table("db", "t", "T", columns=[column("n")])
         tx = tdb.create_transaction(ttl=3600)["$id"]
         ops = [
             {"action": "bulkCreate", "databaseId": "db", "tableId": "t",
