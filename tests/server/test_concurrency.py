@@ -32,11 +32,7 @@ def counter_table(server: Any, project: admin.ProjectCredentials) -> str:
         "db",
         "t",
         "T",
-        columns=[
-            column("n"),
-            column("x", "double"),
-            column("who", "string", size=16),
-        ],
+        columns=[column("n"), column("x", "double"), column("who", "string", size=16)],
         indexes=[{"key": "one_who", "type": "unique", "columns": ["who"]}],
     )
     tdb.create_row("db", "t", "counter", {"n": 0, "x": 0.0})

@@ -76,10 +76,7 @@ def test_inline_attributes_and_indexes(dbs: Databases, db: str) -> None:
         db,
         "c",
         "C",
-        attributes=[
-            column("title", "string", required=True, size=32),
-            column("rank"),
-        ],
+        attributes=[column("title", "string", required=True, size=32), column("rank")],
         indexes=[{"key": "by_rank", "type": "key", "attributes": ["rank"], "orders": ["desc"]}],
     )
     assert [(a["key"], a["status"]) for a in created["attributes"]] == [
@@ -173,14 +170,7 @@ def test_bulk_writes(api: Flavour, api_db: str) -> None:
 def test_written_by_tablesdb_read_by_databases(dbs: Databases, tdb: TablesDB) -> None:
     tdb.create("shared", "Shared")
     tdb.create_table(
-        "shared",
-        "t",
-        "T",
-        row_security=True,
-        columns=[
-            column("name", "string", required=True, size=32),
-            column("n"),
-        ],
+        "shared", "t", "T", row_security=True, columns=[column("name", "string", required=True, size=32), column("n")]
     )
     tdb.create_row("shared", "t", "r1", {"name": "from tables", "n": 1}, [Permission.read(Role.any())])
 
@@ -234,10 +224,7 @@ def test_legacy_error_types(dbs: Databases, db: str) -> None:
         db,
         "c",
         "C",
-        attributes=[
-            column("title", "string", required=True, size=8),
-            column("n", min=0, max=10),
-        ],
+        attributes=[column("title", "string", required=True, size=8), column("n", min=0, max=10)],
         indexes=[{"key": "uniq", "type": "unique", "attributes": ["title"]}],
     )
     dbs.create_document(db, "c", "d", {"title": "one", "n": 5})

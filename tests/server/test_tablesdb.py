@@ -237,11 +237,7 @@ def test_create_table_with_inline_columns_and_indexes(tdb: TablesDB, db: str) ->
 def test_create_table_with_bad_inline_definition_writes_nothing(tdb: TablesDB, db: str) -> None:
     with raises_api(400, "column_unknown"):
         tdb.create_table(
-            db,
-            "t",
-            "T",
-            columns=[column("a")],
-            indexes=[{"key": "i", "type": "key", "columns": ["missing"]}],
+            db, "t", "T", columns=[column("a")], indexes=[{"key": "i", "type": "key", "columns": ["missing"]}]
         )
     with raises_api(400, "general_argument_invalid"):
         tdb.create_table(db, "t", "T", columns=[column("a", "no-such-type")])
@@ -520,10 +516,7 @@ def test_delete_column(tdb: TablesDB, db: str) -> None:
         db,
         "t",
         "T",
-        columns=[
-            column("keep"),
-            column("drop", "string", size=8),
-        ],
+        columns=[column("keep"), column("drop", "string", size=8)],
         indexes=[{"key": "by_drop", "type": "key", "columns": ["drop"]}],
     )
     tdb.create_row(db, "t", "r", {"keep": 1, "drop": "x"})
@@ -549,14 +542,7 @@ def test_delete_column(tdb: TablesDB, db: str) -> None:
 
 def test_index_lifecycle(tdb: TablesDB, db: str) -> None:
     tdb.create_table(
-        db,
-        "t",
-        "T",
-        columns=[
-            column("title", "string", size=64),
-            column("body", "string", size=2000),
-            column("year"),
-        ],
+        db, "t", "T", columns=[column("title", "string", size=64), column("body", "string", size=2000), column("year")]
     )
     key = tdb.create_index(db, "t", "by_year", IndexType.KEY, ["year", "title"], orders=[OrderBy.DESC, OrderBy.ASC])
     assert (key["key"], key["type"], key["status"], key["columns"], key["orders"]) == (
@@ -598,15 +584,7 @@ def test_index_lifecycle(tdb: TablesDB, db: str) -> None:
 
 
 def test_index_creation_errors(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(
-        db,
-        "t",
-        "T",
-        columns=[
-            column("n"),
-            column("s", "string", size=8),
-        ],
-    )
+    tdb.create_table(db, "t", "T", columns=[column("n"), column("s", "string", size=8)])
     tdb.create_index(db, "t", "i", IndexType.KEY, ["n"])
     with raises_api(409, "column_index_already_exists"):
         tdb.create_index(db, "t", "i", IndexType.KEY, ["s"])
@@ -638,15 +616,7 @@ def test_unique_index_over_duplicate_data_fails(tdb: TablesDB, db: str) -> None:
 
 
 def test_unique_index_rejects_duplicate_rows(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(
-        db,
-        "t",
-        "T",
-        columns=[
-            column("mail", "string", size=32),
-            column("n"),
-        ],
-    )
+    tdb.create_table(db, "t", "T", columns=[column("mail", "string", size=32), column("n")])
     tdb.create_index(db, "t", "uniq", IndexType.UNIQUE, ["mail"])
     wait_index(tdb, db, "t", "uniq")
     tdb.create_row(db, "t", "a", {"mail": "a@x.io", "n": 1})
@@ -830,16 +800,7 @@ def test_failing_bulk_writes_nothing(tdb: TablesDB, db: str, table: str) -> None
 
 
 def test_increment_and_decrement(tdb: TablesDB, db: str) -> None:
-    tdb.create_table(
-        db,
-        "t",
-        "T",
-        columns=[
-            column("n"),
-            column("x", "double"),
-            column("s", "string", size=8),
-        ],
-    )
+    tdb.create_table(db, "t", "T", columns=[column("n"), column("x", "double"), column("s", "string", size=8)])
     tdb.create_row(db, "t", "r", {"n": 5, "x": 1.5, "s": "a"})
     assert tdb.increment_row_column(db, "t", "r", "n")["n"] == 6
     assert tdb.increment_row_column(db, "t", "r", "n", 4)["n"] == 10

@@ -37,12 +37,7 @@ def _table(api: Flavour, db: str = "db") -> None:
         db,
         "t",
         "T",
-        **{
-            api.word("columns"): [
-                column("n"),
-                column("name", "string", size=32),
-            ]
-        },
+        **{api.word("columns"): [column("n"), column("name", "string", size=32)]},
         indexes=[{"key": "one_name", "type": "unique", api.word("columns"): ["name"]}],
     )
 
