@@ -80,6 +80,9 @@ def test_up_is_idempotent_and_down_stops(tmp_path: Path) -> None:
         second = run("up", "--port", port, cwd=tmp_path, env={"QUIXOTIC_LOCAL_API_TOKEN": SECRET})
         assert second.returncode == 0 and "already running" in second.stdout
         assert "nothing to change" in second.stdout
+        # later commands find the server `up` started on its own port (environments/local.json says 8080)
+        planned = run("plan", "local", cwd=tmp_path, env={"QUIXOTIC_LOCAL_API_TOKEN": SECRET})
+        assert planned.returncode == 0 and "No changes" in planned.stdout, planned.stdout + planned.stderr
         assert (tmp_path / "environments" / ".env.local").read_text() == env
         client = Client().set_endpoint(f"http://127.0.0.1:{port}/v1").set_project("quixotictools-local")
         databases = TablesDB(client.set_key(key)).list()["databases"]

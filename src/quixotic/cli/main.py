@@ -13,6 +13,7 @@ from rich.markup import escape
 from quixotic.cli import backup, bench, deploy, env, migrate, monitor, parity, preflight, transcribe, validate
 from quixotic.cli.options import DATA, ROOT, err, progress
 from quixotic.errors import QuixoticError, UsageError
+from quixotic.localstate import write_server_state
 from quixotic.server import admin
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="QuixoticWhisper backend toolkit.")
@@ -56,7 +57,7 @@ def server(
         application = create_app(data, f"http://{host}:{port}/v1", environ)
     except ValueError as exc:  # a setting the server cannot use (an unknown Appwrite version, ...)
         raise UsageError(str(exc)) from exc
-    admin.write_server_state(data, host, port)
+    write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
     uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
 

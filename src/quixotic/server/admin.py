@@ -7,7 +7,6 @@ report the endpoint to use.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -24,12 +23,12 @@ from typing import Any
 from quixotic.envfile import read_env_file as read_env_file  # re-exported; home is quixotic.envfile
 from quixotic.envfile import write_env_value as write_env_value
 from quixotic.errors import QuixoticError, ServerStartError, UsageError
+from quixotic.localstate import read_server_state
 from quixotic.server import auth
 from quixotic.server.store import Store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-STATE_FILE = "server.json"
 
 
 @dataclass(frozen=True)
@@ -49,21 +48,6 @@ def endpoint_of(data_dir: Path) -> str:
     if state:
         return str(state["endpoint"])
     return f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/v1"
-
-
-def read_server_state(data_dir: Path) -> dict[str, Any] | None:
-    path = Path(data_dir) / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) and "endpoint" in state else None
-
-
-def write_server_state(data_dir: Path, host: str, port: int) -> None:
-    path = Path(data_dir) / STATE_FILE
-    state = {"endpoint": f"http://{host}:{port}/v1", "host": host, "port": port, "pid": os.getpid()}
-    path.write_text(json.dumps(state) + "\n")
 
 
 def create_project(data_dir: Path, project_id: str, name: str | None = None) -> ProjectCredentials:
