@@ -89,41 +89,48 @@ def test_inline_attributes_and_indexes(dbs: Databases, db: str) -> None:
     assert dbs.create_document(db, "c", "d", {"title": "x", "rank": 1})["rank"] == 1
 
 
-def test_attribute_and_index_lifecycle(dbs: Databases, db: str) -> None:
-    dbs.create_collection(db, "c", "C")
-    created = dbs.create_string_attribute(db, "c", "title", 64, True)
+def index_error(api: Flavour, what: str) -> str:
+    """An index error's type: ``column_index_<what>`` in TablesDB, ``index_<what>`` in the legacy API."""
+    return f"column_index_{what}" if api.name == "tablesdb" else f"index_{what}"
+
+
+def test_column_and_index_lifecycle(api: Flavour, api_db: str) -> None:
+    """Attributes and indexes of the legacy API; the same lifecycle through TablesDB's columns."""
+    db, columns = api_db, api.word("columns")
+    api.create_table(db, "c", "C")
+    created = api.create_string_column(db, "c", "title", 64, True)
     assert (created["key"], created["type"], created["status"], created["size"]) == (
         "title",
         "string",
         "processing",
         64,
     )
-    dbs.create_integer_attribute(db, "c", "year", False, min=0, max=3000)
-    dbs.create_enum_attribute(db, "c", "kind", ["book", "film"], False, default="book")
+    api.create_integer_column(db, "c", "year", False, min=0, max=3000)
+    api.create_enum_column(db, "c", "kind", ["book", "film"], False, default="book")
     for key in ("title", "year", "kind"):
-        wait_attribute(dbs, db, "c", key)
-    listed = dbs.list_attributes(db, "c")
-    assert listed["total"] == 3 and [a["key"] for a in listed["attributes"]] == ["title", "year", "kind"]
-    assert [a["key"] for a in dbs.get_collection(db, "c")["attributes"]] == ["title", "year", "kind"]
+        wait_status(lambda key=key: api.get_column(db, "c", key))
+    listed = api.list_columns(db, "c")
+    assert listed["total"] == 3 and [a["key"] for a in listed[columns]] == ["title", "year", "kind"]
+    assert [a["key"] for a in api.get_table(db, "c")[columns]] == ["title", "year", "kind"]
 
-    index = dbs.create_index(db, "c", "by_year", IndexType.KEY, ["year"], orders=[OrderBy.DESC])
-    assert (index["attributes"], index["orders"], index["status"]) == (["year"], ["desc"], "processing")
-    ready = wait_status(lambda: dbs.get_index(db, "c", "by_year"))
-    assert ready["attributes"] == ["year"]
-    assert dbs.list_indexes(db, "c")["total"] == 1
+    index = api.create_index(db, "c", "by_year", IndexType.KEY, ["year"], orders=[OrderBy.DESC])
+    assert (index[columns], index["orders"], index["status"]) == (["year"], ["desc"], "processing")
+    ready = wait_status(lambda: api.get_index(db, "c", "by_year"))
+    assert ready[columns] == ["year"]
+    assert api.list_indexes(db, "c")["total"] == 1
 
-    assert dbs.update_integer_attribute(db, "c", "year", False, 2000, min=1000, max=2100)["default"] == 2000
-    renamed = dbs.update_string_attribute(db, "c", "title", False, "untitled", new_key="name")
+    assert api.update_integer_column(db, "c", "year", False, 2000, min=1000, max=2100)["default"] == 2000
+    renamed = api.update_string_column(db, "c", "title", False, "untitled", new_key="name")
     assert (renamed["key"], renamed["required"], renamed["default"]) == ("name", False, "untitled")
-    doc = dbs.create_document(db, "c", "d1", {"kind": "film"})
+    doc = api.create_row(db, "c", "d1", {"kind": "film"})
     assert (doc["name"], doc["year"], doc["kind"]) == ("untitled", 2000, "film")
 
-    dbs.delete_index(db, "c", "by_year")
-    with raises_api(404, "index_not_found"):
-        dbs.get_index(db, "c", "by_year")
-    dbs.delete_attribute(db, "c", "kind")
-    assert wait_gone(lambda: dbs.get_attribute(db, "c", "kind")).type == "attribute_not_found"
-    assert "kind" not in dbs.get_document(db, "c", "d1")
+    api.delete_index(db, "c", "by_year")
+    with raises_api(404, index_error(api, "not_found")):
+        api.get_index(db, "c", "by_year")
+    api.delete_column(db, "c", "kind")
+    assert wait_gone(lambda: api.get_column(db, "c", "kind")).type == api.word("column_not_found")
+    assert "kind" not in api.get_row(db, "c", "d1")
 
 
 def test_documents_crud_and_shape(dbs: Databases, db: str) -> None:
@@ -219,77 +226,79 @@ def test_written_by_databases_read_by_tablesdb(dbs: Databases, tdb: TablesDB) ->
         dbs.get_collection("shared", "c")
 
 
-def test_legacy_error_types(dbs: Databases, db: str) -> None:
-    dbs.create_collection(
+def test_error_types(api: Flavour, api_db: str) -> None:
+    """Each failure answers its API's own error type (``document_…`` in legacy, ``row_…`` in TablesDB)."""
+    db = api_db
+    api.create_table(
         db,
         "c",
         "C",
-        attributes=[column("title", "string", required=True, size=8), column("n", min=0, max=10)],
-        indexes=[{"key": "uniq", "type": "unique", "attributes": ["title"]}],
+        columns=[column("title", "string", required=True, size=8), column("n", min=0, max=10)],
+        indexes=[{"key": "uniq", "type": "unique", api.word("columns"): ["title"]}],
     )
-    dbs.create_document(db, "c", "d", {"title": "one", "n": 5})
+    api.create_row(db, "c", "d", {"title": "one", "n": 5})
 
-    with raises_api(404, "document_not_found"):
-        dbs.get_document(db, "c", "missing")
-    with raises_api(404, "collection_not_found"):
-        dbs.get_collection(db, "missing")
-    with raises_api(404, "collection_not_found"):
-        dbs.list_documents(db, "missing")
+    with raises_api(404, api.word("row_not_found")):
+        api.get_row(db, "c", "missing")
+    with raises_api(404, api.word("table_not_found")):
+        api.get_table(db, "missing")
+    with raises_api(404, api.word("table_not_found")):
+        api.list_rows(db, "missing")
     with raises_api(404, "database_not_found"):
-        dbs.list_collections("missing")
+        api.list_tables("missing")
     with raises_api(409, "database_already_exists"):
-        dbs.create(db, "Again")
-    with raises_api(409, "collection_already_exists"):
-        dbs.create_collection(db, "c", "Again")
-    with raises_api(409, "document_already_exists"):
-        dbs.create_document(db, "c", "d", {"title": "two"})
-    with raises_api(409, "document_unique_constraint_violation"):
-        dbs.create_document(db, "c", "e", {"title": "one"})
-    with raises_api(400, "document_invalid_structure"):
-        dbs.create_document(db, "c", "e", {"title": "two", "zzz": 1})
-    with raises_api(400, "document_invalid_structure"):
-        dbs.create_document(db, "c", "e", {"n": 1})
-    with raises_api(400, "document_missing_data"):
-        dbs.create_document(db, "c", "e", {})
-    with raises_api(400, "document_missing_payload"):
-        dbs.update_document(db, "c", "d")
+        api.create(db, "Again")
+    with raises_api(409, api.word("table_already_exists")):
+        api.create_table(db, "c", "Again")
+    with raises_api(409, api.word("row_already_exists")):
+        api.create_row(db, "c", "d", {"title": "two"})
+    with raises_api(409, api.word("row_unique_constraint_violation")):
+        api.create_row(db, "c", "e", {"title": "one"})
+    with raises_api(400, api.word("row_invalid_structure")):
+        api.create_row(db, "c", "e", {"title": "two", "zzz": 1})
+    with raises_api(400, api.word("row_invalid_structure")):
+        api.create_row(db, "c", "e", {"n": 1})
+    with raises_api(400, api.word("row_missing_data")):
+        api.create_row(db, "c", "e", {})
+    with raises_api(400, api.word("row_missing_payload")):
+        api.update_row(db, "c", "d")
 
-    with raises_api(409, "attribute_already_exists"):
-        dbs.create_integer_attribute(db, "c", "n", False)
-    with raises_api(404, "attribute_not_found"):
-        dbs.get_attribute(db, "c", "missing")
-    with raises_api(400, "attribute_default_unsupported"):
-        dbs.create_string_attribute(db, "c", "req", 8, True, default="x")
-    with raises_api(400, "attribute_value_invalid"):
-        dbs.create_integer_attribute(db, "c", "bad_range", False, min=5, max=1)
-    with raises_api(400, "attribute_invalid_resize"):
-        dbs.update_string_attribute(db, "c", "title", False, "x", size=2)
-    with raises_api(409, "index_already_exists"):
-        dbs.create_index(db, "c", "uniq", IndexType.KEY, ["n"])
-    with raises_api(404, "index_not_found"):
-        dbs.get_index(db, "c", "missing")
-    with raises_api(400, "attribute_unknown"):
-        dbs.create_index(db, "c", "on_missing", IndexType.KEY, ["missing"])
-    with raises_api(400, "index_invalid"):
-        dbs.create_index(db, "c", "text_on_int", IndexType.FULLTEXT, ["n"])
+    with raises_api(409, api.word("column_already_exists")):
+        api.create_integer_column(db, "c", "n", False)
+    with raises_api(404, api.word("column_not_found")):
+        api.get_column(db, "c", "missing")
+    with raises_api(400, api.word("column_default_unsupported")):
+        api.create_string_column(db, "c", "req", 8, True, default="x")
+    with raises_api(400, api.word("column_value_invalid")):
+        api.create_integer_column(db, "c", "bad_range", False, min=5, max=1)
+    with raises_api(400, api.word("column_invalid_resize")):
+        api.update_string_column(db, "c", "title", False, "x", size=2)
+    with raises_api(409, index_error(api, "already_exists")):
+        api.create_index(db, "c", "uniq", IndexType.KEY, ["n"])
+    with raises_api(404, index_error(api, "not_found")):
+        api.get_index(db, "c", "missing")
+    with raises_api(400, api.word("column_unknown")):
+        api.create_index(db, "c", "on_missing", IndexType.KEY, ["missing"])
+    with raises_api(400, index_error(api, "invalid")):
+        api.create_index(db, "c", "text_on_int", IndexType.FULLTEXT, ["n"])
 
-    with raises_api(400, "attribute_limit_exceeded"):
-        dbs.increment_document_attribute(db, "c", "d", "n", 3, max=7)
-    with raises_api(400, "attribute_limit_exceeded"):
-        dbs.decrement_document_attribute(db, "c", "d", "n", 6, min=0)
-    with raises_api(400, "attribute_type_invalid"):
-        dbs.increment_document_attribute(db, "c", "d", "title")
-    with raises_api(404, "attribute_not_found"):
-        dbs.increment_document_attribute(db, "c", "d", "missing")
+    with raises_api(400, api.word("column_limit_exceeded")):
+        api.increment_row_column(db, "c", "d", "n", 3, max=7)
+    with raises_api(400, api.word("column_limit_exceeded")):
+        api.decrement_row_column(db, "c", "d", "n", 6, min=0)
+    with raises_api(400, api.word("column_type_invalid")):
+        api.increment_row_column(db, "c", "d", "title")
+    with raises_api(404, api.word("column_not_found")):
+        api.increment_row_column(db, "c", "d", "missing")
     with raises_api(400, "general_query_invalid"):
-        dbs.list_documents(db, "c", [Query.search("title", "one")])
+        api.list_rows(db, "c", [Query.search("title", "one")])
     with raises_api(400, "general_cursor_not_found"):
-        dbs.list_documents(db, "c", [Query.cursor_after("missing")])
+        api.list_rows(db, "c", [Query.cursor_after("missing")])
 
     # None of the failures above wrote anything.
-    listed = dbs.list_documents(db, "c")
-    assert ids(listed, "documents") == ["d"] and listed["documents"][0]["n"] == 5
-    assert dbs.list_attributes(db, "c")["total"] == 2 and dbs.list_indexes(db, "c")["total"] == 1
+    listed = api.list_rows(db, "c")
+    assert ids(listed, api.word("rows")) == ["d"] and listed[api.word("rows")][0]["n"] == 5
+    assert api.list_columns(db, "c")["total"] == 2 and api.list_indexes(db, "c")["total"] == 1
 
 
 def test_read_key_cannot_write(server: Any, project: admin.ProjectCredentials, api: Flavour, api_db: str) -> None:
