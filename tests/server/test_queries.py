@@ -661,24 +661,20 @@ def orders(fields: Mapping[str, Field]) -> st.SearchStrategy[Query]:
     return st.builds(Query, st.sampled_from(["orderAsc", "orderDesc"]), st.sampled_from(sortable), st.just(()))
 
 
-def build_queries(
-    data: st.DataObject,
-    fields: Mapping[str, Field],
-    docs: Sequence[Mapping[str, Any]],
-    *,
-    min_filters: int = 0,
-    min_orders: int = 0,
-) -> list[Query]:
+def draw_case(
+    data: st.DataObject, *, min_filters: int = 0, min_orders: int = 0
+) -> tuple[dict[str, Field], list[dict[str, Any]], list[Query]]:
+    """A random schema, documents of it, and filters then orders over them."""
+    fields = data.draw(schemas(), "fields")
+    docs = data.draw(documents(fields), "docs")
     chosen = data.draw(st.lists(filters(fields, docs), min_size=min_filters, max_size=2), "filters")
-    return chosen + data.draw(st.lists(orders(fields), min_size=min_orders, max_size=3), "orders")
+    return fields, docs, chosen + data.draw(st.lists(orders(fields), min_size=min_orders, max_size=3), "orders")
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_sql_matches_reference(data: st.DataObject) -> None:
-    fields = data.draw(schemas(), "fields")
-    docs = data.draw(documents(fields), "docs")
-    queries = build_queries(data, fields, docs, min_filters=1)
+    fields, docs, queries = draw_case(data, min_filters=1)
     if data.draw(st.booleans()):
         queries.append(Query("limit", "", (data.draw(st.integers(1, 10)),)))
     if data.draw(st.booleans()):
@@ -758,9 +754,7 @@ def assert_paging_is_exact(
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_keyset_paging_is_exact(data: st.DataObject) -> None:
-    fields = data.draw(schemas(), "fields")
-    docs = data.draw(documents(fields), "docs")
-    queries = build_queries(data, fields, docs, min_orders=1)
+    fields, docs, queries = draw_case(data, min_orders=1)
     assert_paging_is_exact(docs, queries, fields, data.draw(st.integers(1, 4), "page size"))
 
 
