@@ -13,7 +13,9 @@ from rich.table import Table
 
 from quixotic.cli.monitor import seconds
 from quixotic.cli.options import AS_JSON, ENV, ROOT, err, out
+from quixotic.cli.report import REPORT, write_one
 from quixotic.commands import bench
+from quixotic.commands.report import check_out
 from quixotic.config.checks_file import Request
 from quixotic.evidence.bench import LATENCY_METRICS, BenchReport
 from quixotic.target import connect
@@ -64,9 +66,11 @@ def bench_command(
     workers: int = typer.Option(bench.WORKERS, "--workers", help="Sender threads."),
     max_slowdown: float = typer.Option(1.25, "--max-slowdown", help="With --compare: median ratio that fails."),
     as_json: bool = AS_JSON,
+    report_path: Path = REPORT,
     root: Path = ROOT,
 ) -> None:
     """Open-loop load at a constant arrival rate: latency percentiles, errors, throughput; thresholds decide."""
+    html = check_out(report_path)
     target = connect(root, env)
     against = connect(root, compare) if compare else None
     request = Request((method or "GET").upper(), path or "/") if (path or method) else None
@@ -77,8 +81,10 @@ def bench_command(
                            request=request, thresholds=threshold, workers=workers, max_slowdown=max_slowdown,
                            on_progress=show)  # fmt: skip
 
+    title = f"quixotic bench {env} --function {function}" + (f" --compare {compare}" if compare else "")
     if as_json:
         report = run()
+        write_one(html, "bench", report.to_json(), title)
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
         raise typer.Exit(report.exit_code)
     columns = (TextColumn("[bold]bench[/]"), BarColumn(), MofNCompleteColumn(),
@@ -90,6 +96,7 @@ def bench_command(
             bar.update(task, completed=p.done, total=p.total, errors=p.errors)
 
         report = run(show)
+    write_one(html, "bench", report.to_json(), title)
     out.print(_table(report))
     if report.lag is not None:
         lag = report.lag

@@ -10,7 +10,19 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from quixotic.cli import backup, bench, deploy, env, migrate, monitor, parity, preflight, transcribe, validate
+from quixotic.cli import (
+    backup,
+    bench,
+    deploy,
+    env,
+    migrate,
+    monitor,
+    parity,
+    preflight,
+    report,
+    transcribe,
+    validate,
+)
 from quixotic.cli.options import DATA, ROOT, err, progress
 from quixotic.errors import QuixoticError, UsageError
 from quixotic.localstate import write_server_state
@@ -23,7 +35,7 @@ key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server."
 app.add_typer(local_app, name="local")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
-for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity, bench, preflight):  # each registers
+for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity, bench, preflight, report):
     module.register(app)
 
 

@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from quixotic.cli.options import AS_JSON, ENV, ROOT, err, out
+from quixotic.cli.report import REPORT, write_one
 from quixotic.commands.monitor import MonitorReport, monitor
+from quixotic.commands.report import check_out, releases_of
 from quixotic.errors import UsageError
 from quixotic.evidence.decide import Rules
 from quixotic.target import connect
@@ -49,14 +51,22 @@ def monitor_command(
     auto_rollback: bool = typer.Option(False, "--auto-rollback", help="Roll back (once) when the rules say so."),
     min_samples: int = typer.Option(Rules.min_samples, "--min-samples", help="Executions a window needs."),
     as_json: bool = AS_JSON,
+    report_path: Path = REPORT,
     root: Path = ROOT,
 ) -> None:
     """Watch ENV's executions window by window against the previous release; optionally roll back."""
+    html = check_out(report_path)
     rules = Rules(min_samples=min_samples)
     target = connect(root, env)
+
+    def keep(report: MonitorReport) -> None:
+        if html is not None:
+            write_one(html, "monitor", report.to_json(), f"quixotic monitor {env}", releases_of(target))
+
     if as_json:
         report = monitor(target, duration=seconds(for_, "--for"), window=seconds(window, "--window"),
                          release=baseline, auto_rollback=auto_rollback, rules=rules)  # fmt: skip
+        keep(report)
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
         raise typer.Exit(report.exit_code)
     with Live(console=err, auto_refresh=False) as live:
@@ -66,6 +76,7 @@ def monitor_command(
 
         report = monitor(target, duration=seconds(for_, "--for"), window=seconds(window, "--window"),
                          release=baseline, auto_rollback=auto_rollback, rules=rules, on_window=show)  # fmt: skip
+    keep(report)
     out.print(_table(report))
     if report.rollback is not None:
         out.print(f"[red]rolled back[/] ({escape(report.rollback_reason or '')}): release {report.rollback.release_id}")

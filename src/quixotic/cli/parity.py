@@ -9,7 +9,9 @@ import typer
 from rich.markup import escape
 
 from quixotic.cli.options import AS_JSON, ROOT, out
+from quixotic.cli.report import REPORT, write_one
 from quixotic.commands.parity import parity, read_requests
+from quixotic.commands.report import check_out
 from quixotic.target import connect
 
 
@@ -18,11 +20,14 @@ def parity_command(
     new: str = typer.Argument(..., help="The environment to compare with it (e.g. dev)."),
     requests: Path = typer.Option(None, "--requests", help="JSON lines: function, method, path, headers, body."),
     as_json: bool = AS_JSON,
+    report_path: Path = REPORT,
     root: Path = ROOT,
 ) -> None:
     """Send the same requests to OLD (twice) and NEW (once); report the JSON paths where NEW differs."""
+    html = check_out(report_path)
     chosen = read_requests(requests) if requests is not None else None
     report = parity(connect(root, old), connect(root, new), requests=chosen)
+    write_one(html, "parity", report.to_json(), f"quixotic parity {old} {new}")
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
     else:

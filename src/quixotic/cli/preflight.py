@@ -11,7 +11,9 @@ from rich.table import Table
 
 from quixotic.cli.monitor import seconds
 from quixotic.cli.options import AS_JSON, ENV, ROOT, out
+from quixotic.cli.report import REPORT, write_one
 from quixotic.commands.preflight import preflight
+from quixotic.commands.report import check_out
 from quixotic.evidence.preflight import parse_confirm
 from quixotic.target import connect
 
@@ -25,13 +27,16 @@ def preflight_command(
     confirm: str = typer.Option(None, "--confirm", help="Human items a person vouches for: trained,communicated."),
     backups: Path = typer.Option(None, "--backups", help="Folder of backup archives (default: backups/)."),
     as_json: bool = AS_JSON,
+    report_path: Path = REPORT,
     root: Path = ROOT,
 ) -> None:
     """The pre-migration checklist as a gate: GO or NO-GO, item by item with its evidence; recorded in ENV."""
+    html = check_out(report_path)
     confirmed = parse_confirm(confirm)
     hours = seconds(within, "--within") / 3600
     report = preflight(connect(root, env), connect(root, source), within_hours=hours, confirm=confirmed,
                        backups=backups)  # fmt: skip
+    write_one(html, "preflight", report.to_json(), f"quixotic preflight {env} from {source}")
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
         raise typer.Exit(report.exit_code)

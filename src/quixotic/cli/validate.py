@@ -10,6 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from quixotic.cli.options import AS_JSON, ENV, ROOT, out
+from quixotic.cli.report import REPORT, write_one
+from quixotic.commands.report import check_out
 from quixotic.commands.validate import BACKUP_MAX_AGE_HOURS, validate
 from quixotic.target import connect
 
@@ -20,13 +22,17 @@ def validate_command(
     env: str = ENV,
     against: str = typer.Option(None, "--against", help="Also report drift from this environment's live project."),
     as_json: bool = AS_JSON,
+    report_path: Path = REPORT,
     backups: Path = typer.Option(None, "--backups", help="Folder of backup archives (default: backups/)."),
     backup_max_age: float = typer.Option(BACKUP_MAX_AGE_HOURS, "--backup-max-age", help="Hours before a WARN."),
     root: Path = ROOT,
 ) -> None:
     """Check that ENV's live project is what its configuration says (and, with --against, what else differs)."""
+    html = check_out(report_path)
     reference = connect(root, against) if against else None
     report = validate(connect(root, env), against=reference, backups=backups, backup_max_age_hours=backup_max_age)
+    title = f"quixotic validate {env}" + (f" against {against}" if against else "")
+    write_one(html, "validate", report.to_json(), title)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
         raise typer.Exit(report.exit_code)

@@ -16,13 +16,17 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from quixotic.commands.deploy import RollbackResult, rollback
+from quixotic.commands.records import record
 from quixotic.errors import ApiError, UsageError
 from quixotic.evidence.decide import (
     Rules,
     RunVerdict,
     Sample,
     WindowVerdict,
+    error_limit,
+    error_rate,
     judge_window,
+    percentile,
     rollback_reason,
     run_verdict,
 )
@@ -69,6 +73,9 @@ class MonitorReport:
     environment: str
     release: str | None
     baseline: int  # executions in the baseline
+    baseline_p95: float | None = None  # s, of the baseline's successful executions
+    baseline_error_rate: float = 0.0
+    error_limit: float | None = None  # the error rate above which a window may fail (decide.error_limit)
     windows: list[WindowVerdict] = field(default_factory=list)
     health: list[bool] = field(default_factory=list)
     rollback_reason: str | None = None
@@ -84,6 +91,9 @@ class MonitorReport:
             "environment": self.environment,
             "release": self.release,
             "baseline": self.baseline,
+            "baselineP95": self.baseline_p95,
+            "baselineErrorRate": self.baseline_error_rate,
+            "errorLimit": self.error_limit,
             "windows": [w.to_json() for w in self.windows],
             "health": self.health,
             "rollbackReason": self.rollback_reason,
@@ -115,9 +125,11 @@ def monitor(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     on_window: Callable[[MonitorReport], None] | None = None,
+    keep: bool = True,
 ) -> MonitorReport:
     """Watch ``target`` for ``duration`` s in windows of ``window`` s, judging each against the executions of
-    the ``baseline_seconds`` before ``release`` (default: the latest successful deploy) was made."""
+    the ``baseline_seconds`` before ``release`` (default: the latest successful deploy) was made. The report is
+    recorded in the target's tool state (evidence for ``quixotic report``) unless ``keep`` is False."""
     if window <= 0 or duration < window:
         raise UsageError("the window must be positive and no longer than the whole run (--for >= --window)")
     functions = [f.id for f in target.env.project.functions]
@@ -128,6 +140,9 @@ def monitor(
         made = _epoch(watched.started_at)
         baseline = executions(target, made - (baseline_seconds or duration), made, functions)
     report.baseline = len(baseline)
+    report.baseline_p95 = percentile([s.duration for s in baseline if s.ok], 95)
+    report.baseline_error_rate = error_rate(baseline)
+    report.error_limit = error_limit(report.baseline_error_rate, rules)
     started = clock()
     grace = min(2.0, window / 4)  # executions still running at a window's end land in it a little later
     since: list[Sample] = []  # every sample since the start (or since the rollback), for the at-once rules
@@ -164,4 +179,6 @@ def monitor(
                 report.rollback = rollback(target, yes=True, note=note)
                 since, confirming = [], True
     report.verdict = run_verdict(report.windows, report.rollback_reason, rules)
+    if keep:
+        record([target], "monitor", target.env.name, report.verdict.outcome, report.to_json())
     return report

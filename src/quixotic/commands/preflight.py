@@ -81,7 +81,8 @@ def preflight(
     report.confirmed = {c: {"by": who(), "at": at} for c in confirm}
     folder = backups or target.root / BACKUPS_DIR
     items = report.items
-    items += _guarded(f"validate {dev}", lambda: validation_item(f"validate {dev}", validate(source, backups=folder)))
+    name = f"validate {dev}"
+    items += _guarded(name, lambda: validation_item(name, validate(source, backups=folder, keep=keep)))
     planned: list[deploy.PlanResult] = []
 
     def pending_plan() -> Item:
@@ -90,7 +91,7 @@ def preflight(
 
     def drift() -> Item:
         changes = planned[0].plan.changes if planned else ()
-        checked = validate(target, against=source, backups=folder)
+        checked = validate(target, against=source, backups=folder, keep=keep)
         return drift_item(f"{env} against {dev}", checked, changes)
 
     plan_items = _guarded(f"plan {env}", pending_plan)

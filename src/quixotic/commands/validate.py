@@ -17,6 +17,7 @@ from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, missing_scopes
 from quixotic.commands import migrate
 from quixotic.commands.backup import BACKUPS_DIR, list_backups
 from quixotic.commands.execute import execute
+from quixotic.commands.records import record
 from quixotic.config.checks_file import Checks, load_checks
 from quixotic.deploy.desired import desired_state
 from quixotic.deploy.engine import read_live
@@ -40,8 +41,10 @@ def validate(
     against: Target | None = None,
     backups: Path | None = None,
     backup_max_age_hours: float = BACKUP_MAX_AGE_HOURS,
+    keep: bool = True,
 ) -> Validation:
-    """Every check of ``target`` (and its drift from ``against``'s live project, when given)."""
+    """Every check of ``target`` (and its drift from ``against``'s live project, when given). A run that could
+    read the target is recorded in its tool state (evidence for ``quixotic report``) unless ``keep`` is False."""
     report = Validation(target.env.name, against=against.env.name if against is not None else None)
     try:
         live = _reach(target, report)
@@ -61,6 +64,8 @@ def validate(
     report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, backup_max_age_hours))
     if against is not None:
         report.findings.append(_drift(live, desired.state, against, report))
+    if keep:
+        record([target], "validate", target.env.name, report.verdict, report.to_json())
     return report
 
 

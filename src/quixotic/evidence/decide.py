@@ -78,6 +78,16 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+def error_rate(samples: Sequence[Sample]) -> float:
+    """The share of failed samples (0 without samples)."""
+    return sum(1 for s in samples if not s.ok) / len(samples) if samples else 0.0
+
+
+def error_limit(base_rate: float, rules: Rules = Rules()) -> float:
+    """The error rate a window must exceed to fail: above both the floor and factor x baseline + margin."""
+    return min(1.0, max(rules.error_floor, rules.error_factor * base_rate + rules.error_margin))
+
+
 def judge_window(samples: Sequence[Sample], baseline: Sequence[Sample], start: float, end: float,
                  rules: Rules = Rules()) -> WindowVerdict:  # fmt: skip
     """The window's outcome against the baseline, with the reasons (the numbers that decided)."""
@@ -89,8 +99,8 @@ def judge_window(samples: Sequence[Sample], baseline: Sequence[Sample], start: f
         return WindowVerdict(start, end, count, errors, p95, "INCONCLUSIVE",
                              (f"{count} execution(s), fewer than {rules.min_samples}: no verdict",))  # fmt: skip
     reasons: list[str] = []
-    base_rate = sum(1 for s in baseline if not s.ok) / len(baseline) if baseline else 0.0
-    limit = min(1.0, max(rules.error_floor, rules.error_factor * base_rate + rules.error_margin))
+    base_rate = error_rate(baseline)
+    limit = error_limit(base_rate, rules)
     rate = errors / count
     if rate > limit:
         p = float(stats.binomtest(errors, count, limit, alternative="greater").pvalue)

@@ -10,8 +10,9 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
   lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.target.locks``);
 - ``migrations``: one row per migration attempt (up, down or baseline): status, file checksum, who,
   git commit, timings, error and the progress cursor of a data migration, so a killed one resumes;
-- ``evidence``: one row per go/no-go run (bench, parity, preflight): its kind, the environment it is about,
-  when, its verdict and its report, so ``preflight`` can ask "did this pass within N hours".
+- ``evidence``: one row per go/no-go run (validate, monitor, bench, parity, preflight): its kind, the
+  environment it is about, when, its verdict and its report, so ``preflight`` can ask "did this pass within
+  N hours" and ``report`` can draw the latest of each.
 
 The app never sees it: deploy ignores this database when diffing.
 """
@@ -82,8 +83,8 @@ _COLUMNS = ("id", "environment", "kind", "status", "startedAt")
 
 @dataclass(frozen=True)
 class EvidenceRecord:
-    """One recorded go/no-go run: ``kind`` (bench, parity, preflight), the environment it is about, when it
-    started (ISO 8601), its verdict and its report."""
+    """One recorded go/no-go run: ``kind`` (validate, monitor, bench, parity, preflight), the environment it is
+    about, when it started (ISO 8601), its verdict and its report."""
 
     id: str
     kind: str
