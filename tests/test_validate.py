@@ -17,6 +17,8 @@ from support.site import Site, write
 
 from quixotic.commands import deploy
 from quixotic.commands.validate import validate
+from quixotic.server import admin
+from quixotic.target import connect
 
 
 @pytest.fixture
@@ -87,3 +89,15 @@ def test_an_unreachable_target_could_not_be_validated(site: Site) -> None:
     done = site.cli("validate", "test", QUIXOTIC_TEST_ENDPOINT="http://127.0.0.1:1/v1")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "COULD NOT RUN" in done.stdout and "quixotic up" in done.stdout
+
+
+def test_a_read_only_key_validates_and_says_what_it_cannot_do(site: Site, server: LocalServer) -> None:
+    reads = ["databases.read", "tables.read", "rows.read", "buckets.read", "files.read", "functions.read",
+             "users.read", "execution.read", "execution.write"]  # fmt: skip
+    key = admin.create_key(server.data_dir, site.projects["test"].project_id, reads)
+    target = connect(site.root, "test", {**site.environ, "QUIXOTIC_TEST_API_KEY": key})
+    report = validate(target)
+    by_check = {f.check: f for f in report.findings}
+    assert report.ran and by_check["schema"].status == "PASS"
+    assert by_check["scopes"].status == "FAIL" and "tables.write" in by_check["scopes"].evidence
+    assert by_check["recorded"].status == "WARN"
