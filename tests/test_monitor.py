@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from appwrite.services.functions import Functions
+from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
 from deploy_project import deploy_site
 from support.server import LocalServer
 from support.site import Site, write
@@ -106,6 +108,7 @@ def test_a_healthy_deploy_is_never_rolled_back(site: Site) -> None:
         report = monitor(site.target(), duration=6, window=2, baseline_seconds=120, auto_rollback=True, rules=STEADY)
     assert [w.outcome for w in report.windows] == ["PASS", "PASS", "PASS"]
     assert report.rollback is None and report.exit_code == 0 and active_deployment(site) == deployed
+    assert len(report.activity) == 3 and all(a == {"users": 0, "rows": 0} for a in report.activity)
 
 
 def test_no_traffic_is_inconclusive_and_rolls_nothing_back(site: Site) -> None:
@@ -115,3 +118,20 @@ def test_no_traffic_is_inconclusive_and_rolls_nothing_back(site: Site) -> None:
     assert '"verdict": "INCONCLUSIVE"' in done.stdout and '"rolledBackTo": null' in done.stdout
     bad = site.cli("monitor", "test", "--for", "soon")
     assert bad.returncode == 1 and "is not a duration" in bad.stderr
+
+
+def test_new_users_and_rows_are_counted_as_activity(site: Site) -> None:
+    release(site, 1)
+    client = site.client()
+
+    def act() -> None:
+        threading.Event().wait(0.3)
+        Users(client).create("monitored-user")
+        TablesDB(client).create_row("app", "notes", "n1", {"title": "written while monitored"})
+
+    worker = threading.Thread(target=act)
+    worker.start()
+    report = monitor(site.target(), duration=2, window=1, rules=RULES)
+    worker.join(10)
+    assert sum(a["users"] for a in report.activity) == 1 and sum(a["rows"] for a in report.activity) == 1
+    assert report.to_json()["activity"] == report.activity

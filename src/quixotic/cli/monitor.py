@@ -34,12 +34,14 @@ def seconds(text: str, what: str) -> float:
 def _table(report: MonitorReport) -> Table:
     table = Table(title=f"monitor {report.environment} (release {report.release or '?'}, baseline "
                   f"{report.baseline} executions)")  # fmt: skip
-    for column in ("window", "executions", "errors", "p95", "verdict", "why"):
+    for column in ("window", "executions", "errors", "p95", "new users / rows", "verdict", "why"):
         table.add_column(column)
     for index, w in enumerate(report.windows, 1):
         p95 = f"{w.p95 * 1000:.0f} ms" if w.p95 is not None else "-"
+        seen = report.activity[index - 1] if index <= len(report.activity) else {"users": 0, "rows": 0}
         table.add_row(str(index), str(w.count), f"{w.errors} ({w.error_rate:.0%})", p95,
-                      f"[{STYLE[w.outcome]}]{w.outcome}[/]", escape("; ".join(w.reasons)))  # fmt: skip
+                      f"{seen['users']} / {seen['rows']}", f"[{STYLE[w.outcome]}]{w.outcome}[/]",
+                      escape("; ".join(w.reasons)))  # fmt: skip
     return table
 
 

@@ -31,6 +31,7 @@ from quixotic.evidence.decide import (
     run_verdict,
 )
 from quixotic.plan.release import Release
+from quixotic.sdk.boundary import call
 from quixotic.sdk.values import Query
 from quixotic.target import Target
 
@@ -64,6 +65,20 @@ def executions(target: Target, start: float, end: float, functions: list[str]) -
     return sorted(out, key=lambda s: s.at)
 
 
+def activity(target: Target, start: float, end: float) -> dict[str, int]:
+    """Users and rows created in ``[start, end)``: the app's own activity beside its executions (counted by the
+    server; Appwrite's ``total`` stops at 5,000, plenty for one window)."""
+    window = [Query.greater_than_equal("$createdAt", _iso(start)), Query.less_than("$createdAt", _iso(end)),
+              Query.limit(1)]  # fmt: skip
+    users = int(call("counting new users", target.backend.users.list, window).get("total") or 0)
+    rows = 0
+    for table in target.env.project.tables:
+        found = call(f"counting new rows of {table.id}", target.backend.db.list_rows, table.database_id, table.id,
+                     window)  # fmt: skip
+        rows += int(found.get("total") or 0)
+    return {"users": users, "rows": rows}
+
+
 def _healthy(target: Target) -> bool:
     return bool(target.backend.server_version())
 
@@ -78,6 +93,7 @@ class MonitorReport:
     error_limit: float | None = None  # the error rate above which a window may fail (decide.error_limit)
     windows: list[WindowVerdict] = field(default_factory=list)
     health: list[bool] = field(default_factory=list)
+    activity: list[dict[str, int]] = field(default_factory=list)  # per window: new users, new rows (not judged)
     rollback_reason: str | None = None
     rollback: RollbackResult | None = None
     verdict: RunVerdict | None = None
@@ -96,6 +112,7 @@ class MonitorReport:
             "errorLimit": self.error_limit,
             "windows": [w.to_json() for w in self.windows],
             "health": self.health,
+            "activity": self.activity,
             "rollbackReason": self.rollback_reason,
             "rolledBackTo": self.rollback.restored_from if self.rollback else None,
             "verdict": self.verdict.outcome if self.verdict else None,
@@ -154,9 +171,11 @@ def monitor(
         sleep(max(0.0, end + grace - clock()))
         try:
             samples = executions(target, start, end, functions)
+            report.activity.append(activity(target, start, end))
             healthy = _healthy(target)
         except ApiError as exc:
             samples, healthy = [], False
+            report.activity.append({"users": 0, "rows": 0})
             report.windows.append(WindowVerdict(start, end, 0, 0, None, "INCONCLUSIVE", (exc.message,)))
         else:
             report.windows.append(judge_window(samples, baseline, start, end, rules))
