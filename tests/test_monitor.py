@@ -135,3 +135,13 @@ def test_new_users_and_rows_are_counted_as_activity(site: Site) -> None:
     worker.join(10)
     assert sum(a["users"] for a in report.activity) == 1 and sum(a["rows"] for a in report.activity) == 1
     assert report.to_json()["activity"] == report.activity
+
+
+def test_a_function_with_logging_off_is_named_not_watched(site: Site) -> None:
+    release(site, 1)
+    functions = Functions(site.client())
+    hello = functions.get("hello")
+    functions.update("hello", hello["name"], logging=False)
+    report = monitor(site.target(), duration=1, window=1, rules=RULES)
+    assert report.blind == ["hello"] and report.verdict is not None and report.verdict.outcome == "INCONCLUSIVE"
+    assert any("logging is off" in r for r in report.verdict.reasons)

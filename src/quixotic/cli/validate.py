@@ -12,7 +12,7 @@ from rich.table import Table
 from quixotic.cli.options import AS_JSON, ENV, ROOT, out
 from quixotic.cli.report import REPORT, write_one
 from quixotic.commands.report import check_out
-from quixotic.commands.validate import BACKUP_MAX_AGE_HOURS, validate
+from quixotic.commands.validate import validate
 from quixotic.target import connect
 
 STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "red"}
@@ -24,7 +24,9 @@ def validate_command(
     as_json: bool = AS_JSON,
     report_path: Path = REPORT,
     backups: Path = typer.Option(None, "--backups", help="Folder of backup archives (default: backups/)."),
-    backup_max_age: float = typer.Option(BACKUP_MAX_AGE_HOURS, "--backup-max-age", help="Hours before a WARN."),
+    backup_max_age: float = typer.Option(
+        None, "--backup-max-age", help="Hours before a WARN (default: the environment's protection.backupMaxAgeHours)."
+    ),
     root: Path = ROOT,
 ) -> None:
     """Check that ENV's live project is what its configuration says (and, with --against, what else differs)."""

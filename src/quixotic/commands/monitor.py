@@ -94,6 +94,7 @@ class MonitorReport:
     windows: list[WindowVerdict] = field(default_factory=list)
     health: list[bool] = field(default_factory=list)
     activity: list[dict[str, int]] = field(default_factory=list)  # per window: new users, new rows (not judged)
+    blind: list[str] = field(default_factory=list)  # functions with logging off: Appwrite keeps no executions
     rollback_reason: str | None = None
     rollback: RollbackResult | None = None
     verdict: RunVerdict | None = None
@@ -113,6 +114,7 @@ class MonitorReport:
             "windows": [w.to_json() for w in self.windows],
             "health": self.health,
             "activity": self.activity,
+            "blind": self.blind,
             "rollbackReason": self.rollback_reason,
             "rolledBackTo": self.rollback.restored_from if self.rollback else None,
             "verdict": self.verdict.outcome if self.verdict else None,
@@ -149,9 +151,14 @@ def monitor(
     recorded in the target's tool state (evidence for ``quixotic report``) unless ``keep`` is False."""
     if window <= 0 or duration < window:
         raise UsageError("the window must be positive and no longer than the whole run (--for >= --window)")
-    functions = [f.id for f in target.env.project.functions]
+    configured = [f.id for f in target.env.project.functions]
+    live = {str(f["$id"]): f for f in target.backend.pages("listing functions", target.backend.functions.list,
+                                                           "functions")}  # fmt: skip
+    blind = [f for f in configured if f in live and not live[f].get("logging", True)]
+    functions = [f for f in configured if f not in blind]
     watched = _release(target, release)
     report = MonitorReport(target.env.name, watched.id if watched else None, 0)
+    report.blind = blind
     baseline: list[Sample] = []
     if watched is not None:
         made = _epoch(watched.started_at)
@@ -198,6 +205,11 @@ def monitor(
                 report.rollback = rollback(target, yes=True, note=note)
                 since, confirming = [], True
     report.verdict = run_verdict(report.windows, report.rollback_reason, rules)
+    if blind:
+        report.verdict.reasons.append(
+            f"not watched: {', '.join(blind)} (logging is off, so Appwrite keeps no executions of them): turn "
+            "`logging` on in appwrite.json and deploy"
+        )
     if keep:
         record([target], "monitor", target.env.name, report.verdict.outcome, report.to_json())
     return report

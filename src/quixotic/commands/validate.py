@@ -32,7 +32,6 @@ from quixotic.target import Target
 # Every scope some verb of the toolkit needs (deploy, migrate, backup, restore).
 TOOLKIT_SCOPES: Final = frozenset(s for scopes in (*READ_SCOPES.values(), *WRITE_SCOPES.values()) for s in scopes)
 PLAN_CHECKS: Final = ("schema", "buckets", "functions", "variables", "deployments")
-BACKUP_MAX_AGE_HOURS: Final = 24.0
 
 
 def validate(
@@ -40,7 +39,7 @@ def validate(
     *,
     against: Target | None = None,
     backups: Path | None = None,
-    backup_max_age_hours: float = BACKUP_MAX_AGE_HOURS,
+    backup_max_age_hours: float | None = None,
     keep: bool = True,
 ) -> Validation:
     """Every check of ``target`` (and its drift from ``against``'s live project, when given). A run that could
@@ -61,7 +60,8 @@ def validate(
     if smoke is not None:
         report.findings.append(smoke)
     report.findings.append(_migrations(target))
-    report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, backup_max_age_hours))
+    max_age = target.env.protection.backup_max_age_hours if backup_max_age_hours is None else backup_max_age_hours
+    report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, max_age))
     if against is not None:
         report.findings.append(_drift(live, desired.state, against, report))
     if keep:

@@ -164,6 +164,7 @@ class Environment:
                 "requireConfirmation": self.protection.require_confirmation,
                 "refuseDestructive": self.protection.refuse_destructive,
                 "backupBeforeMigrations": self.protection.backup_before_migrations,
+                "backupMaxAgeHours": self.protection.backup_max_age_hours,
             },
             "variables": {
                 v.name: {

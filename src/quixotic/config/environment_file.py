@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
-from quixotic.config.fields import Field, Loc, as_object, flag, identifier, optional, read_object, text, url
+from quixotic.config.fields import Field, Loc, as_object, flag, identifier, number, optional, read_object, text, url
 from quixotic.config.problems import Problems
 
 
@@ -21,6 +21,7 @@ class Protection:
     require_confirmation: bool = False  # ask before applying (or --yes in CI)
     refuse_destructive: bool = False  # destructive changes only with --allow-destructive
     backup_before_migrations: bool = False  # a verified backup before any migration runs
+    backup_max_age_hours: float = 24.0  # `validate` warns when the latest verified backup is older
 
     def describe(self) -> str:
         parts = [
@@ -35,6 +36,7 @@ PROTECTION_FIELDS: Final[Mapping[str, Field]] = {
     "requireConfirmation": Field("require_confirmation", flag, False, "bool"),
     "refuseDestructive": Field("refuse_destructive", flag, False, "bool"),
     "backupBeforeMigrations": Field("backup_before_migrations", flag, False, "bool"),
+    "backupMaxAgeHours": Field("backup_max_age_hours", number(0), 24.0, "number"),
 }
 
 
@@ -91,7 +93,13 @@ def parse_environment_file(data: object, file: str, problems: Problems) -> Envir
     for key in ("variables", "buckets", "functions", "protection"):
         v[key] = v[key] or {}
     protection = read_object(v["protection"], loc.at("protection"), PROTECTION_FIELDS, problems, lenient=True)
-    v["protection"] = Protection(**{k: bool(x) for k, x in cast(dict[str, Any], protection).items()})
+    given = {k: x for k, x in cast(dict[str, Any], protection).items() if x is not None}
+    v["protection"] = Protection(
+        require_confirmation=bool(given.get("require_confirmation", False)),
+        refuse_destructive=bool(given.get("refuse_destructive", False)),
+        backup_before_migrations=bool(given.get("backup_before_migrations", False)),
+        backup_max_age_hours=float(given.get("backup_max_age_hours", Protection.backup_max_age_hours)),
+    )
     v["project_id"] = v["project_id"] or ""
     v["endpoint"] = v["endpoint"] or ""
     return EnvironmentFile(file=file, **v)
