@@ -15,8 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from scipy import stats
-
 from quixotic.errors import UsageError
 from quixotic.evidence.decide import percentile
 
@@ -219,6 +217,8 @@ def evaluate(threshold: Threshold, side: SideStats) -> ThresholdResult:
 def rank_biserial(a: Sequence[float], b: Sequence[float]) -> float:
     """P(a > b) - P(a < b) over all pairs, from Mann-Whitney's U: +1 every ``a`` slower, -1 every ``a`` faster,
     0 no tendency."""
+    from scipy import stats  # about 1 s to import: only when a test is run, not at every CLI start
+
     if not a or not b:
         return 0.0
     u = float(stats.mannwhitneyu(a, b, alternative="two-sided").statistic)
@@ -250,6 +250,8 @@ def compare(a: SideStats, b: SideStats, a_ms: Sequence[float], b_ms: Sequence[fl
             max_slowdown: float = 1.25, alpha: float = 0.01) -> Comparison:  # fmt: skip
     """``a`` regressed when its median is above ``max_slowdown`` x the reference's and a one-sided Mann-Whitney
     test says it is slower (p < ``alpha``): a difference must be both large and unlikely to be noise."""
+    from scipy import stats  # about 1 s to import: only when a test is run, not at every CLI start
+
     deltas: dict[str, float | None] = {}
     ratios: dict[str, float | None] = {}
     for metric in LATENCY_METRICS:

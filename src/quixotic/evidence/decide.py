@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from scipy import stats
-
 Outcome = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 
 
@@ -91,6 +89,8 @@ def error_limit(base_rate: float, rules: Rules = Rules()) -> float:
 def judge_window(samples: Sequence[Sample], baseline: Sequence[Sample], start: float, end: float,
                  rules: Rules = Rules()) -> WindowVerdict:  # fmt: skip
     """The window's outcome against the baseline, with the reasons (the numbers that decided)."""
+    from scipy import stats  # about 1 s to import: only when a test is run, not at every CLI start
+
     count = len(samples)
     errors = sum(1 for s in samples if not s.ok)
     durations = [s.duration for s in samples if s.ok]
