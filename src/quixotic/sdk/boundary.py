@@ -139,7 +139,7 @@ class Service:
             try:
                 result = method(*args, **kwargs)
                 raw = _answer.get()
-                return plain(result if raw is _NOTHING else raw)
+                return plain(result) if raw is _NOTHING else raw  # the JSON as parsed: no copy per page
             except AppwriteException as exc:
                 raise translate(exc, _doing.get() or label) from exc
             finally:
