@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from quixotic.cli.options import AS_JSON, ENV, ROOT, YES, err, out, progress
+from quixotic.cli.options import AS_JSON, ENV, ROOT, YES, err, out, say
 from quixotic.commands import deploy as cmd
 from quixotic.errors import PlanError
 from quixotic.plan.plan import Plan
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
             allow_destructive=allow_destructive,
             prune_variables=prune_variables,
             confirm=ask,
-            progress=progress(),
+            progress=say,
             lock_wait=wait,
         )
         if result.release_id is None:
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
         def confirm(source: str) -> bool:
             return typer.confirm(f"Roll {env} back to the state recorded by release {source}?", err=True)
 
-        result = cmd.rollback(target, to=to, yes=yes, confirm=confirm, progress=progress())
+        result = cmd.rollback(target, to=to, yes=yes, confirm=confirm, progress=say)
         for action in result.actions:
             out.print(f"  {escape(action)}")
         for warning in result.warnings:
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """Apply the variables plan through the SDK; a second run changes nothing."""
-        result = cmd.vars_sync(connect(root, env), yes=yes, prune=prune, confirm=ask, progress=progress())
+        result = cmd.vars_sync(connect(root, env), yes=yes, prune=prune, confirm=ask, progress=say)
         if result.release_id is None:
             out.print(f"{env}: variables already in sync")
         else:

@@ -23,7 +23,7 @@ from quixotic.cli import (
     transcribe,
     validate,
 )
-from quixotic.cli.options import DATA, ROOT, err, progress
+from quixotic.cli.options import DATA, ROOT, err, say
 from quixotic.errors import QuixoticError, UsageError
 from quixotic.localstate import write_server_state
 from quixotic.server import admin
@@ -110,7 +110,7 @@ def up(
     """Start the local server if needed, create the local project and key, deploy, check the functions."""
     from quixotic.commands.up import up as run_up
 
-    report = run_up(root, host, port, data, progress=progress(), check_functions=check)
+    report = run_up(root, host, port, data, progress=say, check_functions=check)
     server = report.server
     state = "started" if server.started else "already running"
     deployed = (

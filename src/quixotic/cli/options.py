@@ -6,7 +6,6 @@ One place, so ``--root`` means the same folder and help text everywhere, stdout 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -26,8 +25,3 @@ AS_JSON = typer.Option(False, "--json", help="Print as JSON.")
 def say(message: str) -> None:
     """One progress line on stderr."""
     err.print(f"[dim]…[/] {escape(message)}")
-
-
-def progress() -> Callable[[str], None]:
-    """The progress callback the command layer takes (``Callable[[str], None]``)."""
-    return say
