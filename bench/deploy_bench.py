@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
+from project_copy import copy_project
 from rich.console import Console
 from rich.table import Table
 
@@ -72,14 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        root = base / "project"
-        for part in ("appwrite.json", "templates", "environments", "functions"):
-            src = args.root / part
-            if src.is_dir():
-                shutil.copytree(src, root / part, ignore=shutil.ignore_patterns(".env.*", "appwrite.*.json"))
-            else:
-                root.mkdir(parents=True, exist_ok=True)
-                shutil.copy(src, root / part)
+        root = copy_project(args.root, base / "project", ("appwrite.json", "templates", "environments", "functions"))
         proc, url = admin.spawn_server(base / "data")
         try:
             naive = admin.create_project(base / "data", "naive")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
+from project_copy import copy_project
 from rich.console import Console
 from rich.table import Table
 
@@ -90,14 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        root = base / "project"
-        for part in ("appwrite.json", "templates", "environments", "functions", "migrations"):
-            src = args.root / part
-            if src.is_dir():
-                shutil.copytree(src, root / part, ignore=shutil.ignore_patterns(".env.*", "appwrite.*.json"))
-            else:
-                root.mkdir(parents=True, exist_ok=True)
-                shutil.copy(src, root / part)
+        root = copy_project(args.root, base / "project")
         proc, url = admin.spawn_server(base / "data")
         try:
             creds = admin.create_project(base / "data", "quixotictools-local")
