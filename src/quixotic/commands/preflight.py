@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from quixotic.commands import deploy, migrate
+from quixotic.commands import migrate
 from quixotic.commands.backup import BACKUPS_DIR, list_backups, verify
 from quixotic.commands.records import record
 from quixotic.commands.validate import validate
 from quixotic.errors import QuixoticError, UsageError
+from quixotic.evidence.findings import Validation
 from quixotic.evidence.preflight import (
     HUMAN,
     Item,
@@ -83,20 +84,21 @@ def preflight(
     items = report.items
     name = f"validate {dev}"
     items += _guarded(name, lambda: validation_item(name, validate(source, backups=folder, keep=keep)))
-    planned: list[deploy.PlanResult] = []
-
-    def pending_plan() -> Item:
-        planned.append(deploy.plan(target))
-        return plan_item(f"plan {env}", env, planned[0].plan.changes)
+    checked: list[Validation] = []  # one read of ENV serves the drift item and the plan item
 
     def drift() -> Item:
-        changes = planned[0].plan.changes if planned else ()
-        checked = validate(target, against=source, backups=folder, keep=keep)
-        return drift_item(f"{env} against {dev}", checked, changes)
+        checked.append(validate(target, against=source, backups=folder, keep=keep))
+        plan = checked[0].plan
+        return drift_item(f"{env} against {dev}", checked[0], plan.changes if plan is not None else ())
 
-    plan_items = _guarded(f"plan {env}", pending_plan)
+    def pending_plan() -> Item:
+        plan = checked[0].plan if checked else None
+        if plan is None:
+            raise UsageError(f"no plan for {env}: it could not be read (see `{env} against {dev}`)")
+        return plan_item(f"plan {env}", env, plan.changes)
+
     items += _guarded(f"{env} against {dev}", drift)
-    items += plan_items
+    items += _guarded(f"plan {env}", pending_plan)
     evidence = target.system.evidence(limit=200)
     items.append(recent_item("parity", evidence, "parity", pair, moment, within_hours, f"quixotic parity {env} {dev}"))
     items.append(recent_item("bench", evidence, "bench", pair, moment, within_hours,

@@ -52,7 +52,7 @@ def validate(
         report.findings.append(Finding("reach", "FAIL", f"{target.env.name} could not be read", (exc.message,)))
         return report
     desired = desired_state(target.env, target.root)
-    plan = make_plan(target.env.name, live, desired.state)
+    plan = report.plan = make_plan(target.env.name, live, desired.state)
     report.findings.extend(plan_findings(plan.changes, PLAN_CHECKS))
     report.findings.append(_logging(live))
     report.findings.append(_deployments(target, live))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from quixotic.plan.changes import Change
+from quixotic.plan.plan import Plan
 from quixotic.plan.views import show_value
 
 Status = Literal["PASS", "WARN", "FAIL"]
@@ -70,6 +71,7 @@ class Validation:
     against: str | None = None
     drift: list[Drift] = field(default_factory=list)
     ran: bool = True  # False: the target could not be reached or read (exit 2)
+    plan: Plan | None = None  # the deploy plan the checks were judged from (preflight shows it; not in to_json)
 
     @property
     def verdict(self) -> str:
