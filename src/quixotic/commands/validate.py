@@ -19,7 +19,7 @@ from quixotic.commands.backup import BACKUPS_DIR, list_backups
 from quixotic.commands.execute import execute
 from quixotic.commands.records import record
 from quixotic.config.checks_file import Checks, load_checks
-from quixotic.deploy.desired import desired_state
+from quixotic.deploy.desired import Desired, desired_state
 from quixotic.deploy.engine import read_live
 from quixotic.errors import ApiError, QuixoticError
 from quixotic.evidence.findings import Finding, Validation, drift_between, drift_finding, plan_findings
@@ -63,7 +63,7 @@ def validate(
     max_age = target.env.protection.backup_max_age_hours if backup_max_age_hours is None else backup_max_age_hours
     report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, max_age))
     if against is not None:
-        report.findings.append(_drift(live, desired.state, against, report))
+        report.findings.append(_drift(live, desired, target, against, report))
     if keep:
         try:
             record([target], "validate", target.env.name, report.verdict, report.to_json())
@@ -173,7 +173,7 @@ def _backup(target: Target, folder: Path, max_age_hours: float) -> Finding:
                    summary + (f" (older than {max_age_hours:g} h)" if age > max_age_hours else ""))  # fmt: skip
 
 
-def _drift(live: ProjectState, here_desired: ProjectState, against: Target, report: Validation) -> Finding:
+def _drift(live: ProjectState, here: Desired, target: Target, against: Target, report: Validation) -> Finding:
     name = against.env.name
     try:
         reference = read_live(against)
@@ -181,7 +181,8 @@ def _drift(live: ProjectState, here_desired: ProjectState, against: Target, repo
         return Finding(f"drift from {name}", "FAIL", f"{name} could not be read", (exc.message,))
     # Both sides as if of one project: the diff compares resources, not project ids.
     reference = replace(reference, project_id=live.project_id)
-    there_desired = replace(desired_state(against.env, against.root).state, project_id=here_desired.project_id)
+    made = {target.root / f.path: here.packages[f.id] for f in target.env.project.functions}
+    there = replace(desired_state(against.env, against.root, made).state, project_id=here.state.project_id)
     report.drift = drift_between(diff(reference, live, prune_variables=True),
-                                 diff(there_desired, here_desired, prune_variables=True))  # fmt: skip
+                                 diff(there, here.state, prune_variables=True))  # fmt: skip
     return drift_finding(name, report.drift)

@@ -28,9 +28,12 @@ class Desired:
         return given if given is not None else secret_value(env, scope, key)
 
 
-def desired_state(env: Environment, root: Path) -> Desired:
+def desired_state(env: Environment, root: Path, packaged: Mapping[Path, Package] | None = None) -> Desired:
+    """``packaged``: archives already made, by folder (another environment of the same project folder: its
+    code is the same files, so it is not packaged again)."""
     project = env.project
-    packages = {f.id: package_folder(root / f.path) for f in project.functions}
+    known = packaged or {}
+    packages = {f.id: known.get(root / f.path) or package_folder(root / f.path) for f in project.functions}
     functions = tuple(FunctionState(f, packages[f.id].sha256) for f in project.functions)
     variables: list[VariableState] = []
     managed: dict[str, frozenset[str]] = {PROJECT_SCOPE: env.managed_variables()}
