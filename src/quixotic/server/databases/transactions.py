@@ -79,20 +79,6 @@ _NEEDS_ROW = {"update", "upsert", "delete", "increment", "decrement"}
 _READS = {"tablesDBGetRow", "tablesDBListRows", "databasesGetDocument", "databasesListDocuments"}
 
 
-# Appwrite's codes of the transaction errors (``quixotic.errors.ERROR_CODES`` lacks them).
-_CODES = {
-    "transaction_not_found": 404,
-    "transaction_expired": 410,
-    "transaction_conflict": 409,
-    "transaction_limit_exceeded": 400,
-    "transaction_not_ready": 400,
-}
-
-
-def _error(kind: str, message: str) -> ApiError:
-    return ApiError(kind, message, _CODES[kind])
-
-
 class _Discard(Exception):
     """Raised to roll back a trial replay, carrying what it computed."""
 
@@ -119,7 +105,7 @@ def render(doc: Mapping[str, Any]) -> dict[str, Any]:
 def _load(conn: sqlite3.Connection, project: str, transaction_id: Any) -> st.Doc:
     doc = st.meta_get(conn, project, KIND, "", str(transaction_id or ""))
     if doc is None:
-        raise _error(
+        raise ApiError(
             "transaction_not_found", f"Transaction with the requested ID '{transaction_id}' could not be found."
         )
     return doc
@@ -129,14 +115,14 @@ def _check_open(doc: st.Doc, *, committing: bool = False) -> None:
     """A transaction still usable: pending (Appwrite's errors otherwise) and not expired."""
     if doc["status"] != "pending":
         if committing:
-            raise _error(
+            raise ApiError(
                 "transaction_not_ready",
                 f"Transaction '{doc['$id']}' is {doc['status']}: only a pending transaction can be committed "
                 "or rolled back.",
             )
         raise ApiError("general_bad_request", f"Invalid or non-pending transaction: '{doc['$id']}' is {doc['status']}.")
     if _now() > parse_iso(doc["expiresAt"]):
-        raise _error(
+        raise ApiError(
             "transaction_expired", "The transaction has expired. Please create a new transaction and try again."
         )
 
@@ -227,7 +213,7 @@ def _stage(ctx: Ctx, transaction_id: Any, new: list[dict[str, Any]], *, read: bo
             doc = _load(conn, ctx.project, transaction_id)
         _check_open(doc)
         if not read and doc["operations"] + len(new) > MAX_OPERATIONS:
-            raise _error(
+            raise ApiError(
                 "transaction_limit_exceeded",
                 f"Transaction already has {doc['operations']} operations, adding {len(new)} would exceed the "
                 f"maximum of {MAX_OPERATIONS}",
@@ -404,7 +390,7 @@ def create_operations(ctx: Ctx, p: dict[str, Any]) -> Any:
         doc = _load(conn, ctx.project, p["transactionId"])
     _check_open(doc)
     if doc["operations"] + len(items) > MAX_OPERATIONS:  # before looking at them, as Appwrite does
-        raise _error(
+        raise ApiError(
             "transaction_limit_exceeded",
             f"Transaction already has {doc['operations']} operations, adding {len(items)} would exceed the "
             f"maximum of {MAX_OPERATIONS}",
@@ -446,7 +432,7 @@ def _commit(ctx: Ctx, doc: st.Doc) -> st.Doc:
             for key, version in (doc.get("versions") or {}).items():
                 table_sql, _, row_id = key.partition("/")
                 if _version(conn, table_sql, row_id) != version:
-                    raise _error(
+                    raise ApiError(
                         "transaction_conflict",
                         f"The transaction has a conflict: row '{row_id}' was changed by someone else after the "
                         "transaction first read or staged it. Nothing was applied; retry in a new transaction.",
@@ -458,7 +444,7 @@ def _commit(ctx: Ctx, doc: st.Doc) -> st.Doc:
     except ApiError as exc:
         _set_status(ctx, doc, "failed")
         if exc.type.endswith(_CONFLICTS):
-            raise _error(
+            raise ApiError(
                 "transaction_conflict", f"The transaction has a conflict: {exc.message} Nothing was applied."
             ) from exc
         raise
