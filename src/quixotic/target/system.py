@@ -116,14 +116,19 @@ class SystemDatabase:
         self.backend = backend
         self.db = backend.db
         self._ready = False
+        self._seen = False  # the database was found once: nothing of the toolkit deletes it, so it stays
 
     # --- schema -------------------------------------------------------------------------------
 
     def exists(self) -> bool:
+        """Whether the target has the system database yet (asked once it has been found: every read asks)."""
+        if self._seen or self._ready:
+            return True
         try:
             call("reading the quixotic system database", self.db.get, SYSTEM_DB)
         except NotFound:
             return False
+        self._seen = True
         return True
 
     def ensure(self) -> None:
