@@ -45,6 +45,8 @@ def test_a_short_run_meets_its_thresholds_and_a_strict_one_fails(site: Site) -> 
     assert printed["verdict"] == "FAIL" and [t["passed"] for t in printed["thresholds"]] == [False, True]
     bad = site.cli("bench", "test", "--function", "hello", "--threshold", "p95 under 800ms")
     assert bad.returncode == 1 and "METRIC OP VALUE" in bad.stderr
+    unknown = site.cli("bench", "test", "--function", "nosuch", "--path", "/", "--duration", "1s")
+    assert unknown.returncode == 1 and "no function 'nosuch'" in unknown.stderr  # refused with --path too
     assert len(site.target().system.evidence("bench")) == 2  # the malformed run sent nothing, recorded nothing
 
 

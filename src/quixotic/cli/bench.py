@@ -16,7 +16,6 @@ from quixotic.cli.options import AS_JSON, ENV, ROOT, err, out
 from quixotic.cli.report import REPORT, write_one
 from quixotic.commands import bench
 from quixotic.commands.report import check_out
-from quixotic.config.checks_file import Request
 from quixotic.evidence.bench import LATENCY_METRICS, BenchReport
 from quixotic.target import connect
 
@@ -73,12 +72,11 @@ def bench_command(
     html = check_out(report_path)
     target = connect(root, env)
     against = connect(root, compare) if compare else None
-    request = Request((method or "GET").upper(), path or "/") if (path or method) else None
     measured, warm = seconds(duration, "--duration"), seconds(warmup, "--warmup")
 
     def run(show: Callable[[bench.Progress], None] | None = None) -> BenchReport:
         return bench.bench(target, function, rate=rate, duration=measured, warmup=warm, against=against,
-                           request=request, thresholds=threshold, workers=workers, max_slowdown=max_slowdown,
+                           method=method, path=path, thresholds=threshold, workers=workers, max_slowdown=max_slowdown,
                            on_progress=show)  # fmt: skip
 
     title = f"quixotic bench {env} --function {function}" + (f" --compare {compare}" if compare else "")

@@ -153,7 +153,8 @@ def bench(
     duration: float = 30.0,
     warmup: float = 5.0,
     against: Target | None = None,
-    request: Request | None = None,
+    method: str | None = None,
+    path: str | None = None,
     thresholds: Sequence[str] = (),
     workers: int = WORKERS,
     max_slowdown: float = 1.25,
@@ -163,7 +164,7 @@ def bench(
     """Load ``function_id`` of ``target`` (and of ``against``, interleaved) and judge the thresholds; the
     report is recorded in each environment's tool state unless ``keep`` is False."""
     parsed = [parse_threshold(t) for t in thresholds]  # malformed input fails before any request
-    chosen = request or request_of(target, function_id)
+    chosen = request_of(target, function_id, method, path)
     targets = [target] if against is None else [target, against]
     slots = schedule(rate, duration, warmup, len(targets))
 
