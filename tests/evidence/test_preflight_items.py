@@ -12,6 +12,7 @@ import pytest
 from quixotic.errors import UsageError
 from quixotic.evidence.preflight import (
     Preflight,
+    age_hours,
     backup_item,
     human_items,
     migrations_item,
@@ -78,3 +79,11 @@ def test_people_confirm_the_human_items_and_nothing_else() -> None:
     gate = Preflight("prod", "dev", 24, [*items, migrations_item("m", ["0002_x"], [])])
     assert gate.verdict == "NO-GO" and gate.missing == ["communicated"] and gate.exit_code == 1
     assert migrations_item("m", [], ["0001: failed"]).status == "NO-GO"
+
+
+def test_age_hours_reads_every_timestamp_form_and_says_none_for_nonsense() -> None:
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    assert age_hours("2026-12-03T10:00:00Z", now) == 2.0
+    assert age_hours("2026-12-03T10:00:00.000+00:00", now) == 2.0
+    assert age_hours("2026-12-03T10:00:00", now) == 2.0  # no offset: UTC (it raised TypeError before)
+    assert age_hours("yesterday", now) is None

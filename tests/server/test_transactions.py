@@ -22,7 +22,7 @@ from support.sdk import Flavour
 from support.server import LocalServer, start_server
 
 from quixotic.server import admin
-from quixotic.server.clock import parse_iso
+from quixotic.timestamps import parse_iso
 
 pytestmark = pytest.mark.usefixtures("quiet_sdk")
 

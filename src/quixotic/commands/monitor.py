@@ -34,6 +34,7 @@ from quixotic.plan.release import Release
 from quixotic.sdk.boundary import call
 from quixotic.sdk.values import Query
 from quixotic.target import Target
+from quixotic.timestamps import parse_iso
 
 EXIT: Final = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 FINAL: Final = frozenset({"completed", "failed"})
@@ -44,7 +45,7 @@ def _iso(moment: float) -> str:
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return parse_iso(text).timestamp()
 
 
 def executions(target: Target, start: float, end: float, functions: list[str]) -> list[Sample]:

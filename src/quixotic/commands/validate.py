@@ -23,6 +23,7 @@ from quixotic.deploy.desired import Desired, desired_state
 from quixotic.deploy.engine import read_live
 from quixotic.errors import ApiError, QuixoticError
 from quixotic.evidence.findings import Finding, Validation, drift_between, drift_finding, plan_findings
+from quixotic.evidence.preflight import age_hours
 from quixotic.plan.diff import diff
 from quixotic.plan.plan import make_plan
 from quixotic.plan.state import ProjectState
@@ -164,9 +165,8 @@ def _backup(target: Target, folder: Path, max_age_hours: float) -> Finding:
     latest = found[0]
     if latest.problem:
         return Finding("backup", "WARN", f"the latest backup does not verify: {latest.path.name}", (latest.problem,))
-    try:
-        age = (datetime.now(UTC) - datetime.fromisoformat(latest.created_at)).total_seconds() / 3600
-    except ValueError:
+    age = age_hours(latest.created_at, datetime.now(UTC))
+    if age is None:
         return Finding("backup", "WARN", f"the latest backup has no readable date: {latest.path.name}")
     summary = f"latest {latest.path.name}, {age:.1f} h old, verified"
     return Finding("backup", "WARN" if age > max_age_hours else "PASS",

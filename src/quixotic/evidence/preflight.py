@@ -17,6 +17,7 @@ from quixotic.errors import UsageError
 from quixotic.evidence.findings import Drift, Validation
 from quixotic.plan.changes import Change
 from quixotic.plan.release import Release
+from quixotic.timestamps import parse_iso
 
 Status = Literal["GO", "NO-GO", "INFO"]
 HUMAN: Final[Mapping[str, str]] = {
@@ -87,7 +88,7 @@ def parse_confirm(text: str | None) -> list[str]:
 def age_hours(moment: str, now: datetime) -> float | None:
     """Hours from ``moment`` (ISO 8601) to ``now``; None when unreadable."""
     try:
-        return (now - datetime.fromisoformat(moment.replace("Z", "+00:00"))).total_seconds() / 3600
+        return (now - parse_iso(moment)).total_seconds() / 3600
     except ValueError:
         return None
 

@@ -17,6 +17,8 @@ from typing import Any, Final
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from quixotic.timestamps import parse_iso
+
 __all__ = ["KINDS", "render"]
 
 KINDS: Final = ("validate", "preflight", "parity", "bench", "monitor")
@@ -76,8 +78,8 @@ def _iso(epoch: float) -> str:
 
 def _epoch(text: str) -> float | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except (ValueError, AttributeError):
+        return parse_iso(text).timestamp()
+    except ValueError:
         return None
 
 

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from quixotic.errors import ApiError, UsageError
-from quixotic.server.clock import now_iso, parse_iso
+from quixotic.server.clock import now_iso
 from quixotic.server.ids import new_id, validate_id
+from quixotic.timestamps import parse_iso
 
 # The key scopes of Appwrite 1.8.1 (console ``createKey``), plus project variables' scopes.
 ALL_SCOPES: Final[tuple[str, ...]] = (

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from quixotic.timestamps import parse_iso
+
 
 def to_iso(moment: datetime) -> str:
     """Render ``moment`` as ``2020-10-15T06:38:00.000+00:00`` (naive datetimes are taken as UTC)."""
@@ -18,19 +20,6 @@ def to_iso(moment: datetime) -> str:
 def now_iso() -> str:
     """The current time in Appwrite's format."""
     return to_iso(datetime.now(UTC))
-
-
-def parse_iso(text: str) -> datetime:
-    """Parse an ISO 8601 date or datetime; raises ``ValueError`` on anything else."""
-    if not isinstance(text, str) or not text:
-        raise ValueError("not a datetime")
-    value = text.strip()
-    if value.endswith("Z"):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
 
 
 def normalize_iso(text: str) -> str:

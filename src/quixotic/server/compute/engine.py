@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quixotic.server import store as st
-from quixotic.server.clock import parse_iso, to_iso
+from quixotic.server.clock import to_iso
 from quixotic.server.compute import schedule
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
@@ -32,6 +32,7 @@ from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
 from quixotic.server.settings import ServerSettings
 from quixotic.server.storage import files
+from quixotic.timestamps import parse_iso
 
 if TYPE_CHECKING:
     from quixotic.server.compute.runtime.pool import Runtimes

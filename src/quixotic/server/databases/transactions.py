@@ -29,13 +29,14 @@ from typing import Any
 from quixotic.errors import ApiError
 from quixotic.server import queries as q
 from quixotic.server import store as st
-from quixotic.server.clock import parse_iso, to_iso
+from quixotic.server.clock import to_iso
 from quixotic.server.context import Ctx
 from quixotic.server.databases import rows
 from quixotic.server.databases.flavor import LEGACY, TABLES, Flavor, flavor_of
 from quixotic.server.ids import custom_id, new_id
 from quixotic.server.registry import HANDLERS, Handler, handles
 from quixotic.server.spec import bind, route_table
+from quixotic.timestamps import parse_iso
 
 KIND = "transaction"
 MAX_OPERATIONS = 100  # Appwrite's APP_LIMIT_DATABASE_TRANSACTION

@@ -16,13 +16,14 @@ from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
-from quixotic.server.clock import parse_iso, to_iso
+from quixotic.server.clock import to_iso
 from quixotic.server.compute.engine import DEPLOYMENTS_BUCKET, RUNTIMES, SYNC_TIMEOUT, Compute, shadow_project
 from quixotic.server.context import Ctx
 from quixotic.server.functions import model, variables
 from quixotic.server.ids import custom_id, new_id
 from quixotic.server.registry import Reply, handles
 from quixotic.server.storage import buckets, files
+from quixotic.timestamps import parse_iso
 
 ARCHIVE_MAX_SIZE: Final = 30_000_000  # the hidden archive bucket's maximumFileSize
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
