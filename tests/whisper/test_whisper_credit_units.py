@@ -61,9 +61,15 @@ def test_a_failure_after_the_debit_leaves_no_debit(whisper: Whisper, monkeypatch
         raise RuntimeError("worker died between the debit and the ledger entry")
 
     monkeypatch.setattr(b, "_ledger", boom)
+    opened: list[str] = []
+    create = b.tables.create_transaction
+    monkeypatch.setattr(b.tables, "create_transaction",
+                        lambda **kw: (lambda tx: (opened.append(tx["$id"]), tx)[1])(create(**kw)))  # fmt: skip
     with pytest.raises(RuntimeError):
         b.charge(owner, "f2", 1, 2.0, "test")
     assert whisper.balance(owner) == 5.0 and not entries(whisper, owner, "charge")
+    # the staged debit was rolled back at once (not merely left to expire, which the next test covers)
+    assert opened and [b.tables.get_transaction(tx)["status"] for tx in opened] == ["failed"] * len(opened)
 
 
 def test_an_abandoned_charge_applies_nothing(whisper: Whisper, monkeypatch: pytest.MonkeyPatch) -> None:
