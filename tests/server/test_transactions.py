@@ -352,7 +352,7 @@ def test_server_killed_mid_commit_is_all_or_nothing(tmp_path: Path) -> None:
         if status == "pending":  # the usual case: killed mid-commit; it can still commit, whole
             assert tdb.update_transaction(tx, commit=True)["status"] == "committed"
         with sqlite3.connect(tmp_path / "data" / "quixotic.db") as conn:
-            table = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'r_%'").fetchone()[0]
+            table = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'r\\_%' ESCAPE '\\'").fetchone()[0]
             assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == BULK * ROWS
     finally:
         again.process.kill()
