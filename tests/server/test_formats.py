@@ -408,3 +408,11 @@ def test_steps_lift_requests() -> None:
     assert params == {"key": "K"}
     assert formats.parse("1.9.5") == (1, 9, 5)
     assert [formats.parse(v) for v in ("", None, "1.9", "1.9.x", "a.b.c", "1.9.5.1")] == [None] * 6
+
+
+def test_the_steps_are_newest_first_so_any_version_maps_to_one_of_a_few_chains() -> None:
+
+    thresholds = [step.below for step in formats.STEPS]
+    assert thresholds == sorted(thresholds, reverse=True)
+    chains = {id(formats.chain(v)) for v in [(1, 0, n) for n in range(50)] + [(1, 9, 5), (2, 5, 0), (3, 0, 0)]}
+    assert len(chains) <= len(formats.STEPS) + 1

@@ -133,19 +133,23 @@ class Chain:
     requests: Mapping[str, tuple[ParamFilter, ...]]
 
 
-@cache
 def chain(fmt: Version) -> Chain:
+    """The filters for ``fmt``: the steps it is older than, which (STEPS newest first) are a prefix of STEPS,
+    so the cache holds at most one chain per step whatever versions requests name."""
+    return _chain(sum(1 for step in STEPS if fmt < step.below))
+
+
+@cache
+def _chain(applying: int) -> Chain:
+    steps = STEPS[:applying]
     responses: dict[str, list[ModelFilter]] = {}
     requests: dict[str, list[ParamFilter]] = {}
-    for step in STEPS:
-        if fmt >= step.below:
-            continue
+    for step in steps:  # newest first: lowered one step at a time
         for name, fn in step.responses.items():
             responses.setdefault(name, []).append(fn)
-    for step in reversed(STEPS):  # oldest first
-        if fmt < step.below:
-            for op_id, fn in step.requests.items():
-                requests.setdefault(op_id, []).append(fn)
+    for step in reversed(steps):  # oldest first: lifted one step at a time
+        for op_id, fn in step.requests.items():
+            requests.setdefault(op_id, []).append(fn)
     return Chain({k: tuple(v) for k, v in responses.items()}, {k: tuple(v) for k, v in requests.items()})
 
 
