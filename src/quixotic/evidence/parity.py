@@ -69,9 +69,19 @@ class PathDiff:
         return f"{self.request} {self.path}: {show_value(old)} -> {show_value(new)} ({self.count}x)"
 
 
+def _leaves(answer: Answer) -> dict[str, Any]:
+    return {STATUS: answer.status, **flatten(answer.body)}
+
+
 def differences(old: Answer, again: Answer, new: Answer, ignore: Sequence[str] = ()) -> tuple[list[str], list[str]]:
     """(paths that differ, paths that are noise) for one request's three answers."""
-    a, b, c = ({STATUS: x.status, **flatten(x.body)} for x in (old, again, new))
+    return _compare(_leaves(old), _leaves(again), _leaves(new), ignore)
+
+
+Leaves = dict[str, Any]
+
+
+def _compare(a: Leaves, b: Leaves, c: Leaves, ignore: Sequence[str]) -> tuple[list[str], list[str]]:
     differ, noise = [], []
     for path in sorted(set(a) | set(b) | set(c)):
         if ignored(path, ignore) and path != STATUS:
@@ -98,8 +108,8 @@ class ParityReport:
 
     def add(self, label: str, old: Answer, again: Answer, new: Answer, ignore: Sequence[str] = ()) -> None:
         self.requests += 1
-        differ, noise = differences(old, again, new, ignore)
-        a, c = ({STATUS: x.status, **flatten(x.body)} for x in (old, new))
+        a, c = _leaves(old), _leaves(new)  # flattened once, for the comparison and the examples
+        differ, noise = _compare(a, _leaves(again), c, ignore)
         for path in differ:
             entry = self.diffs.setdefault((label, path), PathDiff(label, path))
             entry.count += 1
