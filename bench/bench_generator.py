@@ -114,7 +114,7 @@ def main() -> None:
     console.print(f"generator: {len(slots)} requests at {args.rate:g}/s for {args.duration:g} s, "
                   f"{args.workers} workers, against http://127.0.0.1:{port}/")  # fmt: skip
     try:
-        outcomes, lags, _ = generate(slots, send, Request(), workers=args.workers)
+        outcomes, lags = generate(slots, send, Request(), workers=args.workers)
     finally:
         endpoint.terminate()
         endpoint.wait(10)

@@ -111,9 +111,9 @@ def generate(
     clock: Callable[[], float] = time.perf_counter,
     on_progress: Callable[[Progress], None] | None = None,
     tick: float = 0.25,
-) -> tuple[list[list[Outcome]], list[float], float]:
-    """Send every slot on schedule; per side every outcome (warm-up ones marked), every send's lag (ms) and the
-    run's start. A request still unanswered ``drain`` s after the last slot is an error."""
+) -> tuple[list[list[Outcome]], list[float]]:
+    """Send every slot on schedule; per side every outcome (warm-up ones marked), and every send's lag (ms). A
+    request still unanswered ``drain`` s after the last slot is an error."""
     if workers < 1:
         raise UsageError("at least one worker is needed")
     run = _Run(slots, send, request, clock() + 0.05, clock)
@@ -135,14 +135,14 @@ def generate(
     lags: list[float] = []
     for slot, result in zip(slots, results, strict=True):
         if result is None:  # never answered (or never sent) in time
-            outcomes[slot.side].append(Outcome(drain * 1000, 0.0, False, 0.0, slot.at, slot.warmup))
+            outcomes[slot.side].append(Outcome(drain * 1000, 0.0, False, slot.at, slot.warmup))
             continue
         _, sent, answered, executed = result
         due = run.start + slot.at
         lags.append((sent - due) * 1000)
         outcomes[slot.side].append(Outcome((answered - due) * 1000, executed.duration * 1000, executed.ok,
-                                           (sent - due) * 1000, slot.at, slot.warmup))  # fmt: skip
-    return outcomes, lags, run.start
+                                           slot.at, slot.warmup))  # fmt: skip
+    return outcomes, lags
 
 
 def bench(
@@ -171,7 +171,7 @@ def bench(
     def send(side: int, req: Request) -> Executed:
         return execute(targets[side], function_id, req)
 
-    outcomes, lags, _ = generate(slots, send, chosen, workers=workers, on_progress=on_progress)
+    outcomes, lags = generate(slots, send, chosen, workers=workers, on_progress=on_progress)
     sides, measured_of = [], []
     for side, every in zip(targets, outcomes, strict=True):
         measured = [o for o in every if not o.warmup]

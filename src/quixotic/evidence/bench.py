@@ -70,13 +70,12 @@ def schedule(rate: float, duration: float, warmup: float = 0.0, sides: int = 1) 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One request: latency from its due time (ms), Appwrite's execution duration (ms), success, how late the
-    generator sent it (ms), when it was due (s from the start) and whether it was a warm-up one."""
+    """One request: latency from its due time (ms), Appwrite's execution duration (ms), success, when it was due
+    (s from the start) and whether it was a warm-up one. (How late it was sent is in the run's lags.)"""
 
     latency_ms: float
     server_ms: float
     ok: bool
-    lag_ms: float = 0.0
     at: float = 0.0
     warmup: bool = False
 
