@@ -13,37 +13,25 @@ from quixotic.config import Column, Index, load_project
 from quixotic.config.resources import project_to_cli_json
 from quixotic.errors import ConfigError
 
-LEGACY = """{
-  "projectId": "demo",
-  "projectName": "Demo",
-  "databases": [{"$id": "app", "name": "App", "enabled": true}],
-  "collections": [
-    {
-      "$id": "notes", "$permissions": ["read(\\"users\\")"], "databaseId": "app", "name": "Notes",
-      "enabled": true, "documentSecurity": true,
-      "attributes": [
-        {"key": "owner", "type": "varchar", "required": true, "array": false, "size": 36, "default": null},
-        {"key": "status", "type": "string", "format": "enum", "elements": ["new", "done"], "required": false,
-         "array": false, "default": "new"},
-        {"key": "score", "type": "double", "required": false, "array": false, "min": 0, "default": 0.0},
-        {"key": "body", "type": "longtext", "required": false, "array": false, "default": null}
-      ],
-      "indexes": [{"key": "by_owner", "type": "key", "status": "available", "attributes": ["owner", "$createdAt"],
-                   "orders": ["asc", "desc"]}]
-    }
-  ],
-  "buckets": [
-    {"$id": "uploads", "$permissions": ["create(\\"users\\")"], "fileSecurity": true, "name": "Uploads",
-     "enabled": true, "maximumFileSize": 1000000, "allowedFileExtensions": ["wav"], "compression": "none",
-     "encryption": true, "antivirus": true}
-  ],
-  "functions": [
-    {"$id": "worker", "name": "Worker", "runtime": "python-3.11", "execute": ["users"], "events": [],
-     "schedule": "", "timeout": 60, "enabled": true, "logging": true, "entrypoint": "src/main.py",
-     "commands": "pip install -r requirements.txt", "scopes": ["rows.read"], "path": "functions/worker"}
-  ]
-}
-"""
+
+def legacy_form() -> str:
+    """PROJECT as the legacy form spells it: ``databases``, ``collections`` of ``attributes`` with
+    ``documentSecurity``, and indexes on ``attributes`` with lower-case orders and the ``status`` the API adds."""
+    data = json.loads(PROJECT)
+    data["databases"] = data.pop("tablesDB")
+    (table,) = data.pop("tables")
+    data["collections"] = [
+        {
+            "$id": "notes", "$permissions": ['read("users")'], "databaseId": "app", "name": "Notes",
+            "enabled": True, "documentSecurity": True, "attributes": table["columns"],
+            "indexes": [{"key": "by_owner", "type": "key", "status": "available",
+                         "attributes": ["owner", "$createdAt"], "orders": ["asc", "desc"]}],
+        }
+    ]  # fmt: skip
+    return json.dumps(data)
+
+
+LEGACY = legacy_form()
 
 
 def project_problems(tmp_path: Path, text: str) -> tuple[str, ...]:
