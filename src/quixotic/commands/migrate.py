@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from quixotic.commands.backup import backup
 from quixotic.errors import MigrationError
@@ -102,58 +102,50 @@ def verify(target: Target) -> StatusReport:
     return report
 
 
-def up(
-    target: Target,
-    *,
-    to: str | None = None,
-    dry_run: bool = False,
-    yes: bool = False,
-    no_backup: bool = False,
-    confirm: Confirm | None = None,
-    progress: Progress | None = None,
-    lock_wait: float = 0.0,
-    batch_size: int = BATCH,
-) -> RunResult:
+class RunOptions(TypedDict, total=False):
+    """What ``up`` and ``down`` both take besides which migrations to run (defaults: see ``_migrate``)."""
+
+    dry_run: bool
+    yes: bool
+    no_backup: bool
+    confirm: Confirm | None
+    progress: Progress | None
+    lock_wait: float
+    batch_size: int
+
+
+def up(target: Target, *, to: str | None = None, **options: Unpack[RunOptions]) -> RunResult:
     """Apply pending (and resume failed) migrations in order, up to ``to``."""
 
     def choose(states: list[Status], migrations: list[Migration]) -> list[Migration]:
         return select_up(states, None if to is None else resolve(to, migrations))
 
-    return _migrate(target, "up", choose, dry_run, yes, no_backup, confirm, progress, lock_wait, batch_size)
+    return _migrate(target, "up", choose, **options)
 
 
 def down(
-    target: Target,
-    *,
-    to: str | None = None,
-    steps: int | None = None,
-    dry_run: bool = False,
-    yes: bool = False,
-    no_backup: bool = False,
-    confirm: Confirm | None = None,
-    progress: Progress | None = None,
-    lock_wait: float = 0.0,
-    batch_size: int = BATCH,
+    target: Target, *, to: str | None = None, steps: int | None = None, **options: Unpack[RunOptions]
 ) -> RunResult:
     """Undo applied migrations newest first: ``steps`` of them (default 1), or all after ``to`` (``0``: all)."""
 
     def choose(states: list[Status], migrations: list[Migration]) -> list[Migration]:
         return select_down(states, None if to is None else resolve(to, migrations, allow_zero=True), steps)
 
-    return _migrate(target, "down", choose, dry_run, yes, no_backup, confirm, progress, lock_wait, batch_size)
+    return _migrate(target, "down", choose, **options)
 
 
 def _migrate(
     target: Target,
     direction: str,
     choose: Callable[[list[Status], list[Migration]], list[Migration]],
-    dry_run: bool,
-    yes: bool,
-    no_backup: bool,
-    confirm: Confirm | None,
-    progress: Progress | None,
-    lock_wait: float,
-    batch_size: int,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    no_backup: bool = False,
+    confirm: Confirm | None = None,
+    progress: Progress | None = None,
+    lock_wait: float = 0.0,
+    batch_size: int = BATCH,
 ) -> RunResult:
     started = time.monotonic()
     say = progress or (lambda _m: None)
