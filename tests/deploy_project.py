@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support.projects import hello_function, hello_variables
+from support.projects import appwrite_json, bucket, hello_function, hello_variables, table
 from support.server import LocalServer
 from support.site import Site, write
 
@@ -21,41 +21,23 @@ def main(context):
 VERSION = 1
 """
 
-APPWRITE_JSON: dict[str, Any] = {
-    "projectId": "",  # set to the environment's project id
-    "projectName": "Deploy test",
-    "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
-    "tables": [
-        {
-            "$id": "notes",
-            "$permissions": [],
-            "databaseId": "app",
-            "name": "Notes",
-            "enabled": True,
-            "rowSecurity": False,
-            "columns": [
+APPWRITE_JSON: dict[str, Any] = appwrite_json(
+    "",  # set to the environment's project id
+    "Deploy test",
+    tables=[
+        table(
+            "notes",
+            "Notes",
+            [
                 {"key": "title", "type": "varchar", "size": 100, "required": True, "array": False},
                 {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
             ],
-            "indexes": [{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
-        }
+            indexes=[{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+        )
     ],
-    "buckets": [
-        {
-            "$id": "uploads",
-            "$permissions": [],
-            "fileSecurity": False,
-            "name": "Uploads",
-            "enabled": True,
-            "maximumFileSize": 5000000,
-            "allowedFileExtensions": ["txt"],
-            "compression": "none",
-            "encryption": False,
-            "antivirus": False,
-        }
-    ],
-    "functions": [hello_function()],
-}
+    buckets=[bucket("uploads", "Uploads", maximum_file_size=5000000, allowed_file_extensions=["txt"])],
+    functions=[hello_function()],
+)
 
 TEMPLATE: dict[str, Any] = {
     "variables": hello_variables("A secret hello must never print."),

@@ -21,7 +21,7 @@ from appwrite.role import Role
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from support.projects import hello_function, hello_variables
+from support.projects import appwrite_json, bucket, hello_function, hello_variables, table
 from support.server import LocalServer
 from support.site import Site
 
@@ -42,19 +42,14 @@ def main(context):
     })
 """
 
-APPWRITE_JSON: dict[str, Any] = {
-    "projectId": "backup-test",
-    "projectName": "Backup test",
-    "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
-    "tables": [
-        {
-            "$id": "notes",
-            "$permissions": ['read("any")'],
-            "databaseId": "app",
-            "name": "Notes",
-            "enabled": True,
-            "rowSecurity": True,
-            "columns": [
+APPWRITE_JSON: dict[str, Any] = appwrite_json(
+    "backup-test",
+    "Backup test",
+    tables=[
+        table(
+            "notes",
+            "Notes",
+            [
                 {"key": "title", "type": "varchar", "size": 200, "required": True, "array": False},
                 {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
                 {"key": "score", "type": "double", "required": False, "array": False},
@@ -63,16 +58,14 @@ APPWRITE_JSON: dict[str, Any] = {
                 {"key": "author", "type": "string", "format": "email", "required": False, "array": False},
                 {"key": "due", "type": "datetime", "required": False, "array": False},
             ],
-            "indexes": [{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
-        },
-        {
-            "$id": "credits",
-            "$permissions": [],
-            "databaseId": "app",
-            "name": "Credits",
-            "enabled": True,
-            "rowSecurity": False,
-            "columns": [
+            indexes=[{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+            row_security=True,
+            permissions=['read("any")'],
+        ),
+        table(
+            "credits",
+            "Credits",
+            [
                 {"key": "user", "type": "varchar", "size": 36, "required": True, "array": False},
                 {"key": "balance", "type": "integer", "required": True, "array": False},
                 {
@@ -84,35 +77,15 @@ APPWRITE_JSON: dict[str, Any] = {
                     "array": False,
                 },
             ],
-            "indexes": [{"key": "by_user", "type": "unique", "columns": ["user"], "orders": ["ASC"]}],
-        },
-        {
-            "$id": "events",
-            "$permissions": [],
-            "databaseId": "app",
-            "name": "Events",
-            "enabled": True,
-            "rowSecurity": False,
-            "columns": [{"key": "payload", "type": "longtext", "required": False, "array": False}],
-            "indexes": [],
-        },
+            indexes=[{"key": "by_user", "type": "unique", "columns": ["user"], "orders": ["ASC"]}],
+        ),
+        table("events", "Events", [{"key": "payload", "type": "longtext", "required": False, "array": False}]),
     ],
-    "buckets": [
-        {
-            "$id": "uploads",
-            "$permissions": ['read("any")'],
-            "fileSecurity": True,
-            "name": "Uploads",
-            "enabled": True,
-            "maximumFileSize": 25_000_000,
-            "allowedFileExtensions": [],
-            "compression": "none",
-            "encryption": False,
-            "antivirus": False,
-        }
+    buckets=[
+        bucket("uploads", "Uploads", maximum_file_size=25_000_000, file_security=True, permissions=['read("any")'])
     ],
-    "functions": [hello_function()],
-}
+    functions=[hello_function()],
+)
 
 TEMPLATE: dict[str, Any] = {
     "variables": [
@@ -209,9 +182,9 @@ def seed(
         )
     for n in range(events):
         rows["events"].append({"$id": f"e{n}", "payload": json.dumps({"n": n, "blob": "y" * rng.randint(0, 2000)})})
-    for table, items in rows.items():
+    for table_id, items in rows.items():
         for start in range(0, len(items), 1000):
-            db.create_rows("app", table, items[start : start + 1000])
+            db.create_rows("app", table_id, items[start : start + 1000])
     files: dict[str, bytes] = {}
     for n, size in enumerate(sizes):
         data = rng.randbytes(size)

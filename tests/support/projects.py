@@ -1,8 +1,59 @@
-"""Pieces the suites' literal test projects share: the ``hello`` function and its two variables."""
+"""Pieces the suites' literal test projects share: appwrite.json and its table and bucket entries, the ``hello``
+function and its two variables."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+
+def appwrite_json(
+    project_id: str,
+    name: str,
+    *,
+    tables: Sequence[dict[str, Any]],
+    buckets: Sequence[dict[str, Any]],
+    functions: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """A whole appwrite.json (TablesDB form) whose ``tables`` live in its one database ``app``."""
+    return {
+        "projectId": project_id, "projectName": name, "tablesDB": [{"$id": "app", "name": "App", "enabled": True}],
+        "tables": list(tables), "buckets": list(buckets), "functions": list(functions),
+    }  # fmt: skip
+
+
+def table(
+    table_id: str,
+    name: str,
+    columns: Sequence[dict[str, Any]],
+    *,
+    indexes: Sequence[dict[str, Any]] = (),
+    row_security: bool = False,
+    permissions: Sequence[str] = (),
+    database: str = "app",
+) -> dict[str, Any]:
+    """A ``tables`` entry of appwrite.json (TablesDB form), enabled, in database ``app`` unless told."""
+    return {
+        "$id": table_id, "$permissions": list(permissions), "databaseId": database, "name": name, "enabled": True,
+        "rowSecurity": row_security, "columns": list(columns), "indexes": list(indexes),
+    }  # fmt: skip
+
+
+def bucket(
+    bucket_id: str,
+    name: str,
+    *,
+    maximum_file_size: int,
+    allowed_file_extensions: Sequence[str] = (),
+    file_security: bool = False,
+    permissions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A ``buckets`` entry of appwrite.json: enabled, uncompressed, neither encrypted nor scanned."""
+    return {
+        "$id": bucket_id, "$permissions": list(permissions), "fileSecurity": file_security, "name": name,
+        "enabled": True, "maximumFileSize": maximum_file_size, "allowedFileExtensions": list(allowed_file_extensions),
+        "compression": "none", "encryption": False, "antivirus": False,
+    }  # fmt: skip
 
 
 def hello_function() -> dict[str, Any]:
