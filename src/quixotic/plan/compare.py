@@ -7,7 +7,8 @@ another order, an unset bound that Appwrite reports as the largest integer).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from quixotic.plan.views import show_value
@@ -24,6 +25,18 @@ def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, .
     """The facets that differ, in ``after``'s order, then those only ``before`` has."""
     names = [*after, *(k for k in before if k not in after)]
     return tuple(k for k in names if not same(before.get(k), after.get(k)))
+
+
+def changed_settings(before: Any, after: Any, *, leave_out: Iterable[str] = ("id",)) -> tuple[str, ...]:
+    """``changed`` for resources whose every field is a setting (frozen dataclasses), but ``leave_out``;
+    tuples compare as sets, since Appwrite keeps permissions, extensions, events and scopes in no order."""
+    skip = set(leave_out)
+
+    def facets(resource: Any) -> dict[str, Any]:
+        values = ((f.name, getattr(resource, f.name)) for f in fields(resource) if f.name not in skip)
+        return {name: frozenset(value) if isinstance(value, tuple) else value for name, value in values}
+
+    return changed(facets(before), facets(after))
 
 
 def describe(name: str, old: Any, new: Any) -> str:

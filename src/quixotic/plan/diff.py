@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from quixotic.config.resources import SIZED_TYPES, SYSTEM_COLUMNS, Bucket, Column, Database, Function, Index, Table
+from quixotic.config.resources import SIZED_TYPES, SYSTEM_COLUMNS, Bucket, Column, Database, Index, Table
 from quixotic.errors import PlanError
 from quixotic.plan.changes import (
     Change,
@@ -32,7 +32,7 @@ from quixotic.plan.changes import (
     index_address,
     table_address,
 )
-from quixotic.plan.compare import changed
+from quixotic.plan.compare import changed_settings
 from quixotic.plan.schema import Verdict, compare_columns, compare_indexes, duplicates_risk
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
 from quixotic.plan.views import (
@@ -48,6 +48,10 @@ from quixotic.plan.views import (
 )
 
 SYSTEM_DATABASES: Final = frozenset({"quixotic"})
+# What is not a table's or a function's own setting: its address, a table's contents (compared column by
+# column and index by index), and a function's path (where its code is on this machine).
+TABLE_LEFT_OUT: Final = ("id", "database_id", "columns", "indexes")
+FUNCTION_LEFT_OUT: Final = ("id", "path")
 BUILD_SETTINGS: Final = ("runtime", "entrypoint", "commands")  # a deployment is built with these
 DUPLICATES_RISK: Final = "; fails if existing rows hold duplicate values"
 
@@ -169,21 +173,8 @@ def _databases(old: _Side, new: _Side) -> Iterator[Change]:
             yield Change("delete", "database", address, database_view(live), None, "destructive", reason)
         elif live is None:
             yield Change("create", "database", address, None, database_view(want), "additive", "new database")
-        elif fields := changed(_database_facets(live), _database_facets(want)):
+        elif fields := changed_settings(live, want):
             yield _update("database", address, database_view(live), database_view(want), fields)
-
-
-def _database_facets(database: Database) -> dict[str, Any]:
-    return {"name": database.name, "enabled": database.enabled}
-
-
-def _table_facets(table: Table) -> dict[str, Any]:
-    return {
-        "name": table.name,
-        "enabled": table.enabled,
-        "row_security": table.row_security,
-        "permissions": frozenset(table.permissions),
-    }
 
 
 def _tables(old: _Side, new: _Side) -> Iterator[Change]:
@@ -199,7 +190,7 @@ def _tables(old: _Side, new: _Side) -> Iterator[Change]:
             yield Change("create", "table", address, None, table_view(want), "additive", "new table")
             yield from _table_contents(Table(want.id, want.database_id, want.name), want, existing=False)
         else:
-            if fields := changed(_table_facets(live), _table_facets(want)):
+            if fields := changed_settings(live, want, leave_out=TABLE_LEFT_OUT):
                 yield _update("table", address, table_view(live), table_view(want), fields)
             yield from _table_contents(live, want, existing=True)
 
@@ -285,20 +276,6 @@ def _judged(verdict: Verdict) -> tuple[Safety, str, tuple[str, ...]]:
 # --- buckets and functions ------------------------------------------------------------------------
 
 
-def _bucket_facets(bucket: Bucket) -> dict[str, Any]:
-    return {
-        "name": bucket.name,
-        "permissions": frozenset(bucket.permissions),
-        "file_security": bucket.file_security,
-        "enabled": bucket.enabled,
-        "maximum_file_size": bucket.maximum_file_size,
-        "allowed_file_extensions": frozenset(bucket.allowed_file_extensions),
-        "compression": bucket.compression,
-        "encryption": bucket.encryption,
-        "antivirus": bucket.antivirus,
-    }
-
-
 def _buckets(old: _Side, new: _Side) -> Iterator[Change]:
     for address, live, want in _pairs(old.buckets, new.buckets):
         if want is None:
@@ -307,28 +284,8 @@ def _buckets(old: _Side, new: _Side) -> Iterator[Change]:
             yield Change("delete", "bucket", address, bucket_view(live), None, "destructive", reason)
         elif live is None:
             yield Change("create", "bucket", address, None, bucket_view(want), "additive", "new bucket")
-        elif fields := changed(_bucket_facets(live), _bucket_facets(want)):
+        elif fields := changed_settings(live, want):
             yield _update("bucket", address, bucket_view(live), bucket_view(want), fields)
-
-
-def _function_facets(function: Function, *, specification: bool) -> dict[str, Any]:
-    """Every setting but ``path`` (where the code is on this machine); ``specification`` only when desired."""
-    facets: dict[str, Any] = {
-        "name": function.name,
-        "runtime": function.runtime,
-        "entrypoint": function.entrypoint,
-        "commands": function.commands,
-        "execute": frozenset(function.execute),
-        "events": frozenset(function.events),
-        "schedule": function.schedule,
-        "timeout": function.timeout,
-        "enabled": function.enabled,
-        "logging": function.logging,
-        "scopes": frozenset(function.scopes),
-    }
-    if specification:
-        facets["specification"] = function.specification
-    return facets
 
 
 def _functions(old: _Side, new: _Side) -> Iterator[Change]:
@@ -343,10 +300,9 @@ def _functions(old: _Side, new: _Side) -> Iterator[Change]:
             reason = f"new function ({want.spec.runtime})"
             yield Change("create", "function", address, None, function_view(want.spec), "additive", reason)
         else:
-            wanted = want.spec.specification is not None
-            fields = changed(
-                _function_facets(live.spec, specification=wanted), _function_facets(want.spec, specification=wanted)
-            )
+            # a specification is compared only when the configuration sets one
+            unset = () if want.spec.specification is not None else ("specification",)
+            fields = changed_settings(live.spec, want.spec, leave_out=(*FUNCTION_LEFT_OUT, *unset))
             if fields:
                 yield _update("function", address, function_view(live.spec), function_view(want.spec), fields)
         if deployment := _deployment(live, want):
