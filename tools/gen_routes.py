@@ -1,9 +1,13 @@
 """Derive the server's route table from Appwrite's official OpenAPI specs.
 
-Run: ``python tools/gen_routes.py [SPEC_DIR]`` (default ``../shared/appwrite-spec``). Writes
+Run: ``python tools/gen_routes.py [--check] [SPEC_DIR]`` (default ``../shared/appwrite-spec``). Writes
 ``src/quixotic/server/data/routes.json``: for every operation its method, path, operationId, scope,
 success status and typed parameters. Only structured data is kept (no descriptions), so the
 server's request parsing follows the spec without shipping the spec itself.
+
+The 1.8.1 spec is the newest whose file we have; the routes newer SDKs call beyond it (renamed paths,
+methods added up to 2.5) come from the hand-kept ``tools/routes_added.json`` and are appended with
+their ``since`` (the spec's own operations get the spec's version).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "quixotic" / "server" / "data" / "routes.json"
+ADDED = ROOT / "tools" / "routes_added.json"
+# What routes.json keeps of an added route (its ``source`` and ``sdk`` notes stay in the hand-kept file).
+ADDED_KEYS = ("id", "servedAs", "method", "path", "tag", "scope", "type", "status", "consumes", "produces", "params")
 # Console-only operations the local server also serves to API keys (project variables).
 CONSOLE_PREFIXES = ("/project/variables",)
 
@@ -39,6 +46,7 @@ def _param(name: str, schema: dict[str, Any], where: str, required: bool) -> dic
 
 
 def _operations(spec: dict[str, Any], keep: Any) -> list[dict[str, Any]]:
+    since = spec["info"]["version"]
     ops: list[dict[str, Any]] = []
     for path, methods in spec["paths"].items():
         if not keep(path):
@@ -73,20 +81,47 @@ def _operations(spec: dict[str, Any], keep: Any) -> list[dict[str, Any]]:
                     "consumes": consumes,
                     "produces": produces,
                     "params": params,
+                    "since": since,
                 }
             )
     return ops
 
 
+def _added(known: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hand-kept routes, checked against the spec's: a new path, and a ``servedAs`` that exists."""
+    ids = {op["id"] for op in known}
+    routes = {(op["method"], op["path"]) for op in known}
+    out: list[dict[str, Any]] = []
+    for raw in json.loads(ADDED.read_text())["operations"]:
+        where = f"{ADDED.name}: {raw['id']} ({raw['method']} {raw['path']})"
+        if (raw["method"], raw["path"]) in routes:
+            raise SystemExit(f"{where}: the spec already has this route; remove it from {ADDED.name}")
+        if raw.get("servedAs") and raw["servedAs"] not in ids:
+            raise SystemExit(f"{where}: servedAs {raw['servedAs']!r} is no operation of the spec")
+        routes.add((raw["method"], raw["path"]))
+        out.append({**{k: raw[k] for k in ADDED_KEYS if k in raw}, "since": raw["since"]})
+    return out
+
+
 def main() -> None:
-    spec_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "appwrite-spec"
+    args = sys.argv[1:]
+    check = "--check" in args  # exit 1 when routes.json is not what its sources give (a test runs this)
+    args = [a for a in args if a != "--check"]
+    spec_dir = Path(args[0]) if args else ROOT.parent / "shared" / "appwrite-spec"
     server = json.loads((spec_dir / "open-api3-1.8.x-server.json").read_text())
     console = json.loads((spec_dir / "open-api3-1.8.x-console.json").read_text())
     ops = _operations(server, lambda _p: True)
     ops += _operations(console, lambda p: p.startswith(CONSOLE_PREFIXES))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+    ops += _added(ops)
     doc = {"version": server["info"]["version"], "operations": ops}
-    OUT.write_text(json.dumps(doc, indent=0, sort_keys=True) + "\n")
+    text = json.dumps(doc, indent=0, sort_keys=True) + "\n"
+    if check:
+        if not OUT.is_file() or OUT.read_text() != text:
+            raise SystemExit(f"{OUT.relative_to(ROOT)} is stale: run python tools/gen_routes.py")
+        print(f"{OUT.relative_to(ROOT)} is up to date ({len(ops)} operations)")
+        return
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text)
     print(f"wrote {len(ops)} operations to {OUT.relative_to(ROOT)}")
 
 

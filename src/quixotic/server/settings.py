@@ -25,6 +25,7 @@ class ServerSettings:
     function_concurrency: int = DEFAULT_FUNCTION_CONCURRENCY  # warm workers per deployment
     build_timeout: float = DEFAULT_BUILD_TIMEOUT  # seconds a deployment build may take
     appwrite_version: str = APPWRITE_VERSION  # the Appwrite version emulated (QUIXOTIC_APPWRITE_VERSION)
+    record_ops: str = ""  # a file to note each operation ID requested in (QUIXOTIC_RECORD_OPS; tools/coverage.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -45,4 +46,5 @@ class ServerSettings:
             function_concurrency=int(source.get("QUIXOTIC_FUNCTION_CONCURRENCY", str(DEFAULT_FUNCTION_CONCURRENCY))),
             build_timeout=float(source.get("QUIXOTIC_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT)),
             appwrite_version=version,
+            record_ops=source.get("QUIXOTIC_RECORD_OPS", ""),
         )

@@ -8,15 +8,19 @@ Appwrite's wording when a parameter is missing or of the wrong type.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from quixotic.errors import ApiError
+from quixotic.server import validation
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class Param:
 
 @dataclass(frozen=True)
 class Operation:
-    id: str
+    id: str  # the operation the server runs: its handler, response model and transaction staging key on it
     method: str
     path: str
     tag: str
@@ -47,23 +51,8 @@ class Operation:
     params: tuple[Param, ...]
     pattern: re.Pattern[str] = field(compare=False, repr=False)
     literal_weight: tuple[int, ...] = field(compare=False, repr=False)
-
-
-# Routes Appwrite 1.8.1 serves that its server spec does not list.
-_EXTRA = [
-    {
-        "id": "healthGetVersion",
-        "method": "GET",
-        "path": "/health/version",
-        "tag": "health",
-        "scope": "public",
-        "type": "",
-        "status": 200,
-        "consumes": "application/json",
-        "produces": "application/json",
-        "params": [],
-    }
-]
+    appwrite_id: str = ""  # Appwrite's ID for this route: ``id``, except for a route served as another operation
+    since: str = ""  # the Appwrite version that documents the route (``tools/routes_added.json`` for newer ones)
 
 
 # Parameters of newer formats than the 1.8 spec's, for the operations the server implements: the
@@ -113,7 +102,7 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
         for p in raw["params"]
     )
     return Operation(
-        id=raw["id"],
+        id=raw.get("servedAs") or raw["id"],
         method=raw["method"],
         path=raw["path"],
         tag=raw["tag"],
@@ -123,37 +112,77 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
         consumes=raw["consumes"],
         produces=raw["produces"],
         params=params,
+        appwrite_id=raw["id"],
+        since=raw.get("since", ""),
         pattern=re.compile(f"^{regex}$"),
         literal_weight=weight,
     )
 
 
 class RouteTable:
-    """Matches (method, path) to an operation; literal segments win over parameters."""
+    """Matches (method, path) to an operation; literal segments win over parameters.
+
+    ``by_id`` holds each operation's first route (the spec's, where a newer path serves it too).
+    """
 
     def __init__(self, operations: Iterable[Mapping[str, Any]]) -> None:
         self._by_method: dict[str, list[Operation]] = {}
         self.by_id: dict[str, Operation] = {}
-        for raw in operations:
-            op = _compile(raw)
+        self.operations: tuple[Operation, ...] = tuple(_compile(raw) for raw in operations)
+        for op in self.operations:
             self._by_method.setdefault(op.method, []).append(op)
             self.by_id.setdefault(op.id, op)
         for ops in self._by_method.values():
             ops.sort(key=lambda o: o.literal_weight, reverse=True)
+        self._record: OpRecord | None = None
+
+    def recording(self, path: str) -> RouteTable:
+        """This table, noting each Appwrite operation ID it matches in the file at ``path`` (none when empty).
+
+        ``tools/coverage.py`` sets ``QUIXOTIC_RECORD_OPS`` for a test run and reads the file back, so
+        "exercised by tests" is what the servers the tests started were asked for.
+        """
+        if not path:
+            return self
+        table = copy.copy(self)
+        table._record = OpRecord(Path(path))
+        return table
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
         for op in self._by_method.get(method.upper(), []):
-            found = op.pattern.match(path)
+            found = op.pattern.fullmatch(path)  # whole: `$` would take a trailing newline
             if found:
+                if self._record is not None:
+                    self._record.note(op.appwrite_id)
                 return op, found.groupdict()
         return None
+
+
+class OpRecord:
+    """Appends each operation ID once per process to a file many server processes may share."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def note(self, op_id: str) -> None:
+        if op_id in self._seen:
+            return
+        with self._lock:
+            if op_id in self._seen:
+                return
+            self._seen.add(op_id)
+            # One short write to a file opened for appending lands whole, whichever process wrote last.
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(op_id + "\n")
 
 
 @cache
 def route_table() -> RouteTable:
     text = resources.files("quixotic.server").joinpath("data/routes.json").read_text()
     doc = json.loads(text)
-    return RouteTable([_native(raw) for raw in (*doc["operations"], *_EXTRA)])
+    return RouteTable([_native(raw) for raw in doc["operations"]])
 
 
 # --- request decoding ---------------------------------------------------------------------------
@@ -174,6 +203,8 @@ def unflatten(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
             out[name] = value
             continue
         parts = re.findall(r"\[([^\[\]]*)\]", rest)
+        if len(parts) > validation.MAX_DEPTH:
+            raise validation.invalid(name, f"a key may hold at most {validation.MAX_DEPTH} [brackets]")
         node: Any = out
         node_key: Any = name
         for part in parts:
@@ -197,8 +228,7 @@ def _listify(value: Any) -> Any:
     return value
 
 
-def _invalid(name: str, why: str) -> ApiError:
-    return ApiError("general_argument_invalid", f"Invalid `{name}` param: {why}")
+_invalid = validation.invalid
 
 
 def _coerce(param: Param, value: Any, from_text: bool) -> Any:
@@ -219,7 +249,7 @@ def _coerce(param: Param, value: Any, from_text: bool) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, str) and from_text:
+        if isinstance(value, str) and from_text and len(value.strip()) <= validation.MAX_NUMBER_CHARS:
             try:
                 return int(value)
             except ValueError:
@@ -230,7 +260,7 @@ def _coerce(param: Param, value: Any, from_text: bool) -> Any:
             raise _invalid(name, "Value must be a valid number")
         if isinstance(value, int | float):
             return value
-        if isinstance(value, str) and from_text:
+        if isinstance(value, str) and from_text and len(value.strip()) <= validation.MAX_NUMBER_CHARS:
             try:
                 number = float(value)
             except ValueError:
@@ -256,10 +286,7 @@ def _coerce(param: Param, value: Any, from_text: bool) -> Any:
         return value
     if kind == "object":
         if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError as exc:
-                raise _invalid(name, "Value must be a valid JSON object") from exc
+            value = validation.loads(value, f"the `{name}` param")
         if not isinstance(value, dict | list):
             raise _invalid(name, "Value must be a valid object")
         return value
@@ -277,7 +304,11 @@ def bind(
     out: dict[str, Any] = {}
     for param in op.params:
         if param.where == "path":
-            out[param.name] = path_params.get(param.name, "")
+            text = path_params.get(param.name, "")
+            if param.name.endswith("Id"):
+                out[param.name] = validation.check_path_id(text, param.name)
+            else:
+                out[param.name] = validation.check_path_text(text, param.name)
             continue
         if param.where == "query":
             source, from_text = query, True
@@ -289,5 +320,22 @@ def bind(
                 raise ApiError("general_argument_invalid", f'Param "{param.name}" is not optional.')
             out[param.name] = param.default if param.has_default else None
             continue
-        out[param.name] = _coerce(param, value, from_text)
+        if isinstance(value, validation.Refused):
+            raise _invalid(param.name, value.why)
+        out[param.name] = _limited(op, param, _coerce(param, value, from_text))
     return out
+
+
+def _limited(op: Operation, param: Param, value: Any) -> Any:
+    """``value`` held to the input limits of ``validation`` for its name and type."""
+    if param.type == "string" and isinstance(value, str):
+        return validation.check_text(value, param.name, validation.text_limit(op.id, param.name, param.format))
+    if param.type == "integer":
+        return validation.check_integer(value, param.name, param.format)
+    if param.type == "number":
+        return validation.check_number(value, param.name)
+    if param.type == "array":
+        return validation.check_array(value, param.name)
+    if param.type == "object":
+        return validation.check_object(value, param.name)
+    return value
