@@ -7,48 +7,76 @@ thread, and render its result. Errors are mapped to Appwrite's JSON here and now
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from quixotic.errors import ApiError
-from quixotic.server import auth, formats
+from quixotic.server import auth, formats, validation
 from quixotic.server.compute.engine import Compute
 from quixotic.server.compute.keys import verify_dynamic_key
 from quixotic.server.context import Ctx, Upload
 from quixotic.server.registry import Reply, load_all
 from quixotic.server.settings import ServerSettings
-from quixotic.server.spec import bind, route_table, unflatten
+from quixotic.server.spec import Operation, bind, route_table, unflatten
 from quixotic.server.store import Store
 from quixotic.server.version import APPWRITE_VERSION
 from quixotic.server.worker import Worker
 
 log = logging.getLogger("quixotic.server")
 
-MAX_MULTIPART_FIELD = 1024 * 1024
 _BASE_HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "X-Powered-By": "quixotic"}
 _PASSED_CODES = {400, 401, 402, 403, 404, 405, 408, 409, 410, 412, 416, 422, 429, 451, 501, 503}
 
 
+# Routes whose handlers keep their own transactions: they wait on other threads that need the store (a
+# synchronous execution runs function code that calls the API back; retiring a function's workers), run
+# a row transaction's trials (which must start outside any SQLite transaction), or move files on disk
+# that a rollback would not move back. Every other write runs in ONE transaction with its rendering.
+_OWN_TRANSACTIONS = frozenset(
+    {
+        "functionsCreateExecution",
+        "functionsCreateDeployment",
+        "functionsUpdateFunctionDeployment",
+        "functionsDelete",
+        "functionsDeleteDeployment",
+        "storageCreateFile",
+        "storageDeleteFile",
+        "storageDeleteBucket",
+    }
+)
+
+
+def _atomic(op: Operation, params: Mapping[str, Any]) -> bool:
+    """Whether the handler and the encoding of its answer share one transaction (a write whose answer
+    cannot be encoded is rolled back, so no 5xx leaves a write behind)."""
+    if op.method == "GET" or op.id in _OWN_TRANSACTIONS or params.get("transactionId"):
+        return False
+    return "Transaction" not in op.id and "Operations" not in op.id
+
+
 def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Response:
-    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    body = validation.encode(value)
     headers = {**_BASE_HEADERS, **(extra or {})}
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def error_response(exc: ApiError, version: str = APPWRITE_VERSION) -> Response:
     code = exc.code if exc.code in _PASSED_CODES else 500
-    body = {"message": exc.message, "code": code, "type": exc.type, "version": version}
+    # A message may quote what the client sent: anything that is not text is escaped, never a 500.
+    message = exc.message.encode("utf-8", "backslashreplace").decode("utf-8")
+    body = {"message": message, "code": code, "type": exc.type, "version": version}
     return _json(body, code)
 
 
@@ -108,13 +136,15 @@ class Server:
             return error_response(ApiError("general_unknown", "Server Error", 500), self.version)
 
     async def _handle(self, request: Request, extra: dict[str, str], fmt: formats.Version) -> Response:
-        path = "/" + request.path_params.get("path", "").strip("/")
+        # The decoded path itself, not the router's match of it: ``/users/u1%0a`` is the ID "u1\n".
+        full: str = request.scope["path"]
+        path = "/" + (full[3:] if full.startswith("/v1") else full).strip("/")
         method = request.method.upper()
         found = self.routes.match(method, path)
         if found is None:
             raise ApiError(
                 "general_route_not_found",
-                f"Route not found: {method} /v1{path}. Check the endpoint.",
+                f"Route not found: {method} {full.encode('unicode_escape').decode()}. Check the endpoint.",
             )
         op, path_params = found
         handler = self.handlers.get(op.id)
@@ -138,31 +168,17 @@ class Server:
         uploads: dict[str, Upload] = {}
         body_is_text = False
         if method != "GET":
+            limit = validation.MAX_BODY
+            _check_length(headers.get("content-length"), limit)
+            capped = Request(request.scope, _capped(request.receive, limit))
             content_type = headers.get("content-type", "")
             if content_type.startswith("multipart/form-data"):
                 body_is_text = True
-                try:
-                    form = await request.form(max_part_size=MAX_MULTIPART_FIELD)
-                except Exception as exc:  # no boundary, a broken part, a part too large: the parser's words
-                    raise ApiError(
-                        "general_argument_invalid", f"The multipart request body could not be read: {exc}"
-                    ) from exc
-                pairs: list[tuple[str, Any]] = []
-                for key, value in form.multi_items():
-                    if isinstance(value, UploadFile):
-                        uploads[key] = Upload(value.filename or key, value.content_type or "", value.file)
-                    else:
-                        pairs.append((key, value))
-                body = unflatten(pairs)
-                for key in uploads:
-                    body.setdefault(key, uploads[key])
+                body, uploads = await _read_form(capped)
             else:
-                raw = await request.body()
+                raw = await capped.body()
                 if raw.strip():
-                    try:
-                        decoded = json.loads(raw)
-                    except (ValueError, RecursionError) as exc:
-                        raise ApiError("general_argument_invalid", f"Invalid JSON in the request body: {exc}") from exc
+                    decoded = validation.loads(raw)
                     if not isinstance(decoded, dict):
                         raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
                     body = decoded
@@ -173,16 +189,92 @@ class Server:
         ctx = Ctx(
             self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
         )
-        result = await run_in_threadpool(handler, ctx, params)
-        # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
-        # the caller gets (delete handlers emit a model of their own, which stays native).
-        if isinstance(result, Reply):
-            formats.lower(fmt, op.id, result.body)
-        else:
-            formats.lower(fmt, op.id, result)
+        response = await run_in_threadpool(self._run, handler, ctx, params, fmt, extra)
         if ctx.events:
             await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
-        return _render(result, op.status, extra)
+        return response
+
+    def _run(
+        self, handler: Callable[[Ctx, dict[str, Any]], Any], ctx: Ctx, params: dict[str, Any],
+        fmt: formats.Version, extra: dict[str, str],
+    ) -> Response:  # fmt: skip
+        """The handler and its answer, encoded; a write and its encoding in one transaction (``_atomic``)."""
+        with self.store.tx() if _atomic(ctx.op, params) else nullcontext():
+            result = handler(ctx, params)
+            # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
+            # the caller gets (delete handlers emit a model of their own, which stays native).
+            if isinstance(result, Reply):
+                formats.lower(fmt, ctx.op.id, result.body)
+            else:
+                formats.lower(fmt, ctx.op.id, result)
+            return _render(result, ctx.op.status, extra)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        "general_argument_invalid",
+        f"The request body is larger than {limit:,} bytes. Upload large files in chunks (the SDK does) "
+        "and split bulk writes into several requests.",
+    )
+
+
+def _check_length(declared: str | None, limit: int) -> None:
+    """Refuse a body whose declared length is over ``limit`` before reading any of it."""
+    if declared is None:
+        return
+    text = declared.strip()
+    if not text.isdigit():
+        raise ApiError("general_argument_invalid", "The Content-Length header is not a number of bytes.")
+    if len(text) > 15 or int(text) > limit:  # 15 digits: far above any limit, never a long parse
+        raise _too_large(limit)
+
+
+def _capped(receive: Callable[[], Any], limit: int) -> Callable[[], Any]:
+    """``receive`` that refuses the body once more than ``limit`` bytes have come, while reading."""
+    seen = 0
+
+    async def capped() -> Message:
+        nonlocal seen
+        message: Message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _too_large(limit)
+        return message
+
+    return capped
+
+
+async def _read_form(request: Request) -> tuple[dict[str, Any], dict[str, Upload]]:
+    """A multipart body as parameters and file parts, held to the multipart limits of ``validation``."""
+    try:
+        form = await request.form(
+            max_files=validation.MAX_MULTIPART_FILES,
+            max_fields=validation.MAX_MULTIPART_FIELDS,
+            max_part_size=validation.MAX_MULTIPART_FIELD,
+        )
+    except ApiError:
+        raise
+    except Exception as exc:  # no boundary, a broken part, too many parts, a part too large: the parser's words
+        raise ApiError(
+            "general_argument_invalid", f"The multipart request body could not be read: {_detail(exc)}"
+        ) from exc
+    uploads: dict[str, Upload] = {}
+    pairs: list[tuple[str, Any]] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            uploads[key] = Upload(value.filename or key, value.content_type or "", value.file)
+        else:
+            pairs.append((key, value))
+    body = unflatten(pairs)
+    for key in uploads:
+        body.setdefault(key, uploads[key])
+    return body, uploads
+
+
+def _detail(exc: Exception) -> str:
+    detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(detail)
 
 
 def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[str, str] | None = None) -> Starlette:
@@ -201,12 +293,20 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
         finally:
             server.close()
 
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        # Starlette's router answers 404/405 itself for what its patterns do not take (a CR or LF in
+        # the path, another method): the same dispatch, so the answer is Appwrite's error JSON.
+        if isinstance(exc, HTTPException) and exc.status_code in (404, 405):
+            return await server.dispatch(request)
+        return error_response(ApiError("general_unknown", "Server Error", 500), server.version)
+
     app = Starlette(
         routes=[
             Route("/v1/{path:path}", server.dispatch, methods=methods),
             Route("/v1", server.dispatch, methods=methods),
         ],
         lifespan=lifespan,
+        exception_handlers={404: unrouted, 405: unrouted},
     )
     app.state.server = server
     return app

@@ -58,7 +58,8 @@ _MODEL_KEYS: Final = (
     "bucketId", "name", "signature", "mimeType", "sizeOriginal", "chunksTotal", "chunksUploaded",
     "encryption", "compression",
 )  # fmt: skip
-_CONTENT_RANGE_RE: Final = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
+# Numbers of at most 15 digits (over 900 TB): a longer one is refused as malformed, never parsed.
+_CONTENT_RANGE_RE: Final = re.compile(r"\s*bytes\s+(\d{1,15})-(\d{1,15})/(\d{1,15})\s*", re.IGNORECASE)
 # Deterministic: Python's built-in table only, not whatever /etc/mime.types the machine has.
 _MIME: Final = mimetypes.MimeTypes()
 _ENCODING_TYPES: Final = {
@@ -170,7 +171,7 @@ def _bad_range(header: str, why: str) -> ApiError:
 
 
 def content_range(header: str) -> Chunk:
-    m = _CONTENT_RANGE_RE.match(header)
+    m = _CONTENT_RANGE_RE.fullmatch(header)
     if m is None:
         raise _bad_range(header, "it is not of the form `bytes START-END/TOTAL`")
     chunk = Chunk(int(m.group(1)), int(m.group(2)), int(m.group(3)))

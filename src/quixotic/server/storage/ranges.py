@@ -10,13 +10,14 @@ from urllib.parse import quote
 from quixotic.errors import ApiError
 
 MAX_RANGE_OUTPUT: Final = 10 * 1024 * 1024  # an open-ended Range gets at most this much, as in Appwrite
-_RANGE_RE: Final = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# At most 15 digits per bound: a longer number is an unsatisfiable range, never parsed.
+_RANGE_RE: Final = re.compile(r"\s*bytes\s*=\s*(\d{0,15})\s*-\s*(\d{0,15})\s*", re.IGNORECASE)
 
 
 def byte_range(header: str, size: int) -> tuple[int, int]:
     """``Range: bytes=A-B`` (one range) as Appwrite serves it: END must be inside the file, an open end
     gets at most 10 MiB; a suffix ``bytes=-N`` is the last N bytes."""
-    m = _RANGE_RE.match(header)
+    m = _RANGE_RE.fullmatch(header)
     if m is not None and (m.group(1) or m.group(2)):
         first, last = m.group(1), m.group(2)
         if not first:
