@@ -156,6 +156,24 @@ def _update(kind: Kind, address: str, before: dict[str, Any], after: dict[str, A
     return Change("update", kind, address, before, after, "compatible", reason, fields)
 
 
+def _settings_changes(
+    kind: Kind,
+    old: dict[str, V],
+    new: dict[str, V],
+    view: Callable[[V], dict[str, Any]],
+    gone: Callable[[V], str],
+) -> Iterator[Change]:
+    """Resources that are only their settings (databases, buckets): deleted, created or updated in place."""
+    for address, live, want in _pairs(old, new):
+        if want is None:
+            assert live is not None
+            yield Change("delete", kind, address, view(live), None, "destructive", gone(live))
+        elif live is None:
+            yield Change("create", kind, address, None, view(want), "additive", f"new {kind}")
+        elif fields := changed_settings(live, want):
+            yield _update(kind, address, view(live), view(want), fields)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -164,17 +182,12 @@ def _count(n: int, noun: str) -> str:
 
 
 def _databases(old: _Side, new: _Side) -> Iterator[Change]:
-    for address, live, want in _pairs(old.databases, new.databases):
-        if want is None:
-            assert live is not None
-            tables = sorted(t.id for t in old.tables_of(live.id))
-            what = f"its {_count(len(tables), 'table')} ({', '.join(tables)}) and all their rows" if tables else ""
-            reason = "not in the configuration: drops the database" + (f", {what}" if what else "")
-            yield Change("delete", "database", address, database_view(live), None, "destructive", reason)
-        elif live is None:
-            yield Change("create", "database", address, None, database_view(want), "additive", "new database")
-        elif fields := changed_settings(live, want):
-            yield _update("database", address, database_view(live), database_view(want), fields)
+    def gone(live: Database) -> str:
+        tables = sorted(t.id for t in old.tables_of(live.id))
+        what = f"its {_count(len(tables), 'table')} ({', '.join(tables)}) and all their rows" if tables else ""
+        return "not in the configuration: drops the database" + (f", {what}" if what else "")
+
+    return _settings_changes("database", old.databases, new.databases, database_view, gone)
 
 
 def _tables(old: _Side, new: _Side) -> Iterator[Change]:
@@ -277,15 +290,10 @@ def _judged(verdict: Verdict) -> tuple[Safety, str, tuple[str, ...]]:
 
 
 def _buckets(old: _Side, new: _Side) -> Iterator[Change]:
-    for address, live, want in _pairs(old.buckets, new.buckets):
-        if want is None:
-            assert live is not None
-            reason = "not in the configuration: deletes the bucket and every file in it"
-            yield Change("delete", "bucket", address, bucket_view(live), None, "destructive", reason)
-        elif live is None:
-            yield Change("create", "bucket", address, None, bucket_view(want), "additive", "new bucket")
-        elif fields := changed_settings(live, want):
-            yield _update("bucket", address, bucket_view(live), bucket_view(want), fields)
+    def gone(_live: Bucket) -> str:
+        return "not in the configuration: deletes the bucket and every file in it"
+
+    return _settings_changes("bucket", old.buckets, new.buckets, bucket_view, gone)
 
 
 def _functions(old: _Side, new: _Side) -> Iterator[Change]:
