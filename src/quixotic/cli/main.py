@@ -13,6 +13,7 @@ from rich.markup import escape
 from quixotic.cli import (
     backup,
     bench,
+    ci,
     deploy,
     env,
     migrate,
@@ -35,7 +36,7 @@ key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server."
 app.add_typer(local_app, name="local")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
-for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity, bench, preflight, report):
+for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity, bench, preflight, report, ci):
     module.register(app)
 
 

@@ -8,6 +8,7 @@ from what is live and finishes the job.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,10 +17,12 @@ from quixotic.deploy.desired import Desired, desired_state
 from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
 from quixotic.errors import PlanError
+from quixotic.plan.freeze import Refused, active, check_freeze, freeze_record, frozen_changes, given_reason
 from quixotic.plan.plan import Plan, make_plan
 from quixotic.plan.release import Release
 from quixotic.plan.state import ProjectState
 from quixotic.target import Target
+from quixotic.target.provenance import git_branch
 
 __all__ = ["SCHEMA_KINDS", "Confirm", "Progress", "deploy", "plan", "releases", "rollback", "vars_plan", "vars_sync"]
 VARIABLES = frozenset({"variable"})
@@ -30,6 +33,7 @@ class PlanResult:
     plan: Plan
     live: ProjectState
     desired: Desired
+    frozen: tuple[Refused, ...] = ()  # what the environment's feature freeze, in force today, would refuse
 
 
 def _planner(
@@ -46,7 +50,9 @@ def plan(target: Target, *, prune_variables: bool = False) -> PlanResult:
     """Compare the live project with the configuration."""
     desired = desired_state(target.env, target.root)
     live = read_live(target)
-    return PlanResult(_planner(target, desired, prune_variables, None)(live), live, desired)
+    result = _planner(target, desired, prune_variables, None)(live)
+    frozen = frozen_changes(result) if active(target.env.freeze, dt.date.today()) else ()
+    return PlanResult(result, live, desired, frozen)
 
 
 def restrict(full: Plan, kinds: frozenset[str]) -> Plan:
@@ -74,20 +80,39 @@ def deploy(
     progress: Progress | None = None,
     lock_wait: float = 0.0,
     only: frozenset[str] | None = None,
+    hotfix: str | None = None,
+    override_freeze: str | None = None,
 ) -> DeployResult:
     """Apply the environment's configuration to its project and record a release.
 
     ``only`` limits the plan to some kinds of change (``vars sync`` applies only variables). The desired
     state (the functions' packages) is computed once; nothing to do is decided before the lock, so a no-op
-    deploy makes no write call at all.
+    deploy makes no write call at all. A feature freeze in force refuses a plan with prohibited changes
+    (:mod:`quixotic.plan.freeze`) unless ``override_freeze`` gives a reason; ``hotfix`` (a reason) marks the
+    release as a hotfix with its branch. Both are recorded on the release.
     """
+    hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
     desired = desired_state(target.env, target.root)
+    planner, today = _planner(target, desired, prune_variables, only), dt.date.today()
+
+    def checked(live: ProjectState) -> Plan:
+        planned = planner(live)
+        check_freeze(planned, target.env.freeze, today, override=override_freeze)
+        return planned
+
+    def record(planned: Plan, _live: ProjectState) -> dict[str, object]:
+        fields = freeze_record(target.env.freeze, today, planned, override=override_freeze, hotfix=hotfix)
+        if "hotfix" in fields:
+            fields["hotfix"]["branch"] = git_branch(target.root)
+        return fields
+
     done = apply_under_lock(
         target,
         kind="deploy" if only is None else "vars",
-        planner=_planner(target, desired, prune_variables, only),
+        planner=checked,
         desired=desired,
         saved=plan_file,
+        record=record,
         allow_destructive=allow_destructive,
         yes=yes,
         confirm=confirm,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from quixotic.config.environment_file import Protection
+from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.config.resources import ProjectSpec, project_to_cli_json
 from quixotic.config.secrets import REDACTED, SecretValue, redact
 from quixotic.config.variables import VarType
@@ -93,6 +94,7 @@ class Environment:
     secrets_file: str
     description: str = ""
     missing_secrets: tuple[str, ...] = ()
+    freeze: FeatureFreeze | None = None  # declared in the environment file; quixotic.plan.freeze enforces it
 
     @property
     def project_id(self) -> str:
@@ -166,6 +168,7 @@ class Environment:
                 "backupBeforeMigrations": self.protection.backup_before_migrations,
                 "backupMaxAgeHours": self.protection.backup_max_age_hours,
             },
+            "freeze": None if self.freeze is None else self.freeze.to_json(),
             "variables": {
                 v.name: {
                     "value": v.shown_value(),

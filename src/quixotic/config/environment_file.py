@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
 from quixotic.config.fields import Field, Loc, as_object, flag, identifier, number, optional, read_object, text, url
+from quixotic.config.freeze_file import FeatureFreeze, parse_freeze
 from quixotic.config.problems import Problems
 
 
@@ -62,6 +63,7 @@ ENVIRONMENT_FIELDS: Final[Mapping[str, Field]] = {
     "buckets": Field("buckets", _object, {}),
     "functions": Field("functions", _object, {}),
     "protection": Field("protection", _object, {}),
+    "freeze": Field("freeze", lambda value: value, None),  # checked by parse_freeze
 }
 
 
@@ -78,6 +80,7 @@ class EnvironmentFile:
     buckets: Mapping[str, Any] = field(default_factory=dict)
     functions: Mapping[str, Any] = field(default_factory=dict)
     protection: Protection = Protection()
+    freeze: FeatureFreeze | None = None
 
 
 def parse_environment_file(data: object, file: str, problems: Problems) -> EnvironmentFile | None:
@@ -100,6 +103,7 @@ def parse_environment_file(data: object, file: str, problems: Problems) -> Envir
         backup_before_migrations=bool(given.get("backup_before_migrations", False)),
         backup_max_age_hours=float(given.get("backup_max_age_hours", Protection.backup_max_age_hours)),
     )
+    v["freeze"] = parse_freeze(v["freeze"], loc.at("freeze"), problems)
     v["project_id"] = v["project_id"] or ""
     v["endpoint"] = v["endpoint"] or ""
     return EnvironmentFile(file=file, **v)

@@ -143,6 +143,7 @@ def resolve(
         secrets_file=store.file,
         description=env_file.description,
         missing_secrets=values.missing_secrets,
+        freeze=env_file.freeze,
     )
 
 

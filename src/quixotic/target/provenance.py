@@ -30,3 +30,21 @@ def git_commit(root: Path) -> str:
     except OSError:
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def git_branch(root: Path) -> str:
+    """The branch being deployed: CI's ``GITHUB_REF_NAME``, else the one checked out at ``root`` (empty outside git)."""
+    if os.environ.get("GITHUB_REF_NAME"):
+        return os.environ["GITHUB_REF_NAME"]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except OSError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
