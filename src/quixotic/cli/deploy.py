@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(result.plan.to_json())
         else:
             show_plan(result.plan)
+        for refused in result.frozen:  # what the environment's feature freeze would refuse
+            err.print(f"[red]frozen:[/] {escape(str(refused))}")
         raise typer.Exit(0 if result.plan.is_empty else 2)
 
     @app.command("deploy")
@@ -68,6 +70,10 @@ def register(app: typer.Typer) -> None:
         allow_destructive: bool = typer.Option(False, help="Allow changes that delete or recreate data."),
         prune_variables: bool = typer.Option(False, help="Also remove variables this project does not manage."),
         wait: float = typer.Option(0.0, help="Seconds to wait for another deploy of this environment to finish."),
+        hotfix: str = typer.Option(None, "--hotfix", help="Record this deploy as a hotfix, with this reason."),
+        override_freeze: str = typer.Option(
+            None, "--override-freeze", help="Apply changes the feature freeze prohibits; the reason is recorded."
+        ),
         root: Path = ROOT,
     ) -> None:
         """Apply the configuration to the environment's project and record a release."""
@@ -87,6 +93,8 @@ def register(app: typer.Typer) -> None:
             confirm=ask,
             progress=say,
             lock_wait=wait,
+            hotfix=hotfix,
+            override_freeze=override_freeze,
         )
         if result.release_id is None:
             out.print(f"{env}: nothing to do, the project matches the configuration ({result.seconds:.2f} s)")
@@ -116,7 +124,8 @@ def register(app: typer.Typer) -> None:
             if r.kind == "rollback":
                 changes = f"rollback of {r.record.get('rollbackOf', '?')}" + (f": {changes}" if changes else "")
             table.add_row(
-                r.id, r.kind, r.status, r.started_at, str(r.record.get("createdBy", "")),
+                r.id, r.kind + (" (hotfix)" if r.record.get("hotfix") else ""), r.status, r.started_at,
+                str(r.record.get("createdBy", "")),
                 str(r.record.get("gitCommit", ""))[:10], str(changes),
             )  # fmt: skip
         out.print(table)
