@@ -17,6 +17,8 @@ from quixotic.plan.render import render_text
 from quixotic.target import connect
 
 vars_app = typer.Typer(no_args_is_help=True, help="Centralized variables: a redacted diff, then a safe sync.")
+# --prune-variables on plan and deploy, --prune on vars diff and sync (the flag is the parameter's name).
+PRUNE = typer.Option(False, help="Also remove variables this project does not manage.")
 
 
 def show_plan(plan: Plan) -> None:
@@ -45,7 +47,7 @@ def register(app: typer.Typer) -> None:
         env: str = ENV,
         as_json: bool = AS_JSON,
         out_file: Path = typer.Option(None, "--out", help="Save the plan to this file for `deploy --plan`."),
-        prune_variables: bool = typer.Option(False, help="Also remove variables this project does not manage."),
+        prune_variables: bool = PRUNE,
         root: Path = ROOT,
     ) -> None:
         """Show what deploy would change. Exit 0: nothing to do; 2: changes."""
@@ -68,7 +70,7 @@ def register(app: typer.Typer) -> None:
         plan_path: Path = typer.Option(None, "--plan", help="Apply exactly this saved plan (refused if stale)."),
         yes: bool = YES,
         allow_destructive: bool = typer.Option(False, help="Allow changes that delete or recreate data."),
-        prune_variables: bool = typer.Option(False, help="Also remove variables this project does not manage."),
+        prune_variables: bool = PRUNE,
         wait: float = typer.Option(0.0, help="Seconds to wait for another deploy of this environment to finish."),
         hotfix: str = typer.Option(None, "--hotfix", help="Record this deploy as a hotfix, with this reason."),
         override_freeze: str = typer.Option(
@@ -155,7 +157,7 @@ def register(app: typer.Typer) -> None:
     @vars_app.command("diff")
     def vars_diff(
         env: str = ENV,
-        prune: bool = typer.Option(False, "--prune", help="Also remove variables this project does not manage."),
+        prune: bool = PRUNE,
         as_json: bool = AS_JSON,
         root: Path = ROOT,
     ) -> None:
@@ -171,7 +173,7 @@ def register(app: typer.Typer) -> None:
     def vars_sync(
         env: str = ENV,
         yes: bool = YES,
-        prune: bool = typer.Option(False, "--prune"),
+        prune: bool = PRUNE,
         root: Path = ROOT,
     ) -> None:
         """Apply the variables plan through the SDK; a second run changes nothing."""
