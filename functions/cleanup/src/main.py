@@ -22,6 +22,8 @@ from typing import Any
 
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
+from appwrite.models.file import File
+from appwrite.models.row import Row
 from appwrite.query import Query
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
@@ -97,12 +99,12 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def busy(row: dict[str, Any] | None) -> bool:
+def busy(row: Row | None) -> bool:
     """Whether transcribe holds the row's lock now."""
-    if row is None or not int(row.get("locked") or 0):
+    if row is None or not int(row.data.get("locked") or 0):
         return False
     try:
-        started = datetime.fromisoformat(str(row.get("startedAt") or row.get("$updatedAt")).replace("Z", "+00:00"))
+        started = datetime.fromisoformat(str(row.data.get("startedAt") or row.updatedat).replace("Z", "+00:00"))
     except ValueError:
         return True
     return (datetime.now(UTC) - started).total_seconds() < STALE_LOCK_SECONDS
@@ -126,29 +128,28 @@ class Cleanup:
 
     def run(self) -> dict[str, Any]:
         for file in self.old_files():
-            self.purge(file["$id"])
+            self.purge(file.id)
         self.mark_orphans()
         return {"ok": True, "cutoff": self.cutoff, "deleted": self.deleted, "marked": self.marked,
                 "skipped": self.skipped}  # fmt: skip
 
-    def old_files(self) -> list[dict[str, Any]]:
-        files: list[dict[str, Any]] = []
+    def old_files(self) -> list[File]:
+        files: list[File] = []
         cursor: str | None = None
         while len(files) < MAX_PER_RUN:
             queries = [Query.less_than("$createdAt", self.cutoff), Query.order_asc("$createdAt"), Query.limit(PAGE)]
             if cursor:
                 queries.append(Query.cursor_after(cursor))
-            page = self.storage.list_files(BUCKET, queries)
-            batch = list(page.get("files", []))
+            batch = self.storage.list_files(BUCKET, queries).files
             files.extend(batch)
             if len(batch) < PAGE:
                 break
-            cursor = batch[-1]["$id"]
+            cursor = batch[-1].id
         return files[:MAX_PER_RUN]
 
-    def row(self, file_id: str) -> dict[str, Any] | None:
+    def row(self, file_id: str) -> Row | None:
         try:
-            return dict(self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id))
+            return self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id)
         except AppwriteException as exc:
             if code_of(exc) == 404:
                 return None
@@ -165,7 +166,7 @@ class Cleanup:
             if code_of(exc) != 404:
                 raise
         self.deleted.append(file_id)
-        if row is not None and not row.get("audioPurged"):
+        if row is not None and not row.data.get("audioPurged"):
             self.mark(file_id)
 
     def mark(self, file_id: str) -> None:
@@ -189,17 +190,17 @@ class Cleanup:
             ]
             if cursor:
                 queries.append(Query.cursor_after(cursor))
-            rows = list(self.tables.list_rows(DATABASE, TRANSCRIPTIONS, queries).get("rows", []))
+            rows = self.tables.list_rows(DATABASE, TRANSCRIPTIONS, queries).rows
             for row in rows:
                 if busy(row):
                     continue
                 try:
-                    self.storage.get_file(BUCKET, row["$id"])
+                    self.storage.get_file(BUCKET, row.id)
                 except AppwriteException as exc:
                     if code_of(exc) != 404:
                         raise
-                    self.mark(row["$id"])
+                    self.mark(row.id)
             seen += len(rows)
             if len(rows) < PAGE:
                 return
-            cursor = rows[-1]["$id"]
+            cursor = rows[-1].id

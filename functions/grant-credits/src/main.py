@@ -114,19 +114,19 @@ def grant(tables: TablesDB, user_id: str, amount: float) -> tuple[bool, float]:
             if code_of(exc) != 409:
                 raise
             account = tables.increment_row_column(DATABASE, ACCOUNTS, user_id, "balance", value=amount)
-        return True, float(account["balance"])
+        return True, float(account.data["balance"])
     try:
-        return False, float(tables.get_row(DATABASE, ACCOUNTS, user_id)["balance"])
+        return False, float(tables.get_row(DATABASE, ACCOUNTS, user_id).data["balance"])
     except AppwriteException as exc:
         if code_of(exc) != 404:
             raise
     # The grant is recorded but its account is missing (the execution that wrote it died): finish its job.
-    rows = tables.list_rows(DATABASE, LEDGER, [Query.equal("entryKey", [f"grant:{user_id}"]), Query.limit(1)])
-    recorded = float(rows["rows"][0]["amount"]) if rows.get("rows") else amount
+    rows = tables.list_rows(DATABASE, LEDGER, [Query.equal("entryKey", [f"grant:{user_id}"]), Query.limit(1)]).rows
+    recorded = float(rows[0].data["amount"]) if rows else amount
     try:
         account = tables.create_row(DATABASE, ACCOUNTS, user_id, {"userId": user_id, "balance": recorded}, readable)
     except AppwriteException as exc:
         if code_of(exc) != 409:
             raise
         account = tables.get_row(DATABASE, ACCOUNTS, user_id)
-    return False, float(account["balance"])
+    return False, float(account.data["balance"])

@@ -10,6 +10,10 @@ net amount held for a file is the sum of its ledger entries.
 The transcription row (id = the file id) carries a mutex, ``locked`` (an integer column bounded 0..1): taking
 it is ``increment_row_column(..., "locked", value=1, max=1)``, which only one caller can win; releasing it is
 part of the attempt's last row update.
+
+The SDK (27.x, ``requirements.txt``) answers pydantic models; :func:`plain` turns each answer into Appwrite's
+JSON (``$id`` and the other system fields by their names, a row's columns beside them) here, once, so the
+rest of the function reads rows and files as the documents Appwrite describes.
 """
 
 from __future__ import annotations
@@ -40,6 +44,17 @@ TX_RETRIES = 8  # commits a movement tries when another movement of the account 
 BOUND_ERRORS = ("column_limit_exceeded", "column_value_invalid", "attribute_limit_exceeded", "attribute_value_invalid")
 
 
+def plain(answer: Any) -> dict[str, Any]:
+    """An SDK answer as Appwrite's JSON document. A model is dumped by its aliases with a row's ``data`` (its
+    columns) flattened beside the system fields; a dict (what 15.x answers, as when the toolkit's own
+    environment drives this module in tests/whisper) is already that document."""
+    if isinstance(answer, dict):
+        return answer
+    doc: dict[str, Any] = answer.to_dict()
+    data = doc.pop("data", None)
+    return {**data, **doc} if isinstance(data, dict) else doc
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -64,7 +79,7 @@ class Backend:
 
     def file(self, file_id: str) -> dict[str, Any] | None:
         try:
-            return dict(self.storage.get_file(BUCKET, file_id))
+            return plain(self.storage.get_file(BUCKET, file_id))
         except AppwriteException as exc:
             if error_code(exc) == 404:
                 return None
@@ -83,7 +98,7 @@ class Backend:
 
     def transcription(self, file_id: str) -> dict[str, Any] | None:
         try:
-            return dict(self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id))
+            return plain(self.tables.get_row(DATABASE, TRANSCRIPTIONS, file_id))
         except AppwriteException as exc:
             if error_code(exc) == 404:
                 return None
@@ -124,13 +139,13 @@ class Backend:
                 raise
 
     def update_transcription(self, file_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.tables.update_row(DATABASE, TRANSCRIPTIONS, file_id, data))
+        return plain(self.tables.update_row(DATABASE, TRANSCRIPTIONS, file_id, data))
 
     # --- credits ----------------------------------------------------------------------------------
 
     def balance(self, user_id: str) -> float | None:
         try:
-            return float(self.tables.get_row(DATABASE, ACCOUNTS, user_id)["balance"])
+            return float(plain(self.tables.get_row(DATABASE, ACCOUNTS, user_id))["balance"])
         except AppwriteException as exc:
             if error_code(exc) == 404:
                 return None
@@ -144,8 +159,7 @@ class Backend:
             queries = [Query.equal("transcriptionId", [file_id]), Query.limit(100)]
             if cursor:
                 queries.append(Query.cursor_after(cursor))
-            page = self.tables.list_rows(DATABASE, LEDGER, queries)
-            rows = page.get("rows", [])
+            rows = self._rows(queries)
             for row in rows:
                 if row.get("kind") == "charge":
                     total += float(row["amount"])
@@ -183,7 +197,7 @@ class Backend:
         ``transaction_conflict`` (nothing applied): the movement is retried in a new transaction. A
         transaction never committed (a worker killed, an error) expires with nothing applied."""
         for round_ in range(TX_RETRIES):
-            tx = self.tables.create_transaction(ttl=TX_TTL)["$id"]
+            tx = str(plain(self.tables.create_transaction(ttl=TX_TTL))["$id"])
             try:
                 if delta < 0:
                     account = self.tables.decrement_row_column(
@@ -193,7 +207,7 @@ class Backend:
                     account = self.tables.increment_row_column(
                         DATABASE, ACCOUNTS, user_id, "balance", value=delta, transaction_id=tx
                     )
-                after = float(account["balance"])
+                after = float(plain(account)["balance"])
                 self._ledger(user_id, key, kind, abs(delta), file_id, reason, after, tx)
                 self.tables.update_transaction(tx, commit=True)
                 return after
@@ -216,8 +230,13 @@ class Backend:
 
     def _entry(self, key: str) -> bool:
         """Whether the ledger already holds the entry ``key`` (a movement never writes twice)."""
-        page = self.tables.list_rows(DATABASE, LEDGER, [Query.equal("entryKey", [key]), Query.limit(1)])
-        return bool(page.get("rows"))
+        return bool(self._rows([Query.equal("entryKey", [key]), Query.limit(1)]))
+
+    def _rows(self, queries: list[str]) -> list[dict[str, Any]]:
+        """One page of the ledger."""
+        page = self.tables.list_rows(DATABASE, LEDGER, queries)
+        rows = page.get("rows", []) if isinstance(page, dict) else page.rows
+        return [plain(row) for row in rows]
 
     def _ledger(
         self, user_id: str, key: str, kind: str, amount: float, file_id: str, reason: str, after: float, tx: str
