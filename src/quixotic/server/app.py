@@ -26,10 +26,11 @@ from quixotic.errors import ApiError
 from quixotic.server import auth, formats, validation
 from quixotic.server.compute.engine import Compute
 from quixotic.server.compute.keys import verify_dynamic_key
+from quixotic.server.console.routes import with_console
 from quixotic.server.context import Ctx, Upload
 from quixotic.server.registry import Reply, load_all
 from quixotic.server.settings import ServerSettings
-from quixotic.server.spec import Operation, bind, route_table, unflatten
+from quixotic.server.spec import Operation, bind, unflatten
 from quixotic.server.store import Store
 from quixotic.server.version import APPWRITE_VERSION
 from quixotic.server.worker import Worker
@@ -104,7 +105,7 @@ class Server:
         self.settings = settings or ServerSettings()
         self.store = Store(data_dir)
         self.worker = Worker()
-        self.routes = route_table()
+        self.routes = with_console(self.settings.record_ops)
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
         self.version = self.settings.appwrite_version

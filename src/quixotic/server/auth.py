@@ -4,6 +4,10 @@ Keys look like Appwrite's (``standard_<256 hex>``) and only their SHA-256 is sto
 random bits, so a fast hash is enough and the database never holds a usable secret. A request's key
 must belong to the request's project; an unknown key degrades to the guest role (as in Appwrite),
 which holds only the ``public`` scope here.
+
+``console`` is Appwrite's own project: it always exists, so requests naming it (the official CLI's
+``GET /health/version`` check) reach public routes. The local server has no console accounts, so a
+console caller is always a guest, and the ID cannot be created as a project or given keys.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ALL_SCOPES: Final[tuple[str, ...]] = (
 )  # fmt: skip
 _KEY_ROLE_SCOPES: Final[frozenset[str]] = frozenset({"public", "global", "health.read", "graphql"})
 GUEST_SCOPES: Final[frozenset[str]] = frozenset({"public"})
+CONSOLE_PROJECT: Final = "console"
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -59,6 +64,8 @@ def hash_secret(secret: str) -> str:
 def create_project(conn: sqlite3.Connection, project_id: str, name: str | None = None) -> bool:
     """Create the project if missing; True when it was created."""
     validate_id(project_id, "projectId")
+    if project_id == CONSOLE_PROJECT:
+        raise UsageError(f"'{CONSOLE_PROJECT}' is the ID of Appwrite's console project, not a project: pick another ID")
     cur = conn.execute(
         "INSERT OR IGNORE INTO projects (id, name, createdAt) VALUES (?,?,?)",
         (project_id, name or project_id, now_iso()),
@@ -67,6 +74,7 @@ def create_project(conn: sqlite3.Connection, project_id: str, name: str | None =
 
 
 def project_exists(conn: sqlite3.Connection, project_id: str) -> bool:
+    """True for a created project; the console project is not one (it has no resources and no keys)."""
     return conn.execute("SELECT 1 FROM projects WHERE id=?", (project_id,)).fetchone() is not None
 
 
@@ -112,6 +120,8 @@ def resolve(
             "project_not_found",
             "Project not found: send the X-Appwrite-Project header (Client.set_project) with your project ID.",
         )
+    if project_id == CONSOLE_PROJECT:
+        return Caller(CONSOLE_PROJECT, GUEST_SCOPES, "guests")
     if not project_exists(conn, project_id):
         raise ApiError(
             "project_not_found",

@@ -40,6 +40,7 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
 def load_all() -> dict[str, Handler]:
     """Import every service's handlers so that they register."""
     from quixotic.server import health  # noqa: F401
+    from quixotic.server.console import handlers as console  # noqa: F401
     from quixotic.server.databases import handlers as databases  # noqa: F401
     from quixotic.server.databases import rows_handlers  # noqa: F401  (and transactions, which it imports)
     from quixotic.server.functions import handlers as functions  # noqa: F401

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import io
 import os
 import socket
 import subprocess
 import tarfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.wheels import tiny_wheel
 
 from quixotic.server.compute.runtime.build import BuildResult, build_deployment
 from quixotic.server.compute.runtime.environment import installer_env
@@ -29,27 +26,6 @@ def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarI
     info.type = kind
     info.linkname = target
     return info
-
-
-def _wheel(folder: Path) -> tuple[str, bytes]:
-    """A minimal pure-Python wheel, so a `pip install` test needs no network."""
-    dist = "quixotic_tinypkg-0.1"
-    files = {
-        "quixotic_tinypkg/__init__.py": b"VALUE = 42\n",
-        f"{dist}.dist-info/METADATA": b"Metadata-Version: 2.1\nName: quixotic-tinypkg\nVersion: 0.1\n",
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for name, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{name},sha256={digest},{len(data)}")
-    record.append(f"{dist}.dist-info/RECORD,,")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-        zf.writestr(f"{dist}.dist-info/RECORD", "\n".join(record) + "\n")
-    return f"{dist}-py3-none-any.whl", buf.getvalue()
 
 
 def _pypi_reachable() -> bool:
@@ -79,7 +55,7 @@ def test_build_with_no_commands_extracts_and_creates_an_isolated_venv(build: Bui
 
 
 def test_pip_installs_a_local_wheel_into_the_venv(build: Builder, tmp_path: Path) -> None:
-    wheel_name, wheel = _wheel(tmp_path)
+    wheel_name, wheel = tiny_wheel()
     files: dict[str, str | bytes] = {"main.py": MAIN, "requirements.txt": f"./{wheel_name}\n", wheel_name: wheel}
     result = build(files, commands="pip install --no-index -r requirements.txt")
     assert result.ok, result.logs

@@ -430,7 +430,7 @@ def validate_index(
         "key": key,
         "type": kind,
         "columns": names,
-        "orders": [o.lower() for o in orders],
+        "orders": orders,  # as sent, as Appwrite keeps them (the CLI's "ASC", the SDK's "asc")
         "lengths": lengths,
     }
 

@@ -1,0 +1,38 @@
+"""The console-spec routes (``data/routes-console.json``, from ``tools/gen_console_routes.py``) after the server spec's.
+
+The server spec's table is :func:`quixotic.server.spec.route_table`; the console's operations are matched
+only where it has none, so the two files can grow apart without one shadowing the other.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+from quixotic.server.spec import Operation, RouteTable, route_table
+
+
+class Routes:
+    """Route tables tried in order: the first that matches a request answers it."""
+
+    def __init__(self, *tables: RouteTable) -> None:
+        self.tables = tables
+
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+        for table in self.tables:
+            found = table.match(method, path)
+            if found is not None:
+                return found
+        return None
+
+
+@cache
+def console_table() -> RouteTable:
+    text = resources.files("quixotic.server").joinpath("data/routes-console.json").read_text()
+    return RouteTable(json.loads(text)["operations"])
+
+
+def with_console(record_ops: str = "") -> Routes:
+    """The server spec's routes, then the console's; ``record_ops`` as :meth:`RouteTable.recording` takes it."""
+    return Routes(route_table().recording(record_ops), console_table().recording(record_ops))
