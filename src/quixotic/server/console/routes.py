@@ -19,6 +19,11 @@ class Routes:
     def __init__(self, *tables: RouteTable) -> None:
         self.tables = tables
 
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        """Every table's operations, in matching order (``tools/coverage.py`` counts what the server knows)."""
+        return tuple(op for table in self.tables for op in table.operations)
+
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
         for table in self.tables:
             found = table.match(method, path)
