@@ -14,11 +14,19 @@ All writes go through :meth:`Store.tx`, one ``BEGIN IMMEDIATE`` transaction unde
 lock, so a request either writes everything or nothing, and concurrent increments never lose
 updates. Other processes (the CLI creating a project while the server runs) are serialised by
 SQLite's own file lock (``busy_timeout``).
+
+Secrets live here (hashed API keys, the signing secret of dynamic keys, secret variables), so the data
+dir is private to the server's user (0700, the database files 0600), and ``secure_delete`` is on: a
+changed or deleted value is overwritten with zeros, not left in free pages or the WAL for a copy of the
+file to give away. Function code never gets to open any of it (``compute.runtime.isolation``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,6 +39,10 @@ from quixotic.server import queries as q
 from quixotic.server.clock import now_iso
 
 Doc = dict[str, Any]
+# Start-up facts (the isolation in force, what a crash left behind) are shown at INFO whatever the server's
+# log level: they are what an operator reads a server's log for.
+startup_log = logging.getLogger("quixotic.server.startup")
+startup_log.setLevel(logging.INFO)
 MAX_COUNT = 5000  # Appwrite's APP_LIMIT_COUNT: totals are counted up to this
 
 _SCHEMA = """
@@ -74,6 +86,7 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA secure_delete=ON")
     conn.create_function("qx_search", 2, _qx_search, deterministic=True)
     return conn
 
@@ -86,9 +99,14 @@ class Store:
         self.lock = threading.RLock()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.chmod(0o700)
             self.files_dir.mkdir(exist_ok=True)
             self.conn = connect(self.data_dir / "quixotic.db")
             self.conn.executescript(_SCHEMA)
+            for suffix in ("", "-wal", "-shm"):
+                database_file = self.data_dir / f"quixotic.db{suffix}"
+                if database_file.exists():
+                    database_file.chmod(0o600)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise LocalDataError(
                 f"cannot use data folder {self.data_dir}: {exc}. Check that it is writable and that "
@@ -101,6 +119,27 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def sweep_leftovers(self) -> list[str]:
+        """Remove what a crash leaves in ``files/``: upload bodies half copied into ``.tmp`` and deleted buckets
+        half removed from ``.trash``. Only for a server starting up (nothing is in flight then); logs each."""
+        removed: list[str] = []
+        for folder in (".tmp", ".trash"):
+            where = self.files_dir / folder
+            if not where.is_dir():
+                continue
+            for entry in sorted(where.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                removed.append(os.path.relpath(entry, self.data_dir))
+        if removed:
+            startup_log.warning(
+                "start-up: removed %d leftover(s) of an interrupted run from the files folder: %s",
+                len(removed), ", ".join(removed[:20]) + (" ..." if len(removed) > 20 else ""),
+            )  # fmt: skip
+        return removed
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

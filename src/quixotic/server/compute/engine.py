@@ -28,6 +28,7 @@ from quixotic.server.clock import to_iso
 from quixotic.server.compute import schedule
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
+from quixotic.server.compute.runtime.isolation import Isolation, probe
 from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
 from quixotic.server.settings import ServerSettings
@@ -53,6 +54,7 @@ MAX_LOG = 1_000_000
 STORED_REQUEST_HEADERS = ("content-type", "agent", "content-length", "host", "x-appwrite-client-ip")
 STORED_RESPONSE_HEADERS = ("content-type", "content-length")
 DEPLOYMENTS_BUCKET = "deployments"
+RUN_FOLDER = ".run"  # IDs cannot start with '.', so this never clashes with a project's folder
 
 
 def shadow_project(project: str) -> str:
@@ -72,6 +74,8 @@ class Compute:
         self.endpoint = endpoint or ""
         self.root = store.data_dir / "functions"
         self.root.mkdir(exist_ok=True)
+        self.run_dir = self.root / RUN_FOLDER  # workers' homes: per server run, emptied at start-up
+        self.isolation: Isolation = probe(self.settings.function_sandbox)
         self._runtimes: Runtimes | None = None
         self.builds = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="quixotic-build")
         self.executions = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="quixotic-exec")
@@ -81,6 +85,7 @@ class Compute:
         self._clock_start = datetime.now(UTC)
         self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
         self._scheduler.start()
+        self.sweep_leftovers()
         self._resume_builds()
 
     def close(self) -> None:
@@ -96,7 +101,12 @@ class Compute:
         if self._runtimes is None:
             from quixotic.server.compute.runtime.pool import Runtimes
 
-            self._runtimes = Runtimes(size=self.settings.function_concurrency)
+            self._runtimes = Runtimes(
+                size=self.settings.function_concurrency,
+                isolation=self.isolation,
+                read_paths=self.settings.function_read_paths,
+                run_dir=self.run_dir,
+            )
         return self._runtimes
 
     def _secret(self) -> bytes:
@@ -108,6 +118,49 @@ class Compute:
             secret = os.urandom(32)
             conn.execute("INSERT INTO settings VALUES ('dynamic_key_secret', ?)", (secret.hex(),))
             return secret
+
+    # --- start-up
+
+    def sweep_leftovers(self) -> list[str]:
+        """At start-up (one Compute per server run), remove what a crash left: the files folder's temporaries,
+        the workers' homes of the last run, half-built deployment folders (they are built again) and folders of
+        deployments that no longer exist. Each removal is logged; returns the removed paths (data-dir relative).
+
+        Workers talk over socket pairs, which leave nothing on disk, and end themselves when the server dies.
+        """
+        removed = self.store.sweep_leftovers()
+        homes: list[str] = []
+        if self.run_dir.is_dir():
+            for entry in sorted(self.run_dir.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                homes.append(os.path.relpath(entry, self.store.data_dir))
+        if homes:
+            st.startup_log.warning("start-up: removed %d worker home(s) of the last run: %s", len(homes),
+                                   ", ".join(homes[:20]))  # fmt: skip
+        with self.store.read() as conn:
+            statuses = {
+                (project, function_id, deployment_id): status
+                for project, function_id, deployment_id, status in conn.execute(
+                    "SELECT project, parent, _uid, json_extract(data, '$.status') FROM meta WHERE kind='deployment'"
+                )
+            }
+        for folder in sorted(p for p in self.root.glob("*/*/*") if p.is_dir() and not p.parts[-3].startswith(".")):
+            project, function_id, deployment_id = folder.parts[-3:]
+            status = statuses.get((project, function_id, deployment_id))
+            if status is None:
+                why = "its deployment no longer exists"
+            elif status in ("waiting", "processing", "building"):
+                why = f"a build cut short (status {status}; it is built again)"
+            else:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            path = os.path.relpath(folder, self.store.data_dir)
+            st.startup_log.warning("start-up: removed %s: %s", path, why)
+            removed.append(path)
+        return removed + homes
 
     # --- paths
 
@@ -171,6 +224,7 @@ class Compute:
                 doc.get("commands") or "",
                 timeout=self.settings.build_timeout,
                 env=build_env,
+                isolation=self.isolation,
             )
             current = self._set_deployment(
                 project,

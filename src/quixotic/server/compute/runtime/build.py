@@ -4,6 +4,9 @@ Layout under ``dest``: ``code/`` (the extracted archive, the worker's cwd), ``ve
 interpreter and packages), ``home/`` (HOME of the build). The venv is created without pip (fast: no
 bootstrapping); a ``pip`` shim in ``venv/bin`` runs the server's own pip against the venv's interpreter, so
 ``pip install -r requirements.txt`` installs into the venv as in Appwrite's build step.
+
+The commands are the deployment's code too: they run behind the same walls as its workers (``isolation``),
+with write access to this deployment's folder and the pip cache only.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quixotic.server.compute.runtime.environment import isolated_env
+from quixotic.server.compute.runtime.isolation import Isolation, launcher, probe
 from quixotic.server.compute.runtime.procs import process_ended, signal_group
 
 LOG_LIMIT = 1_000_000  # characters of build log kept (the end)
@@ -69,6 +73,7 @@ def build_deployment(
     commands: str,
     timeout: float = 900.0,
     env: Mapping[str, str] | None = None,
+    isolation: Isolation | None = None,
 ) -> BuildResult:
     """Extract ``archive`` (.tar.gz) into dest/'code', check the entrypoint, create dest/'venv', run ``commands``.
 
@@ -91,7 +96,7 @@ def build_deployment(
             _extract(Path(archive), code, log)
             and _check_entrypoint(code, entrypoint, log)
             and _create_venv(venv_dir, log)
-            and _run_commands(commands, code, venv_dir, home, env, timeout, log)
+            and _run_commands(commands, code, venv_dir, home, env, timeout, log, isolation or probe())
         )
     except Exception as exc:  # disk full, permissions: still a failed build, not a crash
         log.line(f"Build failed: {exc!r}")
@@ -218,14 +223,19 @@ def _run_commands(
     env: Mapping[str, str] | None,
     timeout: float,
     log: _Log,
+    isolation: Isolation,
 ) -> bool:
     if not commands.strip():
         return True
+    refused = isolation.check()
+    if refused is not None:
+        log.line(refused)
+        return False
     shell = shutil.which("bash") or "/bin/sh"
-    run_env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **(env or {})}
+    run_env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **(env or {}), "TMPDIR": str(home)}
     log.line(f"$ {commands}")
     proc = subprocess.Popen(
-        [shell, "-c", commands],
+        launcher(_build_policy(isolation, code.parent, run_env), [shell, "-c", commands]),
         cwd=code,
         env=isolated_env(venv_dir, home, run_env),
         stdin=subprocess.DEVNULL,
@@ -248,6 +258,40 @@ def _run_commands(
         log.line(f"Build command failed with exit code {status}.")
         return False
     return True
+
+
+def _build_policy(isolation: Isolation, dest: Path, env: Mapping[str, str]) -> str | None:
+    """Read: the server's Python (its pip runs the installs) and the installer's config and CA files; write:
+    this deployment's folder and the pip cache."""
+    read = [os.path.realpath(sys.prefix)]
+    for name, value in env.items():  # local paths the installer is pointed at: a wheel folder, a CA bundle
+        if name.startswith("PIP_") or name.upper() in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"):
+            read += _local_paths(value)
+    config = env.get("PIP_CONFIG_FILE")
+    if config:
+        read.append(config)
+        try:
+            read += _local_paths(Path(config).read_text(errors="replace"))
+        except OSError:
+            pass
+    write = [str(dest)]
+    if env.get("PIP_CACHE_DIR"):
+        Path(env["PIP_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
+        write.append(env["PIP_CACHE_DIR"])
+    return isolation.policy(read, write)
+
+
+def _local_paths(text: str) -> list[str]:
+    """The absolute paths and ``file://`` URLs in a setting's value or a pip.conf (index and wheel folders)."""
+    found: list[str] = []
+    for token in text.replace(",", " ").replace("=", " ").split():
+        token = token.strip("'\"")
+        if token.startswith("file://"):
+            token = token[len("file://") :]
+        if token.startswith("/"):
+            # A local PEP 503 index (``.../simple``) links to files beside it: its parent is readable too.
+            found.append(os.path.dirname(token.rstrip("/")) if token.rstrip("/").endswith("/simple") else token)
+    return found
 
 
 def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> bool:

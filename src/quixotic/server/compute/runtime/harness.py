@@ -1,7 +1,9 @@
 """The worker process of a deployment: imports the function once, then serves requests from the pool.
 
-It runs with the deployment's own interpreter (``<venv>/bin/python harness.py <code_dir> <entrypoint> <fd>``),
-so it imports nothing but the standard library, and never ``quixotic``: the deployment's venv does not have it.
+It runs as ``python -I -S harness.py <code_dir> <entrypoint> <fd> <venv_dir> <policy>`` with the server's base
+interpreter, so it imports nothing but the standard library, and never ``quixotic``: the deployment's venv does
+not have it. Before anything of the deployment is read (its venv's ``.pth`` files, its code) it confines itself
+with ``sandbox.py`` and ``<policy>`` (``-``: none), then enters ``<venv_dir>`` as ``site`` would have.
 
 Protocol. The pool hands over one end of a Unix socket pair as file descriptor ``<fd>``; stdout and stderr are
 left to the function (captured per request), so they cannot corrupt the protocol. Each message is a frame:
@@ -493,10 +495,44 @@ def _watch_parent() -> None:
             os._exit(0)
 
 
+def _confine(policy: str) -> None:
+    """Put the walls up (``sandbox.py``, beside this file); raises when they cannot be."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
+    spec = importlib.util.spec_from_file_location("_quixotic_sandbox", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.confine(_json.loads(policy))
+
+
+def _enter_venv(venv_dir: str) -> None:
+    """What starting ``<venv>/bin/python`` would have done: the venv's site-packages (and its ``.pth`` files, run
+    now, inside the walls) on ``sys.path``, the venv as ``sys.prefix`` and its python as ``sys.executable``."""
+    import site
+
+    sys.prefix = sys.exec_prefix = venv_dir
+    sys.executable = os.path.join(venv_dir, "bin", "python")
+    site.PREFIXES[:] = [venv_dir]
+    site.ENABLE_USER_SITE = False
+    site.main()
+
+
 def run(argv: list[str]) -> None:
     code_dir, entrypoint, fd = argv[1], argv[2], int(argv[3])
+    venv_dir = argv[4] if len(argv) > 4 else ""
+    policy = argv[5] if len(argv) > 5 else "-"
     sock = socket.socket(fileno=fd)
     os.set_inheritable(fd, False)  # subprocesses of the function must not get the protocol socket
+    if policy != "-":  # first, while this is the only thread (Landlock confines the calling thread)
+        try:
+            _confine(policy)
+        except Exception as exc:
+            message = f"The function sandbox could not be set up, so the code was not run: {exc}"
+            send_frame(sock, {"type": "refused", "message": message})
+            os._exit(70)
+    if venv_dir:
+        _enter_venv(venv_dir)
     harness_dir = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != harness_dir]
     sys.argv = [os.path.join(code_dir, entrypoint)]

@@ -4,7 +4,8 @@ Why processes and not threads: a function can block forever, exit the interprete
 memory; each of those must end in a 500 for that one execution and never harm the server. A worker is a
 ``harness.py`` process in its own session (process group), so the timeout kills the function and whatever it
 spawned. Workers are started lazily and reused, so module-level state (a loaded model) survives executions.
-See ``harness`` for the wire protocol.
+See ``harness`` for the wire protocol, and ``isolation`` for the walls each worker runs behind (it can read
+its own deployment and write only its own home, a fresh folder per pool).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from quixotic.server.compute.runtime import harness
 from quixotic.server.compute.runtime.environment import isolated_env
+from quixotic.server.compute.runtime.isolation import Isolation, base_python, probe
 from quixotic.server.compute.runtime.procs import process_ended, signal_group
 
 log = logging.getLogger("quixotic.server")
@@ -137,18 +139,26 @@ class WorkerPool:
         env: Mapping[str, str],
         size: int = 1,
         log_dir: Path | None = None,
+        *,
+        isolation: Isolation | None = None,
+        read_paths: Sequence[str] = (),
+        run_dir: Path | None = None,
     ) -> None:
         self.code_dir = Path(code_dir).resolve()
         self.venv_dir = Path(venv_dir).resolve()
         self.entrypoint = entrypoint
         self.size = max(1, size)
         self.log_dir = log_dir
-        self._own_home: Path | None = None
-        if "HOME" in env:
-            home = Path(env["HOME"])
-        else:
-            self._own_home = home = Path(tempfile.mkdtemp(prefix="quixotic-fn-home-"))
-        self._env = isolated_env(self.venv_dir, home, env)
+        self.isolation = isolation if isolation is not None else probe()
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        # Always a fresh home of our own: it is the one folder a confined worker may write (HOME from the
+        # function's variables would point the worker elsewhere, so it is not taken).
+        self._own_home: Path | None = Path(tempfile.mkdtemp(prefix="quixotic-fn-home-", dir=run_dir))
+        home = self._own_home
+        given = {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR")}
+        self._env = isolated_env(self.venv_dir, home, {**given, "TMPDIR": str(home)})
+        self._policy = self.isolation.policy([str(self.code_dir), str(self.venv_dir), *read_paths], [str(home)])
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()
@@ -251,6 +261,11 @@ class WorkerPool:
     def _spawn(self, deadline: float) -> _Worker | str:
         """Start a worker and wait for its "ready" frame; an error text on failure."""
         spawn_at = time.monotonic()
+        refused = self.isolation.check()
+        if refused is not None:
+            return refused
+        if not (self.venv_dir / "bin" / "python").exists():
+            return f"Could not start a worker for this deployment: it has no virtual environment ({self.venv_dir})."
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         log_file: IO[bytes] | None = None
         try:
@@ -259,8 +274,10 @@ class WorkerPool:
                 log_file = (self.log_dir / "worker.log").open("ab")
             out: Any = log_file if log_file is not None else subprocess.DEVNULL
             fd = child_sock.fileno()
-            python = str(self.venv_dir / "bin" / "python")
-            command = [python, str(HARNESS), str(self.code_dir), self.entrypoint, str(fd)]
+            # The server's base interpreter, isolated (-I) and without site (-S): nothing of the deployment runs
+            # before the harness has confined itself (its venv's own python may have been replaced by a build).
+            command = [base_python(), "-I", "-S", str(HARNESS), str(self.code_dir), self.entrypoint, str(fd),
+                       str(self.venv_dir), self._policy or "-"]  # fmt: skip
             proc = subprocess.Popen(
                 command,
                 cwd=self.code_dir,
@@ -269,6 +286,7 @@ class WorkerPool:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 pass_fds=(fd,),
+                close_fds=True,
                 start_new_session=True,
             )
         except OSError as exc:
@@ -293,6 +311,10 @@ class WorkerPool:
             return TIMED_OUT
         except (EOFError, OSError, ValueError):
             ready = None
+        if ready is not None and ready[0].get("type") == "refused":
+            self._discard(worker)
+            log.error("a worker refused to start: %s", ready[0].get("message"))
+            return str(ready[0].get("message") or "The worker refused to start.")
         if ready is None or ready[0].get("type") != "ready":
             code = worker.stop() if worker.wait_exit(1.0) else None
             self._discard(worker)
@@ -359,9 +381,20 @@ class WorkerPool:
 class Runtimes:
     """All pools of the server, keyed by (deployment id, env fingerprint); retires pools no longer wanted."""
 
-    def __init__(self, size: int = 2, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        size: int = 2,
+        log_dir: Path | None = None,
+        *,
+        isolation: Isolation | None = None,
+        read_paths: Sequence[str] = (),
+        run_dir: Path | None = None,
+    ) -> None:
         self.size = size
         self.log_dir = log_dir
+        self.isolation = isolation
+        self.read_paths = tuple(read_paths)
+        self.run_dir = run_dir
         self._pools: dict[str, WorkerPool] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -380,7 +413,10 @@ class Runtimes:
             found = self._pools.get(key)
             if found is None:
                 log_dir = self.log_dir / _safe_name(key) if self.log_dir is not None else None
-                found = WorkerPool(code_dir, venv_dir, entrypoint, env, size or self.size, log_dir)
+                found = WorkerPool(
+                    code_dir, venv_dir, entrypoint, env, size or self.size, log_dir,
+                    isolation=self.isolation, read_paths=self.read_paths, run_dir=self.run_dir,
+                )  # fmt: skip
                 if self._closed:
                     found.close()
                 else:
