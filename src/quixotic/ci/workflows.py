@@ -20,6 +20,7 @@ from quixotic.errors import UsageError
 
 WORKFLOWS_DIR: Final = ".github/workflows"
 PROVIDERS: Final = ("github",)
+PLAN_ENVIRONMENT: Final = "quixotic-plan"  # the GitHub environment of the pull requests' read-only keys
 _BRANCH: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 _DURATION: Final = re.compile(r"^\d+[smh]$")
 _PYTHON: Final = re.compile(r"^3\.\d{1,2}$")
@@ -89,6 +90,7 @@ def render_workflows(settings: WorkflowSettings, provider: str = "github") -> di
         "hotfix_prefix": settings.hotfix_prefix,
         "hotfix_glob": settings.hotfix_prefix + "**",
         "marker": MARKER,
+        "plan_env": PLAN_ENVIRONMENT,
         "monitor_for": settings.monitor_for,
         "monitor_window": settings.monitor_window,
     }

@@ -83,7 +83,7 @@ def init(
 ) -> WriteResult:
     """Render the workflows into ``root/.github/workflows``; files edited by hand are kept unless ``force``."""
     settings = settings or WorkflowSettings()
-    settings.check()
+    wanted = render_workflows(settings, provider)  # checks the settings and the provider first
     dev, prod = _environment(root, settings.dev), _environment(root, settings.prod)
     if dev.project_id == prod.project_id and dev.endpoint == prod.endpoint and not yes:
         raise UsageError(
@@ -91,7 +91,7 @@ def init(
             f"{prod.endpoint}): both {settings.dev_branch!r} and {settings.prod_branch!r} would deploy PROD. Give "
             f"{dev.name!r} its own project, or pass --yes if that is what you want"
         )
-    return _write(root, render_workflows(settings, provider), force=force, dry_run=dry_run)
+    return _write(root, wanted, force=force, dry_run=dry_run)
 
 
 def _read_plan(path: Path) -> Plan:
