@@ -100,6 +100,26 @@ def key_create(
     typer.echo(json.dumps(out))
 
 
+@local_app.command("doctor")
+def local_doctor(
+    data: Path = DATA,
+    fix: bool = typer.Option(False, "--fix", help="Move what cannot be served to the quarantine table."),
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """Find rows, users and prefs stored by older versions that the server cannot serve; --fix quarantines them."""
+    from quixotic.server import doctor
+
+    report = doctor.examine(data, fix=fix)
+    if as_json:
+        out = {"checked": report.checked, "fixed": report.fixed, "findings": [f.as_json() for f in report.findings]}
+        typer.echo(json.dumps(out))
+    else:
+        for line in doctor.describe(report):
+            typer.echo(line)
+    if report.findings and not report.fixed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def up(
     host: str = typer.Option(admin.DEFAULT_HOST, help="Address for the local server."),

@@ -20,7 +20,7 @@ def new_id() -> str:
 
 
 def validate_id(value: str, param: str) -> str:
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str) or not _ID_RE.fullmatch(value):  # `$` would take a trailing newline
         raise ApiError(
             "general_argument_invalid",
             f"Invalid `{param}` param: Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, "
@@ -38,7 +38,7 @@ def custom_id(value: str, param: str) -> str:
 
 def validate_key(value: str, param: str = "key") -> str:
     """Column and index keys follow the ID rules."""
-    if not isinstance(value, str) or not _KEY_RE.match(value) or value.startswith("$"):
+    if not isinstance(value, str) or not _KEY_RE.fullmatch(value) or value.startswith("$"):
         raise ApiError(
             "general_argument_invalid",
             f"Invalid `{param}` param: Parameter must contain at most 36 chars. Valid chars are a-z, A-Z, "

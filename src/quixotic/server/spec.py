@@ -300,8 +300,13 @@ def bind(
     body: Mapping[str, Any],
     body_is_text: bool,
 ) -> dict[str, Any]:
-    """Typed parameters for ``op``; missing optional ones get the spec's default (or ``None``)."""
+    """Typed parameters for ``op``; missing optional ones get the spec's default (or ``None``).
+
+    The values given are checked first, so a value over a limit is named even when another, required
+    parameter is missing too.
+    """
     out: dict[str, Any] = {}
+    missing: list[tuple[Param, Mapping[str, Any]]] = []
     for param in op.params:
         if param.where == "path":
             text = path_params.get(param.name, "")
@@ -316,14 +321,16 @@ def bind(
             source, from_text = body, body_is_text
         value = source.get(param.name)
         if value is None:
-            if param.required and not (param.nullable and param.name in source):
-                raise ApiError("general_argument_invalid", f'Param "{param.name}" is not optional.')
-            out[param.name] = param.default if param.has_default else None
+            missing.append((param, source))
             continue
         if isinstance(value, validation.Refused):
             raise _invalid(param.name, value.why)
         out[param.name] = _limited(op, param, _coerce(param, value, from_text))
-    return out
+    for param, source in missing:
+        if param.required and not (param.nullable and param.name in source):
+            raise ApiError("general_argument_invalid", f'Param "{param.name}" is not optional.')
+        out[param.name] = param.default if param.has_default else None
+    return {param.name: out[param.name] for param in op.params}
 
 
 def _limited(op: Operation, param: Param, value: Any) -> Any:

@@ -294,9 +294,9 @@ def check_number(value: int | float, name: str) -> int | float:
     return value
 
 
-def check_tree(value: Any, name: str) -> None:
+def check_tree(value: Any, name: str, max_depth: int = MAX_DEPTH, *, int64: bool = True) -> None:
     """Everything in a JSON value is servable: strings of scalar values (keys too), finite numbers,
-    integers of 64 bits, nesting at most :data:`MAX_DEPTH` deep, no :class:`Refused` marker."""
+    integers of 64 bits (unless not ``int64``), nesting at most ``max_depth`` deep, no :class:`Refused`."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
@@ -306,7 +306,7 @@ def check_tree(value: Any, name: str) -> None:
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
-            if not INT64[0] <= item <= INT64[1]:
+            if int64 and not INT64[0] <= item <= INT64[1]:
                 raise invalid(name, "integers must fit in 64 bits")
         elif isinstance(item, float):
             if not math.isfinite(item):
@@ -314,8 +314,8 @@ def check_tree(value: Any, name: str) -> None:
         elif isinstance(item, Refused):
             raise invalid(name, item.why)
         elif isinstance(item, dict | list):
-            if depth >= MAX_DEPTH:
-                raise invalid(name, f"JSON may be nested at most {MAX_DEPTH} levels deep")
+            if depth >= max_depth:
+                raise invalid(name, f"JSON may be nested at most {max_depth} levels deep")
             if isinstance(item, dict):
                 for key, child in item.items():
                     if not isinstance(key, str) or _SURROGATE.search(key):

@@ -164,7 +164,11 @@ def check_value(col: Mapping[str, Any], value: Any, key: str) -> Any:
             raise InvalidValue(key, "range", f"Value must be a valid range between {lo} and {hi}")
         return value
     if kind == "double":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidValue(key, "type", "Value must be a valid float")
+        if isinstance(value, int) and abs(value) > FLOAT_MAX:  # float() of it would overflow
+            raise InvalidValue(key, "range", f"Value must be a valid range between {lo} and {hi}")
+        if not math.isfinite(value):
             raise InvalidValue(key, "type", "Value must be a valid float")
         if not (-FLOAT_MAX if lo is None else lo) <= value <= (FLOAT_MAX if hi is None else hi):
             raise InvalidValue(key, "range", f"Value must be a valid range between {lo} and {hi}")
@@ -179,7 +183,7 @@ def check_value(col: Mapping[str, Any], value: Any, key: str) -> Any:
     size = col.get("size")
     if size is not None and len(value) > size:
         raise InvalidValue(key, "range", f"Value must be a valid string and no longer than {size} chars")
-    if fmt == "email" and not EMAIL_RE.match(value):
+    if fmt == "email" and not EMAIL_RE.fullmatch(value):
         raise InvalidValue(key, "format", "Value must be a valid email address")
     if fmt == "enum" and value not in col.get("elements", []):
         raise InvalidValue(key, "range", f"Value must be one of ({', '.join(col.get('elements', []))})")

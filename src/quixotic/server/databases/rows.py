@@ -15,6 +15,7 @@ from typing import Any
 from quixotic.errors import ApiError
 from quixotic.server import queries as q
 from quixotic.server import store as st
+from quixotic.server import validation
 from quixotic.server.clock import normalize_iso, now_iso
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import model
@@ -94,7 +95,10 @@ def require(conn: sqlite3.Connection, t: Target, row_id: str) -> st.Doc:
 
 
 def _dump(data: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in data.items() if not k.startswith("$")}, separators=(",", ":"))
+    """The stored JSON of a row's columns, checked again here so that nothing unservable is written."""
+    columns = {k: v for k, v in data.items() if not k.startswith("$")}
+    validation.check_tree(columns, "data")
+    return json.dumps(columns, separators=(",", ":"), allow_nan=False)
 
 
 def stamps(t: Target, raw: Mapping[str, Any] | None) -> dict[str, str]:

@@ -16,13 +16,14 @@ from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import queries as q
+from quixotic.server import validation
 from quixotic.server.store import Doc, Store, meta_delete, meta_get, meta_insert, meta_save
 from quixotic.server.validation import invalid
 
 MAX_EXTENSIONS: Final = 100
 MAX_EXTENSION_LENGTH: Final = 64
-MAX_NAME: Final = 128
-MAX_SEARCH: Final = 256
+MAX_NAME: Final = validation.TEXT_LIMITS["name"]
+MAX_SEARCH: Final = validation.TEXT_LIMITS["search"]
 
 FIELDS: Final = {
     "name": q.Field("string", fulltext=True),

@@ -27,6 +27,7 @@ import sqlite3
 from typing import Any, Final
 
 from quixotic.errors import ApiError
+from quixotic.server import validation
 from quixotic.server.clock import now_iso
 from quixotic.server.ids import new_id
 from quixotic.server.queries import Field
@@ -54,14 +55,14 @@ SEARCH_EXPR: Final = (
     "coalesce(json_extract(data, '$.phone'), '') || ' ' || coalesce(json_extract(data, '$.name'), ''))"
 )
 
-MAX_NAME: Final = 128
-MAX_SEARCH: Final = 256
+MAX_NAME: Final = validation.TEXT_LIMITS["name"]
+MAX_SEARCH: Final = validation.TEXT_LIMITS["search"]
 MIN_PASSWORD: Final = 8
-MAX_PASSWORD: Final = 256
+MAX_PASSWORD: Final = validation.TEXT_LIMITS["password"]
 MAX_EMAIL: Final = 254
-MAX_LABELS: Final = 1000
+MAX_LABELS: Final = validation.ARRAY_LIMITS["labels"]
 MAX_LABEL: Final = 36  # the 1.8.1 spec: "each up to 36 alphanumeric characters long"
-MAX_PREFS: Final = 65535  # bytes of the prefs JSON, as Appwrite's Assoc validator allows
+MAX_PREFS: Final = validation.MAX_ASSOC  # bytes of the prefs JSON, as Appwrite's Assoc validator allows
 
 # scrypt cost of natively hashed passwords: N=2^14, r=8, p=1 (about 16 MiB, tens of milliseconds).
 SCRYPT_OPTIONS: Final[dict[str, int]] = {"costCpu": 16384, "costMemory": 8, "costParallel": 1, "length": 64}
@@ -83,13 +84,13 @@ _LABEL_RE = re.compile(rf"^[A-Za-z0-9]{{1,{MAX_LABEL}}}$")
 
 def check_email(value: str, param: str = "email") -> str:
     """Appwrite lower-cases emails before storing and comparing them."""
-    if len(value) > MAX_EMAIL or not _EMAIL_RE.match(value):
+    if len(value) > MAX_EMAIL or not _EMAIL_RE.fullmatch(value):
         raise invalid(param, "Value must be a valid email address")
     return value.lower()
 
 
 def check_phone(value: str, param: str = "phone") -> str:
-    if not _PHONE_RE.match(value):
+    if not _PHONE_RE.fullmatch(value):
         raise invalid(
             param,
             "Phone number must start with a '+' and a country code and can have a maximum of fifteen "
@@ -113,7 +114,7 @@ def check_name(value: str | None) -> str:
 
 def check_labels(values: list[Any]) -> list[str]:
     """Appwrite replaces the labels with the given ones, keeping the first of any repeats."""
-    if len(values) > MAX_LABELS or not all(isinstance(v, str) and _LABEL_RE.match(v) for v in values):
+    if len(values) > MAX_LABELS or not all(isinstance(v, str) and _LABEL_RE.fullmatch(v) for v in values):
         raise invalid(
             "labels",
             f"Value must a valid array no longer than {MAX_LABELS} items and each label must be 1 to "
