@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from appwrite.services.databases import Databases
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
@@ -255,3 +256,70 @@ def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str)
         assert pulled[kind] == pushed[kind], kind
     code = fresh / "functions" / "Hello"
     assert {name: (code / name).read_bytes() for name in files} == files
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_push_and_pull_legacy_collections(server: LocalServer, tmp_path: Path, version: str, quiet_sdk: None) -> None:
+    """The legacy Databases API through ``push collections`` / ``pull collections`` (in a project of its own:
+    ``push tables`` deletes every database its file does not list, the legacy ones included, as on Appwrite)."""
+    cli = Cli(_cli(version), tmp_path / "home")
+    creds = server.new_project(f"CLI collections {version}")
+    pid, key = creds.project_id, creds.api_key
+    pushed = {
+        "projectId": pid,
+        "databases": [{"$id": "legacy", "name": "Legacy", "enabled": True}],
+        "collections": [
+            {
+                "$id": "notes",
+                "$permissions": [],
+                "databaseId": "legacy",
+                "name": "Notes",
+                "enabled": True,
+                "documentSecurity": True,
+                "attributes": [
+                    {
+                        "key": "body",
+                        "type": "string",
+                        "required": False,
+                        "array": False,
+                        "size": 500,
+                        "encrypt": False,
+                        "default": None,
+                    },
+                    {
+                        "key": "n",
+                        "type": "double",
+                        "required": False,
+                        "array": False,
+                        "min": -1.5,
+                        "max": 10.5,
+                        "default": None,
+                    },
+                ],
+                "indexes": [
+                    {
+                        "key": "by_body",
+                        "type": "fulltext",
+                        "status": "available",
+                        "attributes": ["body"],
+                        "orders": ["DESC"],
+                    },
+                ],
+            }
+        ],
+    }
+    work, fresh = tmp_path / "push", tmp_path / "pull"
+    work.mkdir()
+    fresh.mkdir()
+    (work / "appwrite.json").write_text(json.dumps(pushed, indent=4))
+    cli(work, "client", "--endpoint", server.url, "--project-id", pid, "--key", key)
+    assert "Successfully pushed 1 collections" in cli(work, "push", "collections", "--all", "--force")
+    collection = Databases(server.client(pid, key)).get_collection("legacy", "notes")
+    assert [(a["key"], a["type"], a["status"]) for a in collection["attributes"]] == [
+        ("body", "string", "available"), ("n", "double", "available"),
+    ]  # fmt: skip
+    assert [(i["key"], i["orders"]) for i in collection["indexes"]] == [("by_body", ["DESC"])]
+    cli(fresh, "client", "--project-id", pid)
+    assert "Successfully pulled 1 collections from 1 databases" in cli(fresh, "pull", "collections", "--all", "--force")
+    pulled = json.loads((fresh / "appwrite.config.json").read_text())
+    assert (pulled["databases"], pulled["collections"]) == (pushed["databases"], pushed["collections"])
