@@ -63,25 +63,17 @@ class DumpResult:
     encryption: dict[str, Any] | None = None
 
 
+@dataclass(eq=False)
 class Dumper:
     """Reads one project part by part into one archive writer, counting and collecting warnings."""
 
-    def __init__(
-        self,
-        backend: AppwriteBackend,
-        env: Environment,
-        secret_hashes: dict[tuple[str, str], str],
-        writer: ArchiveWriter,
-        options: DumpOptions,
-        progress: Progress,
-    ) -> None:
-        self.backend = backend
-        self.env = env
-        self.secret_hashes = secret_hashes
-        self.writer = writer
-        self.options = options
-        self.progress = progress
-        self.result = DumpResult(counts=dict.fromkeys(COUNTS, 0))
+    backend: AppwriteBackend
+    env: Environment
+    secret_hashes: dict[tuple[str, str], str]
+    writer: ArchiveWriter
+    options: DumpOptions
+    progress: Progress
+    result: DumpResult = field(init=False, default_factory=lambda: DumpResult(counts=dict.fromkeys(COUNTS, 0)))
 
     def run(self) -> DumpResult:
         state = self.backend.read_state(with_code=False)
