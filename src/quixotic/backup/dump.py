@@ -25,7 +25,7 @@ from quixotic.backup.live import (
     row_pages,
     users_of,
 )
-from quixotic.backup.progress import Progress, Step
+from quixotic.backup.progress import FilesBar, Progress, Step
 from quixotic.backup.schema import PART as SCHEMA_PART
 from quixotic.backup.schema import schema_json, schema_problems
 from quixotic.backup.secrets import Sealer
@@ -40,7 +40,6 @@ from quixotic.sdk.boundary import call
 PARTS: Final = ("schema", "rows", "files", "users", "functions", "variables", "history")
 DOWNLOAD_THREADS: Final = 4
 DOWNLOAD_AHEAD: Final = 8
-MB: Final = 1_000_000
 COUNTS: Final = (
     "databases", "tables", "rows", "buckets", "files", "fileBytes", "users", "functions", "variables", "secrets",
     "history",
@@ -143,10 +142,7 @@ class Dumper:
             listed.append(dict(meta))
             if self.options.sample is not None and len(listed) >= self.options.sample:
                 break
-        key = f"files {bucket_id}"
-        total_mb = sum(int(m.get("sizeOriginal") or 0) for m in listed) / MB
-        done_mb = 0.0
-        self.progress(Step(key, key, 0, total_mb, "MB"))
+        bar = FilesBar(self.progress, bucket_id, listed)
         kept: list[dict[str, Any]] = []
         for meta, future in _ahead(pool, self.backend, bucket_id, listed):
             try:
@@ -158,8 +154,7 @@ class Dumper:
             kept.append(actual)
             self._count("files")
             self._count("fileBytes", len(data))
-            done_mb += int(meta.get("sizeOriginal") or 0) / MB
-            self.progress(Step(key, key, done_mb, total_mb, "MB"))
+            bar.advance(meta)
         with self.writer.part(f"files/{bucket_id}.ndjson") as out:
             for meta in kept:
                 out.write_line(meta)

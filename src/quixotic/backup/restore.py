@@ -27,7 +27,7 @@ from typing import Any, Final, Literal
 from quixotic.backup.archive import ArchiveReader, check_archive
 from quixotic.backup.archive_state import ArchiveDesired, archive_desired
 from quixotic.backup.dump import PARTS
-from quixotic.backup.progress import Progress, Step, silent
+from quixotic.backup.progress import Progress, Step, silent, verify_bar
 from quixotic.backup.restorer import PLAN_KINDS, Restorer, RestoreReport
 from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, need, require_scopes
 from quixotic.backup.secrets import Sealer
@@ -44,7 +44,6 @@ __all__ = ["Confirm", "Mode", "RestorePreview", "RestoreReport", "restore_archiv
 
 Mode = Literal["replace", "merge"]
 MODES: Final = ("replace", "merge")
-MB: Final = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -94,9 +93,7 @@ def restore_archive(
     started = time.monotonic()
     if mode is not None and mode not in MODES:
         raise UsageError(f"mode must be one of {', '.join(MODES)}")
-    checked = check_archive(
-        path, lambda done, total: progress(Step("verify", "verify", done / MB, total / MB, "MB")), parse=False
-    )
+    checked = check_archive(path, verify_bar(progress), parse=False)
     if checked.problems:
         raise BackupError(f"refusing to restore {path}, nothing was written:\n{checked.describe()}")
     with ArchiveReader(path) as reader:

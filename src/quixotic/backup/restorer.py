@@ -20,7 +20,7 @@ from typing import Any, Final
 from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.archive_state import ArchiveDesired
 from quixotic.backup.live import HISTORY_SKIPPED, files_of, retrying, row_pages, users_of
-from quixotic.backup.progress import Progress, Step
+from quixotic.backup.progress import FilesBar, Progress, Step
 from quixotic.backup.users import restore_user
 from quixotic.deploy.applier import Applier
 from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
@@ -43,7 +43,6 @@ UPLOAD_THREADS: Final = 4
 UPLOAD_AHEAD: Final = 8
 APPEND_ONLY_HISTORY: Final = frozenset({"releases"})
 RETRY_SECONDS: Final = 60.0  # how long an idempotent write is tried again while the server is away
-MB: Final = 1_000_000
 
 
 @dataclass
@@ -213,10 +212,7 @@ class Restorer:
     def _bucket(self, pool: ThreadPoolExecutor, bucket_id: str, meta_part: str) -> None:
         live = {str(m["$id"]): dict(m) for m in files_of(self.backend, bucket_id)}
         metas = list(self.reader.iter_ndjson(meta_part))
-        key = f"files {bucket_id}"
-        total_mb = sum(int(m.get("sizeOriginal") or 0) for m in metas) / MB
-        done_mb = 0.0
-        self.progress(Step(key, key, 0, total_mb, "MB"))
+        bar = FilesBar(self.progress, bucket_id, metas)
         window: list[Future[int]] = []
         for meta in metas:
             file_id = str(meta["$id"])
@@ -235,10 +231,9 @@ class Restorer:
             else:
                 data = self.reader.read_bytes(f"files/{bucket_id}/{file_id}")
                 window.append(pool.submit(self._upload, bucket_id, meta, data, have is not None))
-            done_mb += int(meta.get("sizeOriginal") or 0) / MB
             while len(window) >= UPLOAD_AHEAD:
                 self._uploaded(window.pop(0))
-            self.progress(Step(key, key, done_mb, total_mb, "MB"))
+            bar.advance(meta)
         for future in window:
             self._uploaded(future)
         if self.replace:

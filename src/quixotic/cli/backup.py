@@ -20,7 +20,7 @@ from rich.progress import Progress as Bars
 
 from quixotic.backup.archive import ArchiveReader
 from quixotic.backup.dump import PARTS
-from quixotic.backup.progress import Progress, Step
+from quixotic.backup.progress import MB, Progress, Step
 from quixotic.backup.restore import Mode, RestorePreview, RestoreReport
 from quixotic.cli.options import ROOT, YES, err, out
 from quixotic.commands import backup as cmd
@@ -30,7 +30,6 @@ from quixotic.target import Target, connect
 PASSPHRASE_ENV = typer.Option(
     "QUIXOTIC_BACKUP_PASSPHRASE", "--passphrase-env", help="Process variable holding the secrets' passphrase."
 )
-MB = 1_000_000
 
 
 class _DefaultCreate(typer.core.TyperGroup):

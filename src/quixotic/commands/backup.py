@@ -17,7 +17,7 @@ from quixotic.backup.anonymize import Anonymizer
 from quixotic.backup.archive import FORMAT_VERSION, ArchiveCheck, ArchiveReader, ArchiveWriter, check_archive
 from quixotic.backup.dump import PARTS, Dumper, DumpOptions
 from quixotic.backup.fingerprint import Fingerprint, ItemDiff, compare, summarize_archive, summarize_live
-from quixotic.backup.progress import Progress, Step, silent
+from quixotic.backup.progress import Progress, Step, silent, verify_bar
 from quixotic.backup.restore import Confirm, Mode, RestoreReport
 from quixotic.backup.restore import restore_archive as restore  # the verb is the library function
 from quixotic.backup.scopes import READ_SCOPES, need, require_scopes
@@ -28,7 +28,6 @@ from quixotic.target.provenance import git_commit
 __all__ = ["backup", "clone", "diff_data", "list_backups", "restore", "verify"]
 
 BACKUPS_DIR: Final = Path("backups")
-MB: Final = 1_000_000
 CLONE_PARTS: Final = frozenset({"schema", "rows", "files", "users", "functions"})
 
 
@@ -114,9 +113,7 @@ def backup(
             "counts": dumped.counts,
             "warnings": dumped.warnings,
         }
-        return writer.finish(
-            manifest, lambda done, total: report(Step("verify", "verify", done / MB, total / MB, "MB"))
-        )
+        return writer.finish(manifest, verify_bar(report))
 
 
 @dataclass
@@ -140,7 +137,7 @@ def verify(path: Path, deep_target: Target | None = None, progress: Progress | N
     live project are returned (the project may simply have changed since).
     """
     report = progress or silent
-    checked = check_archive(path, lambda done, total: report(Step("verify", "verify", done / MB, total / MB, "MB")))
+    checked = check_archive(path, verify_bar(report))
     if checked.problems:
         raise BackupError(f"{path} failed verification:\n{checked.describe()}")
     result = VerifyReport(checked)
