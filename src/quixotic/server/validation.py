@@ -73,6 +73,8 @@ TEXT_LIMITS: Final[dict[str, int]] = {
     "buildSpecification": 128,
     "runtimeSpecification": 128,
     "compression": 16,
+    "background": 16,  # HexColor: a preview's colours (3 or 6 hex digits)
+    "borderColor": 16,
 }
 # Where one route's validator differs from the name's usual one.
 _ROUTE_TEXT_LIMITS: Final[dict[tuple[str, str], int]] = {
