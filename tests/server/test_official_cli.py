@@ -63,8 +63,9 @@ def _cli(version: str) -> Path:
 class Cli:
     """One CLI version run as a user would: its own home (``~/.appwrite/prefs.json``), one folder per step."""
 
-    def __init__(self, script: Path, home: Path) -> None:
+    def __init__(self, script: Path, home: Path, key: str) -> None:
         self.script = script
+        self.key = key
         self.env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "FORCE_COLOR": "0", "NO_COLOR": "1"}
 
     def __call__(self, folder: Path, *args: str) -> str:
@@ -74,6 +75,7 @@ class Cli:
         out = done.stdout + done.stderr
         # The CLI exits 0 after most failures; they are the lines it marks with a cross.
         assert done.returncode == 0 and "✗" not in out, f"appwrite {' '.join(args[:2])} failed:\n{out}"
+        assert self.key not in out, f"appwrite {' '.join(args[:2])} printed the API key"
         return out
 
 
@@ -194,8 +196,8 @@ def _ready(functions: Functions, function_id: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str) -> None:
-    cli = Cli(_cli(version), tmp_path / "home")
     creds = server.new_project(f"CLI {version}")
+    cli = Cli(_cli(version), tmp_path / "home", creds.api_key)
     pid, key = creds.project_id, creds.api_key
     pushed = _project_file(pid, server.url)
     work = tmp_path / "push"
@@ -262,8 +264,8 @@ def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str)
 def test_push_and_pull_legacy_collections(server: LocalServer, tmp_path: Path, version: str, quiet_sdk: None) -> None:
     """The legacy Databases API through ``push collections`` / ``pull collections`` (in a project of its own:
     ``push tables`` deletes every database its file does not list, the legacy ones included, as on Appwrite)."""
-    cli = Cli(_cli(version), tmp_path / "home")
     creds = server.new_project(f"CLI collections {version}")
+    cli = Cli(_cli(version), tmp_path / "home", creds.api_key)
     pid, key = creds.project_id, creds.api_key
     pushed = {
         "projectId": pid,
