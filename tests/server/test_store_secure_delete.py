@@ -1,0 +1,50 @@
+"""An old secret value does not survive in the server's database file once it is changed or deleted.
+
+SQLite leaves the bytes of a changed or deleted record in free space unless ``secure_delete`` is on, so a copy of
+``quixotic.db`` would give away every secret a variable ever held. Through the SDK on a real server: set secrets,
+change one and delete another, stop the server, and look for the old values in the files it leaves.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from appwrite.services.functions import Functions
+from support.server import LocalServer, start_server
+
+
+def stop(srv: LocalServer) -> None:
+    """A clean stop: the last connection closes, so SQLite copies the WAL into the file and removes it."""
+    srv.process.terminate()
+    try:
+        srv.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        srv.process.kill()
+
+
+def test_changed_and_deleted_secrets_leave_no_trace_in_the_database_file(tmp_path: Path) -> None:
+    data, log = tmp_path / "data", tmp_path / "server.log"
+    srv = start_server(data, log)
+    try:
+        project = srv.new_project()
+        fn = Functions(srv.client(project.project_id, project.api_key))
+        fn.create("f", "F", "python-3.11", entrypoint="main.py")
+        changed = fn.create_variable("f", "TOKEN", "old-token-3f9a1c", True)
+        deleted = fn.create_variable("f", "PASSWORD", "old-password-77e2b0", True)
+    finally:
+        stop(srv)  # the old values are now in the database file itself, not only in its WAL
+    assert b"old-token-3f9a1c" in (data / "quixotic.db").read_bytes()
+    srv = start_server(data, log)
+    try:
+        fn = Functions(srv.client(project.project_id, project.api_key))
+        fn.update_variable("f", changed["$id"], "TOKEN", "new-token-5d01aa-which-is-longer", True)
+        fn.delete_variable("f", deleted["$id"])
+    finally:
+        stop(srv)
+    stored = b"".join(p.read_bytes() for p in sorted(data.glob("quixotic.db*")))
+    assert b"new-token-5d01aa-which-is-longer" in stored  # the search does find values that are there
+    assert b"old-token-3f9a1c" not in stored
+    assert b"old-password-77e2b0" not in stored
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "quixotic.db").stat().st_mode & 0o777 == 0o600
