@@ -8,6 +8,9 @@ functions`` asks it for the function's URL after each deployment). Creating rule
 Console only. The ``/v1/projects`` routes and ``/v1/console/variables`` belong to Appwrite's console:
 in Appwrite 1.8 any other project, a project API key included, gets ``general_access_forbidden``
 once its scopes pass, and the local server has no console sessions, so that is every caller here.
+Appwrite 1.9 also serves ``GET /v1/projects/{projectId}`` to a key holding ``project.read`` (as
+``/v1/project``); the local server does not yet, whatever version it emulates, so ``appwrite pull
+settings`` and ``push settings`` (and ``push all`` / ``pull all``, which start with them) need the console.
 """
 
 from __future__ import annotations
