@@ -1,0 +1,105 @@
+"""The feature freeze on the local server, through the command line: a frozen environment refuses a deploy
+that adds a function, changes the schema or adds a variable (naming each), lets a code-and-values hotfix
+through (recorded with its reason and branch), and an explicit override is recorded on the release."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from deploy_project import HELLO, deploy_site
+from support.server import LocalServer
+from support.site import Site
+
+
+@pytest.fixture
+def site(server: LocalServer, tmp_path: Path) -> Site:
+    site = deploy_site(tmp_path, server)
+    deployed = site.cli("deploy", "test", "--yes")
+    assert deployed.returncode == 0, deployed.stderr
+    return site
+
+
+def edit(path: Path, change: Any) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def freeze(site: Site, **dates: str) -> None:
+    edit(site.root / "environments" / "test.json", lambda env: env.update(freeze={"reason": "launch week", **dates}))
+
+
+def add_prohibited(site: Site) -> None:
+    """A new function, a new column and a new variable."""
+
+    def app(data: dict[str, Any]) -> None:
+        data["functions"].append({**data["functions"][0], "$id": "hello2", "name": "Hello 2"})
+        data["tables"][0]["columns"].append({"key": "mood", "type": "varchar", "size": 20, "required": False,
+                                             "array": False})  # fmt: skip
+
+    flag = {"name": "NEW_FLAG", "type": "string", "default": "on", "secret": False, "description": "A flag.",
+            "functions": ["hello"]}  # fmt: skip
+    edit(site.root / "appwrite.json", app)
+    edit(site.root / "templates" / "shared-variables.json", lambda t: t["variables"].append(flag))
+
+
+def releases(site: Site) -> list[dict[str, Any]]:
+    listed = site.cli("releases", "test", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return list(json.loads(listed.stdout))
+
+
+def test_a_frozen_environment_refuses_new_functions_schema_and_variables(site: Site) -> None:
+    freeze(site, until="2999-12-31")
+    add_prohibited(site)
+    planned = site.cli("plan", "test")
+    assert planned.returncode == 2
+    for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
+        assert f"frozen: {address}" in planned.stderr, planned.stderr
+    refused = site.cli("deploy", "test", "--yes", "--hotfix", "it is urgent")  # a hotfix flag is no override
+    assert refused.returncode == 1
+    for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
+        assert address in refused.stderr
+    assert "launch week" in refused.stderr and "--override-freeze" in refused.stderr
+    assert len(releases(site)) == 1  # nothing was applied, no release recorded
+    assert site.cli("plan", "test").returncode == 2  # still all to do
+
+
+def test_a_code_and_values_hotfix_goes_through_and_is_recorded(site: Site) -> None:
+    freeze(site)
+    (site.root / "functions" / "hello" / "src" / "main.py").write_text(HELLO.replace("VERSION = 1", "VERSION = 2"))
+    edit(site.root / "environments" / "test.json", lambda env: env["variables"].update(GREETING="howdy"))
+    planned = site.cli("plan", "test")
+    assert planned.returncode == 2 and "frozen:" not in planned.stderr
+    empty = site.cli("deploy", "test", "--yes", "--hotfix", " ")
+    assert empty.returncode == 1 and "--hotfix needs a reason" in empty.stderr
+    done = site.cli("deploy", "test", "--yes", "--hotfix", "greeting was wrong", GITHUB_REF_NAME="hotfix/greeting")
+    assert done.returncode == 0, done.stderr
+    latest = releases(site)[0]
+    assert latest["hotfix"] == {"reason": "greeting was wrong", "branch": "hotfix/greeting"}
+    assert latest["freeze"]["reason"] == "launch week" and "freezeOverride" not in latest
+    assert sorted(latest["changes"]) == ["deployment:hello create", "variable:hello/GREETING update"]
+    table = site.cli("releases", "test", COLUMNS="250")
+    assert "deploy (hotfix)" in table.stdout
+
+
+def test_an_override_applies_prohibited_changes_and_is_recorded(site: Site) -> None:
+    freeze(site, **{"from": "2000-01-01"})
+    add_prohibited(site)
+    done = site.cli("deploy", "test", "--yes", "--override-freeze", "the launch needs the mood column")
+    assert done.returncode == 0, done.stderr
+    override = releases(site)[0]["freezeOverride"]
+    assert override["reason"] == "the launch needs the mood column"
+    assert "create column:app/notes/mood: schema changes are prohibited during the freeze" in override["changes"]
+    assert site.cli("plan", "test").returncode == 0
+
+
+def test_a_freeze_that_ended_refuses_nothing(site: Site) -> None:
+    freeze(site, **{"from": "2000-01-01", "until": "2000-01-31"})
+    add_prohibited(site)
+    done = site.cli("deploy", "test", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "freeze" not in releases(site)[0]
