@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from quixotic.config.fields import Field, Loc, as_list, as_object, check_keys, choice, flag, integer, read_object, text
+from quixotic.config.fields import Field, Loc, as_list, as_object, check_keys, choice, flag, integer, read_fields, text
 from quixotic.config.jsonfile import read_json
 from quixotic.config.problems import Problems, did_you_mean, listing
 from quixotic.config.resources import ProjectSpec
@@ -77,10 +77,7 @@ PARITY_KEYS: Final = ("replaySafe", "requests", "ignore")
 
 
 def _request(data: object, loc: Loc, problems: Problems) -> Request | None:
-    obj = as_object(data, loc, problems)
-    if obj is None:
-        return None
-    values = read_object(obj, loc, REQUEST_FIELDS, problems)
+    values = read_fields(data, loc, REQUEST_FIELDS, problems)
     if values is None:
         return None
     body, headers = values["body"], values["headers"]

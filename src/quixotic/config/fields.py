@@ -259,6 +259,12 @@ def read_object(
     return out if ok or lenient else None
 
 
+def read_fields(value: object, loc: Loc, fields: Mapping[str, Field], problems: Problems) -> dict[str, object] | None:
+    """:func:`read_object` of a value that must be a JSON object: None when it is not, or a field is wrong."""
+    obj = as_object(value, loc, problems)
+    return None if obj is None else read_object(obj, loc, fields, problems)
+
+
 def value_from_text(kind: TextKind, raw: str) -> object:
     """The JSON value a ``--set`` text stands for, given the kind of field it sets."""
     if kind == "bool":

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from quixotic.config.fields import Field, Loc, as_object, optional, read_object, text
+from quixotic.config.fields import Field, Loc, optional, read_fields, text
 from quixotic.config.problems import Problems
 
 
@@ -58,10 +58,7 @@ def parse_freeze(data: object, loc: Loc, problems: Problems) -> FeatureFreeze | 
     """The freeze ``data`` declares (None: no freeze, or a wrong one, which is reported)."""
     if data is None:
         return None
-    obj = as_object(data, loc, problems)
-    if obj is None:
-        return None
-    values = read_object(obj, loc, FREEZE_FIELDS, problems)
+    values = read_fields(data, loc, FREEZE_FIELDS, problems)
     if values is None:
         return None
     freeze = FeatureFreeze(str(values["reason"]), values["start"], values["until"])  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from quixotic.config.fields import (
     is_number,
     number,
     optional,
+    read_fields,
     read_object,
     show,
     text,
@@ -203,8 +204,7 @@ def _each(
 
 def _databases(top: Mapping[str, Any], loc: Loc, problems: Problems) -> list[Database]:
     def parse(item: object, item_loc: Loc, problems: Problems) -> Database | None:
-        obj = as_object(item, item_loc, problems)
-        values = None if obj is None else read_object(obj, item_loc, DATABASE_FIELDS, problems)
+        values = read_fields(item, item_loc, DATABASE_FIELDS, problems)
         return None if values is None else Database(**cast(dict[str, Any], values))
 
     seen: dict[str, str] = {}
@@ -385,8 +385,7 @@ def _indexes(
     for position, raw in enumerate(as_list(obj.get("indexes", []), loc.at("indexes"), problems)):
         key = raw.get("key") if isinstance(raw, dict) else None
         item_loc = loc.item("indexes", position, key)
-        item = as_object(raw, item_loc, problems)
-        values = None if item is None else read_object(item, item_loc, fields, problems)
+        values = read_fields(raw, item_loc, fields, problems)
         if values is None:
             continue
         index = Index(
@@ -421,8 +420,7 @@ def _index_ok(index: Index, loc: Loc, problems: Problems, column_types: Mapping[
 
 
 def _bucket(item: object, loc: Loc, problems: Problems) -> Bucket | None:
-    obj = as_object(item, loc, problems)
-    values = None if obj is None else read_object(obj, loc, BUCKET_FIELDS, problems)
+    values = read_fields(item, loc, BUCKET_FIELDS, problems)
     return None if values is None else Bucket(**cast(dict[str, Any], values))
 
 

@@ -16,7 +16,7 @@ from quixotic.config.fields import (
     flag,
     number,
     optional,
-    read_object,
+    read_fields,
     show,
     text,
     texts,
@@ -73,8 +73,7 @@ def parse_template(data: object, file: str, project: ProjectSpec | None, problem
 
 
 def _variable(item: object, loc: Loc, project: ProjectSpec | None, problems: Problems) -> VariableSpec | None:
-    obj = as_object(item, loc, problems)
-    values = None if obj is None else read_object(obj, loc, VARIABLE_FIELDS, problems)
+    values = read_fields(item, loc, VARIABLE_FIELDS, problems)
     if values is None:
         return None
     before = len(problems)
