@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 from backup_site import PASSPHRASE, Source
+from support.sdk import wait_for
 
 from quixotic.backup.archive import MANIFEST, manifest_digest
 from quixotic.backup.live import FileGone, download_file, files_of
@@ -145,20 +145,15 @@ def run_cli(source: Source, *args: str) -> subprocess.Popen[bytes]:
     return source.site.popen(*args)
 
 
-def wait_for(check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.005)
-    raise AssertionError("condition not met in time")
-
-
 def test_a_killed_backup_leaves_no_archive(source: Source, tmp_path: Path) -> None:
     out = tmp_path / "backups"
     out.mkdir()
     proc = run_cli(source, "backup", "src", "--out", str(out))
-    wait_for(lambda: any(out.glob(".*.partial")) and any(p.stat().st_size > 1_000_000 for p in out.glob(".*")))
+    wait_for(
+        lambda: any(out.glob(".*.partial")) and any(p.stat().st_size > 1_000_000 for p in out.glob(".*")),
+        timeout=60,
+        every=0.005,
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     assert not list(out.glob("*.zip")) and cmd.list_backups(out) == []
@@ -180,7 +175,7 @@ def test_a_killed_restore_converges_when_run_again(source: Source) -> None:
         except Exception:
             return False
 
-    wait_for(some_rows)
+    wait_for(some_rows, timeout=60, every=0.005)
     os.killpg(proc.pid, signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
     assert not cmd.diff_data(source.archive, source.site.target(dst)).same

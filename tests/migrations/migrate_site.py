@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -88,13 +87,3 @@ def rows(db: TablesDB, table: str = "transcriptions") -> dict[str, dict[str, Any
         if len(page) < 5000:
             return out
         after = int(page[-1]["$sequence"])
-
-
-def wait_for(predicate: Any, timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout} s")

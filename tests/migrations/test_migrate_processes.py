@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_site import Site, make_site, rows, seed, wait_for
+from migrate_site import Site, make_site, rows, seed
+from support.sdk import wait_for
 from support.server import LocalServer
 
 from quixotic.commands import migrate as cmd

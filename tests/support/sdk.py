@@ -40,6 +40,17 @@ def raises_api(code: int, error_type: str) -> Iterator[pytest.ExceptionInfo[Appw
     assert got == (code, error_type), f"expected {(code, error_type)}, got {got}: {info.value.message}"
 
 
+def wait_for(check: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something true, and return that; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
 def wait_status(fetch: Callable[[], dict[str, Any]], want: str = "available", timeout: float = 10.0) -> dict[str, Any]:
     """Poll ``fetch`` (a column or index getter) until its ``status`` leaves ``processing``.
 
