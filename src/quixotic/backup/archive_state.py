@@ -8,6 +8,7 @@ not hold are copied from the live side, so the plan leaves them alone.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,7 +32,12 @@ class ArchiveDesired:
 
 
 def archive_desired(
-    reader: ArchiveReader, env: Environment, live: ProjectState, sealer: Sealer | None
+    reader: ArchiveReader,
+    env: Environment,
+    live: ProjectState,
+    sealer: Sealer | None,
+    *,
+    fingerprint: Callable[[str], str],  # the target's keyed secret fingerprint
 ) -> ArchiveDesired:
     """What the target should hold after the restore, for the plan (its project id is the target's)."""
     state = replace(live, managed_variables={})
@@ -53,7 +59,7 @@ def archive_desired(
         state = replace(state, functions=tuple(functions))
     result = ArchiveDesired(Desired(state, packages))
     if reader.has("variables.json"):
-        variables, secrets = _variables(reader, env, live, sealer, result)
+        variables, secrets = _variables(reader, env, live, sealer, result, fingerprint)
         state = replace(state, variables=tuple(variables))
         result.desired = Desired(state, packages, secrets)
     else:
@@ -68,7 +74,12 @@ def _records(data: object, part: str) -> list[dict[str, Any]]:
 
 
 def _variables(
-    reader: ArchiveReader, env: Environment, live: ProjectState, sealer: Sealer | None, result: ArchiveDesired
+    reader: ArchiveReader,
+    env: Environment,
+    live: ProjectState,
+    sealer: Sealer | None,
+    result: ArchiveDesired,
+    fingerprint: Callable[[str], str],
 ) -> tuple[list[VariableState], dict[tuple[str, str], str]]:
     """Variables with their values: plain from the archive; secrets from the archive (sealed, with the
     passphrase) or else from the target environment's own configuration; otherwise left as they are."""
@@ -89,7 +100,7 @@ def _variables(
             value_or_none = secret_value(env, scope, key)
         if value_or_none is not None:
             secrets[(scope, key)] = value_or_none
-            variables.append(VariableState(scope, key, None, True, value_hash(value_or_none)))
+            variables.append(VariableState(scope, key, None, True, fingerprint(value_or_none)))
             continue
         address = f"variable:{scope}/{key}"
         result.keep_variables.add(address)

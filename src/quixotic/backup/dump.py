@@ -8,7 +8,7 @@ archive goes or when it counts as done: :class:`quixotic.backup.archive.ArchiveW
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -33,7 +33,7 @@ from quixotic.config import Environment
 from quixotic.config.resources import Table
 from quixotic.deploy.desired import secret_value
 from quixotic.errors import BackupError, UsageError
-from quixotic.plan.state import PROJECT_SCOPE, ProjectState, value_hash
+from quixotic.plan.state import PROJECT_SCOPE, ProjectState
 from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
 
@@ -72,6 +72,7 @@ class Dumper:
     writer: ArchiveWriter
     options: DumpOptions
     progress: Progress
+    fingerprint: Callable[[str], str] = field(kw_only=True)  # the target's keyed secret fingerprint
     result: DumpResult = field(init=False, default_factory=lambda: DumpResult(counts=dict.fromkeys(COUNTS, 0)))
 
     def run(self) -> DumpResult:
@@ -231,7 +232,7 @@ class Dumper:
         """The secret's value from the environment's configuration, when quixotic set that very value."""
         value = secret_value(self.env, scope, key)
         recorded = self.secret_hashes.get((scope, key))
-        if value is None or recorded is None or value_hash(value) != recorded:
+        if value is None or recorded is None or self.fingerprint(value) != recorded:
             return None
         return value
 

@@ -123,7 +123,7 @@ def restore_archive(
                     "is deleted), or --merge to write the archive over what is there (nothing is deleted)."
                 )
             report.mode = mode or "merge"
-        built = archive_desired(reader, target.env, live, sealer)
+        built = archive_desired(reader, target.env, live, sealer, fingerprint=target.system.fingerprint)
         report.warnings.extend(built.warnings)
         preview = RestorePreview(
             target.env.name, backend.project_id, path, dict(reader.manifest.get("source") or {}), report.mode,
@@ -145,7 +145,7 @@ def restore_archive(
         def planner(now: ProjectState) -> Plan:
             """Under the locks, from what is live now (a deploy may have landed since the preview)."""
             nonlocal built
-            built = archive_desired(reader, target.env, now, sealer)
+            built = archive_desired(reader, target.env, now, sealer, fingerprint=target.system.fingerprint)
             return _restore_plan(target, now, built, report)
 
         def before_release(plan: Plan, now: ProjectState) -> None:

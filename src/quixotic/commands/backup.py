@@ -90,7 +90,8 @@ def backup(
         anonymizer=Anonymizer(backend.project_id, anonymize_salt) if anonymize else None,
     )
     with ArchiveWriter(final) as writer:
-        dumped = Dumper(backend, target.env, target.system.secret_hashes(), writer, options, report).run()
+        dumped = Dumper(backend, target.env, target.system.secret_hashes(), writer, options, report,
+                        fingerprint=target.system.fingerprint).run()  # fmt: skip
         manifest: dict[str, Any] = {
             "format": "quixotic-backup",
             "formatVersion": FORMAT_VERSION,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from quixotic.deploy.desired import Desired, desired_state
+from quixotic.deploy.desired import Desired, target_desired
 from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
 from quixotic.errors import PlanError
@@ -48,7 +48,7 @@ def _planner(
 
 def plan(target: Target, *, prune_variables: bool = False) -> PlanResult:
     """Compare the live project with the configuration."""
-    desired = desired_state(target.env, target.root)
+    desired = target_desired(target)
     live = read_live(target)
     result = _planner(target, desired, prune_variables, None)(live)
     frozen = frozen_changes(result) if active(target.env.freeze, dt.date.today()) else ()
@@ -92,7 +92,7 @@ def deploy(
     release as a hotfix with its branch. Both are recorded on the release.
     """
     hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
-    desired = desired_state(target.env, target.root)
+    desired = target_desired(target)
     planner, today = _planner(target, desired, prune_variables, only), dt.date.today()
 
     def checked(live: ProjectState) -> Plan:

@@ -19,7 +19,6 @@ from quixotic.deploy.desired import Desired
 from quixotic.errors import PlanError
 from quixotic.plan.changes import Change
 from quixotic.plan.plan import Plan
-from quixotic.plan.state import value_hash
 from quixotic.plan.views import bucket_from, column_from, database_from, function_from, index_from, table_from
 from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
@@ -230,7 +229,7 @@ class Applier:
         secret = bool(want.get("secret"))
         if secret:
             value = self.desired.secret(self.env, scope, key) if self.desired is not None else None
-            if value is None or value_hash(value) != want.get("valueHash"):
+            if value is None or self.system.fingerprint(value) != want.get("valueHash"):
                 raise PlanError(f"the value of secret {key} changed since the plan was made: plan again")
         else:
             value = str(want.get("value") or "")

@@ -5,7 +5,9 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
 ``data`` column, so records can grow without schema changes):
 
 - ``releases``: one row per deploy or rollback (who, when, git commit, plan digest, what changed);
-- ``secrets``: SHA-256 of each secret variable value quixotic set, to diff secrets it cannot read;
+- ``secrets``: the keyed fingerprint of each secret variable value quixotic set, to diff secrets it cannot
+  read, and (row ``fingerprintkey``) the project's fingerprint key itself: see ``quixotic.plan.state`` for
+  why it lives here; backups leave this table out, and plan files and release records never hold it;
 - ``locks``: named locks with owner, host, pid and expiry, so two deploys never interleave and a
   lock whose holder died expires on its own (fenced and renewed by heartbeats: see ``quixotic.target.locks``);
 - ``migrations``: one row per migration attempt (up, down or baseline): status, file checksum, who,
@@ -23,7 +25,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ from typing import Any
 from quixotic.config.resources import Column
 from quixotic.errors import Conflict, LockHeld, NotFound
 from quixotic.plan.release import Release
+from quixotic.plan.state import is_legacy_fingerprint, migrate_fingerprint, migrate_record, secret_fingerprint
 from quixotic.sdk.backend import SYSTEM_DATABASE, AppwriteBackend
 from quixotic.sdk.boundary import call
 from quixotic.sdk.values import Query
@@ -78,6 +81,7 @@ _TABLES: dict[str, tuple[Column, ...]] = {
 }
 # How to break each lock by hand, for the LockHeld message.
 UNLOCK_HINT = {"migrations": "quixotic migrate unlock ENV"}
+KEY_ROW = "fingerprintkey"  # the secrets table's row holding the fingerprint key (hex), not a secret's record
 _COLUMNS = ("id", "environment", "kind", "status", "startedAt")
 
 
@@ -117,6 +121,7 @@ class SystemDatabase:
         self.db = backend.db
         self._ready = False
         self._seen = False  # the database was found once: nothing of the toolkit deletes it, so it stays
+        self._key: bytes | None = None
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -160,12 +165,77 @@ class SystemDatabase:
     def _secret_row(scope: str, key: str) -> str:
         return "s" + hashlib.sha256(f"{scope}/{key}".encode()).hexdigest()[:35]
 
+    def fingerprint_key(self, known: Mapping[tuple[str, str], str] | None = None) -> bytes:
+        """The project's key for secret fingerprints, made on first use. Making it is the moment an older
+        version's plain fingerprints are migrated (``known``: the configuration's secret values, by scope and
+        key, so that those still matching are re-keyed rather than forgotten). Two first runs at once agree:
+        the key that was stored first wins."""
+        if self._key is not None:
+            return self._key
+        self.ensure()
+        found = self._stored_key()
+        if found is None:
+            fresh = os.urandom(32)
+            try:
+                call("storing the fingerprint key", self.db.create_row, SYSTEM_DB, "secrets", KEY_ROW,
+                     {"scope": "", "key": "", "hash": fresh.hex()})  # fmt: skip
+                found = fresh
+            except Conflict:  # another first run stored its key first: use that one
+                found = self._stored_key()
+                if found is None:
+                    raise
+            self._key = found
+            self.migrate_fingerprints(known or {})
+        self._key = found
+        return found
+
+    def _stored_key(self) -> bytes | None:
+        try:
+            row = call("reading the fingerprint key", self.db.get_row, SYSTEM_DB, "secrets", KEY_ROW)
+        except NotFound:
+            return None
+        return bytes.fromhex(str(row["hash"]))
+
+    def fingerprint(self, value: str) -> str:
+        """``value``'s keyed fingerprint in this project."""
+        return secret_fingerprint(value, self.fingerprint_key())
+
+    def migrate_fingerprints(self, known: Mapping[tuple[str, str], str]) -> int:
+        """Re-key the plain SHA-256 fingerprints of older versions, in the secrets table and in release
+        records: those of a value in ``known`` that still matches become keyed; the others are forgotten
+        (secrets: the value counts as unknown, so the next deploy sets it) or marked ``LEGACY`` (releases: a
+        rollback then reports the secret as differing). Returns how many were migrated."""
+        key = self.fingerprint_key()
+        count = 0
+        for row in list(self._all("secrets")):
+            scope, name, recorded = str(row["scope"]), str(row["key"]), str(row["hash"])
+            if row["$id"] == KEY_ROW or not is_legacy_fingerprint(recorded):
+                continue
+            keyed = migrate_fingerprint(recorded, known.get((scope, name)), key)
+            if keyed.startswith("k1:"):
+                self.record_secret(scope, name, keyed)
+            else:
+                self.forget_secret(scope, name)
+            count += 1
+        for row in list(self._all("releases")):
+            record, changed = migrate_record(json.loads(row.get("data") or "{}"), known, key)
+            if changed:
+                call("migrating a release's fingerprints", self.db.update_row, SYSTEM_DB, "releases", row["$id"],
+                     {"data": json.dumps(record, sort_keys=True)})  # fmt: skip
+                count += changed
+        return count
+
     def secret_hashes(self) -> dict[tuple[str, str], str]:
+        """The recorded fingerprint of each secret, by (scope, key); a legacy one not yet migrated is ""
+        (unknown: compared, it never passes for the current value)."""
         if not self.exists():
             return {}
         out: dict[tuple[str, str], str] = {}
         for row in self._all("secrets"):
-            out[(row["scope"], row["key"])] = row["hash"]
+            if row["$id"] == KEY_ROW:
+                continue
+            recorded = str(row["hash"])
+            out[(row["scope"], row["key"])] = "" if is_legacy_fingerprint(recorded) else recorded
         return out
 
     def record_secret(self, scope: str, key: str, value_hash: str) -> None:
