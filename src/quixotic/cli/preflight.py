@@ -7,11 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from quixotic.cli.monitor import seconds
 from quixotic.cli.options import AS_JSON, ENV, ROOT, out
-from quixotic.cli.report import REPORT, write_one
+from quixotic.cli.report import REPORT, checks_table, write_one
 from quixotic.commands.preflight import preflight
 from quixotic.commands.report import check_out
 from quixotic.evidence.preflight import parse_confirm
@@ -40,15 +39,8 @@ def preflight_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
         raise typer.Exit(report.exit_code)
-    table = Table(title=f"preflight {env} from {source} (evidence within {hours:g} h)", show_lines=True)
-    for column in ("item", "status", "evidence"):
-        table.add_column(column)
-    for item in report.items:
-        lines = "\n".join(escape(e) for e in item.evidence[:15])
-        more = f"\n... {len(item.evidence) - 15} more" if len(item.evidence) > 15 else ""
-        table.add_row(escape(item.name), f"[{STYLE[item.status]}]{item.status}[/]",
-                      escape(item.summary) + (f"\n{lines}{more}" if lines else ""))  # fmt: skip
-    out.print(table)
+    rows = ((i.name, i.status, i.summary, i.evidence) for i in report.items)
+    out.print(checks_table(f"preflight {env} from {source} (evidence within {hours:g} h)", "item", rows, STYLE, 15))
     missing = f" (missing: {', '.join(report.missing)})" if report.missing else ""
     out.print(f"{env}: [bold]{report.verdict}[/]{escape(missing)}")
     raise typer.Exit(report.exit_code)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from quixotic.cli.options import ENV, ROOT, err
 from quixotic.commands import report as pages
@@ -22,6 +23,26 @@ def write_one(path: Path | None, kind: str, data: Mapping[str, Any], title: str,
     if path is not None:
         pages.write(path, pages.one(kind, data, title=title, releases=releases))
         err.print(f"report: {escape(str(path))}")
+
+
+def checks_table(
+    title: str,
+    head: str,
+    rows: Iterable[tuple[str, str, str, Sequence[str]]],
+    style: Mapping[str, str],
+    limit: int,
+) -> Table:
+    """The go/no-go commands' table: a row per check (``name, status, summary, evidence``), the status in its
+    colour, the summary over the first ``limit`` lines of evidence (and how many more there are)."""
+    table = Table(title=title, show_lines=True)
+    for column in (head, "status", "evidence"):
+        table.add_column(column)
+    for name, status, summary, evidence in rows:
+        lines = "\n".join(escape(e) for e in evidence[:limit])
+        more = f"\n... {len(evidence) - limit} more" if len(evidence) > limit else ""
+        shown = escape(summary) + (f"\n{lines}{more}" if lines else "")
+        table.add_row(escape(name), f"[{style[status]}]{status}[/]", shown)
+    return table
 
 
 def report_command(

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from quixotic.cli.options import AS_JSON, ENV, ROOT, out
-from quixotic.cli.report import REPORT, write_one
+from quixotic.cli.report import REPORT, checks_table, write_one
 from quixotic.commands.report import check_out
 from quixotic.commands.validate import validate
 from quixotic.target import connect
@@ -38,18 +36,8 @@ def validate_command(
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, sort_keys=True, default=str))
         raise typer.Exit(report.exit_code)
-    table = Table(title=f"validate {env}" + (f" against {against}" if against else ""), show_lines=True)
-    for column in ("check", "status", "evidence"):
-        table.add_column(column)
-    for finding in report.findings:
-        lines = "\n".join(escape(e) for e in finding.evidence[:20])
-        more = f"\n... {len(finding.evidence) - 20} more" if len(finding.evidence) > 20 else ""
-        table.add_row(
-            escape(finding.check),
-            f"[{STYLE[finding.status]}]{finding.status}[/]",
-            escape(finding.summary) + (f"\n{lines}{more}" if lines else ""),
-        )
-    out.print(table)
+    rows = ((f.check, f.status, f.summary, f.evidence) for f in report.findings)
+    out.print(checks_table(f"validate {env}" + (f" against {against}" if against else ""), "check", rows, STYLE, 20))
     out.print(f"{env}: [bold]{report.verdict}[/]")
     raise typer.Exit(report.exit_code)
 
