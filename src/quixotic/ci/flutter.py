@@ -117,14 +117,17 @@ def _launch(envs: Sequence[Environment], settings: FlutterSettings) -> str:
 
 
 def _host(value: str) -> str:
-    return urlparse(value).hostname or "" if "://" in value else ""
+    return (urlparse(value).hostname or "") if "://" in value else ""
+
+
+LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})  # the engine itself may hold these
 
 
 def _markers(defines: Mapping[str, Mapping[str, object]], release: str) -> dict[str, str]:
-    """``{text: what it is}`` for every other environment's project id and host that the release's own
+    """``{text: what it is}`` for every other environment's project id, endpoint and host that the release's own
     values do not share (two environments on one Appwrite Cloud host differ by project id only)."""
-    own = {str(v) for k, v in defines[release].items() if k != STAMP_KEY}
-    own |= {_host(v) for v in own}
+    own = _own(defines, release)
+    own_hosts = {_host(v) for v in own}
     found: dict[str, str] = {}
     for env, values in defines.items():
         if env == release:
@@ -133,10 +136,25 @@ def _markers(defines: Mapping[str, Mapping[str, object]], release: str) -> dict[
         project, endpoint = str(values.get(prefix + "PROJECT_ID", "")), str(values.get(prefix + "ENDPOINT", ""))
         if project and project not in own:
             found[project] = f"{env}'s project id"
-        host = _host(endpoint)
-        if host and host not in own:
-            found[host] = f"{env}'s host"
+        if endpoint and endpoint not in own and _host(endpoint) not in own_hosts:
+            found[endpoint] = f"{env}'s endpoint"
+            if _host(endpoint) not in LOOPBACK:
+                found[_host(endpoint)] = f"{env}'s host"
     return found
+
+
+def _own(defines: Mapping[str, Mapping[str, object]], release: str) -> list[str]:
+    """The release's own values (its endpoint, project id and name), whatever else its file holds."""
+    return [
+        str(v) for k, v in defines[release].items() if (k == SELECTED or k.startswith(define_prefix(release))) and v
+    ]
+
+
+def holds(blob: bytes, marker: bytes, own: Sequence[bytes]) -> bool:
+    """Whether ``marker`` occurs in ``blob`` other than inside one of the release's ``own`` values (the
+    release's project id ``app`` must not hide DEV's ``app-dev``, nor DEV's ``app`` flag PROD's ``app-prod``)."""
+    inside = sum(blob.count(value) * value.count(marker) for value in own if marker in value)
+    return blob.count(marker) > inside
 
 
 def unsafe_defines(defines: Mapping[str, Mapping[str, object]], release: str) -> list[str]:
@@ -150,21 +168,23 @@ def unsafe_defines(defines: Mapping[str, Mapping[str, object]], release: str) ->
             findings.append(f"{DEFINES_DIR}/{release}.json defines {key} (another environment's value)")
         if "KEY" in key.upper() and key != STAMP_KEY:
             findings.append(f"{DEFINES_DIR}/{release}.json defines {key}: an app build must never carry an API key")
-    own_keys = {k for k in values if k.startswith(define_prefix(release))}
-    others = {k: v for k, v in values.items() if k not in own_keys}
-    for text, what in _markers(defines, release).items():
-        if any(text in str(v) for v in others.values()) or any(text in str(values[k]) for k in own_keys):
-            findings.append(f"{DEFINES_DIR}/{release}.json holds {what} {text!r}")
+    text = json.dumps({k: v for k, v in values.items() if k != STAMP_KEY}).encode()
+    own = [v.encode() for v in _own(defines, release)]
+    findings += [
+        f"{DEFINES_DIR}/{release}.json holds {what} {marker!r}"
+        for marker, what in _markers(defines, release).items()
+        if holds(text, marker.encode(), own)
+    ]
     return findings
 
 
 def scan_build(blobs: Mapping[str, bytes], defines: Mapping[str, Mapping[str, object]], release: str) -> list[str]:
-    """Each file of a release build that holds another environment's project id or host."""
-    own = sorted((str(v).encode() for k, v in defines[release].items() if k != STAMP_KEY and v), key=len, reverse=True)
+    """Each file of a release build that holds another environment's project id, endpoint or host."""
+    own = [v.encode() for v in _own(defines, release)]
     markers = _markers(defines, release)
-    findings = []
-    for name, blob in blobs.items():
-        for text in own:  # the release's own values may contain another's as a substring: not a finding
-            blob = blob.replace(text, b"")
-        findings += [f"{name} holds {what} {text!r}" for text, what in markers.items() if text.encode() in blob]
-    return findings
+    return [
+        f"{name} holds {what} {marker!r}"
+        for name, blob in blobs.items()
+        for marker, what in markers.items()
+        if holds(blob, marker.encode(), own)
+    ]
