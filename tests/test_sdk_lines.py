@@ -1,5 +1,6 @@
-"""The toolkit on the newest SDK line: deploy, a no-op plan, validate, backup, restore and rollback run from an
-environment with `appwrite` 27.x (response format 2.5.0, pydantic models) against the local server.
+"""The toolkit on the newest SDK line: deploy, a no-op plan, validate, backup, restore, rollback and a migration up
+and down run from an environment with `appwrite` 27.x (response format 2.5.0, pydantic models) against the
+local server.
 
 The rest of the suite runs on the oldest line (15.x, the dev extra's pin); this module runs the CLI of
 ``.sdk/toolkit-27`` (made by ``.ci/run``: ``pip install -e . 'appwrite==27.*'``), and skips without it.
@@ -12,11 +13,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from appwrite.services.tables_db import TablesDB
 from deploy_project import SECRET, deploy_site
 from support.server import LocalServer
 from support.site import REPO, write
 
 NEWEST = REPO / ".sdk" / "toolkit-27" / "bin" / "quixotic"
+# A migration of the test project's ``notes``: a column, backfilled from the rows, and its removal.
+MIGRATION = """
+from quixotic.config.resources import Column
+
+
+def up(ctx):
+    ctx.create_column("notes", Column("titleWords", "integer", min=0), database="app")
+    ctx.backfill("notes", lambda row: {"titleWords": len(row["title"].split())}, select=["title"], database="app")
+
+
+def down(ctx):
+    ctx.delete_column("notes", "titleWords", database="app")
+"""
 pytestmark = pytest.mark.skipif(not NEWEST.exists(), reason=f"no {NEWEST}: .ci/run makes it")
 
 
@@ -56,4 +71,16 @@ def test_the_toolkit_runs_on_the_newest_sdk_line(server: LocalServer, tmp_path: 
     assert diff.returncode == 0, diff.stdout + diff.stderr
     rolled = run("rollback", "test", "--yes")
     assert rolled.returncode == 0, rolled.stderr
+
+    (site.root / "migrations").mkdir(exist_ok=True)
+    (site.root / "migrations" / "0001_note_title_words.py").write_text(MIGRATION)
+    notes = TablesDB(site.client("test"))
+    notes.create_row("app", "notes", "n1", {"title": "three short words"})
+    notes.create_row("app", "notes", "n2", {"title": "one"})
+    up = run("migrate", "up", "test", "--yes")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert {r["$id"]: r["titleWords"] for r in notes.list_rows("app", "notes")["rows"]} == {"n1": 3, "n2": 1}
+    down = run("migrate", "down", "test", "--yes")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert all("titleWords" not in r for r in notes.list_rows("app", "notes")["rows"])
     assert version.stdout.strip() == "2.5.0", version.stderr  # it really is the newest line's client
