@@ -50,6 +50,39 @@ def implemented_spec(source: Path, url: str, include: str) -> tuple[dict[str, An
     return doc, kept
 
 
+def _path_params(op: dict[str, Any]) -> list[str]:
+    return [p["name"] for p in op.get("parameters", []) if p.get("in") == "path"]
+
+
+def add_links(spec: dict[str, Any]) -> int:
+    """OpenAPI links for the stateful phase, inferred as Appwrite's routes are shaped: a create whose
+    body names a new ``xId`` links to every route under it (same path parameters plus ``xId``), the new
+    ID taken from the answer's ``$id`` and the others from the create's own path. Returns the count."""
+    ops = [(path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
+           if method in _METHODS]  # fmt: skip
+    added = 0
+    for path, method, op in ops:
+        if method not in ("post", "put"):
+            continue
+        body: dict[str, Any] = (op.get("requestBody") or {}).get("content", {})
+        schema: dict[str, Any] = next(iter(body.values())).get("schema", {}) if body else {}
+        new_ids = [name for name in schema.get("properties", {}) if name.endswith("Id")]
+        own = _path_params(op)
+        for new_id in new_ids[:1]:
+            for other_path, _, other in ops:
+                wanted = _path_params(other)
+                if sorted(wanted) != sorted([*own, new_id]) or not other_path.startswith(path):
+                    continue
+                parameters = {f"path.{name}": f"$request.path.{name}" for name in own}
+                parameters[f"path.{new_id}"] = "$response.body#/$id"
+                for status, response in op.get("responses", {}).items():
+                    if status.startswith("2"):
+                        links = response.setdefault("links", {})
+                        links[other["operationId"]] = {"operationId": other["operationId"], "parameters": parameters}
+                        added += 1
+    return added
+
+
 def cases_of(report: Path) -> tuple[int, int]:
     """(test cases generated, responses with a 5xx status) from schemathesis's ndjson events."""
     generated = server_errors = 0
@@ -82,6 +115,7 @@ def main() -> int:
     try:
         creds = admin.create_project(base / "data", "fuzz")
         spec, kept = implemented_spec(SPEC, url, args.include)
+        links = add_links(spec)
         spec_path = base / "spec.json"
         spec_path.write_text(json.dumps(spec))
         events = base / "events.ndjson"
@@ -102,7 +136,7 @@ def main() -> int:
     generated = int(summary.group(1)) if summary else generated  # the run's own count, where it printed one
     tail = "\n".join(done.stdout.splitlines()[-25:])
     print(tail)
-    print(f"operations: {kept}  generated test cases: {generated}  5xx answers: {server_errors}  "
+    print(f"operations: {kept}  links: {links}  generated test cases: {generated}  5xx answers: {server_errors}  "
           f"unhandled errors in the server log: {unhandled}  (data in {base})")  # fmt: skip
     return 1 if server_errors or unhandled else 0
 

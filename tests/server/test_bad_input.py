@@ -87,6 +87,8 @@ CASES = [
     Case(
         "an integer column beyond 64 bits", "POST", ROWS, '{"rowId":"r2","data":{"i":' + "9" * 30 + "}}", names="data"
     ),
+    Case("execution headers as a list", "POST", "/v1/functions/fn1/executions", '{"headers":["a"]}', names="headers"),
+    Case("prefs as a list", "PATCH", "/v1/users/u1/prefs", '{"prefs":["a"]}', names="prefs"),
     Case("increment by NaN", "PATCH", ROWS + "/r1/i/increment", '{"value":NaN}', names="value"),
     Case("a query key 500 brackets deep", "GET", "/v1/users?queries" + "[a]" * 500 + "=1", names="queries"),
     Case("101 queries", "GET", "/v1/users?" + "&".join("queries[]=" + "%7B%7D" for _ in range(101)), names="queries"),

@@ -341,11 +341,20 @@ def check_array(value: list[Any], name: str) -> list[Any]:
     return value
 
 
+_ASSOC_PARAMS: Final = ("prefs", "headers")  # key-value objects (utopia's Assoc)
+
+
 def check_object(value: Any, name: str) -> Any:
-    """An object parameter: a servable tree; prefs and headers at most 65,535 characters of JSON."""
+    """An object parameter: a servable tree; prefs and headers a key-value object (PHP's empty array,
+    ``[]``, is one too) of at most 65,535 characters of JSON."""
     check_tree(value, name)
-    if name in ("prefs", "headers") and len(encode(value)) > MAX_ASSOC:
-        raise invalid(name, f"Value must be a valid object and no longer than {MAX_ASSOC} chars of JSON")
+    if name in _ASSOC_PARAMS:
+        if value == []:
+            return {}
+        if not isinstance(value, dict):
+            raise invalid(name, "Value must be a valid object of keys and values")
+        if len(encode(value)) > MAX_ASSOC:
+            raise invalid(name, f"Value must be a valid object and no longer than {MAX_ASSOC} chars of JSON")
     return value
 
 
