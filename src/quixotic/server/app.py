@@ -2,7 +2,13 @@
 
 Every request goes the same way: match the route in the spec's table, resolve the project and key,
 check the route's scope, decode and type the parameters from the spec, run the handler in a worker
-thread, and render its result. Errors are mapped to Appwrite's JSON here and nowhere else.
+thread, and render its result. Errors are mapped to Appwrite's JSON here and nowhere else, the
+router's own 404s and 405s included.
+
+Input is held to ``validation``'s limits before a handler runs: the body is capped while it is read
+(12 MB, Appwrite's request size), JSON is decoded without NaN, Infinity or unparsed long numbers, and
+``spec.bind`` checks every parameter. A write and the encoding of its answer share one transaction
+(``_atomic``): an answer that cannot be encoded rolls the write back, so no 5xx leaves a write behind.
 """
 
 from __future__ import annotations
