@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import tree_sitter_dart
+from ci_lint import lint_all
 from deploy_project import files
 from support.site import Site, cli
 from tree_sitter import Language, Node, Parser
@@ -144,3 +145,12 @@ def test_the_dart_compiles_where_dart_is_installed(app: Path) -> None:
         pytest.skip("no dart SDK on this machine: the syntax is checked by tree-sitter-dart above, not compiled")
     result = subprocess.run([dart, "analyze", str(app / CONFIG)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_release_guard_workflow_passes_the_linters(app: Path) -> None:
+    guard = app / ".github" / "workflows" / "release-guard.yml"
+    for name, result in lint_all([guard]).items():
+        assert result.returncode == 0, f"{name} found problems:\n{result.stdout}\n{result.stderr}"
+    text = guard.read_text()
+    assert "quixotic ci flutter-check --release prod --build build/app/outputs" in text
+    assert "--dart-define-from-file=config/appwrite/prod.json" in text and "subosito/flutter-action@" in text

@@ -15,13 +15,16 @@ from typing import Final
 from urllib.parse import urlparse
 
 from quixotic.ci.fill import fill, template
+from quixotic.ci.pins import PINS
 from quixotic.ci.stamp import PLACEHOLDER, stamp
+from quixotic.ci.workflows import branch_problem, setup_problems, setup_steps
 from quixotic.config import Environment
 from quixotic.errors import UsageError
 
 DEFINES_DIR: Final = "config/appwrite"
 DART_FILE: Final = "lib/config/app_config.dart"
 LAUNCH_FILE: Final = ".vscode/launch.json"
+GUARD_FILE: Final = ".github/workflows/release-guard.yml"
 SELECTED: Final = "APPWRITE_ENVIRONMENT"
 STAMP_KEY: Final = "QUIXOTIC_GENERATED"
 COLORS: Final = {"local": "0xFF7B1FA2", "dev": "0xFFEF6C00", "staging": "0xFF00838F"}
@@ -33,6 +36,9 @@ RELEASE_COLOR: Final = "0xFFC62828"
 class FlutterSettings:
     release: str = "prod"  # the only environment of release builds
     debug: str = "dev"  # where debug and profile builds start
+    branch: str = "main"  # the app's branch the release guard also runs on
+    python: str = "3.11"
+    install: str = "python -m pip install quixotic"  # how the app's CI gets this tool
 
 
 def define_prefix(env: str) -> str:
@@ -66,7 +72,18 @@ def render_flutter(envs: Sequence[Environment], settings: FlutterSettings) -> di
         files[f"{DEFINES_DIR}/{env.name}.json"] = stamp(json.dumps(values, indent=2) + "\n")
     files[DART_FILE] = stamp(_dart(envs, settings))
     files[LAUNCH_FILE] = stamp(_launch(envs, settings))
+    files[GUARD_FILE] = stamp(_guard(settings))
     return files
+
+
+def _guard(settings: FlutterSettings) -> str:
+    """The app repository's workflow that builds for release and searches the build for other environments."""
+    problems = [*setup_problems(settings.python, settings.install), branch_problem("--branch", settings.branch)]
+    if any(problems):
+        raise UsageError("cannot render the release guard:\n" + "\n".join(f"  - {p}" for p in problems if p))
+    values = {"release": settings.release, "branch": settings.branch, "flutter": PINS["flutter"].uses()}
+    values["setup_steps"] = setup_steps(settings.python, settings.install)
+    return fill(template("github/release_guard.yml"), values)
 
 
 def _dart(envs: Sequence[Environment], settings: FlutterSettings) -> str:

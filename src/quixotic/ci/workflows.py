@@ -48,8 +48,7 @@ class WorkflowSettings:
         if self.dev == self.prod:
             problems.append(f"--dev and --prod are both {self.dev!r}: name two environments")
         for option, branch in (("--dev-branch", self.dev_branch), ("--prod-branch", self.prod_branch)):
-            if not _BRANCH.match(branch):
-                problems.append(f"{option} {branch!r} is not a plain branch name (letters, digits, . _ - and /)")
+            problems += filter(None, [branch_problem(option, branch)])
         if self.dev_branch == self.prod_branch:
             problems.append(f"--dev-branch and --prod-branch are both {self.dev_branch!r}: one branch per environment")
         prefix = self.hotfix_prefix.rstrip("/")
@@ -59,10 +58,7 @@ class WorkflowSettings:
             )
         elif self.dev_branch.startswith(self.hotfix_prefix):
             problems.append(f"--dev-branch {self.dev_branch!r} starts with the hotfix prefix: it would deploy PROD")
-        if not _PYTHON.match(self.python):
-            problems.append(f"--python {self.python!r} should be a version like 3.11")
-        if not self.install.strip() or "\n" in self.install or "${{" in self.install:
-            problems.append("--install must be one shell command line without ${{ }} expressions")
+        problems += setup_problems(self.python, self.install)
         for option, duration in (("--monitor-for", self.monitor_for), ("--monitor-window", self.monitor_window)):
             if not _DURATION.match(duration):
                 problems.append(f"{option} {duration!r} should be a duration like 30m, 90s or 2h")
@@ -73,6 +69,28 @@ class WorkflowSettings:
         """Minutes the PROD deploy job may run: the watch plus time to deploy and validate."""
         number, unit = int(self.monitor_for[:-1]), self.monitor_for[-1]
         return -(-number * {"s": 1, "m": 60, "h": 3600}[unit] // 60) + 30
+
+
+def setup_problems(python: str, install: str) -> list[str]:
+    """What is wrong with the options every job's setup steps are made of."""
+    problems = []
+    if not _PYTHON.match(python):
+        problems.append(f"--python {python!r} should be a version like 3.11")
+    if not install.strip() or "\n" in install or "${{" in install:
+        problems.append("--install must be one shell command line without ${{ }} expressions")
+    return problems
+
+
+def branch_problem(option: str, branch: str) -> str | None:
+    if _BRANCH.match(branch):
+        return None
+    return f"{option} {branch!r} is not a plain branch name (letters, digits, . _ - and /)"
+
+
+def setup_steps(python: str, install: str) -> str:
+    """The steps every job starts with: check out (no credentials kept), Python, quixotic."""
+    values = {"checkout": PINS["checkout"].uses(), "setup_python": PINS["setup_python"].uses()}
+    return fill(template("github/setup_steps.yml"), {**values, "python": python, "install": install}).rstrip("\n")
 
 
 def render_workflows(settings: WorkflowSettings, provider: str = "github") -> dict[str, str]:
@@ -94,15 +112,7 @@ def render_workflows(settings: WorkflowSettings, provider: str = "github") -> di
         "monitor_for": settings.monitor_for,
         "monitor_window": settings.monitor_window,
     }
-    setup = fill(
-        template("github/setup_steps.yml"),
-        {
-            "checkout": PINS["checkout"].uses(),
-            "setup_python": PINS["setup_python"].uses(),
-            "python": settings.python,
-            "install": settings.install,
-        },
-    ).rstrip("\n")
+    setup = setup_steps(settings.python, settings.install)
 
     def per_env(name: str, env: str, **extra: str) -> str:
         return fill(template(name), {**base, "env": env, "ENV": env_prefix(env), "setup_steps": setup, **extra})

@@ -115,12 +115,19 @@ def register(app: typer.Typer) -> None:
         out_dir: Path = typer.Option(Path("."), "--out", help="The Flutter app's folder (with pubspec.yaml)."),
         release: str = typer.Option("prod", "--release", help="The only environment of release builds."),
         debug: str = typer.Option("dev", "--debug", help="Where debug and profile builds start."),
+        branch: str = typer.Option("main", "--branch", help="The app's branch the release guard runs on."),
+        python: str = typer.Option("3.11", "--python", help="Python version of the release guard job."),
+        install: str = typer.Option(
+            "python -m pip install quixotic", "--install", help="Command that installs quixotic in the app's CI."
+        ),
         force: bool = FORCE,
         dry_run: bool = DRY_RUN,
         root: Path = ROOT,
     ) -> None:
-        """Write config/appwrite/<env>.json, lib/config/app_config.dart and .vscode/launch.json into the app."""
-        show(cmd.flutter(root, out_dir, FlutterSettings(release, debug), force=force, dry_run=dry_run), dry_run)
+        """Write config/appwrite/<env>.json, lib/config/app_config.dart, .vscode/launch.json and the release guard
+        workflow into the app."""
+        settings = FlutterSettings(release, debug, branch, python, install)
+        show(cmd.flutter(root, out_dir, settings, force=force, dry_run=dry_run), dry_run)
 
     @ci_app.command("flutter-check")
     def flutter_check_command(
