@@ -123,7 +123,7 @@ def restore_archive(
                     "is deleted), or --merge to write the archive over what is there (nothing is deleted)."
                 )
             report.mode = mode or "merge"
-        built = archive_desired(reader, target.env, live, sealer, fingerprint=target.system.fingerprint)
+        built = archive_desired(reader, target.env, live, sealer, fingerprint=target.system.preview_fingerprint)
         report.warnings.extend(built.warnings)
         preview = RestorePreview(
             target.env.name, backend.project_id, path, dict(reader.manifest.get("source") or {}), report.mode,

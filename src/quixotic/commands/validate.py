@@ -52,7 +52,7 @@ def validate(
         report.ran = False
         report.findings.append(Finding("reach", "FAIL", f"{target.env.name} could not be read", (exc.message,)))
         return report
-    desired = target_desired(target)
+    desired = target_desired(target, make_key=False)
     plan = report.plan = make_plan(target.env.name, live, desired.state)
     report.findings.extend(plan_findings(plan.changes, PLAN_CHECKS))
     report.findings.append(_logging(live))
@@ -182,7 +182,7 @@ def _drift(live: ProjectState, here: Desired, target: Target, against: Target, r
     # Both sides as if of one project: the diff compares resources, not project ids.
     reference = replace(reference, project_id=live.project_id)
     made = {target.root / f.path: here.packages[f.id] for f in target.env.project.functions}
-    there = replace(target_desired(against, made).state, project_id=here.state.project_id)
+    there = replace(target_desired(against, made, make_key=False).state, project_id=here.state.project_id)
     report.drift = drift_between(diff(reference, live, prune_variables=True),
                                  diff(there, here.state, prune_variables=True))  # fmt: skip
     return drift_finding(name, report.drift)

@@ -82,10 +82,14 @@ def desired_state(
     return Desired(state, packages)
 
 
-def target_desired(target: Target, packaged: Mapping[Path, Package] | None = None) -> Desired:
+def target_desired(target: Target, packaged: Mapping[Path, Package] | None = None, *, make_key: bool = True) -> Desired:
     """``desired_state`` of the target's environment, secrets fingerprinted with the target's own key (made,
-    and older fingerprints migrated, on the first run that needs it)."""
-    key = target.system.fingerprint_key(secret_values(target.env))
+    and older fingerprints migrated, on the first run that needs it). ``make_key`` False writes nothing: a
+    target without a key yet gets "" (unknown) fingerprints, which is what its live secrets are too."""
+    if make_key:
+        key: bytes | None = target.system.fingerprint_key(secret_values(target.env))
+    else:
+        key = target.system.stored_fingerprint_key()
     return desired_state(target.env, target.root, packaged, fingerprint_key=key)
 
 

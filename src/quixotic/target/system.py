@@ -189,6 +189,12 @@ class SystemDatabase:
         self._key = found
         return found
 
+    def stored_fingerprint_key(self) -> bytes | None:
+        """The fingerprint key if the target has one, without making it (no write: previews, checks)."""
+        if self._key is None and self.exists():
+            self._key = self._stored_key()
+        return self._key
+
     def _stored_key(self) -> bytes | None:
         try:
             row = call("reading the fingerprint key", self.db.get_row, SYSTEM_DB, "secrets", KEY_ROW)
@@ -197,8 +203,14 @@ class SystemDatabase:
         return bytes.fromhex(str(row["hash"]))
 
     def fingerprint(self, value: str) -> str:
-        """``value``'s keyed fingerprint in this project."""
+        """``value``'s keyed fingerprint in this project (the key is made if it is missing)."""
         return secret_fingerprint(value, self.fingerprint_key())
+
+    def preview_fingerprint(self, value: str) -> str:
+        """``value``'s fingerprint, or "" (unknown) while the target has no key: nothing recorded can match
+        then anyway. Writes nothing."""
+        key = self.stored_fingerprint_key()
+        return secret_fingerprint(value, key) if key else ""
 
     def migrate_fingerprints(self, known: Mapping[tuple[str, str], str]) -> int:
         """Re-key the plain SHA-256 fingerprints of older versions, in the secrets table and in release
