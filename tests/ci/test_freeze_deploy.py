@@ -55,10 +55,14 @@ def releases(site: Site) -> list[dict[str, Any]]:
 def test_a_frozen_environment_refuses_new_functions_schema_and_variables(site: Site) -> None:
     freeze(site, until="2999-12-31")
     add_prohibited(site)
-    planned = site.cli("plan", "test")
+    saved = site.root / "plan.json"
+    planned = site.cli("plan", "test", "--out", str(saved))
     assert planned.returncode == 2
     for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
         assert f"frozen: {address}" in planned.stderr, planned.stderr
+    comment = site.cli("ci", "comment", "--plan", f"test={saved}")
+    assert comment.returncode == 0 and "test is under a feature freeze (launch week)" in comment.stdout
+    assert "The deploy will refuse 3 change(s):" in comment.stdout and "`create function:hello2:" in comment.stdout
     refused = site.cli("deploy", "test", "--yes", "--hotfix", "it is urgent")  # a hotfix flag is no override
     assert refused.returncode == 1
     for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
