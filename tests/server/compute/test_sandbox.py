@@ -257,3 +257,22 @@ def test_without_the_sandbox_the_same_probes_get_through(unsandboxed: LocalServe
     )
     assert got["signing secret"] == f"ok: {(secret,)!r}"
     assert "function sandbox: OFF" in unsandboxed.log_path.read_text()
+
+
+def test_build_commands_are_walled_in_too(server: LocalServer) -> None:
+    """Build commands are the deployment's code as well: they cannot read the database or write outside."""
+    project = server.new_project()
+    fn = Functions(server.client(project.project_id, project.api_key))
+    db = server.data_dir / "quixotic.db"
+    commands = f"cat {db} > /dev/null; echo planted > {server.data_dir / 'planted-by-a-build'}; ls {server.data_dir}"
+    fn.create("builder", "builder", "python-3.11", entrypoint="main.py", commands=commands)
+    created = fn.create_deployment("builder", InputFile.from_bytes(archive({"main.py": INNOCENT}), "c.tar.gz"), True)
+    deadline = time.monotonic() + 120
+    while (dep := fn.get_deployment("builder", created["$id"]))["status"] not in ("ready", "failed"):
+        assert time.monotonic() < deadline, dep["status"]
+        time.sleep(0.1)
+    logs = dep["buildLogs"]
+    assert f"cat: {db}: Permission denied" in logs, logs
+    assert "planted-by-a-build: Permission denied" in logs, logs
+    assert f"ls: cannot open directory '{server.data_dir}': Permission denied" in logs, logs
+    assert not (server.data_dir / "planted-by-a-build").exists()
