@@ -22,6 +22,9 @@ migrate_app = typer.Typer(
 NO_BACKUP = typer.Option(False, "--no-backup", help="Skip the backup the environment's policy asks for.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
 WAIT = typer.Option(0.0, "--wait", help="Seconds to wait for another migration run of this environment.")
+OVERRIDE_FREEZE = typer.Option(
+    None, "--override-freeze", help="Run schema changes the feature freeze prohibits; the reason is recorded."
+)
 STYLE = {"applied": "green", "pending": "cyan", "failed": "red", "running": "yellow"}
 
 
@@ -86,12 +89,13 @@ def up_command(
     yes: bool = YES,
     no_backup: bool = NO_BACKUP,
     wait: float = WAIT,
+    override_freeze: str = OVERRIDE_FREEZE,
     root: Path = ROOT,
 ) -> None:
     """Apply pending migrations in order (a failed or killed one resumes from its saved batches)."""
     result = cmd.up(
         connect(root, env), to=to, dry_run=dry_run, yes=yes, no_backup=no_backup, confirm=_confirm,
-        progress=say, lock_wait=wait,
+        progress=say, lock_wait=wait, override_freeze=override_freeze,
     )  # fmt: skip
     _print_run(env, result)
 
@@ -105,12 +109,13 @@ def down_command(
     yes: bool = YES,
     no_backup: bool = NO_BACKUP,
     wait: float = WAIT,
+    override_freeze: str = OVERRIDE_FREEZE,
     root: Path = ROOT,
 ) -> None:
     """Roll back applied migrations, newest first (refused past an irreversible one)."""
     result = cmd.down(
         connect(root, env), to=to, steps=steps, dry_run=dry_run, yes=yes, no_backup=no_backup, confirm=_confirm,
-        progress=say, lock_wait=wait,
+        progress=say, lock_wait=wait, override_freeze=override_freeze,
     )  # fmt: skip
     _print_run(env, result)
 

@@ -8,6 +8,7 @@ so, and run. ``--dry-run`` reads the live project and records what would happen,
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import time
@@ -34,6 +35,7 @@ from quixotic.migrations.graph import (
 )
 from quixotic.migrations.history import History
 from quixotic.migrations.runner import Outcome, Runner
+from quixotic.plan.freeze import active, check_migrations_freeze, given_reason
 from quixotic.target import Target
 from quixotic.target.locks import Lock
 from quixotic.target.provenance import git_commit, who
@@ -112,6 +114,7 @@ class RunOptions(TypedDict, total=False):
     progress: Progress | None
     lock_wait: float
     batch_size: int
+    override_freeze: str | None
 
 
 def up(target: Target, *, to: str | None = None, **options: Unpack[RunOptions]) -> RunResult:
@@ -146,6 +149,7 @@ def _migrate(
     progress: Progress | None = None,
     lock_wait: float = 0.0,
     batch_size: int = BATCH,
+    override_freeze: str | None = None,
 ) -> RunResult:
     started = time.monotonic()
     say = progress or (lambda _m: None)
@@ -158,6 +162,13 @@ def _migrate(
     chosen = choose(states, migrations)
     if not chosen:
         return RunResult(direction, dry_run, seconds=time.monotonic() - started)
+    override_freeze = given_reason(override_freeze, "--override-freeze")
+    if not dry_run and active(target.env.freeze, dt.date.today()) is not None:  # a freeze refuses schema changes
+        preview = _runner(target, history, lambda _m: None, batch_size, lambda: None, {}).run(
+            chosen, direction, {}, dry_run=True
+        )
+        actions = [(o.name, action) for o in preview for action in o.actions]
+        check_migrations_freeze(target.env.name, target.env.freeze, dt.date.today(), actions, override=override_freeze)
     if dry_run:
         runner = _runner(target, history, say, batch_size, lambda: None, {})
         outcomes = runner.run(chosen, direction, {}, dry_run=True)
@@ -182,6 +193,8 @@ def _migrate(
         elif protection.backup_before_migrations and not dry_run:
             backup = "skipped (--no-backup)"
         meta = {"environment": target.env.name, "backup": backup} if backup else {"environment": target.env.name}
+        if override_freeze:
+            meta["freezeOverride"] = override_freeze
 
         def guard() -> None:
             if held.lost.is_set():

@@ -10,6 +10,8 @@ the freeze is overridden with a reason, which the release records.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +21,8 @@ from quixotic.plan.changes import Change
 from quixotic.plan.plan import Plan
 
 SCHEMA: Final = frozenset({"database", "table", "column", "index"})
+# What a migration's dry run says it would do to the schema (quixotic.migrations.context words its actions so).
+SCHEMA_ACTION: Final = re.compile(r"^would (create|update|delete) (database|table|column|index) ")
 
 
 @dataclass(frozen=True)
@@ -98,3 +102,21 @@ def given_reason(text: str | None, option: str) -> str | None:
             f'{option} needs a reason, e.g. {option} "fix the crash on upload" (it is recorded on the release)'
         )
     return text.strip()
+
+
+def check_migrations_freeze(
+    env: str, freeze: FeatureFreeze | None, today: dt.date, actions: Sequence[tuple[str, str]], *, override: str | None
+) -> None:
+    """Refuse migrations whose dry run (``(migration, action)`` pairs) changes the schema while a freeze is in
+    force; data-only migrations go through. ``override`` (a reason) lets them through, to be recorded."""
+    if active(freeze, today) is None or override:
+        return
+    assert freeze is not None
+    refused = [f"{name}: {action.removeprefix('would ')}" for name, action in actions if SCHEMA_ACTION.match(action)]
+    if refused:
+        lines = "\n".join(f"  - {r}" for r in refused)
+        raise PlanError(
+            f"environment {env!r} is under a {freeze.describe()}; these migrations change the schema:\n{lines}\n"
+            "Schema changes are prohibited during the freeze: wait for it to end, or pass --override-freeze REASON "
+            "(recorded in the migration history) if this cannot wait."
+        )
