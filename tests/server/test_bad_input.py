@@ -308,3 +308,28 @@ def test_a_write_whose_answer_cannot_be_encoded_is_rolled_back(
         conn.close()
     assert json.loads(after)["labels"] == []  # not written
     assert json.loads(after) == broken
+
+
+SURROGATE_OUTPUT = """
+def main(context):
+    context.log("log \\ud800 line")
+    context.error("error \\udfff line")
+    return context.res.text("body", 200, {"x-odd": "v\\ud800"})
+"""
+
+
+def test_function_output_with_lone_surrogates_is_served(client: Client) -> None:
+    """Code we run is not held to input limits, but what it writes is served: its logs, errors and
+    headers with lone surrogates come back with U+FFFD, and the executions still list."""
+    from server.test_functions import deploy
+
+    fn = Functions(client)
+    fn.create("odd", "Odd", "python-3.11", entrypoint="main.py", commands="", timeout=5)
+    dep = deploy(fn, "odd", {"main.py": SURROGATE_OUTPUT})
+    assert dep["status"] == "ready", dep["buildLogs"]
+    done = fn.create_execution("odd")
+    assert done["status"] == "completed", done
+    assert "log \ufffd line" in done["logs"] and "error \ufffd line" in done["errors"]
+    assert {"name": "x-odd", "value": "v\ufffd"} in done["responseHeaders"]
+    listed = fn.list_executions("odd")
+    assert listed["total"] == 1 and listed["executions"][0]["logs"] == done["logs"]

@@ -361,6 +361,18 @@ def check_object(value: Any, name: str) -> Any:
 # --- JSON out ---------------------------------------------------------------------------------------
 
 
+def scrub(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings replaced by U+FFFD, for what code we run
+    wrote (an execution's logs, errors and headers): text the server passes on, never refuses."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    return value
+
+
 def encode(value: Any) -> bytes:
     """The JSON of an answer: strict (no NaN, no Infinity), UTF-8 that any client decodes. Raises
     ValueError (or UnicodeEncodeError, a ValueError) for what could not be served."""

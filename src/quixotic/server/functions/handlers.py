@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
+from quixotic.server import validation
 from quixotic.server.clock import to_iso
 from quixotic.server.compute.engine import DEPLOYMENTS_BUCKET, RUNTIMES, SYNC_TIMEOUT, Compute, shadow_project
 from quixotic.server.context import Ctx
@@ -317,7 +318,8 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
             408,
         ) from exc
     rendered = model.execution_model(done)
-    rendered["responseHeaders"] = [{"name": k, "value": v} for k, v in done.get("_responseHeaders", {}).items()]
+    headers_out = validation.scrub(done.get("_responseHeaders", {}))
+    rendered["responseHeaders"] = [{"name": k, "value": v} for k, v in headers_out.items()]
     return rendered
 
 

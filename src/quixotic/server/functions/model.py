@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import store as st
+from quixotic.server import validation
 from quixotic.server.auth import ALL_SCOPES
 from quixotic.server.compute.engine import RUNTIMES
 from quixotic.server.compute.schedule import parse_cron
@@ -99,7 +100,7 @@ def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
         "$updatedAt": doc["$updatedAt"],
         "$permissions": doc.get("$permissions", []),
     }
-    out.update({k: doc.get(k) for k in keys})
+    out.update({k: validation.scrub(doc.get(k)) for k in keys})  # function output may hold lone surrogates
     out["resourceId"] = doc.get("functionId") or ""  # 2.x; formats renames it back below 2.0.0
     out["resourceType"] = "functions"
     if doc.get("scheduledAt"):
