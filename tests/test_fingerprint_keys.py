@@ -86,17 +86,23 @@ def test_a_backup_carries_neither_the_key_nor_a_plain_fingerprint(site: Site, tm
     assert PLAIN.encode() not in content and key.hex().encode() not in content and SECRET.encode() not in content
 
 
-def test_old_plain_fingerprints_of_an_unchanged_secret_are_re_keyed(site: Site) -> None:
-    deploy_twice(site)
-    target = site.target("test")
+def as_an_older_version_left_it(target: Target, token_hash: str) -> bytes:
+    """No fingerprint key, and ``token_hash`` (a plain SHA-256) for API_TOKEN in the secrets table and in every
+    release record; returns the key that was removed."""
     old_key = stored_key(target)
     db = target.backend.db
     db.delete_row(SYSTEM_DB, "secrets", KEY_ROW)
-    db.update_row(SYSTEM_DB, "secrets", token_row(target)["$id"], {"hash": PLAIN})
+    db.update_row(SYSTEM_DB, "secrets", token_row(target)["$id"], {"hash": token_hash})
     for row in rows(target, "releases"):
         db.update_row(SYSTEM_DB, "releases", row["$id"],
-                      {"data": row["data"].replace(secret_fingerprint(SECRET, old_key), PLAIN)})  # fmt: skip
-    assert PLAIN in json.dumps(rows(target, "releases"))
+                      {"data": row["data"].replace(secret_fingerprint(SECRET, old_key), token_hash)})  # fmt: skip
+    assert token_hash in json.dumps(rows(target, "releases"))
+    return old_key
+
+
+def test_old_plain_fingerprints_of_an_unchanged_secret_are_re_keyed(site: Site) -> None:
+    deploy_twice(site)
+    old_key = as_an_older_version_left_it(site.target("test"), PLAIN)
     plan = cmd.plan(site.target("test")).plan
     assert plan.is_empty, [c.address for c in plan.changes]  # the same value: nothing to set again
     new_key = stored_key(site.target("test"))
@@ -108,16 +114,8 @@ def test_old_plain_fingerprints_of_an_unchanged_secret_are_re_keyed(site: Site) 
 
 def test_old_plain_fingerprints_that_no_longer_match_never_pass_for_equal(site: Site) -> None:
     deploy_twice(site)
-    target = site.target("test")
-    old_key = stored_key(target)
     stale = hashlib.sha256(b"the value before the last rotation").hexdigest()
-    db = target.backend.db
-    db.delete_row(SYSTEM_DB, "secrets", KEY_ROW)
-    db.update_row(SYSTEM_DB, "secrets", token_row(target)["$id"], {"hash": stale})
-    for row in rows(target, "releases"):
-        db.update_row(SYSTEM_DB, "releases", row["$id"],
-                      {"data": row["data"].replace(secret_fingerprint(SECRET, old_key), stale)})  # fmt: skip
-    assert stale in json.dumps(rows(target, "releases"))
+    as_an_older_version_left_it(site.target("test"), stale)
     plan = cmd.plan(site.target("test")).plan
     changes = {c.address: c.reason for c in plan.changes}
     assert list(changes) == ["variable:hello/API_TOKEN"], changes

@@ -10,12 +10,11 @@ its own code, write its home, call the API with its key) keeps working.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
 import subprocess
-import tarfile
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator, Mapping
@@ -28,6 +27,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from support.server import LocalServer, start_server
 
+from quixotic.deploy.packaging import package_folder
 from quixotic.server.compute.runtime import sandbox
 
 pytestmark = pytest.mark.skipif(
@@ -108,14 +108,11 @@ def main(context):
 
 
 def archive(files: Mapping[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    """``files`` as the toolkit packs a function folder for a deployment."""
+    with tempfile.TemporaryDirectory() as folder:
         for name, text in files.items():
-            data = textwrap.dedent(text).encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+            (Path(folder) / name).write_text(textwrap.dedent(text))
+        return package_folder(Path(folder)).data
 
 
 def deploy(fn: Functions, function_id: str, code: str) -> dict[str, Any]:
