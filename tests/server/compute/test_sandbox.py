@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -107,18 +108,20 @@ def main(context):
 """
 
 
-def archive(files: Mapping[str, str]) -> bytes:
+def archive(files: Mapping[str, str | bytes]) -> bytes:
     """``files`` as the toolkit packs a function folder for a deployment."""
     with tempfile.TemporaryDirectory() as folder:
-        for name, text in files.items():
-            (Path(folder) / name).write_text(textwrap.dedent(text))
+        for name, content in files.items():
+            path = Path(folder) / name
+            path.write_bytes(content if isinstance(content, bytes) else textwrap.dedent(content).encode())
         return package_folder(Path(folder)).data
 
 
-def deploy(fn: Functions, function_id: str, code: str) -> dict[str, Any]:
-    """Create ``function_id`` with ``code`` as main.py and wait until its deployment is live."""
+def deploy(fn: Functions, function_id: str, code: str, extra: Mapping[str, bytes] | None = None) -> dict[str, Any]:
+    """Create ``function_id`` with ``code`` as main.py (and ``extra`` files) and wait until it is live."""
     fn.create(function_id, function_id, "python-3.11", entrypoint="main.py", timeout=30)
-    created = fn.create_deployment(function_id, InputFile.from_bytes(archive({"main.py": code}), "code.tar.gz"), True)
+    files = {"main.py": code, **(extra or {})}
+    created = fn.create_deployment(function_id, InputFile.from_bytes(archive(files), "code.tar.gz"), True)
     deadline = time.monotonic() + 120
     while True:
         dep = fn.get_deployment(function_id, created["$id"])
@@ -273,3 +276,42 @@ def test_build_commands_are_walled_in_too(server: LocalServer) -> None:
     assert "planted-by-a-build: Permission denied" in logs, logs
     assert f"ls: cannot open directory '{server.data_dir}': Permission denied" in logs, logs
     assert not (server.data_dir / "planted-by-a-build").exists()
+
+
+PRELOAD_C = """
+#include <stdio.h>
+__attribute__((constructor)) static void planted(void) {
+    FILE *f = fopen(MARKER, "w");
+    if (f) { fputs("loaded outside the walls", f); fclose(f); }
+}
+"""
+
+PRELOADER = """
+import os, subprocess
+
+def main(context):
+    child = subprocess.run(["/bin/true"], capture_output=True, text=True)  # loads LD_PRELOAD, inside the walls
+    return context.res.json({"LD_PRELOAD": os.environ.get("LD_PRELOAD"), "child": child.returncode})
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build the library to preload")
+def test_a_preload_variable_never_runs_code_before_the_walls(server: LocalServer, tmp_path: Path) -> None:
+    """LD_PRELOAD from a function's variables would load the deployment's library into the worker while it
+    still has the server's rights; it is set only once the worker is confined (the function still sees it)."""
+    marker = Path(tempfile.gettempdir()) / f"quixotic-preload-{os.getpid()}-{time.monotonic_ns()}"
+    source = tmp_path / "planted.c"
+    source.write_text(PRELOAD_C.replace("MARKER", json.dumps(str(marker))))
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / "planted.so"), str(source)], check=True)
+    project = server.new_project()
+    fn = Functions(server.client(project.project_id, project.api_key))
+    dep = deploy(fn, "preloader", PRELOADER, {"planted.so": (tmp_path / "planted.so").read_bytes()})
+    library = server.data_dir / "functions" / project.project_id / "preloader" / dep["$id"] / "code" / "planted.so"
+    assert library.is_file()
+    fn.create_variable("preloader", "LD_PRELOAD", str(library), False)
+    try:
+        got = run(fn, "preloader", {})
+        assert got == {"LD_PRELOAD": str(library), "child": 0}
+        assert not marker.exists(), marker.read_text()
+    finally:
+        marker.unlink(missing_ok=True)

@@ -47,6 +47,7 @@ MAX_BODY = 1024 * 1024 * 1024
 NATIVE_LOGS_WARNING = "Native logs detected. Use context.log() or context.error() for better experience."
 RETURN_MISSING = "Return statement missing. return context.res.empty() if no response is expected."
 INTERNAL_HEADER_PREFIX = "x-open-runtimes-"
+DEFERRED_ENV = "QUIXOTIC_DEFERRED_ENV"  # JSON of variables (LD_PRELOAD...) set only once the walls are up
 
 
 # --- framing (also used by the pool) -------------------------------------------------------------------------
@@ -531,6 +532,9 @@ def run(argv: list[str]) -> None:
             message = f"The function sandbox could not be set up, so the code was not run: {exc}"
             send_frame(sock, {"type": "refused", "message": message})
             os._exit(70)
+    deferred = os.environ.pop(DEFERRED_ENV, "")
+    if deferred:  # now that nothing of it can run outside the walls: for the function and its children
+        os.environ.update(_json.loads(deferred))
     if venv_dir:
         _enter_venv(venv_dir)
     harness_dir = os.path.dirname(os.path.abspath(__file__))

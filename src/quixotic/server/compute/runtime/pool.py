@@ -10,6 +10,7 @@ its own deployment and write only its own home, a fresh folder per pool).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import signal
@@ -34,6 +35,20 @@ log = logging.getLogger("quixotic.server")
 HARNESS = Path(harness.__file__).resolve()
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a pool closes
 TIMED_OUT = "Execution timed out."
+# Variables the dynamic loader and libc act on when a process starts: from a function's variables they would
+# load the deployment's code into the worker before it has confined itself, so the harness gets them only
+# afterwards (``harness.DEFERRED_ENV``), for the function and its children.
+_LOADER_PREFIXES = ("LD_",)
+_LOADER_NAMES = frozenset({"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE",
+                           "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TZDIR"})  # fmt: skip
+
+
+def _defer_loader_variables(env: Mapping[str, str]) -> dict[str, str]:
+    deferred = {k: v for k, v in env.items() if k.startswith(_LOADER_PREFIXES) or k in _LOADER_NAMES}
+    kept = {k: v for k, v in env.items() if k not in deferred and k != harness.DEFERRED_ENV}
+    if deferred:
+        kept[harness.DEFERRED_ENV] = json.dumps(deferred)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -157,7 +172,7 @@ class WorkerPool:
         self._own_home: Path | None = Path(tempfile.mkdtemp(prefix="quixotic-fn-home-", dir=run_dir))
         home = self._own_home
         given = {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR")}
-        self._env = isolated_env(self.venv_dir, home, {**given, "TMPDIR": str(home)})
+        self._env = _defer_loader_variables(isolated_env(self.venv_dir, home, {**given, "TMPDIR": str(home)}))
         self._policy = self.isolation.policy([str(self.code_dir), str(self.venv_dir), *read_paths], [str(home)])
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
