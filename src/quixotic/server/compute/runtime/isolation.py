@@ -17,7 +17,8 @@ environment and descriptors. ``sandbox.py`` builds the walls inside the child; t
 - Always: an environment holding only what the runtime contract gives (``environment.isolated_env``), no
   inherited descriptors but the worker's own socket, and an interpreter started with ``-I -S`` from the
   server's base Python (never the deployment's ``venv/bin/python``, which a build may have replaced), so no
-  deployment-controlled code (``.pth`` files, ``PYTHONPATH``) runs before the walls are up.
+  deployment-controlled code (``.pth`` files, ``PYTHONPATH``) runs before the walls are up; loader variables
+  from the function's variables (``LD_PRELOAD``...) are handed over only once they are (``pool``).
 
 Without Landlock (another OS, an old kernel) functions run without a file-system wall; the server says so in
 its log, and ``QUIXOTIC_FUNCTION_SANDBOX=required`` makes it refuse to run them instead.
