@@ -156,6 +156,21 @@ CASES = [
     ),
     Case("a 13 MB JSON body", "POST", "/v1/tablesdb", json.dumps({"databaseId": "d2", "name": "a" * 13_000_000})),
     Case(
+        "a 256-character file name",
+        "POST",
+        FILES,
+        _multipart([_field("fileId", "f2"), _file("file", "a" * 256, "v")]),
+        MP,
+        names="file",
+    ),
+    Case(  # python-multipart refuses a part header this long itself
+        "a 100,000-character file name",
+        "POST",
+        FILES,
+        _multipart([_field("fileId", "f2"), _file("file", "a" * 100_000, "v")]),
+        MP,
+    ),
+    Case(
         "a Content-Range of 5,000 digits",
         "POST",
         FILES,

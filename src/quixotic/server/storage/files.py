@@ -34,6 +34,7 @@ from typing import IO, Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import queries as q
+from quixotic.server import validation
 from quixotic.server.context import Upload
 from quixotic.server.ids import custom_id
 from quixotic.server.storage import buckets
@@ -301,6 +302,7 @@ def create(
     """
     if upload is None:
         raise ApiError("storage_file_empty", "Empty file passed to the endpoint: send the file as the `file` part.")
+    validation.check_text(upload.filename, "file", MAX_NAME)  # the part's filename becomes the file's name
     size = _upload_size(upload)
     header = content_range_header.strip()
     chunk: Chunk | None = None
