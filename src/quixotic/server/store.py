@@ -87,6 +87,9 @@ def connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA secure_delete=ON")
+    # Each time a checkpoint resets the WAL it is cut back to nothing, so the frames that held a value before it
+    # changed do not linger past the next checkpoint in the tail of a WAL that is being reused.
+    conn.execute("PRAGMA journal_size_limit=0")
     conn.create_function("qx_search", 2, _qx_search, deterministic=True)
     return conn
 
