@@ -75,6 +75,12 @@ def test_doctor_finds_and_quarantines_what_cannot_be_served(own_server: LocalSer
         user_sql = "meta WHERE project=? AND kind='user' AND _uid=?"
         _break(conn, user_sql, (p, "badname"), {"name": "\udfff"})
         _break(conn, user_sql, (p, "badprefs"), {"prefs": {"x": float("nan")}})
+        with conn:  # function output with a lone surrogate: served scrubbed, so not a finding
+            conn.execute(
+                "INSERT INTO meta (project, kind, parent, _uid, _createdAt, _updatedAt, data)"
+                " VALUES (?, 'execution', 'fn', 'e1', ?, ?, ?)",
+                (p, *["2026-01-01T00:00:00.000+00:00"] * 2, json.dumps({"logs": "x \ud800"})),
+            )
     finally:
         conn.close()
 

@@ -89,13 +89,16 @@ def _finite(literal: str) -> float:
     return value
 
 
-def problem_of(text: str | None, what: str) -> str | None:
+def problem_of(text: str | None, what: str, *, scrubbed: bool = False) -> str | None:
     """Why stored JSON ``text`` cannot be served (None: it can). Only what breaks a read counts, not
-    what the input limits refuse today: a 40-deep prefs object stored before them is still served."""
+    what the input limits refuse today: a 40-deep prefs object stored before them is still served.
+    ``scrubbed``: the record is served through ``validation.scrub`` (an execution's function output)."""
     if text is None:
         return None
     try:
         value = json.loads(text, parse_constant=_refuse, parse_float=_finite)
+        if scrubbed:
+            value = validation.scrub(value)
         validation.check_tree(value, what, SERVABLE_DEPTH, int64=False)
         validation.encode(value)
     except RecursionError:
@@ -134,7 +137,7 @@ def _meta_findings(conn: sqlite3.Connection, report: Report) -> Iterator[tuple[F
         problem = (
             _text_problem(uid, "the ID")
             or problem_of(perms, "permissions")
-            or problem_of(data, "data")
+            or problem_of(data, "data", scrubbed=kind == "execution")
         )  # fmt: skip
         if problem is None:
             continue
