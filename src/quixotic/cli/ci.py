@@ -141,3 +141,43 @@ def register(app: typer.Typer) -> None:
         out.print(f"release build config is {release} only ({result.files} build file(s) searched)")
 
     app.add_typer(ci_app, name="ci")
+    app.add_typer(freeze_app, name="freeze")
+
+
+freeze_app = typer.Typer(
+    no_args_is_help=True,
+    help="The feature freeze of an environment, declared in environments/<env>.json: commit it so every run sees it.",
+)
+
+
+@freeze_app.command("start")
+def freeze_start_command(
+    env: str = ENV,
+    reason: str = typer.Option(..., "--reason", help="Why (shown in every refusal and recorded on releases)."),
+    start: str = typer.Option(None, "--from", help="First day of the freeze, YYYY-MM-DD (default: now)."),
+    until: str = typer.Option(None, "--until", help="Last day of the freeze, YYYY-MM-DD (default: until ended)."),
+    root: Path = ROOT,
+) -> None:
+    """Declare a feature freeze: new functions, schema changes and new variables are refused while it holds."""
+    freeze = cmd.freeze_start(root, env, reason, start=start, until=until)
+    out.print(f"{env}: {escape(freeze.describe())} declared in environments/{env}.json; commit it")
+
+
+@freeze_app.command("status")
+def freeze_status_command(env: str = ENV, root: Path = ROOT) -> None:
+    """The declared freeze and whether it is in force today (exit 0: in force, 3: none in force)."""
+    freeze, in_force = cmd.freeze_status(root, env)
+    if freeze is None:
+        out.print(f"{env}: no feature freeze declared")
+    else:
+        out.print(f"{env}: {escape(freeze.describe())}: {'in force' if in_force else 'not in force today'}")
+    raise typer.Exit(0 if in_force else 3)
+
+
+@freeze_app.command("end")
+def freeze_end_command(env: str = ENV, root: Path = ROOT) -> None:
+    """Remove the feature freeze from environments/<env>.json."""
+    ended = cmd.freeze_end(root, env)
+    out.print(
+        f"{env}: " + ("no feature freeze was declared" if ended is None else f"ended the {escape(ended.describe())}")
+    )

@@ -1,6 +1,7 @@
 """CI verbs: ``ci init`` (write the workflows), ``ci comment`` (the pull-request plan comment),
 ``ci check-plan`` (the plan is the one reviewed), ``ci check-target`` (the CI variables name the
-configured project), ``ci flutter`` and ``ci flutter-check``. Each returns or raises; no printing.
+configured project), ``ci flutter`` and ``ci flutter-check``, and ``freeze start/status/end`` (the feature
+freeze in the environment file). Each returns or raises; no printing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from quixotic.ci.files import FileAction, plan_files
 from quixotic.ci.flutter import FlutterSettings, render_flutter, scan_build, unsafe_defines
 from quixotic.ci.workflows import WorkflowSettings, render_workflows
 from quixotic.config import Environment, list_environments, load_environment
-from quixotic.config.layout import secret_var
+from quixotic.config.fields import Loc
+from quixotic.config.freeze_file import FeatureFreeze, parse_freeze
+from quixotic.config.jsonfile import dump_json, read_json
+from quixotic.config.layout import environment_file, secret_var
+from quixotic.config.problems import Problems, did_you_mean, listing
 from quixotic.errors import PlanError, UsageError
 from quixotic.plan.freeze import active, frozen_changes
 from quixotic.plan.plan import Plan
@@ -199,3 +204,56 @@ def flutter_check(app: Path, *, release: str = "prod", build: Path | None = None
         count = len(blobs)
         findings += scan_build(blobs, defines, release)
     return FlutterCheck(count, tuple(findings))
+
+
+# --- the feature freeze, declared in environments/<env>.json (a reviewed change like any other) ------------
+
+
+def _environment_data(root: Path, env: str) -> tuple[Path, dict[str, object]]:
+    known = list_environments(root)
+    if env not in known:
+        raise UsageError(
+            f"unknown environment {env!r}{did_you_mean(env, known)}; known: {listing(known)} "
+            "(a freeze applies to an environment of this project: environments/<name>.json)"
+        )
+    path = root / environment_file(env)
+    problems = Problems()
+    data = read_json(root, environment_file(env), problems)
+    problems.raise_if_any(f"environments/{env}.json cannot be read")
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} does not hold a JSON object; fix it first (quixotic env show {env})")
+    return path, data
+
+
+def freeze_start(
+    root: Path, env: str, reason: str, *, start: str | None = None, until: str | None = None
+) -> FeatureFreeze:
+    """Declare a feature freeze of ``env`` in its environment file (commit it so every run sees it)."""
+    path, data = _environment_data(root, env)
+    declared = {"reason": reason.strip(), **({"from": start} if start else {}), **({"until": until} if until else {})}
+    problems = Problems()
+    freeze = parse_freeze(declared, Loc(f"environments/{env}.json", "freeze"), problems)
+    if freeze is None or problems:
+        fixes = "; ".join(problems.items).replace(f"environments/{env}.json: freeze.", "--")
+        raise UsageError(f"cannot declare the freeze: {fixes or 'give --reason'}")
+    _environment(root, env)  # the rest of the file must load too: nothing is written into a broken one
+    data["freeze"] = declared
+    path.write_text(dump_json(data), encoding="utf-8")
+    return freeze
+
+
+def freeze_end(root: Path, env: str) -> FeatureFreeze | None:
+    """Remove ``env``'s freeze from its environment file; the freeze that was there (None: there was none)."""
+    path, data = _environment_data(root, env)
+    before = _environment(root, env).freeze
+    if "freeze" in data:
+        del data["freeze"]
+        path.write_text(dump_json(data), encoding="utf-8")
+    return before
+
+
+def freeze_status(root: Path, env: str, today: dt.date | None = None) -> tuple[FeatureFreeze | None, bool]:
+    """``env``'s declared freeze and whether it is in force ``today``."""
+    _environment_data(root, env)
+    freeze = _environment(root, env).freeze
+    return freeze, active(freeze, today or dt.date.today()) is not None
