@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 from appwrite.client import Client
@@ -92,6 +93,25 @@ CASES = [
     Case("increment by NaN", "PATCH", ROWS + "/r1/i/increment", '{"value":NaN}', names="value"),
     Case("a query key 500 brackets deep", "GET", "/v1/users?queries" + "[a]" * 500 + "=1", names="queries"),
     Case("101 queries", "GET", "/v1/users?" + "&".join("queries[]=" + "%7B%7D" for _ in range(101)), names="queries"),
+    Case(
+        "a query value with a lone surrogate",
+        "GET",
+        "/v1/users?queries[]=" + quote('{"method":"equal","attribute":"name","values":["\\ud800"]}'),
+        names="queries",
+    ),
+    Case(
+        "a cursor with a lone surrogate",
+        "GET",
+        ROWS + "?queries[]=" + quote('{"method":"cursorAfter","values":["\\udfff"]}'),
+        names="queries",
+    ),
+    Case(
+        "a bulk delete whose query holds a lone surrogate",
+        "DELETE",
+        ROWS,
+        json.dumps({"queries": ['{"method":"equal","attribute":"name","values":["\\ud800"]}']}),
+        names="queries",
+    ),
     Case("a 10,000-character search", "GET", "/v1/users?search=" + "a" * 10000, names="search"),
     Case("a 10,000-character table search", "GET", "/v1/tablesdb/db/tables?search=" + "a" * 10000, names="search"),
     Case(

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from quixotic.errors import ApiError
+from quixotic.server import validation
 from quixotic.server.clock import normalize_iso
 
 __all__ = [
@@ -207,6 +208,8 @@ def parse_query(raw: str) -> Query:
         document = json.loads(raw)
     except (ValueError, RecursionError):
         raise _invalid("Syntax error") from None
+    if "\\u" in raw:  # only a \u escape makes a lone surrogate, which SQLite cannot take as a value
+        validation.check_tree(document, "queries", int64=False)
     return _from_document(document, 0)
 
 
