@@ -39,8 +39,8 @@ def parse(text: str | None) -> Version | None:
     if not text:
         return None
     parts = text.strip().split(".")
-    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
-        return None
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 9 for p in parts):
+        return None  # 9 digits: a long digit string is malformed, never parsed
     return int(parts[0]), int(parts[1]), int(parts[2])
 
 
