@@ -67,7 +67,13 @@ def test_the_deploy_workflow_follows_the_branch_model(site: Site) -> None:
         prefix = f"QUIXOTIC_{env.upper()}_"
         assert job["environment"] == env and job["needs"] == "target"
         assert job["concurrency"] == {"group": f"quixotic-deploy-{env}", "cancel-in-progress": False}
-        assert job["env"][prefix + "API_KEY"] == f"${{{{ secrets.{prefix}API_KEY }}}}"
+        key = f"${{{{ secrets.{prefix}API_KEY }}}}"
+        assert prefix + "API_KEY" not in job["env"]  # only the steps that call the project get the key:
+        for step in job["steps"]:
+            calls = any(
+                f"quixotic {verb} {env}" in step.get("run", "") for verb in ("plan", "deploy", "validate", "monitor")
+            )
+            assert (step.get("env", {}).get(prefix + "API_KEY") == key) == calls, step["name"]
         assert job["env"][prefix + "ENDPOINT"] == f"${{{{ vars.{prefix}ENDPOINT }}}}"
         assert job["env"][prefix + "PROJECT_ID"] == f"${{{{ vars.{prefix}PROJECT_ID }}}}"
         assert set(job["permissions"]) == {"contents", "pull-requests"} and job["permissions"]["contents"] == "read"
@@ -91,7 +97,10 @@ def test_pull_requests_get_one_plan_comment_and_rollback_shares_the_deploy_group
     assert plan["on"] == {"pull_request": {"branches": ["develop", "main"]}}
     job = plan["jobs"]["plan"]
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert job["env"]["QUIXOTIC_PROD_API_KEY"] == "${{ secrets.QUIXOTIC_PROD_READ_API_KEY }}"  # a read-only key
+    planning = next(step for step in job["steps"] if "quixotic plan" in step.get("run", ""))
+    assert planning["env"]["QUIXOTIC_PROD_API_KEY"] == "${{ secrets.QUIXOTIC_PROD_READ_API_KEY }}"  # read-only
+    assert planning["env"]["QUIXOTIC_DEV_API_KEY"] == "${{ secrets.QUIXOTIC_DEV_READ_API_KEY }}"
+    assert "QUIXOTIC_PROD_API_KEY" not in job["env"] and job["environment"] == "quixotic-plan"
     runs = "\n".join(step.get("run", "") for step in job["steps"])
     assert "quixotic ci comment --plan dev=plan-dev.json --plan prod=plan-prod.json --out comment.md" in runs
     assert "<!-- quixotic:plan -->" in runs and "--method PATCH" in runs and "--method POST" in runs
