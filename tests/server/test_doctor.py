@@ -120,3 +120,14 @@ def test_doctor_finds_and_quarantines_what_cannot_be_served(own_server: LocalSer
 
     code, again = _doctor(own_server.data_dir)
     assert code == 0 and again["findings"] == []
+
+
+def test_doctor_refuses_a_folder_without_a_database(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "quixotic.cli", "local", "doctor", "--data", str(tmp_path / "nothing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "no quixotic.db" in done.stderr
+    assert not (tmp_path / "nothing").exists()  # looked, created nothing

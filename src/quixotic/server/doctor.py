@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quixotic.errors import ApiError
+from quixotic.errors import ApiError, LocalDataError
 from quixotic.server import validation
 from quixotic.server.clock import now_iso
 from quixotic.server.store import Store
@@ -205,6 +205,8 @@ def _safe(text: str) -> str:
 def examine(data_dir: Path, *, fix: bool = False) -> Report:
     """Check every record of the data folder; with ``fix``, quarantine rows and users (or their prefs)
     that cannot be served, all in one transaction."""
+    if not (Path(data_dir) / "quixotic.db").is_file():
+        raise LocalDataError(f"no quixotic.db in {data_dir}: give the local server's data folder with --data.")
     store = Store(data_dir)
     report = Report()
     try:
