@@ -1,5 +1,5 @@
-"""CLI of `quixotic ci`: init (workflows), comment, check-plan, check-target, flutter, flutter-check.
-Parses, calls, prints (diffs on stderr before anything is overwritten)."""
+"""CLI of `quixotic ci` (init, comment, check-plan, check-target, flutter, flutter-check) and `quixotic freeze`
+(start, status, end). Parses, calls, prints (diffs on stderr before anything is overwritten)."""
 
 from __future__ import annotations
 
