@@ -13,6 +13,7 @@ from quixotic.server import admin
 from quixotic.server.version import APPWRITE_VERSION
 
 
+@pytest.mark.local_only("checks the local server's default emulated version")
 def test_health_endpoints(server: LocalServer) -> None:
     project = server.new_project()
     health = Health(server.client(project.project_id, project.api_key))
@@ -40,6 +41,7 @@ def test_unknown_project_is_rejected(server: LocalServer) -> None:
     assert err.value.code == 404 and err.value.type == "project_not_found"
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_a_key_opens_nothing_in_another_project(server: LocalServer) -> None:
     one, two = server.new_project(), server.new_project()
     TablesDB(server.client(one.project_id, one.api_key)).create("secret", "Secret")
@@ -49,6 +51,7 @@ def test_a_key_opens_nothing_in_another_project(server: LocalServer) -> None:
     assert TablesDB(server.client(two.project_id, two.api_key)).list()["total"] == 0
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_scope_is_checked_on_every_route(server: LocalServer) -> None:
     project = server.new_project()
     key = admin.create_key(server.data_dir, project.project_id, ["databases.read"])

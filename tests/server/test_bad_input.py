@@ -248,6 +248,7 @@ def seeded(server: LocalServer) -> Iterator[tuple[admin.ProjectCredentials, RawC
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_bad_input_is_refused_and_changes_nothing(
     case: Case, seeded: tuple[admin.ProjectCredentials, RawClient], server: LocalServer
 ) -> None:
@@ -267,6 +268,7 @@ def test_bad_input_is_refused_and_changes_nothing(
 
 
 @pytest.mark.parametrize("length", ["9" * 5000, "13000000", "-1", "x"])
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_a_content_length_that_is_absurd_or_too_large_is_refused(
     length: str, seeded: tuple[admin.ProjectCredentials, RawClient], server: LocalServer
 ) -> None:
@@ -329,6 +331,7 @@ def test_a_body_over_the_cap_is_refused_while_read(seeded: tuple[admin.ProjectCr
     assert "larger than" in error["message"]
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_a_write_whose_answer_cannot_be_encoded_is_rolled_back(
     server: LocalServer, project: admin.ProjectCredentials, client: Client
 ) -> None:

@@ -19,6 +19,7 @@ def _get(server: LocalServer, path: str, project: str, key: str | None = None, *
     return requests.get(server.url + path, headers=headers, params=params, timeout=10)
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_the_console_project_reaches_public_routes_as_a_guest(server: LocalServer) -> None:
     version = _get(server, "/health/version", "console")
     assert version.status_code == 200 and set(version.json()) == {"version"}
@@ -42,6 +43,7 @@ def test_console_only_routes_forbid_a_project_key(server: LocalServer) -> None:
     assert guest.json()["type"] == "general_unauthorized_scope" and '"projects.read"' in guest.json()["message"]
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_proxy_rules_list_what_the_project_holds(server: LocalServer) -> None:
     project = server.new_project()
     pid, key = project.project_id, project.api_key

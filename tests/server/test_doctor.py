@@ -52,6 +52,7 @@ def _break(conn: sqlite3.Connection, sql: str, where: tuple[object, ...], change
         conn.execute(f"UPDATE {sql.split(' WHERE ')[0]} SET data=? WHERE {sql.split(' WHERE ')[1]}", (text, *where))
 
 
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_doctor_finds_and_quarantines_what_cannot_be_served(own_server: LocalServer) -> None:
     project: admin.ProjectCredentials = own_server.new_project()
     client: Client = own_server.client(project.project_id, project.api_key)

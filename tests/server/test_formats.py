@@ -324,6 +324,7 @@ def _table_with_a_row(base: str, headers: dict[str, str]) -> None:
     requests.post(base + "/t/rows", json=row, headers=headers, timeout=5).raise_for_status()
 
 
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_emulated_version_is_a_setting(server_196: LocalServer) -> None:
     version = requests.get(server_196.url + "/health/version", timeout=5)
     assert version.json() == {"version": "1.9.6"} and "X-Appwrite-Warning" not in version.headers

@@ -276,6 +276,7 @@ def test_event_triggers_on_row_create(fn: Functions, client: Client, echo: str) 
     assert json.loads(body["body"])["name"] == "first"
 
 
+@pytest.mark.local_only("runs on the local server's 60x scheduler clock")
 def test_schedule_triggers(fn: Functions, echo: str) -> None:
     # The session server runs its scheduler clock 60x faster, so `* * * * *` fires about every second.
     fn.update(echo, "Echo", schedule="* * * * *")
@@ -288,6 +289,7 @@ def test_schedule_triggers(fn: Functions, echo: str) -> None:
     fn.update(echo, "Echo", schedule="")
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_scoped_key_cannot_write_functions(server: LocalServer, project: admin.ProjectCredentials) -> None:
     key = admin.create_key(server.data_dir, project.project_id, ["functions.read"])
     limited = Functions(server.client(project.project_id, key))

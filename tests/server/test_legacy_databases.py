@@ -301,6 +301,7 @@ def test_error_types(api: Flavour, api_db: str) -> None:
     assert api.list_columns(db, "c")["total"] == 2 and api.list_indexes(db, "c")["total"] == 1
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_read_key_cannot_write(server: Any, project: admin.ProjectCredentials, api: Flavour, api_db: str) -> None:
     db, rows = api_db, api.word("rows")
     api.create_table(db, "c", "C", columns=[column("n")])

@@ -136,6 +136,7 @@ def test_the_route_table_yields_probes_of_every_kind() -> None:
     }
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_every_parameter_is_held_to_its_limits(
     seeded: tuple[admin.ProjectCredentials, RawClient], server: LocalServer
 ) -> None:

@@ -68,6 +68,7 @@ def _walk(line: str, server: LocalServer, creds: admin.ProjectCredentials) -> li
 
 
 @pytest.mark.parametrize("line", sorted(LINES))
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_no_sdk_method_meets_a_missing_route(
     line: str, walk_server: tuple[LocalServer, admin.ProjectCredentials]
 ) -> None:
@@ -84,6 +85,7 @@ def test_no_sdk_method_meets_a_missing_route(
     assert any(r["code"] == 0 and r["type"] == "" for r in results)
 
 
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_newer_sdk_routes_are_in_the_table(walk_server: tuple[LocalServer, admin.ProjectCredentials]) -> None:
     """Each route of tools/routes_added.json answers something other than a missing route."""
     server, creds = walk_server

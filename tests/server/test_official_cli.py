@@ -195,6 +195,7 @@ def _ready(functions: Functions, function_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.local_only("builds a function from a local wheel")
 def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str) -> None:
     creds = server.new_project(f"CLI {version}")
     cli = Cli(_cli(version), tmp_path / "home", creds.api_key)
@@ -261,6 +262,7 @@ def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str)
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.local_only("builds a function from a local wheel")
 def test_push_and_pull_legacy_collections(server: LocalServer, tmp_path: Path, version: str, quiet_sdk: None) -> None:
     """The legacy Databases API through ``push collections`` / ``pull collections`` (in a project of its own:
     ``push tables`` deletes every database its file does not list, the legacy ones included, as on Appwrite)."""

@@ -169,6 +169,7 @@ def test_list_buckets_queries_and_search(storage: Storage) -> None:
     expect_error(lambda: storage.list_buckets([Query.equal("color", ["red"])]), 400, "general_query_invalid")
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_delete_bucket_removes_files(storage: Storage, server: LocalServer, project: admin.ProjectCredentials) -> None:
     storage.create_bucket("tmp", "Temp")
     storage.create_file("tmp", "one", InputFile.from_bytes(b"1" * 100, "one.txt"))
@@ -263,6 +264,7 @@ def test_chunks_out_of_order(storage: Storage, bucket: str, raw: Raw) -> None:
     assert (again.status_code, again.json()["type"]) == (409, "storage_file_already_exists")
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_chunks_concurrently(storage: Storage, bucket: str, raw: Raw, server: LocalServer) -> None:
     data = os.urandom(4 * CHUNK - 7)
     starts = [i * CHUNK for i in range(4)]
@@ -296,6 +298,7 @@ def test_resume_partial_upload(storage: Storage, bucket: str, raw: Raw, tmp_path
     assert storage.get_file_download(bucket, "resumable") == data
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_oversize_rejected_and_nothing_left(
     storage: Storage, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
@@ -311,6 +314,7 @@ def test_oversize_rejected_and_nothing_left(
     assert fits["sizeOriginal"] == 1_000_000
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_extension_and_empty_file(storage: Storage, server: LocalServer, project: admin.ProjectCredentials) -> None:
     storage.create_bucket("images", "Images", allowed_file_extensions=["png", "JPG"])
     for name in ("virus.exe", "noext", "png", "archive.png.zip"):
@@ -333,6 +337,7 @@ def test_extension_and_empty_file(storage: Storage, server: LocalServer, project
     assert len(stored_files(server, project.project_id)) == 2
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_bad_content_range_and_id(
     storage: Storage, bucket: str, raw: Raw, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
@@ -424,6 +429,7 @@ def test_update_file(storage: Storage, bucket: str) -> None:
     assert storage.get_file_download(bucket, "doc") == b"content"
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_delete_file_removes_bytes(
     storage: Storage, bucket: str, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
@@ -463,6 +469,7 @@ def test_disabled_bucket_still_works_for_keys(storage: Storage) -> None:
     assert storage.get_file_download("off", "f") == b"ok"
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_key_without_files_write_scope(
     storage: Storage, bucket: str, server: LocalServer, project: admin.ProjectCredentials
 ) -> None:

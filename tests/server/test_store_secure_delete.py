@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from appwrite.services.functions import Functions
 from support.server import LocalServer, start_server
 
@@ -23,6 +24,7 @@ def stop(srv: LocalServer) -> None:
         srv.process.kill()
 
 
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_changed_and_deleted_secrets_leave_no_trace_in_the_database_file(tmp_path: Path) -> None:
     data, log = tmp_path / "data", tmp_path / "server.log"
     srv = start_server(data, log)

@@ -1185,6 +1185,7 @@ def test_missing_key_is_unauthorized(server: Any, project: admin.ProjectCredenti
     assert tdb.list()["total"] == 1
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_key_without_the_scope(server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str) -> None:
     tdb.create_table(db, "t", "T", columns=[column("n")])
     tdb.create_row(db, "t", "r", {"n": 1})
@@ -1209,6 +1210,7 @@ def test_key_without_the_scope(server: Any, project: admin.ProjectCredentials, t
     assert legacy.create_row(db, "t", "r3", {"n": 3})["n"] == 3
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_key_of_another_project_is_rejected(
     server: Any, project: admin.ProjectCredentials, tdb: TablesDB, db: str
 ) -> None:

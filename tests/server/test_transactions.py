@@ -179,6 +179,7 @@ def _expire(server: LocalServer, transaction_id: str) -> None:
         )
 
 
+@pytest.mark.local_only("reads the local server's SQLite or files")
 def test_expired_transaction(server: LocalServer, t: Flavour) -> None:
     tx = t.create_transaction(ttl=60)["$id"]
     t.update_row("db", "t", "a", {"n": 1}, transaction_id=tx)
@@ -214,6 +215,7 @@ def test_operation_limit(t: Flavour) -> None:
     assert _rows(t)["a"]["n"] == 110
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_other_projects_transaction_is_not_found(server: LocalServer, t: Flavour) -> None:
     tx = t.create_transaction()["$id"]
     other = server.new_project()
@@ -309,6 +311,7 @@ BULK = 100  # operations (the limit), each a bulk create of ROWS rows
 ROWS = 400
 
 
+@pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_server_killed_mid_commit_is_all_or_nothing(tmp_path: Path) -> None:
     srv = start_server(tmp_path / "data", tmp_path / "server.log")
     try:

@@ -215,6 +215,7 @@ def test_imported_password_hashes(users: Users) -> None:
     expect_error(lambda: users.create_md5_user("m2", "m1@example.com", "0" * 32), 409, "user_already_exists")
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_key_without_write_scope_cannot_create(server: LocalServer, project: admin.ProjectCredentials) -> None:
     owner = Users(server.client(project.project_id, project.api_key))
     owner.create("gina")
@@ -227,6 +228,7 @@ def test_key_without_write_scope_cannot_create(server: LocalServer, project: adm
     assert owner.list()["total"] == 1
 
 
+@pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_projects_are_isolated(server: LocalServer, project: admin.ProjectCredentials) -> None:
     Users(server.client(project.project_id, project.api_key)).create("ivy", email="ivy@example.com")
     other = server.new_project()

@@ -1,17 +1,27 @@
-"""A real local server process for tests: started on a free port with its own data dir."""
+"""The server the conformance suite talks to: a real local server process (started on a free port with its own
+data dir), or, opt-in by ``QUIXOTIC_CONFORMANCE_*`` variables, any Appwrite endpoint with one throwaway project."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from appwrite.client import Client
 
 from quixotic.server import admin
 from quixotic.server.ids import new_id
+from support import project_sweep
+
+ENDPOINT_VAR = "QUIXOTIC_CONFORMANCE_ENDPOINT"
+PROJECT_VAR = "QUIXOTIC_CONFORMANCE_PROJECT"
+KEY_VAR = "QUIXOTIC_CONFORMANCE_KEY"
+WIPE_VAR = "QUIXOTIC_CONFORMANCE_WIPE"
+TARGET_VARS = (ENDPOINT_VAR, PROJECT_VAR, KEY_VAR)
 
 
 @dataclass
@@ -26,10 +36,15 @@ class LocalServer:
         return admin.create_project(self.data_dir, project_id, name)
 
     def client(self, project_id: str, key: str | None) -> Client:
-        c = Client().set_endpoint(self.url).set_project(project_id)
-        if key:
-            c.set_key(key)
-        return c
+        return sdk_client(self.url, project_id, key)
+
+
+def sdk_client(url: str, project_id: str, key: str | None) -> Client:
+    """An SDK client of ``project_id`` at ``url``; without ``key`` it acts as a guest."""
+    c = Client().set_endpoint(url).set_project(project_id)
+    if key:
+        c.set_key(key)
+    return c
 
 
 def free_port() -> int:
@@ -41,3 +56,72 @@ def start_server(data_dir: Path, log_path: Path, **kwargs: Any) -> LocalServer:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "QUIXOTIC_SCHEDULE_SPEEDUP": "60"}
     proc, url = admin.spawn_server(data_dir, log_file=log_path, env=env, **kwargs)
     return LocalServer(url, data_dir, proc, log_path)
+
+
+class RemoteModeError(Exception):
+    """The remote target is set up wrong, or a test asked it for what only the local server has."""
+
+
+@dataclass(frozen=True)
+class RemoteTarget:
+    """An Appwrite endpoint (``.../v1``), one throwaway project on it and an API key with every scope."""
+
+    url: str
+    project_id: str
+    key: str = field(repr=False)  # never in a test report
+    wipe: bool = False
+
+
+REMOTE: pytest.StashKey[RemoteTarget | None] = pytest.StashKey()  # set by tests/conftest.py: None means local
+
+
+def remote_target(env: Mapping[str, str]) -> RemoteTarget | None:
+    """The endpoint the ``QUIXOTIC_CONFORMANCE_*`` variables name, or None (the local server) when none is set."""
+    given = {name: env.get(name, "").strip() for name in TARGET_VARS}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise RemoteModeError(
+            f"set all of {', '.join(TARGET_VARS)} to run the conformance suite against an endpoint "
+            f"(missing: {', '.join(missing)}), or none of them to run it against a local server"
+        )
+    url = given[ENDPOINT_VAR].rstrip("/")
+    if not url.startswith(("http://", "https://")) or not url.endswith("/v1"):
+        raise RemoteModeError(
+            f"{ENDPOINT_VAR} must be the API root, like https://appwrite.example.com/v1 (got {url!r})"
+        )
+    return RemoteTarget(url, given[PROJECT_VAR], given[KEY_VAR], env.get(WIPE_VAR, "") == "1")
+
+
+class RemoteServer:
+    """Stands in for ``LocalServer`` against a remote endpoint: the same ``url``, ``new_project`` and ``client``.
+
+    ``new_project`` hands out the one configured project each time (a project key cannot create projects), so the
+    fixtures empty it again after each test; what only a local server has (its data folder, its process) raises.
+    """
+
+    def __init__(self, target: RemoteTarget) -> None:
+        self.target = target
+        self.url = target.url
+
+    def new_project(self, name: str | None = None) -> admin.ProjectCredentials:
+        return admin.ProjectCredentials(self.target.project_id, self.target.key, self.url, created=False)
+
+    def client(self, project_id: str, key: str | None) -> Client:
+        return sdk_client(self.url, project_id, key)
+
+    def holdings(self) -> project_sweep.Holdings:
+        return project_sweep.holdings(self.url, self.target.project_id, self.target.key)
+
+    def sweep(self, keep: project_sweep.Holdings) -> None:
+        """Delete what the project holds beyond ``keep``."""
+        project_sweep.sweep(self.url, self.target.project_id, self.target.key, keep)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("data_dir", "process", "log_path"):
+            raise RemoteModeError(
+                f"server.{name} exists only on the local server: mark this test "
+                f'@pytest.mark.local_only("...why...") so that it is skipped against {ENDPOINT_VAR}'
+            )
+        raise AttributeError(name)
