@@ -32,13 +32,27 @@ def freeze(site: Site, **dates: str) -> None:
     edit(site.root / "environments" / "test.json", lambda env: env.update(freeze={"reason": "launch week", **dates}))
 
 
+PROHIBITED = (
+    "create function:hello2",
+    "create table:app/tags",
+    "create column:app/tags/title",
+    "create column:app/notes/mood",
+    "create index:app/notes/by_words",
+    "create bucket:images",
+    "create variable:hello/NEW_FLAG",
+)
+
+
 def add_prohibited(site: Site) -> None:
-    """A new function, a new column and a new variable."""
+    """One change of each prohibited kind: a function, a table, a column, an index, a bucket, a variable."""
 
     def app(data: dict[str, Any]) -> None:
         data["functions"].append({**data["functions"][0], "$id": "hello2", "name": "Hello 2"})
-        data["tables"][0]["columns"].append({"key": "mood", "type": "varchar", "size": 20, "required": False,
-                                             "array": False})  # fmt: skip
+        notes = data["tables"][0]
+        notes["columns"].append({"key": "mood", "type": "varchar", "size": 20, "required": False, "array": False})
+        notes["indexes"].append({"key": "by_words", "type": "key", "columns": ["words"], "orders": ["ASC"]})
+        data["tables"].append({**notes, "$id": "tags", "name": "Tags", "columns": notes["columns"][:1], "indexes": []})
+        data["buckets"].append({**data["buckets"][0], "$id": "images", "name": "Images"})
 
     flag = {"name": "NEW_FLAG", "type": "string", "default": "on", "secret": False, "description": "A flag.",
             "functions": ["hello"]}  # fmt: skip
@@ -58,14 +72,17 @@ def test_a_frozen_environment_refuses_new_functions_schema_and_variables(site: S
     saved = site.root / "plan.json"
     planned = site.cli("plan", "test", "--out", str(saved))
     assert planned.returncode == 2
-    for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
+    for address in PROHIBITED:
         assert f"frozen: {address}" in planned.stderr, planned.stderr
     comment = site.cli("ci", "comment", "--plan", f"test={saved}")
     assert comment.returncode == 0 and "test is under a feature freeze (launch week)" in comment.stdout
-    assert "The deploy will refuse 3 change(s):" in comment.stdout and "`create function:hello2:" in comment.stdout
+    assert (
+        f"The deploy will refuse {len(PROHIBITED)} change(s):" in comment.stdout
+        and "`create function:hello2:" in comment.stdout
+    )
     refused = site.cli("deploy", "test", "--yes", "--hotfix", "it is urgent")  # a hotfix flag is no override
     assert refused.returncode == 1
-    for address in ("create function:hello2", "create column:app/notes/mood", "create variable:hello/NEW_FLAG"):
+    for address in PROHIBITED:
         assert address in refused.stderr
     assert "launch week" in refused.stderr and "--override-freeze" in refused.stderr
     assert len(releases(site)) == 1  # nothing was applied, no release recorded
@@ -93,7 +110,7 @@ def test_a_code_and_values_hotfix_goes_through_and_is_recorded(site: Site) -> No
 def test_an_override_applies_prohibited_changes_and_is_recorded(site: Site) -> None:
     freeze(site, **{"from": "2000-01-01"})
     add_prohibited(site)
-    done = site.cli("deploy", "test", "--yes", "--override-freeze", "the launch needs the mood column")
+    done = site.cli("deploy", "test", "--yes", "--override-freeze", "the launch needs the mood column", timeout=600)
     assert done.returncode == 0, done.stderr
     override = releases(site)[0]["freezeOverride"]
     assert override["reason"] == "the launch needs the mood column"
