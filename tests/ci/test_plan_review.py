@@ -66,6 +66,10 @@ def test_the_reviewed_plan_is_deployed_and_a_changed_one_refused(site: Site) -> 
     assert stale.returncode == 1 and "run `quixotic plan` again" in stale.stderr
     deployed = site.cli("deploy", "test", "--plan", str(site.root / "plan-now.json"), "--yes")
     assert deployed.returncode == 0, deployed.stderr
+    done = site.root / "plan-done.json"
+    assert site.cli("plan", "test", "--out", str(done)).returncode == 0  # already deployed: an empty plan
+    nothing = site.cli("ci", "check-plan", "test", "--plan", str(done), "--comment", str(comment))
+    assert nothing.returncode == 0 and "nothing to deploy" in nothing.stdout, nothing.stderr
 
 
 def test_check_plan_refuses_what_is_not_a_review(site: Site, tmp_path: Path) -> None:

@@ -102,7 +102,10 @@ def register(app: typer.Typer) -> None:
             except OSError as exc:
                 raise UsageError(f"cannot read the comment {comment_file}: {exc}") from exc
         plan = cmd.check_plan(env, plan_path, comment_text=text, digest=digest)
-        out.print(f"{env}: the plan is the one reviewed (digest {plan.digest()}, {len(plan.changes)} change(s))")
+        if plan.is_empty:
+            out.print(f"{env}: nothing to deploy (the project already matches the configuration)")
+        else:
+            out.print(f"{env}: the plan is the one reviewed (digest {plan.digest()}, {len(plan.changes)} change(s))")
 
     @ci_app.command("check-target")
     def check_target_command(env: str = ENV, root: Path = ROOT) -> None:

@@ -126,12 +126,15 @@ def comment(root: Path, plans: Mapping[str, Path], today: dt.date | None = None)
 
 
 def check_plan(env: str, plan_path: Path, *, comment_text: str | None = None, digest: str | None = None) -> Plan:
-    """The plan in ``plan_path``, when it is the plan reviewed for ``env`` (in the comment, or ``digest``)."""
+    """The plan in ``plan_path``, when it is the plan reviewed for ``env`` (in the comment, or ``digest``), or
+    when it is empty (someone deployed it already: there is nothing to apply, reviewed or not)."""
     if (comment_text is None) == (digest is None):
         raise UsageError("give the reviewed plan either as --comment FILE or as --digest SHA256, not both")
     plan = _read_plan(plan_path)
     if plan.environment != env:
         raise PlanError(f"{plan_path} is a plan for {plan.environment!r}, not {env!r}: plan {env!r} and pass that file")
+    if plan.is_empty:  # nothing will be applied, so nothing can differ from what was reviewed
+        return plan
     check_reviewed(plan, digest if digest is not None else reviewed_digest(comment_text or "", env))
     return plan
 
