@@ -166,7 +166,8 @@ class Server:
             caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
         else:
             with self.store.read() as conn:
-                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic)
+                credentials = auth.Credentials.of(headers, request.cookies)
+                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic, credentials)
         host = request.url.hostname or "localhost"
         auth.check_scope(caller, op.scopes, host)
 
@@ -214,7 +215,10 @@ class Server:
                 formats.lower(fmt, ctx.op.id, result.body)
             else:
                 formats.lower(fmt, ctx.op.id, result)
-            return _render(result, ctx.op.status, extra)
+            response = _render(result, ctx.op.status, extra)
+            for cookie in result.cookies if isinstance(result, Reply) else ():  # one header each (a session's two)
+                response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+            return response
 
 
 def _too_large(limit: int) -> ApiError:

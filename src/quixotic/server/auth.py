@@ -8,6 +8,22 @@ which holds only the ``public`` scope here.
 ``console`` is Appwrite's own project: it always exists, so requests naming it (the official CLI's
 ``GET /health/version`` check) reach public routes. The local server has no console accounts, so a
 console caller is always a guest, and the ID cannot be created as a project or given keys.
+
+Without a (valid) key, a request's session makes it a user caller, found as Appwrite finds it (first hit
+wins): the ``a_session_<project>`` cookie (or its ``_legacy`` twin), the ``X-Appwrite-Session`` header,
+the ``X-Fallback-Cookies`` header's JSON; then an ``X-Appwrite-JWT`` (refused beside a session). An
+unknown or expired session is a guest, silently; a bad or expired JWT is ``user_jwt_invalid``.
+
+What permission checks need is on the :class:`Caller`: ``roles`` are the roles Appwrite authorizes the
+caller with (``any``, then ``user:ID``, ``users``, ``user:ID/verified`` or ``/unverified``, ``users/...``
+and ``label:X`` for a user; ``any`` and ``guests`` for a guest), and ``is_key`` callers bypass
+permissions, as Appwrite disables authorization for project keys. A row or file is readable by a
+non-key caller when one of ``roles`` is granted (``Caller.may``).
+
+Scopes of a user or a guest are Appwrite's (``app/config/roles.php``) less ``AWAITING_ENFORCEMENT``: the
+data routes whose handlers do not check row, file and execution permissions yet. Granting those before
+the checks exist would hand every row and file to every client; remove a scope from that set when its
+routes enforce permissions.
 """
 
 from __future__ import annotations
@@ -17,14 +33,19 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import unquote
 
 from quixotic.errors import ApiError, UsageError
+from quixotic.server.account import sessions
+from quixotic.server.account.cookies import cookie_name
 from quixotic.server.clock import now_iso
 from quixotic.server.ids import new_id, validate_id
+from quixotic.server.store import meta_get
+from quixotic.server.users import model as users
 from quixotic.timestamps import parse_iso
 
 # The key scopes of Appwrite 1.8.1 (console ``createKey``), plus project variables' scopes.
@@ -42,19 +63,97 @@ ALL_SCOPES: Final[tuple[str, ...]] = (
     "assistant.read", "tokens.read", "tokens.write", "projects.read", "projects.write",
 )  # fmt: skip
 _KEY_ROLE_SCOPES: Final[frozenset[str]] = frozenset({"public", "global", "health.read", "graphql"})
-GUEST_SCOPES: Final[frozenset[str]] = frozenset({"public"})
 CONSOLE_PROJECT: Final = "console"
+CONSOLE_SCOPES: Final[frozenset[str]] = frozenset({"public"})  # the local server has no console accounts
+# Data scopes held back from clients until their routes check permissions (see the module doc).
+AWAITING_ENFORCEMENT: Final[frozenset[str]] = frozenset(
+    {"documents.read", "documents.write", "rows.read", "rows.write", "files.read", "files.write",
+     "executions.read", "executions.write", "embeddings.write", "teams.read", "teams.write", "presences.read",
+     "presences.write", "targets.read", "targets.write", "subscribers.read", "subscribers.write"}
+)  # fmt: skip
+# Appwrite's role scopes (app/config/roles.php at 1.9.6).
+APPWRITE_GUEST_SCOPES: Final[frozenset[str]] = frozenset(
+    {"global", "public", "home", "console", "graphql", "sessions.write", "documents.read", "documents.write",
+     "rows.read", "rows.write", "embeddings.write", "files.read", "files.write", "locale.read", "avatars.read",
+     "executions.write"}
+)  # fmt: skip
+APPWRITE_USER_SCOPES: Final[frozenset[str]] = frozenset(
+    {"global", "public", "home", "console", "graphql", "sessions.write", "account", "teams.read", "teams.write",
+     "presences.read", "presences.write", "documents.read", "documents.write", "rows.read", "rows.write",
+     "embeddings.write", "files.read", "files.write", "projects.read", "locale.read", "avatars.read",
+     "executions.read", "executions.write", "targets.read", "targets.write", "subscribers.write",
+     "subscribers.read", "assistant.read", "rules.read"}
+)  # fmt: skip
+GUEST_SCOPES: Final[frozenset[str]] = APPWRITE_GUEST_SCOPES - AWAITING_ENFORCEMENT
+USER_SCOPES: Final[frozenset[str]] = APPWRITE_USER_SCOPES - AWAITING_ENFORCEMENT
+GUEST_ROLES: Final[tuple[str, ...]] = ("any", "guests")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the project and the scopes the credentials carry."""
+    """Who is calling: the project, the scopes the credentials carry and, for a user, who and how.
+
+    ``roles`` are the caller's Appwrite roles, what a permission string must name (``read("user:ID")``);
+    a key caller has none and bypasses permissions (``is_key``). ``via`` says how a user came in:
+    ``"session"`` (cookie, fallback cookie or ``X-Appwrite-Session``) or ``"jwt"``.
+    """
 
     project: str
     scopes: frozenset[str]
-    role: str  # "applications" (API key) or "guests"
+    role: str  # "applications" (API key), "users" (a session or JWT) or "guests"
     key_id: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None  # the session the secret or the JWT belongs to
+    via: str = ""
+    email: str = ""
+    roles: tuple[str, ...] = field(default=GUEST_ROLES)
+
+    @property
+    def is_key(self) -> bool:
+        return self.role == "applications"
+
+    def may(self, permissions: list[str] | tuple[str, ...], action: str) -> bool:
+        """Whether a permission list (``['read("any")', ...]``) grants ``action`` to this caller."""
+        if self.is_key:
+            return True
+        granted = {f'{action}("{role}")' for role in self.roles}
+        return any(p in granted for p in permissions)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a request may authenticate a user with, besides a key (see the module doc)."""
+
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    session: str = ""  # X-Appwrite-Session
+    fallback: str = ""  # X-Fallback-Cookies
+    jwt: str = ""  # X-Appwrite-JWT
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Credentials:
+        """From lower-cased request headers and the parsed ``Cookie`` header."""
+        return cls(
+            cookies,
+            headers.get("x-appwrite-session", ""),
+            headers.get("x-fallback-cookies", ""),
+            headers.get("x-appwrite-jwt", ""),
+        )
+
+    def session_secret(self, project: str) -> tuple[sessions.Secret | None, bool]:
+        """The session credential, found as Appwrite finds it; and whether the fallback header was reached."""
+        name = cookie_name(project)
+        found = sessions.decode(unquote(self.cookies.get(name) or self.cookies.get(f"{name}_legacy") or ""))
+        if found is None and self.session:
+            found = sessions.decode(self.session)
+        if found is not None:
+            return found, False
+        try:
+            fallback = json.loads(self.fallback) if self.fallback else None
+        except ValueError:
+            fallback = None
+        value = fallback.get(name) if isinstance(fallback, dict) else None
+        return sessions.decode(value if isinstance(value, str) else None), True
 
 
 def hash_secret(secret: str) -> str:
@@ -110,18 +209,38 @@ def resolve(
     project_id: str | None,
     key: str | None,
     dynamic: Callable[[str], dict[str, Any] | None] | None = None,
+    credentials: Credentials | None = None,
 ) -> Caller:
-    """The caller behind the ``X-Appwrite-Project`` and ``X-Appwrite-Key`` headers.
+    """The caller behind the ``X-Appwrite-Project`` and ``X-Appwrite-Key`` headers, else behind the
+    request's session or JWT (``credentials``), else a guest.
 
     ``dynamic`` verifies a function's dynamic key (``ephemeral_<JWT>``) and returns its claims.
     """
+    if project_id == CONSOLE_PROJECT:
+        return Caller(CONSOLE_PROJECT, CONSOLE_SCOPES, "guests")
+    caller = _key_caller(conn, project_id, key, dynamic)
+    if caller is not None:
+        return caller
+    assert project_id is not None
+    return _user_caller(conn, project_id, credentials or Credentials())
+
+
+def _guest(project_id: str) -> Caller:
+    return Caller(project_id, GUEST_SCOPES, "guests")
+
+
+def _key_caller(
+    conn: sqlite3.Connection,
+    project_id: str | None,
+    key: str | None,
+    dynamic: Callable[[str], dict[str, Any] | None] | None,
+) -> Caller | None:
+    """The key's caller; None when no key, or one of no use here, was sent (a session may still count)."""
     if not project_id:
         raise ApiError(
             "project_not_found",
             "Project not found: send the X-Appwrite-Project header (Client.set_project) with your project ID.",
         )
-    if project_id == CONSOLE_PROJECT:
-        return Caller(CONSOLE_PROJECT, GUEST_SCOPES, "guests")
     if not project_exists(conn, project_id):
         raise ApiError(
             "project_not_found",
@@ -131,19 +250,19 @@ def resolve(
     if key and dynamic is not None and key.startswith(("ephemeral_", "dynamic_")):
         claims = dynamic(key)
         if claims is None or claims.get("projectId") != project_id:
-            return Caller(project_id, GUEST_SCOPES, "guests")
-        return Caller(project_id, frozenset(claims.get("scopes", [])) | _KEY_ROLE_SCOPES, "applications")
+            return None
+        return Caller(project_id, frozenset(claims.get("scopes", [])) | _KEY_ROLE_SCOPES, "applications", roles=())
     if not key or not _SECRET_RE.match(key):
-        return Caller(project_id, GUEST_SCOPES, "guests")
+        return None
     row = conn.execute(
         "SELECT id, project, scopes, expire FROM keys WHERE secret_hash=?", (hash_secret(key),)
     ).fetchone()
     if row is None or row[1] != project_id:
-        return Caller(project_id, GUEST_SCOPES, "guests")
+        return None
     key_id, _, scopes_json, expire = row
     if expire and datetime.fromisoformat(expire) < datetime.now(UTC):
         raise ApiError("project_key_expired", "The project key has expired. Create a new key.")
-    return Caller(project_id, frozenset(json.loads(scopes_json)) | _KEY_ROLE_SCOPES, "applications", key_id)
+    return Caller(project_id, frozenset(json.loads(scopes_json)) | _KEY_ROLE_SCOPES, "applications", key_id, roles=())
 
 
 def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
@@ -151,9 +270,56 @@ def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
     needed = [s for s in required if s]
     if not needed or any(s in caller.scopes for s in needed):
         return
-    who = (
-        f"app.{caller.project}@service.{host} (role: applications)"
-        if caller.role == "applications"
-        else "User (role: guests)"
-    )
-    raise ApiError("general_unauthorized_scope", f"{who} missing scopes ({json.dumps(needed)})")
+    if caller.role == "applications":
+        who = f"app.{caller.project}@service.{host} (role: applications)"
+    else:
+        who = f"{caller.email or 'User'} (role: {caller.role})"
+    message = f"{who} missing scopes ({json.dumps(needed)})"
+    if caller.role != "applications" and any(s in AWAITING_ENFORCEMENT for s in needed):
+        message += (
+            ". The quixotic local server does not check row, file and execution permissions for clients yet, "
+            "so these routes take an API key for now."
+        )
+    raise ApiError("general_unauthorized_scope", message)
+
+
+def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credentials) -> Caller:
+    """The user of the request's session or JWT, a guest when there is none (see the module doc)."""
+    secret, _ = credentials.session_secret(project_id)
+    user: dict[str, Any] | None = None
+    session_id: str | None = None
+    via = ""
+    if secret is not None:
+        record = sessions.find(conn, project_id, secret)
+        user = meta_get(conn, project_id, users.KIND, users.PARENT, secret.user_id) if record else None
+        if user is not None and record is not None:
+            session_id, via = record["id"], "session"
+    if credentials.jwt:
+        if user is not None:
+            raise ApiError(
+                "user_jwt_and_cookie_set",
+                "JWT and cookie used in the same request. Use either `setJWT` or `setCookie`/`setSession`.",
+                403,
+            )
+        claims = sessions.verify_jwt(conn, credentials.jwt)
+        user_id, jwt_session = str(claims.get("userId") or ""), str(claims.get("sessionId") or "")
+        user = meta_get(conn, project_id, users.KIND, users.PARENT, user_id) if user_id else None
+        if user is not None and jwt_session and not sessions.active(conn, project_id, user_id, jwt_session):
+            user = None
+        session_id, via = (jwt_session or None), "jwt"
+    if user is None:
+        return _guest(project_id)
+    if user.get("status") is False:
+        raise ApiError("user_blocked", "The current user has been blocked.", 403)
+    return Caller(
+        project_id, USER_SCOPES, "users", user_id=user["$id"], session_id=session_id, via=via,
+        email=str(user.get("email") or ""), roles=user_roles(user),
+    )  # fmt: skip
+
+
+def user_roles(user: Mapping[str, Any]) -> tuple[str, ...]:
+    """The roles Appwrite authorizes a user with (``User::getRoles`` plus ``any``); teams come later."""
+    uid = user["$id"]
+    verified = "verified" if user.get("emailVerification") or user.get("phoneVerification") else "unverified"
+    labels = tuple(f"label:{label}" for label in user.get("labels") or [])
+    return ("any", f"user:{uid}", "users", f"user:{uid}/{verified}", f"users/{verified}", *labels)

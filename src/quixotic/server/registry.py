@@ -26,6 +26,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     media_type: str | None = None
     path: str | None = None  # stream this file as the body instead of ``body`` (large downloads)
+    cookies: list[str] = field(default_factory=list)  # ``Set-Cookie`` values, one header each
 
 
 def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
@@ -40,6 +41,7 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
 def load_all() -> dict[str, Handler]:
     """Import every service's handlers so that they register."""
     from quixotic.server import health  # noqa: F401
+    from quixotic.server.account import handlers as account  # noqa: F401
     from quixotic.server.console import handlers as console  # noqa: F401
     from quixotic.server.databases import handlers as databases  # noqa: F401
     from quixotic.server.databases import rows_handlers  # noqa: F401  (and transactions, which it imports)

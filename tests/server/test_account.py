@@ -1,0 +1,336 @@
+"""The Account API as a client app uses it: the official SDK without a key (``set_session`` / ``set_jwt``),
+and raw HTTP (requests) for what a browser or the Flutter cookie jar does with cookies and the
+``X-Fallback-Cookies`` header. All against the real server process of the session fixture."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from typing import Any
+
+import pytest
+import requests
+from appwrite.client import Client
+from appwrite.id import ID
+from appwrite.services.account import Account
+from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
+from support.sdk import expect_error
+from support.server import LocalServer
+
+from quixotic.server import admin
+
+PASSWORD = "correct horse battery"
+
+
+def _public(server: LocalServer, project_id: str) -> Client:
+    """A client app's client: a project, no key."""
+    return Client().set_endpoint(server.url).set_project(project_id)
+
+
+def _signed_in(server: LocalServer, project_id: str, session: dict[str, Any]) -> Account:
+    return Account(_public(server, project_id).set_session(session["secret"]))
+
+
+def _ssr_session(server: LocalServer, project: admin.ProjectCredentials, email: str) -> dict[str, Any]:
+    """A session made with the key (the SSR flow), whose model carries the secret to set on a client."""
+    return Account(server.client(project.project_id, project.api_key)).create_email_password_session(email, PASSWORD)
+
+
+def test_sign_up_sign_in_get_account_and_sessions(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    guest = Account(_public(server, project.project_id))
+    created = guest.create("alice", "Alice@Example.com", PASSWORD, "Alice")
+    assert (created["$id"], created["email"], created["name"]) == ("alice", "alice@example.com", "Alice")
+    assert not {"password", "hash", "hashOptions"} & created.keys()
+
+    browser = guest.create_email_password_session("alice@example.com", PASSWORD)
+    assert (browser["userId"], browser["provider"], browser["providerUid"]) == ("alice", "email", "alice@example.com")
+    assert browser["factors"] == ["password"] and browser["current"] is True
+    assert browser["secret"] == ""  # only a key caller sees it
+
+    session = _ssr_session(server, project, "alice@example.com")
+    account = _signed_in(server, project.project_id, session)
+    me = account.get()
+    assert (me["$id"], me["email"]) == ("alice", "alice@example.com")
+    assert not {"password", "hash", "hashOptions"} & me.keys()
+
+    listed = account.list_sessions()
+    assert listed["total"] == 2
+    assert {s["$id"]: s["current"] for s in listed["sessions"]} == {browser["$id"]: False, session["$id"]: True}
+    assert all(s["secret"] == "" for s in listed["sessions"])
+    assert account.get_session("current")["$id"] == session["$id"]
+    assert account.get_session(browser["$id"])["current"] is False
+    expect_error(lambda: account.get_session("nope"), 404, "user_session_not_found")
+
+    assert account.update_name("Alice A.")["name"] == "Alice A."
+    assert account.update_prefs({"theme": "dark"})["prefs"] == {"theme": "dark"}
+    assert account.get_prefs() == {"theme": "dark"}
+
+    account.delete_session(browser["$id"])  # another device: this one stays signed in
+    assert [s["$id"] for s in account.list_sessions()["sessions"]] == [session["$id"]]
+
+
+def test_passwords_are_argon2id(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    Account(_public(server, project.project_id)).create("bob", "bob@example.com", PASSWORD)
+    stored = Users(server.client(project.project_id, project.api_key)).get("bob")
+    assert stored["hash"] == "argon2" and stored["password"].startswith("$argon2id$v=19$m=65536,t=4,p=3$")
+    assert stored["hashOptions"] == {"type": "argon2", "memoryCost": 65536, "timeCost": 4, "threads": 3}
+
+
+def test_anonymous_session(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    key_account = Account(server.client(project.project_id, project.api_key))
+    session = key_account.create_anonymous_session()
+    assert session["provider"] == "anonymous" and session["factors"] == ["anonymous"]
+    me = _signed_in(server, project.project_id, session).get()
+    assert me["$id"] == session["userId"] and me["email"] == "" and me["name"] == ""
+    assert Users(server.client(project.project_id, project.api_key)).get(me["$id"])["password"] is None
+
+
+def test_bad_credentials_and_an_existing_session(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    guest = Account(_public(server, project.project_id))
+    guest.create("carol", "carol@example.com", PASSWORD)
+    expect_error(lambda: guest.create_email_password_session("carol@example.com", "wrong password"), 401,
+                 "user_invalid_credentials")  # fmt: skip
+    expect_error(lambda: guest.create_email_password_session("nobody@example.com", PASSWORD), 401,
+                 "user_invalid_credentials")  # fmt: skip
+    expect_error(lambda: guest.create("carol", "other@example.com", PASSWORD), 409, "user_already_exists")
+    expect_error(lambda: guest.create("dave", "dave@example.com", "short"), 400, "general_argument_invalid")
+
+    account = _signed_in(server, project.project_id, _ssr_session(server, project, "carol@example.com"))
+    expect_error(lambda: account.create_email_password_session("carol@example.com", PASSWORD), 401,
+                 "user_session_already_exists")  # fmt: skip
+    expect_error(account.create_anonymous_session, 401, "user_session_already_exists")
+
+
+def test_guest_is_refused_account_routes(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    guest = Account(_public(server, project.project_id))
+    err = expect_error(guest.get, 401, "general_unauthorized_scope")
+    assert err.message == 'User (role: guests) missing scopes (["account"])'
+    expect_error(guest.list_sessions, 401, "general_unauthorized_scope")
+    expect_error(guest.create_jwt, 401, "general_unauthorized_scope")
+    expect_error(lambda: guest.delete_session("current"), 401, "general_unauthorized_scope")
+    # A secret that opens nothing is a guest, silently, as on Appwrite.
+    forged = base64.b64encode(json.dumps({"id": "alice", "secret": "0" * 256}).encode()).decode()
+    expect_error(
+        Account(_public(server, project.project_id).set_session(forged)).get, 401, "general_unauthorized_scope"
+    )
+    expect_error(Account(_public(server, project.project_id).set_session("not base64!")).get, 401,
+                 "general_unauthorized_scope")  # fmt: skip
+
+
+def test_data_routes_wait_for_permission_checks(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    """Until rows and files check permissions, a signed-in client cannot reach them (not every row)."""
+    TablesDB(server.client(project.project_id, project.api_key)).create("db", "DB")
+    Account(_public(server, project.project_id)).create("erin", "erin@example.com", PASSWORD)
+    client = _public(server, project.project_id).set_session(
+        _ssr_session(server, project, "erin@example.com")["secret"]
+    )
+    err = expect_error(lambda: TablesDB(client).list_rows("db", "t"), 401, "general_unauthorized_scope")
+    assert err.message.startswith("erin@example.com (role: users) missing scopes")
+
+
+def test_jwt_works_and_expires(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    Account(_public(server, project.project_id)).create("frank", "frank@example.com", PASSWORD)
+    session = _ssr_session(server, project, "frank@example.com")
+    account = _signed_in(server, project.project_id, session)
+    jwt = account.create_jwt()["jwt"]
+    header, payload, _ = jwt.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"typ": "JWT", "alg": "HS256"}
+    assert claims.keys() == {"userId", "sessionId", "exp"}
+    assert (claims["userId"], claims["sessionId"]) == ("frank", session["$id"])
+    assert abs(claims["exp"] - (time.time() + 900)) < 60  # 15 minutes
+
+    by_jwt = Account(_public(server, project.project_id).set_jwt(jwt))
+    assert by_jwt.get()["$id"] == "frank"
+    assert by_jwt.get_session("current")["$id"] == session["$id"]
+    expect_error(by_jwt.create_jwt, 403, "user_jwt_creation_denied")
+    both = _public(server, project.project_id).set_session(session["secret"]).set_jwt(jwt)
+    expect_error(Account(both).get, 403, "user_jwt_and_cookie_set")
+
+    tampered = jwt[:-2] + ("AA" if not jwt.endswith("AA") else "BB")
+    expect_error(Account(_public(server, project.project_id).set_jwt(tampered)).get, 401, "user_jwt_invalid")
+    expect_error(Account(_public(server, project.project_id).set_jwt("a.b")).get, 401, "user_jwt_invalid")
+
+    short = account.create_jwt(duration=1)["jwt"]
+    assert Account(_public(server, project.project_id).set_jwt(short)).get()["$id"] == "frank"
+    time.sleep(2.1)
+    err = expect_error(Account(_public(server, project.project_id).set_jwt(short)).get, 401, "user_jwt_invalid")
+    assert "Expired" in err.message
+    expect_error(lambda: account.create_jwt(duration=3601), 400, "general_argument_invalid")
+
+
+def test_logout_invalidates_session_and_its_jwts(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    Account(_public(server, project.project_id)).create("gina", "gina@example.com", PASSWORD)
+    session = _ssr_session(server, project, "gina@example.com")
+    account = _signed_in(server, project.project_id, session)
+    jwt = account.create_jwt()["jwt"]
+    account.delete_session("current")
+    expect_error(account.get, 401, "general_unauthorized_scope")
+    expect_error(Account(_public(server, project.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
+
+    again = _signed_in(server, project.project_id, _ssr_session(server, project, "gina@example.com"))
+    other = _signed_in(server, project.project_id, _ssr_session(server, project, "gina@example.com"))
+    again.delete_sessions()
+    expect_error(other.get, 401, "general_unauthorized_scope")
+
+
+def test_session_expires(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    """A session past its ``expire`` (Appwrite's one year, aged here in the server's own database) is a guest."""
+    Account(_public(server, project.project_id)).create("hank", "hank@example.com", PASSWORD)
+    session = _ssr_session(server, project, "hank@example.com")
+    expire = time.strftime("%Y", time.gmtime(time.time() + 31_536_000 - 86_400))
+    assert session["expire"][:4] in {expire, str(int(expire) + 1)}
+    account = _signed_in(server, project.project_id, session)
+    assert account.get()["$id"] == "hank"
+    conn = sqlite3.connect(server.data_dir / "quixotic.db", timeout=30)
+    try:
+        with conn:
+            conn.execute(
+                "UPDATE account_sessions SET expire='2000-01-01T00:00:00.000+00:00' WHERE project=? AND id=?",
+                (project.project_id, session["$id"]),
+            )
+    finally:
+        conn.close()
+    expect_error(account.get, 401, "general_unauthorized_scope")
+
+
+def test_users_api_and_accounts_are_one(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    users = Users(server.client(project.project_id, project.api_key))
+    users.create("ivan", email="ivan@example.com", password=PASSWORD, name="Ivan")  # hashed with scrypt
+    assert users.get("ivan")["hash"] == "scrypt"
+    session = Account(_public(server, project.project_id)).create_email_password_session("ivan@example.com", PASSWORD)
+    assert session["userId"] == "ivan"
+    assert users.get("ivan")["hash"] == "argon2"  # re-hashed at sign-in, as Appwrite does
+    assert (
+        _signed_in(server, project.project_id, _ssr_session(server, project, "ivan@example.com")).get()["name"]
+        == "Ivan"
+    )
+
+    Account(_public(server, project.project_id)).create("jane", "jane@example.com", PASSWORD, "Jane")
+    assert users.get("jane")["email"] == "jane@example.com"
+    assert "jane" in [u["$id"] for u in users.list()["users"]]
+
+    users.update_status("ivan", False)
+    expect_error(lambda: Account(_public(server, project.project_id)).create_email_password_session(
+        "ivan@example.com", PASSWORD), 403, "user_blocked")  # fmt: skip
+
+
+def test_a_session_of_one_project_opens_nothing_in_another(server: LocalServer) -> None:
+    a, b = server.new_project(), server.new_project()
+    for p in (a, b):
+        Users(server.client(p.project_id, p.api_key)).create("kim", email="kim@example.com", password=PASSWORD)
+    session = _ssr_session(server, a, "kim@example.com")
+    jwt = _signed_in(server, a.project_id, session).create_jwt()["jwt"]
+    assert _signed_in(server, a.project_id, session).get()["$id"] == "kim"
+    expect_error(_signed_in(server, b.project_id, session).get, 401, "general_unauthorized_scope")
+    expect_error(Account(_public(server, b.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
+    cookie = {f"a_session_{b.project_id}": session["secret"], f"a_session_{a.project_id}": session["secret"]}
+    answer = requests.get(f"{server.url}/account", headers={"X-Appwrite-Project": b.project_id}, cookies=cookie)
+    assert answer.status_code == 401
+
+
+# --- cookies and the fallback header, as browsers and the Flutter cookie jar use them ---------------------
+
+
+def _sign_in_raw(server: LocalServer, project_id: str, email: str, **headers: str) -> requests.Response:
+    answer = requests.post(
+        f"{server.url}/account/sessions/email",
+        json={"email": email, "password": PASSWORD},
+        headers={"X-Appwrite-Project": project_id, **headers},
+    )
+    assert answer.status_code == 201, answer.text
+    return answer
+
+
+def test_session_cookies_and_fallback_header(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    pid = project.project_id
+    Account(_public(server, pid)).create("lena", "lena@example.com", PASSWORD)
+    answer = _sign_in_raw(server, pid, "lena@example.com", Origin="http://localhost:5173")
+    set_cookies = answer.raw.headers.getlist("Set-Cookie")
+    assert len(set_cookies) == 2
+    legacy, main = set_cookies
+    assert legacy.startswith(f"a_session_{pid}_legacy=") and main.startswith(f"a_session_{pid}=")
+    for value in (legacy, main):
+        attributes = {a.strip().split("=")[0].lower() for a in value.split(";")[1:]}
+        assert {"expires", "path", "httponly"} <= attributes
+        assert "domain" not in attributes and "secure" not in attributes  # 127.0.0.1 over http
+    assert "samesite=none" in main.lower() and "samesite" not in legacy.lower()
+
+    fallback = json.loads(answer.headers["X-Fallback-Cookies"])
+    encoded = fallback[f"a_session_{pid}"]
+    decoded = json.loads(base64.b64decode(encoded))
+    assert decoded["id"] == "lena" and len(decoded["secret"]) == 256
+    assert (
+        answer.cookies[f"a_session_{pid}"] == encoded
+        or requests.utils.unquote(answer.cookies[f"a_session_{pid}"]) == encoded
+    )
+
+    headers = {"X-Appwrite-Project": pid}
+    # Each way of carrying the session opens the account: the cookie jar, the legacy cookie, the fallback header.
+    jar = requests.Session()
+    jar.cookies.update(answer.cookies)
+    assert jar.get(f"{server.url}/account", headers=headers).json()["$id"] == "lena"
+    legacy_only = {f"a_session_{pid}_legacy": answer.cookies[f"a_session_{pid}_legacy"]}
+    assert requests.get(f"{server.url}/account", headers=headers, cookies=legacy_only).json()["$id"] == "lena"
+    by_fallback = requests.get(
+        f"{server.url}/account", headers={**headers, "X-Fallback-Cookies": answer.headers["X-Fallback-Cookies"]}
+    )
+    assert by_fallback.json()["$id"] == "lena"
+    bad_fallback = requests.get(f"{server.url}/account", headers={**headers, "X-Fallback-Cookies": "{not json"})
+    assert (bad_fallback.status_code, bad_fallback.json()["type"]) == (401, "general_unauthorized_scope")
+
+    # Logout through the cookie jar: both cookies expired, the fallback emptied, the session gone.
+    out = jar.delete(f"{server.url}/account/sessions/current", headers=headers)
+    assert out.status_code == 204
+    assert out.headers["X-Fallback-Cookies"] == "[]"
+    cleared = out.raw.headers.getlist("Set-Cookie")
+    assert [c.split("=")[0] for c in cleared] == [f"a_session_{pid}_legacy", f"a_session_{pid}"]
+    assert all(c.split(";")[0].endswith("=") for c in cleared)
+    assert f"a_session_{pid}" not in jar.cookies  # expired in the past: the jar dropped it
+    again = requests.get(
+        f"{server.url}/account", headers={**headers, "X-Fallback-Cookies": answer.headers["X-Fallback-Cookies"]}
+    )
+    assert again.status_code == 401
+
+
+def test_same_site_page_gets_no_fallback_header(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    """A page on the API's own domain keeps its session in cookies: no X-Fallback-Cookies then."""
+    Account(_public(server, project.project_id)).create("mia", "mia@example.com", PASSWORD)
+    answer = requests.post(
+        f"{server.url}/account/sessions/email",
+        json={"email": "mia@example.com", "password": PASSWORD},
+        headers={"X-Appwrite-Project": project.project_id, "Origin": "https://app.example.com",
+                 "Host": "api.example.com"},
+    )  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    assert "X-Fallback-Cookies" not in answer.headers
+    assert all("domain=.api.example.com" in c for c in answer.raw.headers.getlist("Set-Cookie"))
+
+
+@pytest.mark.parametrize("route", ["/account/sessions/anonymous", "/account/sessions/email"])
+def test_session_routes_refuse_a_signed_in_cookie(
+    server: LocalServer, project: admin.ProjectCredentials, route: str
+) -> None:
+    pid = project.project_id
+    Account(_public(server, pid)).create("ned", "ned@example.com", PASSWORD)
+    answer = _sign_in_raw(server, pid, "ned@example.com")
+    again = requests.post(
+        f"{server.url}{route}", json={"email": "ned@example.com", "password": PASSWORD},
+        headers={"X-Appwrite-Project": pid}, cookies=answer.cookies,
+    )  # fmt: skip
+    assert (again.status_code, again.json()["type"]) == (401, "user_session_already_exists")
+
+
+def test_unique_ids_and_many_sessions(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    """At most ten sessions a user: an eleventh deletes the oldest."""
+    created = Account(_public(server, project.project_id)).create(ID.unique(), "olga@example.com", PASSWORD)
+    first = _ssr_session(server, project, "olga@example.com")
+    for _ in range(10):
+        last = _ssr_session(server, project, "olga@example.com")
+    account = _signed_in(server, project.project_id, last)
+    ids = [s["$id"] for s in account.list_sessions()["sessions"]]
+    assert len(ids) == 10 and first["$id"] not in ids and last["$id"] in ids
+    assert account.get()["$id"] == created["$id"]
