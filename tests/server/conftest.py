@@ -16,14 +16,29 @@ HERE = Path(__file__).parent
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The conformance suite: every test here that talks to a server (the session one, or one of its own, which
-    makes it ``local_only``); the unit tests of the server's modules are not part of it."""
+    makes it ``local_only``); the unit tests of the server's modules are not part of it.
+
+    Remote mode: tests sharing a module-scoped fixture that fills the project run last in their module. Locally
+    such a fixture has a project of its own; remotely its resources sit in the one project until the module ends,
+    so a test of that module that counts what the project holds would see them if it ran after them.
+    """
     for item in items:
         if item.path.is_relative_to(HERE) and (
             "server" in item.fixturenames or item.get_closest_marker("local_only") is not None
         ):
             item.add_marker(pytest.mark.conformance)
+    if config.stash[REMOTE] is not None:
+        module_rank = {getattr(item, "module", None): rank for rank, item in reversed(list(enumerate(items)))}
+        items.sort(key=lambda item: (module_rank[getattr(item, "module", None)], _shares_a_module_project(item)))
+
+
+def _shares_a_module_project(item: pytest.Item) -> bool:
+    if not isinstance(item, pytest.Function):
+        return False
+    definitions = item._fixtureinfo.name2fixturedefs.values()
+    return any(d.scope in ("module", "class") and "server" in d.argnames for defs in definitions for d in defs)
 
 
 def _remote(request: pytest.FixtureRequest) -> RemoteServer | None:

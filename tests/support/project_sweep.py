@@ -28,10 +28,12 @@ class Kind:
 
 
 # Deleting a database takes its tables and rows, a bucket its files, a function its deployments, executions and
-# variables, a user its sessions: these top-level kinds are all a test can leave behind.
+# variables, a user its sessions: these top-level kinds (and open transactions, which would expire) are all a test
+# can leave behind.
 KINDS = (
     Kind("database", "/tablesdb", "databases", "/tablesdb/{id}"),
     Kind("legacy database", "/databases", "databases", "/databases/{id}"),
+    Kind("transaction", "/tablesdb/transactions", "transactions", "/tablesdb/transactions/{id}"),
     Kind("bucket", "/storage/buckets", "buckets", "/storage/buckets/{id}"),
     Kind("user", "/users", "users", "/users/{id}"),
     Kind("function", "/functions", "functions", "/functions/{id}"),
