@@ -334,3 +334,28 @@ def test_unique_ids_and_many_sessions(server: LocalServer, project: admin.Projec
     ids = [s["$id"] for s in account.list_sessions()["sessions"]]
     assert len(ids) == 10 and first["$id"] not in ids and last["$id"] in ids
     assert account.get()["$id"] == created["$id"]
+
+
+def test_a_deleted_user_s_sessions_do_not_open_a_new_user_of_that_id(
+    server: LocalServer, project: admin.ProjectCredentials
+) -> None:
+    users = Users(server.client(project.project_id, project.api_key))
+    users.create("pat", email="pat@example.com", password=PASSWORD)
+    session = _ssr_session(server, project, "pat@example.com")
+    jwt = _signed_in(server, project.project_id, session).create_jwt()["jwt"]
+    users.delete("pat")
+    users.create("pat", email="someone-else@example.com", password=PASSWORD)
+    expect_error(_signed_in(server, project.project_id, session).get, 401, "general_unauthorized_scope")
+    expect_error(Account(_public(server, project.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
+
+
+def test_update_password(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    guest = Account(_public(server, project.project_id))
+    guest.create("quinn", "quinn@example.com", PASSWORD)
+    account = _signed_in(server, project.project_id, _ssr_session(server, project, "quinn@example.com"))
+    expect_error(lambda: account.update_password("a new password", "not the old one"), 401,
+                 "user_invalid_credentials")  # fmt: skip
+    assert account.update_password("a new password", PASSWORD)["passwordUpdate"]
+    expect_error(lambda: guest.create_email_password_session("quinn@example.com", PASSWORD), 401,
+                 "user_invalid_credentials")  # fmt: skip
+    assert guest.create_email_password_session("quinn@example.com", "a new password")["userId"] == "quinn"

@@ -292,8 +292,10 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
     if secret is not None:
         record = sessions.find(conn, project_id, secret)
         user = meta_get(conn, project_id, users.KIND, users.PARENT, secret.user_id) if record else None
-        if user is not None and record is not None:
+        if record is not None and sessions.belongs(record, user):
             session_id, via = record["id"], "session"
+        else:
+            user = None
     if credentials.jwt:
         if user is not None:
             raise ApiError(
@@ -304,9 +306,10 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
         claims = sessions.verify_jwt(conn, credentials.jwt)
         user_id, jwt_session = str(claims.get("userId") or ""), str(claims.get("sessionId") or "")
         user = meta_get(conn, project_id, users.KIND, users.PARENT, user_id) if user_id else None
-        if user is not None and jwt_session and not sessions.active(conn, project_id, user_id, jwt_session):
+        # Every JWT here names its session: it lives as long as that session does.
+        if not sessions.belongs(sessions.active(conn, project_id, user_id, jwt_session), user):
             user = None
-        session_id, via = (jwt_session or None), "jwt"
+        session_id, via = jwt_session, "jwt"
     if user is None:
         return _guest(project_id)
     if user.get("status") is False:

@@ -148,18 +148,23 @@ def find(conn: sqlite3.Connection, project: str, credential: Secret) -> dict[str
     return _record(row) if row else None
 
 
-def active(conn: sqlite3.Connection, project: str, user_id: str, session_id: str) -> bool:
-    """Whether the user's session ``session_id`` exists and has not expired (a JWT lives as long)."""
+def active(conn: sqlite3.Connection, project: str, user_id: str, session_id: str) -> dict[str, Any] | None:
+    """The user's session ``session_id`` while it exists and has not expired (a JWT lives as long)."""
     try:
         row = conn.execute(
-            "SELECT 1 FROM account_sessions WHERE project=? AND id=? AND user_id=? AND expire>?",
+            f"SELECT {_COLS} FROM account_sessions WHERE project=? AND id=? AND user_id=? AND expire>?",
             (project, session_id, user_id, now_iso()),
         ).fetchone()
     except sqlite3.OperationalError as exc:
         if _missing_table(exc):
-            return False
+            return None
         raise
-    return row is not None
+    return _record(row) if row else None
+
+
+def belongs(record: dict[str, Any] | None, user: dict[str, Any] | None) -> bool:
+    """Whether a session was made for this very user: not for a deleted one whose ID was given again."""
+    return record is not None and user is not None and record["createdAt"] >= user["$createdAt"]
 
 
 def list_of(conn: sqlite3.Connection, project: str, user_id: str) -> list[dict[str, Any]]:
