@@ -359,3 +359,33 @@ def test_update_password(server: LocalServer, project: admin.ProjectCredentials)
     expect_error(lambda: guest.create_email_password_session("quinn@example.com", PASSWORD), 401,
                  "user_invalid_credentials")  # fmt: skip
     assert guest.create_email_password_session("quinn@example.com", "a new password")["userId"] == "quinn"
+
+
+def test_users_api_session_routes(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    """What a server with a key does with a user's sessions: make one (SSR), list, JWT, delete."""
+    users = Users(server.client(project.project_id, project.api_key))
+    users.create("rita", email="rita@example.com", password=PASSWORD)
+    no_session_jwt = users.create_jwt("rita")["jwt"]  # no sessions yet: the JWT names none, as on Appwrite
+    assert Account(_public(server, project.project_id).set_jwt(no_session_jwt)).get()["$id"] == "rita"
+
+    made = users.create_session("rita")
+    assert (made["provider"], made["factors"]) == ("server", ["server"]) and made["secret"]
+    account = _signed_in(server, project.project_id, made)
+    assert account.get()["$id"] == "rita"
+    listed = users.list_sessions("rita")
+    assert (listed["total"], [s["$id"] for s in listed["sessions"]]) == (1, [made["$id"]])
+    assert listed["sessions"][0]["secret"] == ""
+
+    jwt = users.create_jwt("rita", session_id="recent", duration=60)["jwt"]
+    assert Account(_public(server, project.project_id).set_jwt(jwt)).get_session("current")["$id"] == made["$id"]
+    expect_error(lambda: users.create_jwt("rita", duration=-1), 400, "general_argument_invalid")
+    expect_error(lambda: users.delete_session("rita", "nope"), 404, "user_session_not_found")
+    expect_error(lambda: users.list_sessions("nobody"), 404, "user_not_found")
+
+    users.delete_session("rita", made["$id"])
+    expect_error(account.get, 401, "general_unauthorized_scope")
+    expect_error(Account(_public(server, project.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
+    other = users.create_session("rita")
+    users.delete_sessions("rita")
+    expect_error(_signed_in(server, project.project_id, other).get, 401, "general_unauthorized_scope")
+    assert users.list_sessions("rita")["total"] == 0

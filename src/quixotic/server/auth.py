@@ -306,10 +306,11 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
         claims = sessions.verify_jwt(conn, credentials.jwt)
         user_id, jwt_session = str(claims.get("userId") or ""), str(claims.get("sessionId") or "")
         user = meta_get(conn, project_id, users.KIND, users.PARENT, user_id) if user_id else None
-        # Every JWT here names its session: it lives as long as that session does.
-        if not sessions.belongs(sessions.active(conn, project_id, user_id, jwt_session), user):
+        # A JWT lives as long as the session it names; one the Users API made for a user without sessions
+        # names none, as on Appwrite, and is good until it expires.
+        if jwt_session and not sessions.belongs(sessions.active(conn, project_id, user_id, jwt_session), user):
             user = None
-        session_id, via = jwt_session, "jwt"
+        session_id, via = (jwt_session or None), "jwt"
     if user is None:
         return _guest(project_id)
     if user.get("status") is False:

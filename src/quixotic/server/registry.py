@@ -42,6 +42,7 @@ def load_all() -> dict[str, Handler]:
     """Import every service's handlers so that they register."""
     from quixotic.server import health  # noqa: F401
     from quixotic.server.account import handlers as account  # noqa: F401
+    from quixotic.server.account import user_sessions  # noqa: F401  (the Users API's session routes)
     from quixotic.server.console import handlers as console  # noqa: F401
     from quixotic.server.databases import handlers as databases  # noqa: F401
     from quixotic.server.databases import rows_handlers  # noqa: F401  (and transactions, which it imports)

@@ -243,13 +243,18 @@ def delete_sessions(ctx: Ctx, p: dict[str, Any]) -> Reply:
     return _logout_reply(ctx)
 
 
+def check_jwt_duration(given: Any) -> int:
+    """A JWT's lifetime in seconds: 0-3600, 900 when not given."""
+    duration = sessions.JWT_DEFAULT_DURATION if given is None else given
+    if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= sessions.JWT_MAX_DURATION:
+        raise invalid("duration", f"Value must be a valid range between 0 and {sessions.JWT_MAX_DURATION:,}")
+    return duration
+
+
 @handles("accountCreateJWT")
 def create_jwt(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     """A JWT of the current session (900 s unless ``duration`` says 0-3600); not from a JWT."""
-    duration = p.get("duration")
-    duration = sessions.JWT_DEFAULT_DURATION if duration is None else duration
-    if not isinstance(duration, int) or isinstance(duration, bool) or not 0 <= duration <= sessions.JWT_MAX_DURATION:
-        raise invalid("duration", f"Value must be a valid range between 0 and {sessions.JWT_MAX_DURATION:,}")
+    duration = check_jwt_duration(p.get("duration"))
     uid = _signed_in(ctx)
     if ctx.caller.via == "jwt":
         raise ApiError(
