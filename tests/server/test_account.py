@@ -272,13 +272,14 @@ def test_session_cookies_and_fallback_header(server: LocalServer, project: admin
     # Each way of carrying the session opens the account: the cookie jar, the legacy cookie, the fallback header.
     jar = requests.Session()
     jar.cookies.update(answer.cookies)
-    assert jar.get(f"{server.url}/account", headers=headers).json()["$id"] == "lena"
+    by_cookie = jar.get(f"{server.url}/account", headers=headers)
+    assert (by_cookie.json()["$id"], by_cookie.headers["X-Debug-Fallback"]) == ("lena", "false")
     legacy_only = {f"a_session_{pid}_legacy": answer.cookies[f"a_session_{pid}_legacy"]}
     assert requests.get(f"{server.url}/account", headers=headers, cookies=legacy_only).json()["$id"] == "lena"
     by_fallback = requests.get(
         f"{server.url}/account", headers={**headers, "X-Fallback-Cookies": answer.headers["X-Fallback-Cookies"]}
     )
-    assert by_fallback.json()["$id"] == "lena"
+    assert (by_fallback.json()["$id"], by_fallback.headers["X-Debug-Fallback"]) == ("lena", "true")
     bad_fallback = requests.get(f"{server.url}/account", headers={**headers, "X-Fallback-Cookies": "{not json"})
     assert (bad_fallback.status_code, bad_fallback.json()["type"]) == (401, "general_unauthorized_scope")
 
@@ -389,3 +390,19 @@ def test_users_api_session_routes(server: LocalServer, project: admin.ProjectCre
     users.delete_sessions("rita")
     expect_error(_signed_in(server, project.project_id, other).get, 401, "general_unauthorized_scope")
     assert users.list_sessions("rita")["total"] == 0
+
+
+def test_an_anonymous_user_becomes_an_email_user(server: LocalServer, project: admin.ProjectCredentials) -> None:
+    session = Account(server.client(project.project_id, project.api_key)).create_anonymous_session()
+    account = _signed_in(server, project.project_id, session)
+    upgraded = account.update_email("Sam@Example.com", PASSWORD)  # no password yet: this one becomes it
+    assert (upgraded["email"], upgraded["emailVerification"]) == ("sam@example.com", False)
+    assert upgraded["passwordUpdate"]
+    guest = Account(_public(server, project.project_id))
+    assert guest.create_email_password_session("sam@example.com", PASSWORD)["userId"] == session["userId"]
+    expect_error(lambda: account.update_email("sam2@example.com", "not the password"), 401, "user_invalid_credentials")
+    guest.create("tom", "tom@example.com", PASSWORD)
+    expect_error(lambda: account.update_email("tom@example.com", PASSWORD), 409, "user_target_already_exists")
+    assert account.update_email("sam2@example.com", PASSWORD)["email"] == "sam2@example.com"
+    targets = Users(server.client(project.project_id, project.api_key)).get(session["userId"])["targets"]
+    assert [t["identifier"] for t in targets] == ["sam2@example.com"]

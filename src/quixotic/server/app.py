@@ -168,6 +168,8 @@ class Server:
             with self.store.read() as conn:
                 credentials = auth.Credentials.of(headers, request.cookies)
                 caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic, credentials)
+        if caller.fallback is not None:
+            extra["X-Debug-Fallback"] = "true" if caller.fallback else "false"
         host = request.url.hostname or "localhost"
         auth.check_scope(caller, op.scopes, host)
 

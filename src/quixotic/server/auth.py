@@ -108,6 +108,7 @@ class Caller:
     via: str = ""
     email: str = ""
     roles: tuple[str, ...] = field(default=GUEST_ROLES)
+    fallback: bool | None = None  # whether X-Fallback-Cookies was looked at (Appwrite's X-Debug-Fallback)
 
     @property
     def is_key(self) -> bool:
@@ -225,10 +226,6 @@ def resolve(
     return _user_caller(conn, project_id, credentials or Credentials())
 
 
-def _guest(project_id: str) -> Caller:
-    return Caller(project_id, GUEST_SCOPES, "guests")
-
-
 def _key_caller(
     conn: sqlite3.Connection,
     project_id: str | None,
@@ -285,7 +282,7 @@ def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
 
 def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credentials) -> Caller:
     """The user of the request's session or JWT, a guest when there is none (see the module doc)."""
-    secret, _ = credentials.session_secret(project_id)
+    secret, fallback = credentials.session_secret(project_id)
     user: dict[str, Any] | None = None
     session_id: str | None = None
     via = ""
@@ -312,12 +309,12 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
             user = None
         session_id, via = (jwt_session or None), "jwt"
     if user is None:
-        return _guest(project_id)
+        return Caller(project_id, GUEST_SCOPES, "guests", fallback=fallback)
     if user.get("status") is False:
         raise ApiError("user_blocked", "The current user has been blocked.", 403)
     return Caller(
         project_id, USER_SCOPES, "users", user_id=user["$id"], session_id=session_id, via=via,
-        email=str(user.get("email") or ""), roles=user_roles(user),
+        email=str(user.get("email") or ""), roles=user_roles(user), fallback=fallback,
     )  # fmt: skip
 
 

@@ -188,6 +188,33 @@ def update_password(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     return _update(ctx, "password", password=stored, hash=algorithm, hashOptions=options, passwordUpdate=now_iso())
 
 
+@handles("accountUpdateEmail")
+def update_email(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    """A new (unverified) email; the password must match, or becomes the password of a user that had none
+    (an anonymous user turns into an email one this way, as on Appwrite)."""
+    doc = _load(ctx)
+    email = user.check_email(p["email"])
+    password = str(p["password"])
+    changes: dict[str, Any] = {"email": email, "emailVerification": False}
+    if doc.get("passwordUpdate"):
+        if not passwords.verify(password, doc.get("password"), doc.get("hash"), doc.get("hashOptions")):
+            raise ApiError("user_invalid_credentials", "Invalid credentials: the password does not match.", 401)
+    else:
+        stored, algorithm, options = passwords.hash_password(user.check_password(password))
+        changes.update(password=stored, hash=algorithm, hashOptions=options, passwordUpdate=now_iso())
+    with ctx.store.tx() as conn:
+        current = user.load(conn, ctx.project, _signed_in(ctx))
+        if user.taken(conn, ctx.project, "email", email, current["$id"]):
+            # Appwrite's answer: the email's messaging target exists (it does not say whose).
+            raise ApiError("user_target_already_exists", "A target with the same ID already exists.", 409)
+        user.set_target(current, "email", current.get("email"), email)
+        current.update(changes)
+        meta_save(conn, ctx.project, user.KIND, user.PARENT, current)
+    model = _account(current)
+    ctx.emit(f"users.{current['$id']}.update.email", model)
+    return model
+
+
 # --- sessions and JWTs --------------------------------------------------------------------------------
 
 
