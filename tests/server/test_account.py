@@ -124,11 +124,15 @@ def test_data_routes_wait_for_permission_checks(server: LocalServer, project: ad
     """Until rows and files check permissions, a signed-in client cannot reach them (not every row)."""
     TablesDB(server.client(project.project_id, project.api_key)).create("db", "DB")
     Account(_public(server, project.project_id)).create("erin", "erin@example.com", PASSWORD)
-    client = _public(server, project.project_id).set_session(
-        _ssr_session(server, project, "erin@example.com")["secret"]
-    )
+    secret = _ssr_session(server, project, "erin@example.com")["secret"]
+    client = _public(server, project.project_id).set_session(secret)
     err = expect_error(lambda: TablesDB(client).list_rows("db", "t"), 401, "general_unauthorized_scope")
     assert err.message.startswith("erin@example.com (role: users) missing scopes")
+    # Nor do the console member's scopes (projects.read) open the project's variables to its users.
+    session = {"X-Appwrite-Project": project.project_id, "X-Appwrite-Session": secret}
+    variables = requests.get(f"{server.url}/project/variables", headers=session)
+    assert (variables.status_code, variables.json()["type"]) == (401, "general_unauthorized_scope")
+    assert requests.get(f"{server.url}/account", headers=session).status_code == 200
 
 
 def test_jwt_works_and_expires(server: LocalServer, project: admin.ProjectCredentials) -> None:

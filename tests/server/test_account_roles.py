@@ -28,5 +28,5 @@ def test_permissions_read_against_roles() -> None:
 def test_client_scopes_are_appwrite_s_less_the_data_routes_awaiting_enforcement() -> None:
     assert "account" in auth.USER_SCOPES and "account" not in auth.GUEST_SCOPES
     assert "sessions.write" in auth.GUEST_SCOPES & auth.USER_SCOPES
-    assert not (auth.USER_SCOPES | auth.GUEST_SCOPES) & auth.AWAITING_ENFORCEMENT
+    assert not (auth.USER_SCOPES | auth.GUEST_SCOPES) & (auth.AWAITING_ENFORCEMENT | auth.CONSOLE_MEMBER_SCOPES)
     assert auth.AWAITING_ENFORCEMENT <= auth.APPWRITE_USER_SCOPES | auth.APPWRITE_GUEST_SCOPES

@@ -2,8 +2,8 @@
 
 Keys look like Appwrite's (``standard_<256 hex>``) and only their SHA-256 is stored: a key is 1024
 random bits, so a fast hash is enough and the database never holds a usable secret. A request's key
-must belong to the request's project; an unknown key degrades to the guest role (as in Appwrite),
-which holds only the ``public`` scope here.
+must belong to the request's project; an unknown key is ignored (as in Appwrite): the request is then
+its session's user, or a guest.
 
 ``console`` is Appwrite's own project: it always exists, so requests naming it (the official CLI's
 ``GET /health/version`` check) reach public routes. The local server has no console accounts, so a
@@ -20,10 +20,11 @@ and ``label:X`` for a user; ``any`` and ``guests`` for a guest), and ``is_key`` 
 permissions, as Appwrite disables authorization for project keys. A row or file is readable by a
 non-key caller when one of ``roles`` is granted (``Caller.may``).
 
-Scopes of a user or a guest are Appwrite's (``app/config/roles.php``) less ``AWAITING_ENFORCEMENT``: the
-data routes whose handlers do not check row, file and execution permissions yet. Granting those before
-the checks exist would hand every row and file to every client; remove a scope from that set when its
-routes enforce permissions.
+Scopes of a user or a guest are Appwrite's (``app/config/roles.php``) less ``CONSOLE_MEMBER_SCOPES`` (which
+would open project variables to end users) and less ``AWAITING_ENFORCEMENT``: the data routes whose
+handlers do not check row, file and execution permissions yet. Granting those before the checks exist
+would hand every row and file to every client; remove a scope from that set when its routes enforce
+permissions.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ AWAITING_ENFORCEMENT: Final[frozenset[str]] = frozenset(
      "executions.read", "executions.write", "embeddings.write", "teams.read", "teams.write", "presences.read",
      "presences.write", "targets.read", "targets.write", "subscribers.read", "subscribers.write"}
 )  # fmt: skip
+# Scopes Appwrite gives users for its console (a member lists projects and proxy rules); here they would
+# open a project's variables and rules to its own end users, so they stay held back.
+CONSOLE_MEMBER_SCOPES: Final[frozenset[str]] = frozenset({"projects.read", "rules.read", "assistant.read"})
 # Appwrite's role scopes (app/config/roles.php at 1.9.6).
 APPWRITE_GUEST_SCOPES: Final[frozenset[str]] = frozenset(
     {"global", "public", "home", "console", "graphql", "sessions.write", "documents.read", "documents.write",
@@ -84,8 +88,8 @@ APPWRITE_USER_SCOPES: Final[frozenset[str]] = frozenset(
      "executions.read", "executions.write", "targets.read", "targets.write", "subscribers.write",
      "subscribers.read", "assistant.read", "rules.read"}
 )  # fmt: skip
-GUEST_SCOPES: Final[frozenset[str]] = APPWRITE_GUEST_SCOPES - AWAITING_ENFORCEMENT
-USER_SCOPES: Final[frozenset[str]] = APPWRITE_USER_SCOPES - AWAITING_ENFORCEMENT
+GUEST_SCOPES: Final[frozenset[str]] = APPWRITE_GUEST_SCOPES - AWAITING_ENFORCEMENT - CONSOLE_MEMBER_SCOPES
+USER_SCOPES: Final[frozenset[str]] = APPWRITE_USER_SCOPES - AWAITING_ENFORCEMENT - CONSOLE_MEMBER_SCOPES
 GUEST_ROLES: Final[tuple[str, ...]] = ("any", "guests")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
