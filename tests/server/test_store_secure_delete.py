@@ -7,21 +7,12 @@ change one and delete another, stop the server, and look for the old values in t
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from appwrite.services.functions import Functions
-from support.server import LocalServer, start_server
-
-
-def stop(srv: LocalServer) -> None:
-    """A clean stop: the last connection closes, so SQLite copies the WAL into the file and removes it."""
-    srv.process.terminate()
-    try:
-        srv.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        srv.process.kill()
+from support.server import start_server
+from support.spawn import stop
 
 
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")

@@ -27,6 +27,7 @@ from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from support.server import LocalServer, start_server
+from support.spawn import stop
 
 from quixotic.deploy.packaging import package_folder
 from quixotic.server.compute.runtime import sandbox
@@ -238,11 +239,7 @@ def unsandboxed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServe
         else:
             os.environ["QUIXOTIC_FUNCTION_SANDBOX"] = saved
     yield srv
-    srv.process.terminate()
-    try:
-        srv.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        srv.process.kill()
+    stop(srv)
 
 
 def test_without_the_sandbox_the_same_probes_get_through(unsandboxed: LocalServer) -> None:

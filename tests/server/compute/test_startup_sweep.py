@@ -8,7 +8,6 @@ each, builds the cut-short deployment again, and leaves alone what is live.
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import pytest
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from support.server import LocalServer, start_server
+from support.spawn import stop
 
 MAIN = b"def main(context):\n    return context.res.text('built')\n"
 
@@ -40,14 +40,6 @@ def wait_status(fn: Functions, function_id: str, deployment_id: str, want: tuple
             return dep
         assert time.monotonic() < deadline, f"deployment still {dep['status']}, not one of {want}"
         time.sleep(0.05)
-
-
-def stop(srv: LocalServer) -> None:
-    srv.process.terminate()
-    try:
-        srv.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        srv.process.kill()
 
 
 @pytest.fixture
