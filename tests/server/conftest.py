@@ -63,10 +63,16 @@ def _empty_remote_project_after_module(request: pytest.FixtureRequest) -> Iterat
 def _empty_remote_project_after_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Remote mode: the one project stands in for a fresh one per test, so what a test adds is deleted after it."""
     srv = _remote(request) if "server" in request.fixturenames else None
-    before = srv.holdings() if srv else None
-    yield
-    if srv and before is not None:
-        srv.sweep(before)
+    if srv is None:
+        yield
+        return
+    before = srv.holdings()
+    srv.begin_test(request.node.nodeid)
+    try:
+        yield
+    finally:
+        srv.end_test()
+    srv.sweep(before)
 
 
 @pytest.fixture

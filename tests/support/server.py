@@ -59,7 +59,7 @@ def start_server(data_dir: Path, log_path: Path, **kwargs: Any) -> LocalServer:
 
 
 class RemoteModeError(Exception):
-    """The remote target is set up wrong, or a test asked it for what only the local server has."""
+    """The ``QUIXOTIC_CONFORMANCE_*`` variables are set up wrong."""
 
 
 @dataclass(frozen=True)
@@ -94,19 +94,40 @@ def remote_target(env: Mapping[str, str]) -> RemoteTarget | None:
     return RemoteTarget(url, given[PROJECT_VAR], given[KEY_VAR], env.get(WIPE_VAR, "") == "1")
 
 
+@dataclass(frozen=True, repr=False)
+class RemoteCredentials(admin.ProjectCredentials):
+    """The remote project's credentials, whose repr (in a failing test's report) leaves the key out."""
+
+    def __repr__(self) -> str:
+        return f"RemoteCredentials(project_id={self.project_id!r}, api_key='<hidden>', endpoint={self.endpoint!r})"
+
+
 class RemoteServer:
     """Stands in for ``LocalServer`` against a remote endpoint: the same ``url``, ``new_project`` and ``client``.
 
-    ``new_project`` hands out the one configured project each time (a project key cannot create projects), so the
-    fixtures empty it again after each test; what only a local server has (its data folder, its process) raises.
+    ``new_project`` hands out the one configured project (a project key cannot create projects), so the fixtures
+    empty it again after each test. A test that is not marked ``local_only`` but asks for what only the local server
+    has (its data folder or process, a second project) is skipped there, the reason naming what it asked for.
     """
 
     def __init__(self, target: RemoteTarget) -> None:
         self.target = target
         self.url = target.url
+        self._handed_out: int | None = None  # projects handed out to the running test; None between tests
+        self._test = ""
+
+    def begin_test(self, nodeid: str) -> None:
+        self._handed_out, self._test = 0, nodeid
+
+    def end_test(self) -> None:
+        self._handed_out = None
 
     def new_project(self, name: str | None = None) -> admin.ProjectCredentials:
-        return admin.ProjectCredentials(self.target.project_id, self.target.key, self.url, created=False)
+        if self._handed_out is not None:
+            self._handed_out += 1
+            if self._handed_out > 1:
+                pytest.skip(f"local only (unmarked): {self._test} needs a second project; {PROJECT_VAR} names one")
+        return RemoteCredentials(self.target.project_id, self.target.key, self.url, created=False)
 
     def client(self, project_id: str, key: str | None) -> Client:
         return sdk_client(self.url, project_id, key)
@@ -120,8 +141,5 @@ class RemoteServer:
 
     def __getattr__(self, name: str) -> Any:
         if name in ("data_dir", "process", "log_path"):
-            raise RemoteModeError(
-                f"server.{name} exists only on the local server: mark this test "
-                f'@pytest.mark.local_only("...why...") so that it is skipped against {ENDPOINT_VAR}'
-            )
+            pytest.skip(f"local only (unmarked): {self._test} uses server.{name}; mark it local_only")
         raise AttributeError(name)
