@@ -5,6 +5,7 @@ and raw HTTP (requests) for what a browser or the Flutter cookie jar does with c
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
 import time
@@ -13,10 +14,12 @@ from typing import Any
 import pytest
 import requests
 from appwrite.client import Client
+from appwrite.enums.password_hash import PasswordHash
 from appwrite.id import ID
 from appwrite.services.account import Account
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
+from argon2 import PasswordHasher
 from support.sdk import expect_error
 from support.server import LocalServer
 
@@ -263,6 +266,7 @@ def test_session_cookies_and_fallback_header(server: LocalServer, project: admin
         assert "domain" not in attributes and "secure" not in attributes  # 127.0.0.1 over http
     assert "samesite=none" in main.lower() and "samesite" not in legacy.lower()
 
+    assert answer.headers["X-Fallback-Cookies"].startswith(f'{{"a_session_{pid}":"')
     fallback = json.loads(answer.headers["X-Fallback-Cookies"])
     encoded = fallback[f"a_session_{pid}"]
     decoded = json.loads(base64.b64decode(encoded))
@@ -410,3 +414,36 @@ def test_an_anonymous_user_becomes_an_email_user(server: LocalServer, project: a
     assert account.update_email("sam2@example.com", PASSWORD)["email"] == "sam2@example.com"
     targets = Users(server.client(project.project_id, project.api_key)).get(session["userId"])["targets"]
     assert [t["identifier"] for t in targets] == ["sam2@example.com"]
+
+
+def _imported(users: Users, kind: str) -> None:
+    """A user imported with a hash made elsewhere from PASSWORD."""
+    data = PASSWORD.encode()
+    if kind == "md5":
+        users.create_md5_user(kind, f"{kind}@example.com", hashlib.md5(data).hexdigest())
+    elif kind == "sha":
+        users.create_sha_user(kind, f"{kind}@example.com", hashlib.sha256(data).hexdigest(), PasswordHash.SHA256)
+    elif kind == "argon2":
+        users.create_argon2_user(
+            kind, f"{kind}@example.com", PasswordHasher(time_cost=1, memory_cost=1024).hash(PASSWORD)
+        )
+    else:
+        salt = "pepper"
+        derived = hashlib.scrypt(data, salt=salt.encode(), n=1024, r=8, p=1, dklen=32).hex()
+        users.create_scrypt_user(kind, f"{kind}@example.com", derived, salt, 1024, 8, 1, 32)
+
+
+@pytest.mark.parametrize("kind", ["md5", "sha", "argon2", "scrypt"])
+def test_imported_users_sign_in_and_are_rehashed(
+    server: LocalServer, project: admin.ProjectCredentials, kind: str
+) -> None:
+    users = Users(server.client(project.project_id, project.api_key))
+    _imported(users, kind)
+    guest = Account(_public(server, project.project_id))
+    expect_error(lambda: guest.create_email_password_session(f"{kind}@example.com", "wrong password"), 401,
+                 "user_invalid_credentials")  # fmt: skip
+    assert guest.create_email_password_session(f"{kind}@example.com", PASSWORD)["userId"] == kind
+    # Re-hashed with Appwrite's Argon2 unless it was an Argon2 hash already (kept then, as Appwrite keeps it).
+    expected = "$argon2id$v=19$m=1024,t=1," if kind == "argon2" else "$argon2id$v=19$m=65536,t=4,p=3$"
+    assert users.get(kind)["password"].startswith(expected)
+    assert users.get(kind)["hash"] == "argon2"

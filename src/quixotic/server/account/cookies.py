@@ -94,4 +94,6 @@ def clearing_cookies(project: str, host: str, https: bool) -> list[str]:
 
 def fallback_value(project: str, encoded: str | None) -> str:
     """The ``X-Fallback-Cookies`` answer: the session under its cookie name, or ``[]`` on logout."""
-    return json.dumps({cookie_name(project): encoded}) if encoded is not None else "[]"
+    if encoded is None:
+        return "[]"
+    return json.dumps({cookie_name(project): encoded}, separators=(",", ":"))  # compact, as PHP's json_encode
