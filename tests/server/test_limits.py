@@ -24,7 +24,7 @@ from appwrite.services.users import Users
 from support.raw_http import RawClient, snapshot
 from support.server import LocalServer
 
-from quixotic.server import admin, validation
+from quixotic.server import admin, auth, validation
 from quixotic.server.registry import load_all
 from quixotic.server.spec import Operation, Param, route_table
 
@@ -43,8 +43,12 @@ class Probe:
 
 
 def _operations() -> list[Operation]:
+    """The routes the server implements that an API key may call (the scope check comes before the
+    parameters: a session-only route answers 401 to a key, whatever it sends)."""
     table, handlers = route_table(), load_all()
-    return [table.by_id[op_id] for op_id in sorted(handlers) if op_id in table.by_id]
+    keyed = {*auth.ALL_SCOPES, "public"}
+    ops = [table.by_id[op_id] for op_id in sorted(handlers) if op_id in table.by_id]
+    return [op for op in ops if keyed & set(op.scopes)]
 
 
 def _path(op: Operation, override: dict[str, str] | None = None) -> str:
