@@ -123,6 +123,7 @@ def test_guest_is_refused_account_routes(server: LocalServer, project: admin.Pro
                  "general_unauthorized_scope")  # fmt: skip
 
 
+@pytest.mark.local_only("the local server holds data routes back from clients until it checks permissions")
 def test_data_routes_wait_for_permission_checks(server: LocalServer, project: admin.ProjectCredentials) -> None:
     """Until rows and files check permissions, a signed-in client cannot reach them (not every row)."""
     TablesDB(server.client(project.project_id, project.api_key)).create("db", "DB")
@@ -184,6 +185,7 @@ def test_logout_invalidates_session_and_its_jwts(server: LocalServer, project: a
     expect_error(other.get, 401, "general_unauthorized_scope")
 
 
+@pytest.mark.local_only("ages a session in the local server's SQLite")
 def test_session_expires(server: LocalServer, project: admin.ProjectCredentials) -> None:
     """A session past its ``expire`` (Appwrite's one year, aged here in the server's own database) is a guest."""
     Account(_public(server, project.project_id)).create("hank", "hank@example.com", PASSWORD)
@@ -206,8 +208,7 @@ def test_session_expires(server: LocalServer, project: admin.ProjectCredentials)
 
 def test_users_api_and_accounts_are_one(server: LocalServer, project: admin.ProjectCredentials) -> None:
     users = Users(server.client(project.project_id, project.api_key))
-    users.create("ivan", email="ivan@example.com", password=PASSWORD, name="Ivan")  # hashed with scrypt
-    assert users.get("ivan")["hash"] == "scrypt"
+    users.create("ivan", email="ivan@example.com", password=PASSWORD, name="Ivan")  # scrypt on the local server
     session = Account(_public(server, project.project_id)).create_email_password_session("ivan@example.com", PASSWORD)
     assert session["userId"] == "ivan"
     assert users.get("ivan")["hash"] == "argon2"  # re-hashed at sign-in, as Appwrite does
@@ -225,6 +226,7 @@ def test_users_api_and_accounts_are_one(server: LocalServer, project: admin.Proj
         "ivan@example.com", PASSWORD), 403, "user_blocked")  # fmt: skip
 
 
+@pytest.mark.local_only("makes a second project with `quixotic local`")
 def test_a_session_of_one_project_opens_nothing_in_another(server: LocalServer) -> None:
     a, b = server.new_project(), server.new_project()
     for p in (a, b):
@@ -305,6 +307,7 @@ def test_session_cookies_and_fallback_header(server: LocalServer, project: admin
     assert again.status_code == 401
 
 
+@pytest.mark.local_only("sends a Host header of another domain")
 def test_same_site_page_gets_no_fallback_header(server: LocalServer, project: admin.ProjectCredentials) -> None:
     """A page on the API's own domain keeps its session in cookies: no X-Fallback-Cookies then."""
     Account(_public(server, project.project_id)).create("mia", "mia@example.com", PASSWORD)
@@ -324,10 +327,11 @@ def test_session_routes_refuse_a_signed_in_cookie(
     server: LocalServer, project: admin.ProjectCredentials, route: str
 ) -> None:
     pid = project.project_id
-    Account(_public(server, pid)).create("ned", "ned@example.com", PASSWORD)
-    answer = _sign_in_raw(server, pid, "ned@example.com")
+    email = f"ned-{route.rsplit('/', 1)[-1]}@example.com"  # one project for all tests in remote mode
+    Account(_public(server, pid)).create(ID.unique(), email, PASSWORD)
+    answer = _sign_in_raw(server, pid, email)
     again = requests.post(
-        f"{server.url}{route}", json={"email": "ned@example.com", "password": PASSWORD},
+        f"{server.url}{route}", json={"email": email, "password": PASSWORD},
         headers={"X-Appwrite-Project": pid}, cookies=answer.cookies,
     )  # fmt: skip
     assert (again.status_code, again.json()["type"]) == (401, "user_session_already_exists")
