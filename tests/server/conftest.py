@@ -13,18 +13,21 @@ from support.sdk import Flavour, silence_sdk_deprecations
 from support.server import REMOTE, RemoteServer
 
 HERE = Path(__file__).parent
+RUNTIME = HERE / "compute"  # the local server's own functions runtime: nothing there is Appwrite's API
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The conformance suite: every test here that talks to a server (the session one, or one of its own, which
-    makes it ``local_only``); the unit tests of the server's modules are not part of it.
+    makes it ``local_only``, as are the runtime's tests in compute/); the unit tests of the server's modules are not.
 
     Remote mode: tests sharing a module-scoped fixture that fills the project run last in their module. Locally
     such a fixture has a project of its own; remotely its resources sit in the one project until the module ends,
     so a test of that module that counts what the project holds would see them if it ran after them.
     """
     for item in items:
+        if item.path.is_relative_to(RUNTIME) and "server" in item.fixturenames:
+            item.add_marker(pytest.mark.local_only("tests the local functions runtime and its sandbox"))
         if item.path.is_relative_to(HERE) and (
             "server" in item.fixturenames or item.get_closest_marker("local_only") is not None
         ):
