@@ -24,11 +24,15 @@ from quixotic.server.validation import invalid
 _HIDDEN = ("password", "hash", "hashOptions")  # the Account model is the User model without these
 
 
-def _account(doc: Doc) -> dict[str, Any]:
-    model = user.model(doc)
+def _hidden(model: dict[str, Any]) -> dict[str, Any]:
+    """A User model as the Account model shows it: without the password and its hash."""
     for name in _HIDDEN:
         model.pop(name, None)
     return model
+
+
+def _account(doc: Doc) -> dict[str, Any]:
+    return _hidden(user.model(doc))
 
 
 def _signed_in(ctx: Ctx) -> str:
@@ -84,13 +88,7 @@ def create(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     def hashed() -> user.Hashed:
         return passwords.hash_password(user.check_password(p["password"]))
 
-    return _account_of(ctx, create_user(ctx, {k: p.get(k) for k in ("userId", "email", "name")}, hashed))
-
-
-def _account_of(ctx: Ctx, model: dict[str, Any]) -> dict[str, Any]:
-    for name in _HIDDEN:
-        model.pop(name, None)
-    return model
+    return _hidden(create_user(ctx, {k: p.get(k) for k in ("userId", "email", "name")}, hashed))
 
 
 @handles("accountCreateAnonymousSession")
