@@ -15,10 +15,11 @@ import pytest
 from appwrite.services.functions import Functions
 from deploy_project import HELLO, SECRET, deploy_site
 from support.server import LocalServer
-from support.site import Site
+from support.site import Site, write
 
 from quixotic.commands import deploy as cmd
-from quixotic.errors import ApiError, LockHeld, PlanError
+from quixotic.deploy.packaging import package_folder
+from quixotic.errors import ApiError, LockHeld, PlanError, UsageError
 from quixotic.plan.plan import Plan
 from quixotic.server import admin
 from quixotic.target import Target, locks
@@ -120,6 +121,43 @@ def test_build_failure_keeps_the_old_deployment(site: Site) -> None:
     assert Functions(connect(site).backend.client).get("hello")["deploymentId"] == live
     assert cmd.releases(connect(site))[0].status == "failed"
     assert execute(connect(site))["version"] == 1
+
+
+SHARED_KIT = "def greeting(name):\n    return 'hello from the shared folder, ' + name\n"
+USES_KIT = """
+from .kit import greeting
+
+def main(context):
+    return context.res.json({"version": 2, "greeting": greeting("hello"), "token": True})
+"""
+
+
+def test_the_shared_folder_goes_into_each_function_and_runs_there(site: Site) -> None:
+    root = site.root
+    write(root / "functions/_shared/src/kit.py", SHARED_KIT)
+    write(root / "functions/hello/src/main.py", USES_KIT)
+    first = package_folder(root / "functions" / "hello")
+    assert first.files == ("src/kit.py", "src/main.py")
+    cmd.deploy(connect(site), yes=True)
+    assert execute(connect(site))["greeting"] == "hello from the shared folder, hello"
+    # A change of the shared folder alone is a change of every function's code: planned, deployed, run.
+    write(root / "functions/_shared/src/kit.py", SHARED_KIT.replace("hello from", "greetings from"))
+    assert package_folder(root / "functions" / "hello").sha256 != first.sha256
+    assert [(c.action, c.kind) for c in cmd.plan(connect(site)).plan.changes] == [("create", "deployment")]
+    cmd.deploy(connect(site), yes=True)
+    assert execute(connect(site))["greeting"] == "greetings from the shared folder, hello"
+
+
+def test_a_function_file_the_shared_folder_also_has_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "functions/_shared/src/kit.py", SHARED_KIT)
+    write(tmp_path / "functions/hello/src/main.py", USES_KIT)
+    write(tmp_path / "functions/hello/src/kit.py", "x = 1\n")
+    with pytest.raises(UsageError) as err:
+        package_folder(tmp_path / "functions" / "hello")
+    assert "src/kit.py" in err.value.message and "rename or remove one of them" in err.value.message
+    assert package_folder(tmp_path / "functions" / "_shared").files == ("src/kit.py",)  # not added to itself
+    (tmp_path / "functions/hello/src/kit.py").unlink()
+    assert package_folder(tmp_path / "functions" / "hello").files == ("src/kit.py", "src/main.py")
 
 
 def test_two_deploys_never_interleave(site: Site) -> None:

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.models.file import File
 from appwrite.models.row import Row
 from appwrite.query import Query
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
+
+from .function_kit import Failure, code_of, serve, server_client
 
 DATABASE = "quixotic_app"
 TRANSCRIPTIONS = "transcriptions"
@@ -36,36 +36,19 @@ MAX_PER_RUN = 5000  # files (and rows) handled in one run; the next run goes on
 STALE_LOCK_SECONDS = 960  # transcribe's lock older than its longest timeout + 60 s belongs to a dead worker
 
 
-class Failure(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 def main(context: Any) -> Any:
-    try:
-        if context.req.method in ("GET", "HEAD", "OPTIONS"):
-            return context.res.json({"ok": True, "function": "cleanup"})
-        now = requested_now(context)
-        cutoff = now - timedelta(hours=cleanup_hours())
-        client = (
-            Client()
-            .set_endpoint(os.environ["APPWRITE_FUNCTION_API_ENDPOINT"])
-            .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
-            .set_key(context.req.headers.get("x-appwrite-key", ""))
-        )
-        report = Cleanup(Storage(client), TablesDB(client), cutoff).run()
-        context.log(
-            f"cutoff {report['cutoff']}: deleted {len(report['deleted'])} file(s), marked {report['marked']} row(s)"
-        )
-        return context.res.json(report)
-    except Failure as exc:
-        context.log(f"{exc.code}: {exc.message}")
-        return context.res.json({"ok": False, "error": {"code": exc.code, "message": exc.message}}, exc.status)
-    except Exception as exc:
-        context.error(traceback.format_exc())
-        error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
-        return context.res.json({"ok": False, "error": error}, 500)
+    return serve(context, "cleanup", clean)
+
+
+def clean(context: Any) -> dict[str, Any]:
+    now = requested_now(context)
+    cutoff = now - timedelta(hours=cleanup_hours())
+    client = server_client(context)
+    report = Cleanup(Storage(client), TablesDB(client), cutoff).run()
+    context.log(
+        f"cutoff {report['cutoff']}: deleted {len(report['deleted'])} file(s), marked {report['marked']} row(s)"
+    )
+    return report
 
 
 def requested_now(context: Any) -> datetime:
@@ -108,13 +91,6 @@ def busy(row: Row | None) -> bool:
     except ValueError:
         return True
     return (datetime.now(UTC) - started).total_seconds() < STALE_LOCK_SECONDS
-
-
-def code_of(exc: AppwriteException) -> int:
-    try:
-        return int(getattr(exc, "code", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 class Cleanup:

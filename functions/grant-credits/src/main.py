@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import traceback
 from typing import Any
 
-from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.id import ID
 from appwrite.permission import Permission
@@ -27,40 +25,24 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
 
+from .function_kit import Failure, code_of, serve, server_client
+
 DATABASE = "quixotic_app"
 ACCOUNTS = "credit_accounts"
 LEDGER = "credit_ledger"
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
 
 
-class Failure(Exception):
-    def __init__(self, code: str, message: str, status: int) -> None:
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
 def main(context: Any) -> Any:
-    try:
-        if context.req.method in ("GET", "HEAD", "OPTIONS"):
-            return context.res.json({"ok": True, "function": "grant-credits"})
-        user_id = requested_user(context)
-        amount = default_credits()
-        client = (
-            Client()
-            .set_endpoint(os.environ["APPWRITE_FUNCTION_API_ENDPOINT"])
-            .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
-            .set_key(context.req.headers.get("x-appwrite-key", ""))
-        )
-        granted, balance = grant(TablesDB(client), user_id, amount)
-        context.log(f"{'granted' if granted else 'already granted'}: {user_id} balance {balance:g}")
-        return context.res.json({"ok": True, "userId": user_id, "granted": granted, "balance": balance})
-    except Failure as exc:
-        context.log(f"{exc.code}: {exc.message}")
-        return context.res.json({"ok": False, "error": {"code": exc.code, "message": exc.message}}, exc.status)
-    except Exception as exc:
-        context.error(traceback.format_exc())
-        error = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"[:500]}
-        return context.res.json({"ok": False, "error": error}, 500)
+    return serve(context, "grant-credits", open_account)
+
+
+def open_account(context: Any) -> dict[str, Any]:
+    user_id = requested_user(context)
+    amount = default_credits()
+    granted, balance = grant(TablesDB(server_client(context)), user_id, amount)
+    context.log(f"{'granted' if granted else 'already granted'}: {user_id} balance {balance:g}")
+    return {"ok": True, "userId": user_id, "granted": granted, "balance": balance}
 
 
 def requested_user(context: Any) -> str:
@@ -87,13 +69,6 @@ def default_credits() -> float:
     if value < 0:
         raise Failure("misconfigured", f"DEFAULT_USER_CREDITS={raw!r} must not be negative", 500)
     return value
-
-
-def code_of(exc: AppwriteException) -> int:
-    try:
-        return int(getattr(exc, "code", 0) or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def grant(tables: TablesDB, user_id: str, amount: float) -> tuple[bool, float]:

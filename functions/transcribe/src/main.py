@@ -45,11 +45,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from appwrite.client import Client
-
 from . import audio, engine, pricing
 from .backend import Backend, now_iso
 from .failures import STATUS, FunctionError
+from .function_kit import server_client
 
 ACCEPTED_EXTENSIONS = ("wav", "mp3", "m4a", "ogg", "opus", "webm", "flac")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,35}$")
@@ -127,13 +126,7 @@ def main(context: Any) -> Any:
         request = parse_request(context)
         if request is None:
             return context.res.json({"ok": True, "skipped": "not a file of the audio bucket"})
-        client = (
-            Client()
-            .set_endpoint(os.environ["APPWRITE_FUNCTION_API_ENDPOINT"])
-            .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
-            .set_key(context.req.headers.get("x-appwrite-key", ""))
-        )
-        result = Transcription(Backend(client), settings, log, request).run()
+        result = Transcription(Backend(server_client(context)), settings, log, request).run()
         return context.res.json(result)
     except FunctionError as exc:
         log.info(f"{exc.code}: {exc.message}")

@@ -5,6 +5,12 @@ without a timestamp), so the SHA-256 of an archive identifies the code: deploy c
 hash of the live deployment's downloaded source and uploads only what changed. Files that
 ``.gitignore`` (the folder's own and the repository's, simple patterns) or the usual caches exclude
 are left out, as Appwrite's CLI does.
+
+Code several functions share lives once, in a ``_shared`` folder beside their folders (``functions/_shared``):
+its files are added to every sibling function's archive at the same relative paths (``_shared/src/kit.py``
+goes in as ``src/kit.py``, next to the entrypoint, where a relative import finds it), because Appwrite builds
+each function from its own archive only. A function's own file at one of those paths is refused, not
+silently replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 
 from quixotic.errors import UsageError
 
+SHARED_FOLDER = "_shared"  # beside the function folders: its files go into each of their archives
 ALWAYS_IGNORED = (".git", "__pycache__", "*.pyc", ".venv", "venv", ".env", ".env.*", ".DS_Store", ".pytest_cache")
 
 
@@ -54,24 +61,46 @@ def _ignored(relative: str, patterns: list[str]) -> bool:
     return False
 
 
-def package_folder(folder: Path) -> Package:
-    """The deterministic archive of ``folder`` (a function's ``path``)."""
-    if not folder.is_dir():
-        raise UsageError(f"function folder {folder} does not exist: check the function's `path` in appwrite.json")
+def _walk(folder: Path) -> dict[str, Path]:
+    """The files of ``folder`` that go into an archive, by relative path."""
     patterns = _patterns(folder)
-    files: list[str] = []
+    files: dict[str, Path] = {}
     for root, dirs, names in os.walk(folder):
         rel_root = Path(root).relative_to(folder).as_posix()
         dirs[:] = sorted(d for d in dirs if not _ignored(f"{rel_root}/{d}".lstrip("./"), patterns))
         for name in sorted(names):
             relative = f"{rel_root}/{name}" if rel_root != "." else name
             if not _ignored(relative, patterns) and (Path(root) / name).is_file():
-                files.append(relative)
-    files.sort()
+                files[relative] = Path(root) / name
+    return files
+
+
+def _shared_files(folder: Path) -> dict[str, Path]:
+    """The files of the ``_shared`` folder beside ``folder`` (none when there is none, or it is ``folder``)."""
+    shared = folder.parent / SHARED_FOLDER
+    if folder.name == SHARED_FOLDER or not shared.is_dir():
+        return {}
+    return _walk(shared)
+
+
+def package_folder(folder: Path) -> Package:
+    """The deterministic archive of ``folder`` (a function's ``path``), with the ``_shared`` folder beside it."""
+    if not folder.is_dir():
+        raise UsageError(f"function folder {folder} does not exist: check the function's `path` in appwrite.json")
+    own = _walk(folder)
+    shared = _shared_files(folder)
+    clashes = sorted(own.keys() & shared.keys())
+    if clashes:
+        raise UsageError(
+            f"function folder {folder} has its own {', '.join(clashes)}, which {folder.parent / SHARED_FOLDER} "
+            f"also has and adds to every function's archive: rename or remove one of them"
+        )
+    sources = {**shared, **own}
+    files = sorted(sources)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for relative in files:
-            path = folder / relative
+            path = sources[relative]
             info = tarfile.TarInfo(relative)
             info.size = path.stat().st_size
             info.mtime = 0
