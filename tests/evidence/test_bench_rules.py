@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from quixotic.errors import UsageError
@@ -85,12 +87,32 @@ def test_malformed_thresholds_name_the_grammar(text: str) -> None:
         parse_threshold(text)
 
 
-def test_rank_biserial_effect_size() -> None:
-    assert rank_biserial([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == -1.0
-    assert rank_biserial([4.0, 5.0, 6.0], [1.0, 2.0, 3.0]) == 1.0
-    assert rank_biserial([1.0, 2.0], [1.0, 2.0]) == 0.0
-    assert rank_biserial([1.0, 3.0], [2.0]) == 0.0
-    assert rank_biserial([], [1.0]) == 0.0
+def test_rank_biserial_effect_size_from_u() -> None:
+    assert rank_biserial(0.0, 3, 3) == -1.0  # a = [1, 2, 3] against b = [4, 5, 6]: a wins no pair
+    assert rank_biserial(9.0, 3, 3) == 1.0
+    assert rank_biserial(2.0, 2, 2) == 0.0  # [1, 2] against [1, 2]: ties count half
+    assert rank_biserial(1.0, 2, 1) == 0.0
+    assert rank_biserial(0.0, 0, 1) == 0.0
+
+
+def test_compare_runs_two_mann_whitney_tests_not_three(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The effect size comes from the two-sided test's U: a third test would only compute it again."""
+    from scipy import stats
+
+    real, calls = stats.mannwhitneyu, []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("alternative"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stats, "mannwhitneyu", counted)
+    slow, base = [200.0 + i % 7 for i in range(40)], [100.0 + i % 9 for i in range(40)]
+    made = compare(side(slow, env="prod"), side(base), slow, base)
+    assert calls == ["two-sided", "greater"]
+    assert made.effect == 1.0
+    mixed = [100.0 + i % 13 for i in range(40)]
+    u = float(real(mixed, base, alternative="two-sided").statistic)
+    assert compare(side(mixed, env="prod"), side(base), mixed, base).effect == pytest.approx(2 * u / 1600 - 1)
 
 
 def test_compare_regresses_only_when_large_and_significant() -> None:

@@ -213,15 +213,12 @@ def evaluate(threshold: Threshold, side: SideStats) -> ThresholdResult:
 # --- two environments ---------------------------------------------------------------------------
 
 
-def rank_biserial(a: Sequence[float], b: Sequence[float]) -> float:
-    """P(a > b) - P(a < b) over all pairs, from Mann-Whitney's U: +1 every ``a`` slower, -1 every ``a`` faster,
-    0 no tendency."""
-    from scipy import stats  # about 1 s to import: only when a test is run, not at every CLI start
-
-    if not a or not b:
+def rank_biserial(u: float, n_a: int, n_b: int) -> float:
+    """P(a > b) - P(a < b) over all pairs, from Mann-Whitney's U of ``a`` (the test's statistic, already
+    computed: no second test): +1 every ``a`` slower, -1 every ``a`` faster, 0 no tendency."""
+    if not n_a or not n_b:
         return 0.0
-    u = float(stats.mannwhitneyu(a, b, alternative="two-sided").statistic)
-    return 2 * u / (len(a) * len(b)) - 1
+    return 2 * u / (n_a * n_b) - 1
 
 
 @dataclass(frozen=True)
@@ -260,9 +257,10 @@ def compare(a: SideStats, b: SideStats, a_ms: Sequence[float], b_ms: Sequence[fl
     if len(a_ms) < 2 or len(b_ms) < 2:
         why = "too few successful requests on one side to compare: no verdict is a failed comparison"
         return Comparison(a.environment, b.environment, deltas, ratios, None, None, 0.0, True, why)
-    p = float(stats.mannwhitneyu(a_ms, b_ms, alternative="two-sided").pvalue)
+    both = stats.mannwhitneyu(a_ms, b_ms, alternative="two-sided")  # its statistic is a's U, whatever the side
+    p = float(both.pvalue)
     p_slower = float(stats.mannwhitneyu(a_ms, b_ms, alternative="greater").pvalue)
-    effect = rank_biserial(a_ms, b_ms)
+    effect = rank_biserial(float(both.statistic), len(a_ms), len(b_ms))
     ratio = ratios["p50"]
     regressed = ratio is not None and ratio > max_slowdown and p_slower < alpha
     why = (f"median {ratio:.2f}x the reference's" if ratio is not None else "median not comparable") + (
