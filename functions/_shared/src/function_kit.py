@@ -10,6 +10,7 @@ and ``{"ok": false, "error": {"code", "message"}}`` when it fails: a :class:`Fai
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from collections.abc import Callable
@@ -50,6 +51,32 @@ def server_client(context: Any) -> Client:
         .set_project(os.environ["APPWRITE_FUNCTION_PROJECT_ID"])
         .set_key(context.req.headers.get("x-appwrite-key", ""))
     )
+
+
+def json_body(context: Any, example: str) -> dict[str, Any]:
+    """The request's JSON object (``{}`` for an empty body); ``example`` shows the caller what to send."""
+    text = context.req.body_text or ""
+    try:
+        body = json.loads(text) if text.strip() else {}
+    except ValueError as exc:
+        raise Failure("bad_request", f"the body must be JSON, e.g. {example}", 400) from exc
+    if not isinstance(body, dict):
+        raise Failure("bad_request", f"the body must be a JSON object, e.g. {example}", 400)
+    return body
+
+
+def env_number(name: str, default: float, *, zero_allowed: bool) -> float:
+    """The function variable ``name`` as a number (``default`` when unset); a wrong one is ``misconfigured``."""
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise Failure("misconfigured", f"{name}={raw!r} is not a number", 500) from exc
+    if value < 0 or (value == 0 and not zero_allowed):
+        raise Failure(
+            "misconfigured", f"{name}={raw!r} must {'not be negative' if zero_allowed else 'be above 0'}", 500
+        )
+    return value
 
 
 def code_of(exc: AppwriteException) -> int:

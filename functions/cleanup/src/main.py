@@ -14,8 +14,6 @@ Answers ``{"ok": true, "cutoff", "deleted": [fileId...], "marked": n, "skipped":
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +24,7 @@ from appwrite.query import Query
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 
-from .function_kit import Failure, code_of, serve, server_client
+from .function_kit import Failure, code_of, env_number, json_body, serve, server_client
 
 DATABASE = "quixotic_app"
 TRANSCRIPTIONS = "transcriptions"
@@ -52,12 +50,7 @@ def clean(context: Any) -> dict[str, Any]:
 
 
 def requested_now(context: Any) -> datetime:
-    text = context.req.body_text or ""
-    try:
-        body = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise Failure("bad_request", 'the body must be JSON, e.g. {"now": "2030-01-01T00:00:00Z"}', 400) from exc
-    raw = body.get("now") if isinstance(body, dict) else None
+    raw = json_body(context, '{"now": "2030-01-01T00:00:00Z"}').get("now")
     if raw is None:
         return datetime.now(UTC)
     try:
@@ -68,14 +61,7 @@ def requested_now(context: Any) -> datetime:
 
 
 def cleanup_hours() -> float:
-    raw = os.environ.get("CLEANUP_AFTER_HOURS", "").strip() or "1"
-    try:
-        hours = float(raw)
-    except ValueError as exc:
-        raise Failure("misconfigured", f"CLEANUP_AFTER_HOURS={raw!r} is not a number", 500) from exc
-    if hours <= 0:
-        raise Failure("misconfigured", f"CLEANUP_AFTER_HOURS={raw!r} must be above 0", 500)
-    return hours
+    return env_number("CLEANUP_AFTER_HOURS", 1, zero_allowed=False)
 
 
 def iso(moment: datetime) -> str:

@@ -13,8 +13,6 @@ Answers ``{"ok": true, "userId", "granted": bool, "balance"}`` or ``{"ok": false
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from typing import Any
 
@@ -25,7 +23,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.tables_db import TablesDB
 
-from .function_kit import Failure, code_of, serve, server_client
+from .function_kit import Failure, code_of, env_number, json_body, serve, server_client
 
 DATABASE = "quixotic_app"
 ACCOUNTS = "credit_accounts"
@@ -46,13 +44,7 @@ def open_account(context: Any) -> dict[str, Any]:
 
 
 def requested_user(context: Any) -> str:
-    text = context.req.body_text or ""
-    try:
-        body = json.loads(text) if text.strip() else {}
-    except ValueError as exc:
-        raise Failure("bad_request", "the body must be JSON", 400) from exc
-    if not isinstance(body, dict):
-        raise Failure("bad_request", "the body must be a JSON object", 400)
+    body = json_body(context, '{"userId": "..."}')
     event = context.req.headers.get("x-appwrite-trigger") == "event"
     user_id = body.get("$id") if event else body.get("userId")
     if not isinstance(user_id, str) or not ID_RE.match(user_id):
@@ -61,14 +53,7 @@ def requested_user(context: Any) -> str:
 
 
 def default_credits() -> float:
-    raw = os.environ.get("DEFAULT_USER_CREDITS", "").strip() or "10"
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise Failure("misconfigured", f"DEFAULT_USER_CREDITS={raw!r} is not a number", 500) from exc
-    if value < 0:
-        raise Failure("misconfigured", f"DEFAULT_USER_CREDITS={raw!r} must not be negative", 500)
-    return value
+    return env_number("DEFAULT_USER_CREDITS", 10, zero_allowed=True)
 
 
 def grant(tables: TablesDB, user_id: str, amount: float) -> tuple[bool, float]:
