@@ -99,14 +99,10 @@ class Compute:
     def runtimes(self) -> Runtimes:
         """Worker pools, created on first use (the runtime package loads only when functions run)."""
         if self._runtimes is None:
-            from quixotic.server.compute.runtime.pool import Runtimes
+            from quixotic.server.compute.runtime.pool import Confinement, Runtimes
 
-            self._runtimes = Runtimes(
-                size=self.settings.function_concurrency,
-                isolation=self.isolation,
-                read_paths=self.settings.function_read_paths,
-                run_dir=self.run_dir,
-            )
+            confinement = Confinement(self.isolation, self.settings.function_read_paths, self.run_dir)
+            self._runtimes = Runtimes(size=self.settings.function_concurrency, confinement=confinement)
         return self._runtimes
 
     def _secret(self) -> bytes:

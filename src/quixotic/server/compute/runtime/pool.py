@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -143,6 +143,16 @@ def _describe_death(code: int | None, phase: str) -> str:
     return f"The worker process exited with code {code} {phase}; it has been replaced."
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """How the workers of every pool are held in: the walls (None: the strongest this machine has, probed when a
+    pool starts), what they may read besides their code and venv, and the folder their fresh homes go in."""
+
+    isolation: Isolation | None = None
+    read_paths: tuple[str, ...] = ()
+    run_dir: Path | None = None
+
+
 class WorkerPool:
     """Warm worker processes for one deployment; thread-safe; each worker handles one request at a time."""
 
@@ -155,16 +165,15 @@ class WorkerPool:
         size: int = 1,
         log_dir: Path | None = None,
         *,
-        isolation: Isolation | None = None,
-        read_paths: Sequence[str] = (),
-        run_dir: Path | None = None,
+        confinement: Confinement = Confinement(),
     ) -> None:
         self.code_dir = Path(code_dir).resolve()
         self.venv_dir = Path(venv_dir).resolve()
         self.entrypoint = entrypoint
         self.size = max(1, size)
         self.log_dir = log_dir
-        self.isolation = isolation if isolation is not None else probe()
+        self.isolation = confinement.isolation if confinement.isolation is not None else probe()
+        run_dir = confinement.run_dir
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
         # Always a fresh home of our own: it is the one folder a confined worker may write (HOME from the
@@ -173,7 +182,9 @@ class WorkerPool:
         home = self._own_home
         given = {k: v for k, v in env.items() if k not in ("HOME", "TMPDIR")}
         self._env = _defer_loader_variables(isolated_env(self.venv_dir, home, {**given, "TMPDIR": str(home)}))
-        self._policy = self.isolation.policy([str(self.code_dir), str(self.venv_dir), *read_paths], [str(home)])
+        self._policy = self.isolation.policy(
+            [str(self.code_dir), str(self.venv_dir), *confinement.read_paths], [str(home)]
+        )
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._workers: set[_Worker] = set()
@@ -401,15 +412,11 @@ class Runtimes:
         size: int = 2,
         log_dir: Path | None = None,
         *,
-        isolation: Isolation | None = None,
-        read_paths: Sequence[str] = (),
-        run_dir: Path | None = None,
+        confinement: Confinement = Confinement(),
     ) -> None:
         self.size = size
         self.log_dir = log_dir
-        self.isolation = isolation
-        self.read_paths = tuple(read_paths)
-        self.run_dir = run_dir
+        self.confinement = confinement
         self._pools: dict[str, WorkerPool] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -429,9 +436,8 @@ class Runtimes:
             if found is None:
                 log_dir = self.log_dir / _safe_name(key) if self.log_dir is not None else None
                 found = WorkerPool(
-                    code_dir, venv_dir, entrypoint, env, size or self.size, log_dir,
-                    isolation=self.isolation, read_paths=self.read_paths, run_dir=self.run_dir,
-                )  # fmt: skip
+                    code_dir, venv_dir, entrypoint, env, size or self.size, log_dir, confinement=self.confinement
+                )
                 if self._closed:
                     found.close()
                 else:
