@@ -57,7 +57,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if local is not None:
             reason = str(local.args[0]) if local.args else "needs the local server"
             item.add_marker(pytest.mark.skip(reason=f"local only: {reason}"))
-        elif "server" in item.fixturenames and item.get_closest_marker("conformance") is None:
+        elif "server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("conformance") is None:
             item.add_marker(pytest.mark.skip(reason="local only: not part of the conformance suite (tests/server)"))
 
 

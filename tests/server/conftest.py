@@ -26,10 +26,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     so a test of that module that counts what the project holds would see them if it ran after them.
     """
     for item in items:
-        if item.path.is_relative_to(RUNTIME) and "server" in item.fixturenames:
+        if item.path.is_relative_to(RUNTIME) and "server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.local_only("tests the local functions runtime and its sandbox"))
         if item.path.is_relative_to(HERE) and (
-            "server" in item.fixturenames or item.get_closest_marker("local_only") is not None
+            "server" in getattr(item, "fixturenames", ()) or item.get_closest_marker("local_only") is not None
         ):
             item.add_marker(pytest.mark.conformance)
     if config.stash[REMOTE] is not None:
