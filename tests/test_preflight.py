@@ -5,7 +5,9 @@ people's confirmations do; each verdict recorded in the target's tool state."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from deploy_project import ENV_CONFIG, SECRET, deploy_site
@@ -13,10 +15,13 @@ from support.server import LocalServer
 from support.site import Site, write
 
 from quixotic.commands import deploy
+from quixotic.commands import preflight as preflight_cmd
+from quixotic.commands import validate as validate_cmd
 from quixotic.commands.backup import backup
 from quixotic.commands.bench import bench
 from quixotic.commands.parity import parity
 from quixotic.commands.preflight import preflight
+from quixotic.target import Target
 
 CHECKS = {"functions": {"hello": {
     "smoke": {"request": {"method": "GET", "path": "/"}, "keys": ["version"], "budgetMs": 10_000},
@@ -70,3 +75,47 @@ def test_no_go_names_what_is_missing_then_go_once_the_evidence_exists(site: Site
     kept = site.target("test").system.evidence("preflight")
     assert [r.verdict for r in kept] == ["GO", "NO-GO", "NO-GO"]
     assert set(kept[0].data["confirmed"]) == {"trained", "communicated"} and kept[0].data["withinHours"] == 2
+
+
+def count_requests(target: Target) -> Counter[str]:
+    """Every HTTP request ``target``'s SDK client sends from now on, by method and route (the ids in the
+    route kept: one table's rows is one route)."""
+    seen: Counter[str] = Counter()
+    client = target.backend.client
+    real = client.call
+
+    def counted(method: str, path: str = "", headers: Any = None, params: Any = None,
+                response_type: str = "json") -> Any:  # fmt: skip
+        seen[f"{method.upper()} {path}"] += 1
+        return real(method, path, headers, params, response_type=response_type)
+
+    client.call = counted
+    return seen
+
+
+def test_preflight_reads_each_environment_once(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DEV's live project is read by `validate DEV` and reused as the reference of `ENV against DEV`; ENV's
+    migration history and the backups folder are read once, by the validation, and reused by their items."""
+    backup(site.target("test"))
+    test, dev = site.target("test"), site.target("dev")
+    to_test, to_dev = count_requests(test), count_requests(dev)
+    listed: list[Path] = []
+    real_list = preflight_cmd.list_backups
+
+    def list_backups(folder: Path) -> Any:
+        listed.append(folder)
+        return real_list(folder)
+
+    for module in (preflight_cmd, validate_cmd):  # counted, then the real listing
+        monkeypatch.setattr(module, "list_backups", list_backups)
+    report = preflight(test, dev, keep=False)
+    print(f"figures: requests: test {sum(to_test.values())}, dev {sum(to_dev.values())}; backups listed {len(listed)}")
+    status = {i.name: i.status for i in report.items}
+    assert status["validate dev"] == "GO" and status["test against dev"] == "GO", report.to_json()
+    assert status["backup of test"] == "GO" and status["migrations of test"] == "INFO"
+    live_read = "GET /project/variables"  # once per read of a live project (the console route of its variables)
+    assert to_dev[live_read] == 1, sorted(to_dev.items())
+    assert to_test[live_read] == 1, sorted(to_test.items())
+    history = [r for r in to_test if "/tables/migrations/rows" in r or "/tables/locks/rows/migrations" in r]
+    assert len(history) == 2 and all(to_test[r] == 1 for r in history), sorted(to_test.items())
+    assert len(listed) == 1

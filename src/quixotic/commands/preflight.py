@@ -2,9 +2,12 @@
 
 Each item's facts come from where they live: ``validate`` of both environments, the plan for ENV, the
 evidence records of ``parity`` and ``bench`` in ENV's tool state, DEV's releases (a rollback exercised),
-ENV's backups (found in ``backups/`` and verified again here), ENV's migrations, and the operator's
-confirmations. A step that cannot run is that item's NO-GO, with the error, never a skipped item. The
-judging is :mod:`quixotic.evidence.preflight`'s; the verdict is recorded in ENV's tool state.
+ENV's backups (found in ``backups/`` and verified here), ENV's migrations, and the operator's
+confirmations. Each fact is read once: ``validate ENV --against DEV`` reuses DEV's live project as read
+by ``validate DEV``, and the backup and migration items reuse the listing and the migration status that
+``validate ENV`` read (:class:`~quixotic.commands.validate.Validated`). A step that cannot run is that
+item's NO-GO, with the error, never a skipped item. The judging is
+:mod:`quixotic.evidence.preflight`'s; the verdict is recorded in ENV's tool state.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from quixotic.commands import migrate
-from quixotic.commands.backup import BACKUPS_DIR, list_backups, verify
+from quixotic.commands.backup import BACKUPS_DIR, BackupInfo, list_backups, verify
 from quixotic.commands.records import record
-from quixotic.commands.validate import validate
+from quixotic.commands.validate import Validated, validate
 from quixotic.errors import QuixoticError, UsageError
-from quixotic.evidence.findings import Validation
 from quixotic.evidence.preflight import (
     HUMAN,
     Item,
@@ -44,8 +46,9 @@ def _guarded(name: str, step: Callable[[], Item | list[Item]]) -> list[Item]:
     return made if isinstance(made, list) else [made]
 
 
-def _latest_backup(target: Target, folder: Path) -> tuple[str, str, str] | None:
-    found = [b for b in list_backups(folder) if b.environment == target.env.name]
+def _latest_backup(target: Target, listing: list[BackupInfo]) -> tuple[str, str, str] | None:
+    """The newest backup of ``target`` in ``listing``, verified (every part of the archive checked)."""
+    found = [b for b in listing if b.environment == target.env.name]
     if not found:
         return None
     latest = found[0]
@@ -83,11 +86,16 @@ def preflight(
     folder = backups or target.root / BACKUPS_DIR
     items = report.items
     name = f"validate {dev}"
-    items += _guarded(name, lambda: validation_item(name, validate(source, backups=folder, keep=keep)))
-    checked: list[Validation] = []  # one read of ENV serves the drift item and the plan item
+    sourced: list[Validated] = []  # DEV as `validate DEV` read it: the reference of `ENV against DEV`
+    checked: list[Validated] = []  # one read of ENV serves the drift, plan, backup and migrations items
+
+    def of_source() -> Item:
+        sourced.append(validate(source, backups=folder, keep=keep))
+        return validation_item(name, sourced[0])
 
     def drift() -> Item:
-        checked.append(validate(target, against=source, backups=folder, keep=keep))
+        lent = sourced[0] if sourced and sourced[0].live is not None else None
+        checked.append(validate(target, against=source, reference=lent, backups=folder, keep=keep))
         plan = checked[0].plan
         return drift_item(f"{env} against {dev}", checked[0], plan.changes if plan is not None else ())
 
@@ -97,6 +105,7 @@ def preflight(
             raise UsageError(f"no plan for {env}: it could not be read (see `{env} against {dev}`)")
         return plan_item(f"plan {env}", env, plan.changes)
 
+    items += _guarded(name, of_source)
     items += _guarded(f"{env} against {dev}", drift)
     items += _guarded(f"plan {env}", pending_plan)
     evidence = target.system.evidence(limit=200)
@@ -105,10 +114,16 @@ def preflight(
                              f"quixotic bench {env} --function F --compare {dev}"))  # fmt: skip
     exercised, backed = f"rollback on {dev}", f"backup of {env}"
     items += _guarded(exercised, lambda: rollback_item(exercised, dev, source.system.releases(200)))
-    items += _guarded(backed, lambda: backup_item(backed, env, _latest_backup(target, folder), moment, within_hours))
+    read = checked[0] if checked else None
+
+    def latest() -> Item:
+        listing = read.backups if read is not None and read.backups is not None else list_backups(folder)
+        return backup_item(backed, env, _latest_backup(target, listing), moment, within_hours)
+
+    items += _guarded(backed, latest)
 
     def migrations() -> Item:
-        status = migrate.status(target)
+        status = read.migrations if read is not None and read.migrations is not None else migrate.status(target)
         failed = [f"{s.name}: {s.state}" for s in status.statuses if s.state not in ("applied", "pending")]
         return migrations_item(f"migrations of {env}", [s.name for s in status.pending], [*status.problems, *failed])
 

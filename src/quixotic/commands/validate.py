@@ -8,20 +8,20 @@ read is a run that could not be made (exit 2), anything else is a finding.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from quixotic.backup.scopes import READ_SCOPES, WRITE_SCOPES, missing_scopes
 from quixotic.commands import migrate
-from quixotic.commands.backup import BACKUPS_DIR, list_backups
+from quixotic.commands.backup import BACKUPS_DIR, BackupInfo, list_backups
 from quixotic.commands.execute import execute
 from quixotic.commands.records import record
 from quixotic.config.checks_file import Checks, load_checks
 from quixotic.deploy.desired import Desired, target_desired
 from quixotic.deploy.engine import read_live
-from quixotic.errors import ApiError, QuixoticError
+from quixotic.errors import ApiError, QuixoticError, UsageError
 from quixotic.evidence.findings import Finding, Validation, drift_between, drift_finding, plan_findings
 from quixotic.evidence.preflight import age_hours
 from quixotic.plan.diff import diff
@@ -35,19 +35,37 @@ TOOLKIT_SCOPES: Final = frozenset(s for scopes in (*READ_SCOPES.values(), *WRITE
 PLAN_CHECKS: Final = ("schema", "buckets", "functions", "variables", "deployments")
 
 
+@dataclass
+class Validated(Validation):
+    """A validation and what it read, for a caller that needs the same facts again in the same run
+    (``preflight``): reading them twice costs requests and may see two different moments. Not in to_json;
+    a fact left None was not read (the target could not be)."""
+
+    live: ProjectState | None = None
+    migrations: migrate.StatusReport | None = None
+    backups: list[BackupInfo] | None = None  # every archive of ``backups_folder``, of any environment
+    backups_folder: Path | None = None
+
+
 def validate(
     target: Target,
     *,
     against: Target | None = None,
+    reference: Validated | None = None,
     backups: Path | None = None,
     backup_max_age_hours: float | None = None,
     keep: bool = True,
-) -> Validation:
-    """Every check of ``target`` (and its drift from ``against``'s live project, when given). A run that could
-    read the target is recorded in its tool state (evidence for ``quixotic report``) unless ``keep`` is False."""
-    report = Validation(target.env.name, against=against.env.name if against is not None else None)
+) -> Validated:
+    """Every check of ``target`` (and its drift from ``against``'s live project, when given). ``reference``, a
+    validation of ``against`` made in this run, lends its live snapshot (and its backups listing, for the
+    same folder) instead of reading them again. A run that could read the target is recorded in its tool
+    state (evidence for ``quixotic report``) unless ``keep`` is False."""
+    if reference is not None and (against is None or reference.environment != against.env.name):
+        raise UsageError(f"the reference validation is of {reference.environment}, not of the environment "
+                         f"compared with ({against.env.name if against is not None else 'none given'})")  # fmt: skip
+    report = Validated(target.env.name, against=against.env.name if against is not None else None)
     try:
-        live = _reach(target, report)
+        live = report.live = _reach(target, report)
     except ApiError as exc:
         report.ran = False
         report.findings.append(Finding("reach", "FAIL", f"{target.env.name} could not be read", (exc.message,)))
@@ -60,11 +78,13 @@ def validate(
     smoke = _smoke(target, load_checks(target.root, target.env.project))
     if smoke is not None:
         report.findings.append(smoke)
-    report.findings.append(_migrations(target))
+    report.migrations = migrate.status(target)
+    report.findings.append(_migrations(report.migrations))
     max_age = target.env.protection.backup_max_age_hours if backup_max_age_hours is None else backup_max_age_hours
-    report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, max_age))
+    report.findings.append(_backup(target, backups or target.root / BACKUPS_DIR, max_age, report, reference))
     if against is not None:
-        report.findings.append(_drift(live, desired, target, against, report))
+        there = reference.live if reference is not None else None
+        report.findings.append(_drift(live, desired, target, against, report, there))
     if keep:
         try:
             record([target], "validate", target.env.name, report.verdict, report.to_json())
@@ -140,8 +160,7 @@ def _smoke(target: Target, checks: Checks) -> Finding | None:
     return Finding("smoke", "PASS", f"{len(declared)} smoke request(s) answered as declared", tuple(passed))
 
 
-def _migrations(target: Target) -> Finding:
-    status = migrate.status(target)
+def _migrations(status: migrate.StatusReport) -> Finding:
     evidence = [*status.problems]
     evidence += [f"{s.name}: {s.state}{f' ({s.detail})' if s.detail else ''}" for s in status.statuses
                  if s.state != "applied"]  # fmt: skip
@@ -154,11 +173,17 @@ def _migrations(target: Target) -> Finding:
     return Finding("migrations", "PASS", f"all {len(status.statuses)} applied; lock free")
 
 
-def _backup(target: Target, folder: Path, max_age_hours: float) -> Finding:
-    try:
-        found = [b for b in list_backups(folder) if b.environment == target.env.name] if folder.is_dir() else []
-    except QuixoticError as exc:
-        return Finding("backup", "WARN", f"the backups in {folder} could not be listed", (exc.message,))
+def _backup(target: Target, folder: Path, max_age_hours: float, report: Validated,
+            reference: Validated | None) -> Finding:  # fmt: skip
+    if reference is not None and reference.backups is not None and reference.backups_folder == folder:
+        listing = reference.backups
+    else:
+        try:
+            listing = list_backups(folder)
+        except QuixoticError as exc:
+            return Finding("backup", "WARN", f"the backups in {folder} could not be listed", (exc.message,))
+    report.backups, report.backups_folder = listing, folder
+    found = [b for b in listing if b.environment == target.env.name]
     if not found:
         return Finding("backup", "WARN", f"no backup of {target.env.name} in {folder}: `quixotic backup "
                        f"{target.env.name}`")  # fmt: skip
@@ -173,10 +198,12 @@ def _backup(target: Target, folder: Path, max_age_hours: float) -> Finding:
                    summary + (f" (older than {max_age_hours:g} h)" if age > max_age_hours else ""))  # fmt: skip
 
 
-def _drift(live: ProjectState, here: Desired, target: Target, against: Target, report: Validation) -> Finding:
+def _drift(live: ProjectState, here: Desired, target: Target, against: Target, report: Validation,
+           read: ProjectState | None) -> Finding:  # fmt: skip
+    """``read``: ``against``'s live project when this run already read it."""
     name = against.env.name
     try:
-        reference = read_live(against)
+        reference = read if read is not None else read_live(against)
     except ApiError as exc:
         return Finding(f"drift from {name}", "FAIL", f"{name} could not be read", (exc.message,))
     # Both sides as if of one project: the diff compares resources, not project ids.
