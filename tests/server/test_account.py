@@ -358,6 +358,7 @@ def test_a_deleted_user_s_sessions_do_not_open_a_new_user_of_that_id(
     jwt = _signed_in(server, project.project_id, session).create_jwt()["jwt"]
     users.delete("pat")
     users.create("pat", email="someone-else@example.com", password=PASSWORD)
+    assert users.list_sessions("pat")["total"] == 0  # the deleted user's sessions went with it
     expect_error(_signed_in(server, project.project_id, session).get, 401, "general_unauthorized_scope")
     expect_error(Account(_public(server, project.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
 

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from quixotic.server.account import sessions
 from quixotic.server.clock import now_iso
 from quixotic.server.context import Ctx
 from quixotic.server.ids import custom_id
@@ -151,6 +152,7 @@ def delete(ctx: Ctx, p: dict[str, Any]) -> None:
     with ctx.store.tx() as conn:
         doc = user.load(conn, ctx.project, p["userId"])
         meta_delete(conn, ctx.project, user.KIND, user.PARENT, doc["$id"])
+        sessions.delete(conn, ctx.project, doc["$id"])  # as Appwrite: a user's sessions go with it
     ctx.emit(f"users.{doc['$id']}.delete", user.model(doc))
 
 
