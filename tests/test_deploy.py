@@ -146,6 +146,7 @@ def test_the_shared_folder_goes_into_each_function_and_runs_there(site: Site) ->
     assert [(c.action, c.kind) for c in cmd.plan(connect(site)).plan.changes] == [("create", "deployment")]
     cmd.deploy(connect(site), yes=True)
     assert execute(connect(site))["greeting"] == "greetings from the shared folder, hello"
+    assert cmd.plan(connect(site)).plan.is_empty  # the live code's hash is the archive's, shared files and all
 
 
 def test_a_function_file_the_shared_folder_also_has_is_refused(tmp_path: Path) -> None:
