@@ -25,7 +25,7 @@ from typing import Any
 from quixotic.server import admin
 from quixotic.server.registry import load_all
 
-SPEC = Path("/work/shared/appwrite-spec/open-api3-1.8.x-server.json")
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "appwrite-spec" / "open-api3-1.8.x-server.json"
 _METHODS = {"get", "post", "put", "patch", "delete"}
 
 
