@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from support.server import LocalServer
 from support.site import Site, write
 
 from quixotic.commands import deploy
+from quixotic.commands.backup import backup, verify
 from quixotic.commands.validate import validate
+from quixotic.errors import QuixoticError
 from quixotic.server import admin
 from quixotic.target import connect
 
@@ -101,3 +104,23 @@ def test_a_read_only_key_validates_and_says_what_it_cannot_do(site: Site, server
     assert report.ran and by_check["schema"].status == "PASS"
     assert by_check["scopes"].status == "FAIL" and "tables.write" in by_check["scopes"].evidence
     assert by_check["recorded"].status == "WARN"
+
+
+def test_the_backup_check_says_it_read_the_manifest_not_that_it_verified(site: Site, tmp_path: Path) -> None:
+    """Listing backups reads each archive's manifest only: a damaged part is not seen, so the finding must not
+    claim a verification (``backup verify`` and ``preflight`` check every part)."""
+    archive = backup(site.target("test"), out=tmp_path / "backups" / "test.zip")
+    damaged = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(damaged, "w") as out:
+        parts = source.infolist()
+        victim = next(p for p in parts if p.filename != "manifest.json" and p.file_size > 0)
+        for part in parts:
+            data = source.read(part)
+            out.writestr(part, data[::-1] if part is victim else data)
+    damaged.replace(archive)
+    with pytest.raises(QuixoticError):
+        verify(archive)
+    report = validate(site.target("test"), backups=tmp_path / "backups", keep=False)
+    found = next(f for f in report.findings if f.check == "backup")
+    assert found.status == "PASS" and "manifest read (not verified" in found.summary, found.summary
+    assert "h old, verified" not in found.summary and f"quixotic backup verify {archive}" in found.summary
