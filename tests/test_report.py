@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_project import deploy_site
+from deploy_project import ENV_CONFIG, SECRET, deploy_site
 from support.server import LocalServer
 from support.site import Site
 
 from quixotic.commands import deploy
+from quixotic.commands.bench import bench
 from quixotic.commands.monitor import monitor
+from quixotic.commands.validate import validate
 from quixotic.evidence.decide import Rules
 
 
@@ -59,3 +61,26 @@ def test_validate_report_and_the_environment_report(site: Site, tmp_path: Path) 
     assert data["reports"]["monitor"]["verdict"] == "INCONCLUSIVE"
     assert [r["kind"] for r in data["releases"]][:1] == ["deploy"]
     assert {h["kind"] for h in data["history"]} == {"validate", "monitor"}
+
+
+def test_the_environment_report_shows_only_the_evidence_about_that_environment(site: Site, tmp_path: Path) -> None:
+    """`bench test --compare dev` is kept in both tool states (preflight finds it in either) but is about test:
+    dev's page must not show test's numbers as dev's."""
+    site.add_env("dev", secrets={"API_TOKEN": SECRET}, **ENV_CONFIG)
+    deploy.deploy(site.target("dev"), yes=True)
+    compared = bench(site.target("test"), "hello", rate=4, duration=0.5, warmup=0, against=site.target("dev"),
+                     path="/", method="GET")  # fmt: skip
+    assert [r.environment for r in site.target("dev").system.evidence("bench")] == ["test"]  # kept there too
+    assert validate(site.target("dev"), backups=tmp_path / "none").ran
+
+    pages = {}
+    for env in ("test", "dev"):
+        pages[env] = tmp_path / f"{env}.html"
+        done = site.cli("report", env, "--out", str(pages[env]))
+        assert done.returncode == 0, done.stderr
+    dev, test = embedded(pages["dev"]), embedded(pages["test"])
+    assert set(dev["reports"]) == {"validate"} and dev["reports"]["validate"]["environment"] == "dev"
+    assert "<h2>Bench of" not in pages["dev"].read_text(encoding="utf-8")
+    assert {(h["kind"], h["environment"]) for h in dev["history"]} == {("validate", "dev")}
+    assert test["reports"]["bench"] == compared.to_json()
+    assert {(h["kind"], h["environment"]) for h in test["history"]} == {("bench", "test")}

@@ -14,6 +14,7 @@ from typing import Any
 from quixotic.errors import UsageError
 from quixotic.evidence.report import KINDS, render
 from quixotic.target import Target
+from quixotic.target.system import EvidenceRecord
 
 
 def check_out(path: Path | None, option: str = "--report") -> Path | None:
@@ -57,13 +58,20 @@ def one(kind: str, data: Mapping[str, Any], *, title: str, releases: list[dict[s
 
 
 def environment_report(target: Target) -> str:
-    """The page of ``target``'s environment: the latest recorded run of each kind, the releases (markers on the
-    monitor charts) and the list of recorded runs."""
+    """The page of ``target``'s environment: the latest recorded run of each kind about it, the releases
+    (markers on the monitor charts) and the list of recorded runs about it. A comparison (``bench
+    --compare``, ``parity``) is kept in both environments' tool state but is about one of them: the other's
+    page leaves it out, so it never shows one environment's numbers as another's."""
+    name = target.env.name
+
+    def about(records: list[EvidenceRecord]) -> list[EvidenceRecord]:
+        return [r for r in records if r.environment == name]
+
     latest = {}
     for kind in KINDS:
-        found = target.system.evidence(kind, 1)
+        found = about(target.system.evidence(kind, 50))
         latest[kind] = found[0].data if found else None
     history = [{"kind": e.kind, "environment": e.environment, "startedAt": e.started_at, "verdict": e.verdict}
-               for e in target.system.evidence(None, 50)]  # fmt: skip
-    return render(f"quixotic report: {target.env.name}", latest, releases=releases_of(target), history=history,
+               for e in about(target.system.evidence(None, 100))[:50]]  # fmt: skip
+    return render(f"quixotic report: {name}", latest, releases=releases_of(target), history=history,
                   generated=_now())  # fmt: skip
