@@ -21,10 +21,11 @@ permissions, as Appwrite disables authorization for project keys. A row or file 
 non-key caller when one of ``roles`` is granted (``Caller.may``).
 
 Scopes of a user or a guest are Appwrite's (``app/config/roles.php``) less ``CONSOLE_MEMBER_SCOPES`` (which
-would open project variables to end users) and less ``AWAITING_ENFORCEMENT``: the data routes whose
-handlers do not check row, file and execution permissions yet. Granting those before the checks exist
-would hand every row and file to every client; remove a scope from that set when its routes enforce
-permissions.
+would open project variables to end users) and less ``AWAITING_ENFORCEMENT``: the routes whose handlers
+do not check permissions yet (teams, presences, targets, subscribers, embeddings). Granting those before
+the checks exist would hand every record to every client; remove a scope from that set when its routes
+enforce permissions. Rows, documents, files and executions check them (``Caller.may``, ``readable_sql``,
+``check_grants``), as Appwrite's handlers and utopia-php/database's ``Authorization`` do.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -68,10 +69,12 @@ CONSOLE_PROJECT: Final = "console"
 CONSOLE_SCOPES: Final[frozenset[str]] = frozenset({"public"})  # the local server has no console accounts
 # Data scopes held back from clients until their routes check permissions (see the module doc).
 AWAITING_ENFORCEMENT: Final[frozenset[str]] = frozenset(
-    {"documents.read", "documents.write", "rows.read", "rows.write", "files.read", "files.write",
-     "executions.read", "executions.write", "embeddings.write", "teams.read", "teams.write", "presences.read",
-     "presences.write", "targets.read", "targets.write", "subscribers.read", "subscribers.write"}
+    {"embeddings.write", "teams.read", "teams.write", "presences.read", "presences.write", "targets.read",
+     "targets.write", "subscribers.read", "subscribers.write"}
 )  # fmt: skip
+# Appwrite labels the execution routes with both spellings (``['executions.write', 'execution.write']``); the
+# route table keeps the key scope, so a role's plural one counts for it too.
+_SCOPE_ALIASES: Final[dict[str, str]] = {"execution.read": "executions.read", "execution.write": "executions.write"}
 # Scopes Appwrite gives users for its console (a member lists projects and proxy rules); here they would
 # open a project's variables and rules to its own end users, so they stay held back.
 CONSOLE_MEMBER_SCOPES: Final[frozenset[str]] = frozenset({"projects.read", "rules.read", "assistant.read"})
@@ -118,12 +121,57 @@ class Caller:
     def is_key(self) -> bool:
         return self.role == "applications"
 
-    def may(self, permissions: list[str] | tuple[str, ...], action: str) -> bool:
+    def may(self, permissions: Sequence[str], action: str) -> bool:
         """Whether a permission list (``['read("any")', ...]``) grants ``action`` to this caller."""
         if self.is_key:
             return True
-        granted = {f'{action}("{role}")' for role in self.roles}
+        granted = set(self.grants(action))
         return any(p in granted for p in permissions)
+
+    def grants(self, action: str) -> list[str]:
+        """The permission strings that would let this caller do ``action`` (``read("any")``, ...)."""
+        return [f'{action}("{role}")' for role in self.roles]
+
+    def holds_any(self, roles: Sequence[str]) -> bool:
+        """Whether a role list (a function's ``execute``) names one of this caller's roles; keys hold all."""
+        return self.is_key or any(role in self.roles for role in roles)
+
+    def own_permissions(self, actions: Sequence[str]) -> list[str]:
+        """What a row or file a user creates without ``permissions`` gets (Appwrite: ``ACTION("user:ID")`` for
+        each allowed action); guests and keys get none."""
+        if self.is_key or not self.user_id:
+            return []
+        return [f'{action}("user:{self.user_id}")' for action in actions]
+
+    def check_grants(self, permissions: Sequence[str] | None) -> None:
+        """A client may only grant roles it holds itself (Appwrite's "Permissions must be one of" check)."""
+        if self.is_key or not permissions:
+            return
+        for permission in permissions:
+            role = permission[permission.index("(") + 2 : -2]
+            if role not in self.roles:
+                raise ApiError(
+                    "user_unauthorized",
+                    f"Permissions must be one of: ({', '.join(self.roles)}). {permission} names the role "
+                    f"'{role}', which you do not hold: grant only your own roles, or set it with an API key.",
+                )
+
+
+def readable_sql(caller: Caller, action: str = "read", column: str = "_permissions") -> tuple[str, list[str]]:
+    """A SQL condition (and its parameters) true for records whose JSON permission ``column`` grants
+    ``action`` to the caller, so lists and totals count only those."""
+    granted = caller.grants(action)
+    marks = ",".join("?" * len(granted))
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value IN ({marks}))", granted
+
+
+def unauthorized(what: str, action: str, caller: Caller) -> ApiError:
+    """Appwrite's ``user_unauthorized`` for a write the caller's roles are not granted."""
+    return ApiError(
+        "user_unauthorized",
+        f"The current user is not authorized to {action} {what}: no {action} permission names one of your "
+        f"roles ({', '.join(caller.roles)}). Grant it on the resource, or use an API key.",
+    )
 
 
 @dataclass(frozen=True)
@@ -269,7 +317,7 @@ def _key_caller(
 def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
     """Raise ``general_unauthorized_scope`` unless the caller holds one of ``required``."""
     needed = [s for s in required if s]
-    if not needed or any(s in caller.scopes for s in needed):
+    if not needed or any(s in caller.scopes or _SCOPE_ALIASES.get(s) in caller.scopes for s in needed):
         return
     if caller.role == "applications":
         who = f"app.{caller.project}@service.{host} (role: applications)"
@@ -278,8 +326,8 @@ def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
     message = f"{who} missing scopes ({json.dumps(needed)})"
     if caller.role != "applications" and any(s in AWAITING_ENFORCEMENT for s in needed):
         message += (
-            ". The quixotic local server does not check row, file and execution permissions for clients yet, "
-            "so these routes take an API key for now."
+            ". The quixotic local server does not check team, presence, target, subscriber and embedding "
+            "permissions for clients yet, so these routes take an API key for now."
         )
     raise ApiError("general_unauthorized_scope", message)
 

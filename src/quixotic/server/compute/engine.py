@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -298,6 +298,7 @@ class Compute:
         headers: Mapping[str, str],
         status: str = "waiting",
         scheduled_at: str | None = None,
+        permissions: Sequence[str] = (),
     ) -> st.Doc:
         stored = [{"name": k, "value": v} for k, v in headers.items() if k in STORED_REQUEST_HEADERS]
         data = {
@@ -318,7 +319,7 @@ class Compute:
         if scheduled_at:
             data["scheduledAt"] = scheduled_at
         with self.store.tx() as conn:
-            return st.meta_insert(conn, project, "execution", function["$id"], new_id(), data)
+            return st.meta_insert(conn, project, "execution", function["$id"], new_id(), data, permissions)
 
     def run(
         self,

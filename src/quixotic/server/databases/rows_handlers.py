@@ -1,7 +1,8 @@
 """HTTP handlers of rows (documents): get, list, create, upsert, update, delete, their bulk forms, and
 atomic increment/decrement. Each request is one SQLite transaction, so a bulk write that fails on any
 row writes nothing, and concurrent increments of one row never lose an update. With a ``transactionId``
-a write is staged in that transaction instead, and a read sees its uncommitted changes (``transactions``)."""
+a write is staged in that transaction instead, and a read sees its uncommitted changes (``transactions``).
+Callers without a key are checked against table and row permissions (``access``)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from quixotic.errors import ApiError
 from quixotic.server import store as st
 from quixotic.server import validation
 from quixotic.server.context import Ctx
+from quixotic.server.databases import access, rows
 from quixotic.server.databases import columns as cols
-from quixotic.server.databases import rows
 from quixotic.server.databases.flavor import Flavor, flavored
 from quixotic.server.databases.transactions import in_transaction
 from quixotic.server.ids import custom_id, validate_id
@@ -30,7 +31,9 @@ def _on_table(
 ) -> Iterator[tuple[sqlite3.Connection, rows.Target]]:
     """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses."""
     with ctx.store.tx() if write else ctx.store.read() as conn:
-        yield conn, rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+        t = rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+        access.check_enabled(conn, ctx.caller, t, ctx.project)
+        yield conn, t
 
 
 def _emit_each(ctx: Ctx, t: rows.Target, action: str, out: list[dict[str, Any]]) -> None:
@@ -99,12 +102,15 @@ def create_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
                 f'Param "permissions" is disallowed when creating multiple {fl.rows}, set "$permissions" on '
                 "each instead",
             )
+        access.refuse_bulk(ctx.caller, f"create {fl.rows} in bulk")
         return _create_rows(ctx, p, fl)
     if not p.get(fl.row_param):
         raise fl.error("row_missing_data", f"{fl.row.capitalize()} ID is required when creating a single {fl.row}.")
     row_id = custom_id(p[fl.row_param], fl.row_param)
-    perms = _row_permissions(p.get("permissions")) or []
+    given = _row_permissions(p.get("permissions"))
     with _on_table(ctx, p, fl) as (conn, t):
+        access.require_create(ctx.caller, t)
+        perms = access.new_permissions(ctx.caller, given)
         raw = _data_param(t, p.get("data"))
         checked = cols.check_row(t.columns, raw, partial=False)
         doc = rows.insert(conn, t, row_id, checked, perms, rows.stamps(t, raw))
@@ -131,6 +137,7 @@ def _create_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
+        access.require(ctx.caller, t, doc, "read")
     return rows.render(t, doc, rows.select_of(p.get("queries"), t.fields))
 
 
@@ -139,7 +146,10 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @flavored
 def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
-        total, docs, select = st.list_docs(conn, t.sql, "1", [], p["queries"], t.fields, total=p["total"] is not False)
+        where, params = access.list_filter(ctx.caller, t)
+        total, docs, select = st.list_docs(
+            conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False
+        )
     return {"total": total, fl.rows: [rows.render(t, d, select) for d in docs]}
 
 
@@ -150,10 +160,27 @@ def upsert_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     row_id = validate_id(p[fl.row_param], fl.row_param)
     perms = _row_permissions(p.get("permissions"))
     with _on_table(ctx, p, fl) as (conn, t):
+        if not ctx.caller.is_key:
+            perms = _upsert_permissions(ctx, conn, t, row_id, perms)
         doc, action = rows.upsert(conn, t, row_id, _data_param(t, p.get("data"), required=False), perms)
         out = rows.render(t, doc)
     ctx.emit(t.event(row_id, action), out)
     return out
+
+
+def _upsert_permissions(
+    ctx: Ctx, conn: sqlite3.Connection, t: rows.Target, row_id: str, perms: list[str] | None
+) -> list[str] | None:
+    """What a client's upsert may do, as Appwrite's ``Upsert.php``: a new row needs the table's create and
+    gets the creator's permissions by default, an existing one needs update and keeps its own; either way
+    the resulting permissions may only name the caller's roles."""
+    existing = rows.fetch(conn, t, row_id)
+    if existing is None:
+        access.require_create(ctx.caller, t)
+        return access.new_permissions(ctx.caller, perms)
+    access.require(ctx.caller, t, existing, "update")
+    ctx.caller.check_grants(existing["$permissions"] if perms is None else perms)
+    return perms
 
 
 @handles("tablesDBUpdateRow", "databasesUpdateDocument")
@@ -162,11 +189,13 @@ def upsert_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 def update_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
+        access.require(ctx.caller, t, doc, "update")
         data = _data_param(t, p.get("data"), required=False)
         if not data and p.get("permissions") is None:
             raise t.fl.error("row_missing_payload", "Nothing to update: send `data` and/or `permissions`.")
         doc.update(cols.check_row(t.columns, data, partial=True))
         perms = _row_permissions(p.get("permissions"))
+        ctx.caller.check_grants(perms)
         if perms is not None:
             doc["$permissions"] = perms
         out = rows.render(t, rows.write(conn, t, doc, rows.stamps(t, data)))
@@ -180,6 +209,7 @@ def update_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 def delete_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl) as (conn, t):
         doc = rows.require(conn, t, p[fl.row_param])
+        access.require(ctx.caller, t, doc, "delete")
         rows.delete(conn, t, [doc["$id"]])
     ctx.emit(t.event(doc["$id"], "delete"), rows.render(t, doc))
     return None
@@ -192,6 +222,7 @@ def delete_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @in_transaction
 @flavored
 def upsert_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    access.refuse_bulk(ctx.caller, f"upsert {fl.rows} in bulk")
     items = _bulk_items_raw(p, fl.rows)
     events = []
     with _on_table(ctx, p, fl) as (conn, t):
@@ -211,6 +242,7 @@ def upsert_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @in_transaction
 @flavored
 def update_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    access.refuse_bulk(ctx.caller, f"update {fl.rows} in bulk")
     with _on_table(ctx, p, fl) as (conn, t):
         changes = cols.check_row(t.columns, _data_param(t, p.get("data"), required=False), partial=True)
         out = []
@@ -225,6 +257,7 @@ def update_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @in_transaction
 @flavored
 def delete_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    access.refuse_bulk(ctx.caller, f"delete {fl.rows} in bulk")
     with _on_table(ctx, p, fl) as (conn, t):
         docs = rows.matching(conn, t, p.get("queries"))
         rows.delete(conn, t, [d["$id"] for d in docs])
@@ -258,6 +291,7 @@ def change_number(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
         if col["type"] not in ("integer", "double") or col.get("array"):
             raise t.fl.error("column_type_invalid", f"{fl.column.capitalize()} '{key}' is not a number column.")
         doc = rows.require(conn, t, p[fl.row_param])
+        access.require(ctx.caller, t, doc, "update")
         current = doc.get(key) or 0
         new = current - value if decrement else current + value
         if col["type"] == "integer":

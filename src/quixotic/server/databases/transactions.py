@@ -14,6 +14,10 @@ each one is a row operation ID and its bound parameters, exactly what the row ro
   the transaction committed, all in ONE SQLite transaction. A unique-index or ID clash during the replay
   is a conflict too; any error writes nothing. Events fire after the commit, through the request's
   own events, as the row routes' do.
+- A client's staged operations run through the row routes, so they are checked against table and row
+  permissions as the direct writes are, when staged and again at commit; bulk actions are refused to
+  clients (Appwrite: ``user_unauthorized``). A transaction a user creates is theirs (``read``, ``update``,
+  ``delete`` on ``user:ID``); other clients do not find it.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quixotic.errors import ApiError
+from quixotic.server import auth
 from quixotic.server import queries as q
 from quixotic.server import store as st
+from quixotic.server.auth import Caller
 from quixotic.server.clock import to_iso
 from quixotic.server.context import Ctx
 from quixotic.server.databases import rows
@@ -103,9 +109,10 @@ def render(doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _load(conn: sqlite3.Connection, project: str, transaction_id: Any) -> st.Doc:
+def _load(conn: sqlite3.Connection, project: str, transaction_id: Any, caller: Caller | None = None) -> st.Doc:
+    """The transaction; one the (non-key) ``caller`` may not read is not found, as on Appwrite."""
     doc = st.meta_get(conn, project, KIND, "", str(transaction_id or ""))
-    if doc is None:
+    if doc is None or (caller is not None and not caller.may(doc["$permissions"], "read")):
         raise ApiError(
             "transaction_not_found", f"Transaction with the requested ID '{transaction_id}' could not be found."
         )
@@ -211,7 +218,7 @@ def _trial(ctx: Ctx, doc: st.Doc, new: list[dict[str, Any]], *, record: bool) ->
 def _stage(ctx: Ctx, transaction_id: Any, new: list[dict[str, Any]], *, read: bool = False) -> tuple[Any, st.Doc]:
     with ctx.store.lock:
         with ctx.store.read() as conn:
-            doc = _load(conn, ctx.project, transaction_id)
+            doc = _load(conn, ctx.project, transaction_id, ctx.caller)
         _check_open(doc)
         if not read and doc["operations"] + len(new) > MAX_OPERATIONS:
             raise ApiError(
@@ -267,11 +274,17 @@ def in_transaction(handler: Handler) -> Handler:
 # --- operations of createOperations ---------------------------------------------------------------
 
 
-def _operation(fl: Flavor, item: Any, index: int) -> dict[str, Any]:
+def _operation(fl: Flavor, item: Any, index: int, caller: Caller) -> dict[str, Any]:
     """One item of ``operations`` as the row operation it stages."""
     if not isinstance(item, dict):
         raise ApiError("general_argument_invalid", f"Invalid `operations` param: item {index} must be a JSON object")
     action = item.get("action")
+    if str(action).startswith("bulk") and not caller.is_key:
+        raise ApiError(
+            "user_unauthorized",
+            f"Invalid `operations` param: item {index} is a {action}, and bulk operations take an API key. "
+            "Stage the rows one at a time (create, update, upsert, delete).",
+        )
     name = _ACTIONS[fl.name].get(str(action))
     if name is None:
         raise ApiError(
@@ -354,6 +367,7 @@ def create_transaction(ctx: Ctx, p: dict[str, Any]) -> Any:
             "",
             new_id(),
             {"status": "pending", "operations": 0, "expiresAt": expires, "ops": [], "versions": {}},
+            ctx.caller.own_permissions(("read", "update", "delete")),
         )
     return render(doc)
 
@@ -361,20 +375,29 @@ def create_transaction(ctx: Ctx, p: dict[str, Any]) -> Any:
 @handles("tablesDBListTransactions", "databasesListTransactions")
 def list_transactions(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        total, docs = st.meta_list(conn, ctx.project, KIND, "", p, FIELDS)
+        if ctx.caller.is_key:
+            total, docs = st.meta_list(conn, ctx.project, KIND, "", p, FIELDS)
+        else:
+            where, params = auth.readable_sql(ctx.caller)
+            total, docs, _ = st.list_docs(
+                conn, "meta", f"project=? AND kind=? AND parent='' AND {where}", [ctx.project, KIND, *params],
+                p.get("queries"), FIELDS, total=p.get("total") is not False,
+            )  # fmt: skip
     return {"total": total, "transactions": [render(d) for d in docs]}
 
 
 @handles("tablesDBGetTransaction", "databasesGetTransaction")
 def get_transaction(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        return render(_load(conn, ctx.project, p["transactionId"]))
+        return render(_load(conn, ctx.project, p["transactionId"], ctx.caller))
 
 
 @handles("tablesDBDeleteTransaction", "databasesDeleteTransaction")
 def delete_transaction(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
-        doc = _load(conn, ctx.project, p["transactionId"])
+        doc = _load(conn, ctx.project, p["transactionId"], ctx.caller)
+        if not ctx.caller.may(doc["$permissions"], "delete"):
+            raise auth.unauthorized(f"transaction '{doc['$id']}'", "delete", ctx.caller)
         st.meta_delete(conn, ctx.project, KIND, "", doc["$id"])
     return None
 
@@ -388,7 +411,7 @@ def create_operations(ctx: Ctx, p: dict[str, Any]) -> Any:
         raise ApiError("general_argument_invalid", "Invalid `operations` param: Value must be a valid array")
     fl = flavor_of(ctx.op.id)
     with ctx.store.read() as conn:
-        doc = _load(conn, ctx.project, p["transactionId"])
+        doc = _load(conn, ctx.project, p["transactionId"], ctx.caller)
     _check_open(doc)
     if doc["operations"] + len(items) > MAX_OPERATIONS:  # before looking at them, as Appwrite does
         raise ApiError(
@@ -396,7 +419,7 @@ def create_operations(ctx: Ctx, p: dict[str, Any]) -> Any:
             f"Transaction already has {doc['operations']} operations, adding {len(items)} would exceed the "
             f"maximum of {MAX_OPERATIONS}",
         )
-    new = [_operation(fl, item, i) for i, item in enumerate(items)]
+    new = [_operation(fl, item, i, ctx.caller) for i, item in enumerate(items)]
     try:
         _, doc = _stage(ctx, p["transactionId"], new)
     except ApiError as exc:
@@ -413,7 +436,7 @@ def update_transaction(ctx: Ctx, p: dict[str, Any]) -> Any:
         raise ApiError("general_bad_request", "Cannot commit and rollback at the same time")
     with ctx.store.lock:
         with ctx.store.read() as conn:
-            doc = _load(conn, ctx.project, p["transactionId"])
+            doc = _load(conn, ctx.project, p["transactionId"], ctx.caller)
         _check_open(doc, committing=True)
         if rollback:
             return render(_set_status(ctx, doc, "failed"))

@@ -3,6 +3,11 @@
 Deployment archives are stored by Storage's file model (plain or chunked, any order) in a hidden bucket
 of a shadow project, so chunking is written once. The engine in ``quixotic.server.compute`` builds, runs
 and schedules; these handlers validate, store and answer.
+
+Clients (sessions, JWTs, guests) may execute a function whose ``execute`` roles name one of theirs; the
+function then sees who called through ``x-appwrite-user-id`` and ``x-appwrite-user-jwt``, which only the
+server sets (an API key may still name a user in the request headers). A user's execution is readable by
+that user alone, as in Appwrite's ``Executions/{Create,Get,XList,Delete}.php``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from quixotic.errors import ApiError
+from quixotic.server import auth, validation
 from quixotic.server import store as st
-from quixotic.server import validation
+from quixotic.server.account import sessions
 from quixotic.server.clock import to_iso
 from quixotic.server.compute.engine import DEPLOYMENTS_BUCKET, RUNTIMES, SYNC_TIMEOUT, Compute, shadow_project
 from quixotic.server.context import Ctx
@@ -261,7 +267,8 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     if not path.startswith("/"):
         path = "/" + path
     headers = {str(k).lower(): str(v) for k, v in (p.get("headers") or {}).items()}
-    user_id = headers.pop("x-appwrite-user-id", "")
+    named = headers.pop("x-appwrite-user-id", "")  # only a key may say who the call is for
+    user_id = named if ctx.caller.is_key else (ctx.caller.user_id or "")
     headers = {k: v for k, v in headers.items() if not k.startswith(("x-appwrite-", "x-open-runtimes-"))}
     body = (p.get("body") or "").encode()
     with ctx.store.read() as conn:
@@ -274,7 +281,16 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
         deployment = model.get_deployment(conn, ctx.project, function_id, deployment_id)
         if deployment["status"] != "ready":
             raise ApiError("build_not_ready", f"The active deployment of '{function_id}' is not ready yet.")
+    if not ctx.caller.holds_any(function.get("execute") or []):
+        raise ApiError(
+            "user_unauthorized",
+            f"The current user is not authorized to execute function '{function_id}': its execute roles "
+            f"({', '.join(function.get('execute') or []) or 'none: API keys only'}) name none of yours "
+            f"({', '.join(ctx.caller.roles)}).",
+        )
     engine = compute(ctx)
+    readers = [f'read("user:{ctx.caller.user_id}")'] if ctx.caller.user_id else []
+    run_headers = {**headers, "x-appwrite-user-jwt": _user_jwt(ctx, function)}
     scheduled_at = p.get("scheduledAt")
     if scheduled_at:
         if not p.get("async"):
@@ -286,8 +302,9 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
         if when < datetime.now(UTC) + timedelta(seconds=55):
             raise ApiError("general_argument_invalid", "`scheduledAt` must be at least a minute in the future.")
         execution = engine.new_execution(
-            ctx.project, function, "http", method, path, headers, status="scheduled", scheduled_at=to_iso(when)
-        )
+            ctx.project, function, "http", method, path, headers, status="scheduled", scheduled_at=to_iso(when),
+            permissions=readers,
+        )  # fmt: skip
         request = {"headers": headers, "body": base64.b64encode(body).decode()}
         with ctx.store.tx() as conn:
             doc = st.meta_get(conn, ctx.project, "execution", function_id, execution["$id"])
@@ -295,14 +312,14 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
                 doc["_request"] = request
                 st.meta_save(conn, ctx.project, "execution", function_id, doc)
         return Reply(model.execution_model(execution), status=202)
-    execution = engine.new_execution(ctx.project, function, "http", method, path, headers)
+    execution = engine.new_execution(ctx.project, function, "http", method, path, headers, permissions=readers)
     future = engine.run_async(
         ctx.project,
         function_id,
         execution["$id"],
         method=method,
         path=path,
-        headers=headers,
+        headers=run_headers,
         body=body,
         user_id=user_id,
     )
@@ -323,22 +340,52 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     return rendered
 
 
+def _user_jwt(ctx: Ctx, function: Mapping[str, Any]) -> str:
+    """The JWT a user's execution carries: for a caller signed in with a session secret (not a JWT), valid
+    for the function's timeout plus a minute, as on Appwrite; empty otherwise."""
+    caller = ctx.caller
+    if caller.is_key or caller.via != "session" or not caller.user_id or not caller.session_id:
+        return ""
+    with ctx.store.tx() as conn:
+        return sessions.issue_jwt(conn, caller.user_id, caller.session_id, int(function.get("timeout") or 15) + 60)
+
+
+def _visible_function(ctx: Ctx, conn: Any, function_id: str) -> None:
+    """A disabled function is not found by clients (keys still see it)."""
+    function = model.get_function(conn, ctx.project, function_id)
+    if not ctx.caller.is_key and function.get("enabled") is False:
+        raise ApiError("function_not_found", f"Function with the requested ID '{function_id}' could not be found.")
+
+
+def _readable_execution(ctx: Ctx, conn: Any, p: Mapping[str, Any]) -> st.Doc:
+    _visible_function(ctx, conn, p["functionId"])
+    doc = model.get_execution(conn, ctx.project, p["functionId"], p["executionId"])
+    if not ctx.caller.may(doc.get("$permissions") or [], "read"):
+        raise ApiError("execution_not_found", f"Execution with the requested ID '{doc['$id']}' could not be found.")
+    return doc
+
+
 @handles("functionsListExecutions")
 def list_executions(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        total, docs = model.list_executions(conn, ctx.project, p["functionId"], p)
+        _visible_function(ctx, conn, p["functionId"])
+        where = None if ctx.caller.is_key else auth.readable_sql(ctx.caller)
+        total, docs = model.list_executions(conn, ctx.project, p["functionId"], p, where)
     return {"total": total, "executions": [model.execution_model(d) for d in docs]}
 
 
 @handles("functionsGetExecution")
 def get_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        return model.execution_model(model.get_execution(conn, ctx.project, p["functionId"], p["executionId"]))
+        return model.execution_model(_readable_execution(ctx, conn, p))
 
 
 @handles("functionsDeleteExecution")
 def delete_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.tx() as conn:
+        doc = _readable_execution(ctx, conn, p)
+        if not ctx.caller.may(doc.get("$permissions") or [], "delete"):
+            raise auth.unauthorized(f"execution '{doc['$id']}'", "delete", ctx.caller)
         model.delete_execution(conn, ctx.project, p["functionId"], p["executionId"])
     return None
 

@@ -196,10 +196,21 @@ def delete_deployment(conn: sqlite3.Connection, project: str, function_id: str, 
 
 
 def list_executions(
-    conn: sqlite3.Connection, project: str, function_id: str, params: Mapping[str, Any]
+    conn: sqlite3.Connection,
+    project: str,
+    function_id: str,
+    params: Mapping[str, Any],
+    where: tuple[str, list[str]] | None = None,
 ) -> tuple[int, list[st.Doc]]:
+    """A page of the function's executions; ``where`` (SQL and parameters) keeps only what a client may read."""
     get_function(conn, project, function_id)
-    return st.meta_list(conn, project, "execution", function_id, params, _EXECUTION_FIELDS)
+    if where is None:
+        return st.meta_list(conn, project, "execution", function_id, params, _EXECUTION_FIELDS)
+    total, docs, _ = st.list_docs(
+        conn, "meta", f"project=? AND kind='execution' AND parent=? AND {where[0]}", [project, function_id, *where[1]],
+        params.get("queries"), _EXECUTION_FIELDS, total=params.get("total") is not False,
+    )  # fmt: skip
+    return total, docs
 
 
 def delete_execution(conn: sqlite3.Connection, project: str, function_id: str, execution_id: str) -> None:

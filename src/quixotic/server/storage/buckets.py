@@ -1,7 +1,8 @@
 """The bucket model: its settings and their checks, lookups, and create/update/delete in the store.
 
-Callers are always API keys here (guests hold no storage scope), so bucket permissions and
-``enabled``/``fileSecurity`` are stored and returned but never restrict access, as for keys in Appwrite.
+Bucket routes are for API keys (clients hold no bucket scope). A bucket's permissions and ``fileSecurity``
+restrict what clients do with its files (``access``), and a disabled bucket is hidden from them; keys
+pass, as in Appwrite.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -46,6 +47,7 @@ READ_BUFFER: Final = 20_000_000  # APP_STORAGE_READ_BUFFER: larger files skip co
 MAX_NAME: Final = 255
 _COPY_BLOCK: Final = 1024 * 1024
 _SNIFF_BYTES: Final = 8192
+Check = Callable[[Doc, Doc], None]  # refuses a caller, given the bucket and the file (``storage.access``)
 
 FIELDS: Final = {
     "name": q.Field("string", fulltext=True),
@@ -480,12 +482,15 @@ def update(
     return doc
 
 
-def delete(store: Store, project: str, bucket_id: str, file_id: str, is_key: bool) -> Doc:
-    """Delete a file's record and bytes (or its parts); returns the record it had."""
+def delete(store: Store, project: str, bucket_id: str, file_id: str, is_key: bool, check: Check | None = None) -> Doc:
+    """Delete a file's record and bytes (or its parts); returns the record it had. ``check`` may refuse
+    the caller, given the bucket and the file, before anything is deleted."""
     with store.lock:
         with store.tx() as conn:
-            buckets.for_files(conn, project, bucket_id, is_key)
+            bucket = buckets.for_files(conn, project, bucket_id, is_key)
             doc = get(conn, project, bucket_id, file_id)
+            if check is not None:
+                check(bucket, doc)
             meta_delete(conn, project, "file", bucket_id, file_id)
         _remove_bytes(store, project, bucket_id, file_id)
     return doc
@@ -496,11 +501,16 @@ def forget(conn: sqlite3.Connection, project: str, bucket_id: str, file_id: str)
     meta_delete(conn, project, "file", bucket_id, file_id)
 
 
-def readable(store: Store, project: str, bucket_id: str, file_id: str, is_key: bool) -> tuple[Doc, Path, int]:
-    """A complete file's record, the path of its bytes and their size, for serving them."""
+def readable(
+    store: Store, project: str, bucket_id: str, file_id: str, is_key: bool, check: Check | None = None
+) -> tuple[Doc, Path, int]:
+    """A complete file's record, the path of its bytes and their size, for serving them (``check`` may
+    refuse the caller, given the bucket and the file)."""
     with store.read() as conn:
-        buckets.for_files(conn, project, bucket_id, is_key)
+        bucket = buckets.for_files(conn, project, bucket_id, is_key)
         doc = get(conn, project, bucket_id, file_id)
+        if check is not None:
+            check(bucket, doc)
     if not complete(doc):
         raise ApiError(
             "storage_file_not_found",

@@ -1,5 +1,6 @@
 """Storage's HTTP handlers: buckets and files. They check parameters, call the model
-(``buckets``, ``files``, ``ranges``) and emit events; the bytes and records are the model's business."""
+(``buckets``, ``files``, ``ranges``) and emit events; the bytes and records are the model's business.
+Callers without a key are checked against bucket and file permissions (``access``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from quixotic.server import validation
 from quixotic.server.context import Ctx
 from quixotic.server.ids import custom_id
 from quixotic.server.registry import Reply, handles
-from quixotic.server.storage import buckets, files, ranges
+from quixotic.server.storage import access, buckets, files, ranges
 from quixotic.server.store import list_docs
 
 
@@ -104,7 +105,8 @@ def create_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     bucket_id = p["bucketId"]
     with ctx.store.read() as conn:
         bucket = buckets.for_files(conn, ctx.project, bucket_id, _is_key(ctx))
-    permissions = validation.permissions(p["permissions"], validation.ITEM_ACTIONS) or []
+    access.require_bucket(ctx.caller, bucket, "create")
+    permissions = access.new_permissions(ctx.caller, validation.permissions(p["permissions"], validation.ITEM_ACTIONS))
     target = files.Target(ctx.store, ctx.project, bucket, _is_key(ctx), ctx.settings.storage_limit)
     doc = files.create(
         target,
@@ -123,12 +125,13 @@ def create_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 @handles("storageListFiles")
 def list_files(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
-        buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
+        bucket = buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
+        where, params = access.list_filter(ctx.caller, bucket)
         total, docs, select = list_docs(
             conn,
             "meta",
-            "project=? AND kind='file' AND parent=?",
-            [ctx.project, p["bucketId"]],
+            f"project=? AND kind='file' AND parent=? AND {where}",
+            [ctx.project, p["bucketId"], *params],
             p["queries"],
             files.FIELDS,
             search=_search(p["search"]),
@@ -142,8 +145,11 @@ def list_files(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 def get_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     """Also answers for uploads in progress: the SDK resumes from ``chunksUploaded``."""
     with ctx.store.read() as conn:
-        buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
-        return files.model(files.get(conn, ctx.project, p["bucketId"], p["fileId"]))
+        bucket = buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
+        access.require_bucket(ctx.caller, bucket, "read")
+        doc = files.get(conn, ctx.project, p["bucketId"], p["fileId"])
+        access.require(ctx.caller, bucket, doc, "read")
+        return files.model(doc)
 
 
 @handles("storageUpdateFile")
@@ -151,7 +157,10 @@ def update_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     name = validation.text(p["name"], "name", files.MAX_NAME)
     permissions = validation.permissions(p["permissions"], validation.ITEM_ACTIONS)
     with ctx.store.tx() as conn:
-        buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
+        bucket = buckets.for_files(conn, ctx.project, p["bucketId"], _is_key(ctx))
+        access.require_bucket(ctx.caller, bucket, "update")
+        access.require(ctx.caller, bucket, files.get(conn, ctx.project, p["bucketId"], p["fileId"]), "update")
+        ctx.caller.check_grants(permissions)
         doc = files.update(conn, ctx.project, p["bucketId"], p["fileId"], name, permissions)
     model = files.model(doc)
     if files.complete(doc):
@@ -162,14 +171,15 @@ def update_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 @handles("storageDeleteFile")
 def delete_file(ctx: Ctx, p: dict[str, Any]) -> None:
     bucket_id, file_id = p["bucketId"], p["fileId"]
-    doc = files.delete(ctx.store, ctx.project, bucket_id, file_id, _is_key(ctx))
+    doc = files.delete(ctx.store, ctx.project, bucket_id, file_id, _is_key(ctx), access.checker(ctx.caller, "delete"))
     if files.complete(doc):
         ctx.emit(f"buckets.{bucket_id}.files.{file_id}.delete", files.model(doc))
 
 
 def _serve(ctx: Ctx, p: dict[str, Any], kind: str, with_ranges: bool) -> Reply:
     bucket_id, file_id = p["bucketId"], p["fileId"]
-    doc, path, size = files.readable(ctx.store, ctx.project, bucket_id, file_id, _is_key(ctx))
+    check = access.checker(ctx.caller, "read")
+    doc, path, size = files.readable(ctx.store, ctx.project, bucket_id, file_id, _is_key(ctx), check)
     mime = str(doc.get("mimeType") or "application/octet-stream")
     headers = {"Content-Disposition": ranges.disposition(kind, str(doc.get("name") or file_id))}
     header = ctx.headers.get("range")
