@@ -146,3 +146,11 @@ def test_a_function_with_logging_off_is_named_not_watched(site: Site) -> None:
     report = monitor(site.target(), duration=1, window=1, rules=RULES)
     assert report.blind == ["hello"] and report.verdict is not None and report.verdict.outcome == "INCONCLUSIVE"
     assert any("logging is off" in r for r in report.verdict.reasons)
+
+
+def test_the_recorded_run_keeps_the_latency_factor_it_judged_with(site: Site) -> None:
+    """The report draws the latency band from the record: the factor must be the rules', not a constant."""
+    release(site, 1)
+    monitor(site.target(), duration=1, window=1, rules=STEADY)
+    kept = site.target().system.evidence("monitor")
+    assert kept[0].data["latencyFactor"] == STEADY.latency_factor == 4.0

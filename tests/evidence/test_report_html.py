@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from quixotic.evidence.decide import Rules
 from quixotic.evidence.report import render
 
 T0 = 1_700_000_000.0
@@ -110,3 +111,25 @@ def test_the_json_it_was_made_from_is_embedded() -> None:
 def test_a_page_without_reports_says_so() -> None:
     html = render("empty", {"monitor": None})
     assert "nothing was recorded yet" in html and embedded(html)["reports"] == {}
+
+
+def band(html: str) -> tuple[str, list[float]]:
+    """The latency chart's band: its trace name and its height (ms)."""
+    found = re.search(r'"name":"([^"]*x baseline)","x":\[[^\]]*\],"y":\[([^\]]*)\]', html)
+    assert found is not None, "no latency band drawn"
+    return found.group(1), [float(v) for v in found.group(2).split(",")]
+
+
+def test_the_latency_band_is_the_factor_the_monitor_recorded() -> None:
+    recorded = {**monitor(), "latencyFactor": 1.5}  # baseline p95 110 ms
+    html = render("r", {"monitor": recorded})
+    assert band(html) == ("1.5 x baseline", [165.0, 165.0])
+    assert "p95 fails above 1.5 x the baseline" in html
+
+
+def test_an_older_monitor_record_without_its_factor_draws_the_default_and_says_so() -> None:
+    older = monitor()
+    assert "latencyFactor" not in older
+    html = render("r", {"monitor": older})
+    assert band(html) == (f"{Rules.latency_factor:g} x baseline", [110 * Rules.latency_factor] * 2)
+    assert "latency factor not recorded (an older run)" in html

@@ -92,6 +92,7 @@ class MonitorReport:
     baseline_p95: float | None = None  # s, of the baseline's successful executions
     baseline_error_rate: float = 0.0
     error_limit: float | None = None  # the error rate above which a window may fail (decide.error_limit)
+    latency_factor: float = Rules.latency_factor  # a window's p95 may fail above this x the baseline's
     windows: list[WindowVerdict] = field(default_factory=list)
     health: list[bool] = field(default_factory=list)
     activity: list[dict[str, int]] = field(default_factory=list)  # per window: new users, new rows (not judged)
@@ -112,6 +113,7 @@ class MonitorReport:
             "baselineP95": self.baseline_p95,
             "baselineErrorRate": self.baseline_error_rate,
             "errorLimit": self.error_limit,
+            "latencyFactor": self.latency_factor,
             "windows": [w.to_json() for w in self.windows],
             "health": self.health,
             "activity": self.activity,
@@ -168,6 +170,7 @@ def monitor(
     report.baseline_p95 = percentile([s.duration for s in baseline if s.ok], 95)
     report.baseline_error_rate = error_rate(baseline)
     report.error_limit = error_limit(report.baseline_error_rate, rules)
+    report.latency_factor = rules.latency_factor
     started = clock()
     grace = min(2.0, window / 4)  # executions still running at a window's end land in it a little later
     since: list[Sample] = []  # every sample since the start (or since the rollback), for the at-once rules

@@ -17,6 +17,7 @@ from typing import Any, Final
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from quixotic.evidence.decide import Rules
 from quixotic.timestamps import parse_iso
 
 __all__ = ["KINDS", "render"]
@@ -204,14 +205,26 @@ def _release_marks(figure: go.Figure, releases: Sequence[Mapping[str, Any]], low
                               yanchor="bottom", font={"color": colour, "size": 10})  # fmt: skip
 
 
+def latency_factor(data: Mapping[str, Any]) -> float:
+    """The factor the monitor judged p95 with, as it recorded it; a record made before it was recorded: the
+    rules' default (:func:`monitor_section` says so)."""
+    recorded = data.get("latencyFactor")
+    return float(recorded) if recorded is not None else Rules.latency_factor
+
+
 def monitor_section(data: Mapping[str, Any], releases: Sequence[Mapping[str, Any]] = (), index: int = 0) -> str:
     windows = data.get("windows") or []
+    factor = (
+        f", p95 fails above {latency_factor(data):g} x the baseline's"
+        if data.get("latencyFactor") is not None
+        else f", latency factor not recorded (an older run): the default {Rules.latency_factor:g} x is drawn"
+    )
     out = [f"<h2>Monitor of {_text(data.get('environment'))} (release {_text(data.get('release'))}) "
            f"{_status(data.get('verdict'))}</h2>",
            f'<p class="meta">baseline: {_text(data.get("baseline"))} execution(s)'
            + (f", p95 {float(data['baselineP95']) * 1000:.0f} ms" if data.get("baselineP95") is not None else "")
            + (f", error rate {float(data['baselineErrorRate']):.1%}" if data.get("baselineErrorRate") is not None
-              else "") + "</p>"]  # fmt: skip
+              else "") + factor + "</p>"]  # fmt: skip
     reasons = data.get("reasons") or []
     if reasons:
         out.append("<ul>" + "".join(f"<li>{_text(r)}</li>" for r in reasons) + "</ul>")
@@ -228,11 +241,12 @@ def monitor_section(data: Mapping[str, Any], releases: Sequence[Mapping[str, Any
         latency = go.Figure()
         base = data.get("baselineP95")
         if base is not None:
-            base_ms = float(base) * 1000
+            base_ms, factor = float(base) * 1000, latency_factor(data)
             latency.add_trace(go.Scatter(x=[x[0], x[-1]], y=[base_ms, base_ms], mode="lines", name="baseline p95",
                                          line={"color": "#57606a"}))  # fmt: skip
-            latency.add_trace(go.Scatter(x=[x[0], x[-1]], y=[base_ms * 1.25, base_ms * 1.25], mode="lines",
-                                         name="1.25 x baseline", fill="tonexty", fillcolor="rgba(87,96,106,0.15)",
+            latency.add_trace(go.Scatter(x=[x[0], x[-1]], y=[base_ms * factor, base_ms * factor], mode="lines",
+                                         name=f"{factor:g} x baseline", fill="tonexty",
+                                         fillcolor="rgba(87,96,106,0.15)",
                                          line={"color": "#bc4c00", "dash": "dot"}))  # fmt: skip
         latency.add_trace(go.Scatter(x=x, y=p95, mode="lines+markers", name="p95 per window", hovertext=hover,
                                      marker={"color": [COLOUR.get(o, "#57606a") for o in outcomes], "size": 9},
