@@ -214,7 +214,7 @@ def latency_factor(data: Mapping[str, Any]) -> float:
 
 def monitor_section(data: Mapping[str, Any], releases: Sequence[Mapping[str, Any]] = (), index: int = 0) -> str:
     windows = data.get("windows") or []
-    factor = (
+    judged = (
         f", p95 fails above {latency_factor(data):g} x the baseline's"
         if data.get("latencyFactor") is not None
         else f", latency factor not recorded (an older run): the default {Rules.latency_factor:g} x is drawn"
@@ -224,7 +224,7 @@ def monitor_section(data: Mapping[str, Any], releases: Sequence[Mapping[str, Any
            f'<p class="meta">baseline: {_text(data.get("baseline"))} execution(s)'
            + (f", p95 {float(data['baselineP95']) * 1000:.0f} ms" if data.get("baselineP95") is not None else "")
            + (f", error rate {float(data['baselineErrorRate']):.1%}" if data.get("baselineErrorRate") is not None
-              else "") + factor + "</p>"]  # fmt: skip
+              else "") + judged + "</p>"]  # fmt: skip
     reasons = data.get("reasons") or []
     if reasons:
         out.append("<ul>" + "".join(f"<li>{_text(r)}</li>" for r in reasons) + "</ul>")
