@@ -82,6 +82,7 @@ def deploy(
     only: frozenset[str] | None = None,
     hotfix: str | None = None,
     override_freeze: str | None = None,
+    desired: Desired | None = None,
 ) -> DeployResult:
     """Apply the environment's configuration to its project and record a release.
 
@@ -89,10 +90,11 @@ def deploy(
     state (the functions' packages) is computed once; nothing to do is decided before the lock, so a no-op
     deploy makes no write call at all. A feature freeze in force refuses a plan with prohibited changes
     (:mod:`quixotic.plan.freeze`) unless ``override_freeze`` gives a reason; ``hotfix`` (a reason) marks the
-    release as a hotfix with its branch. Both are recorded on the release.
+    release as a hotfix with its branch. Both are recorded on the release. ``desired``: the target's
+    ``target_desired``, when the caller made it already (``up`` validates with the same packages).
     """
     hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
-    desired = target_desired(target)
+    desired = desired if desired is not None else target_desired(target)
     planner, today = _planner(target, desired, prune_variables, only), dt.date.today()
 
     def checked(live: ProjectState) -> Plan:

@@ -2,8 +2,10 @@
 
 Starts the local server if it is not running, makes sure the local project and its key exist (the
 key goes to the git-ignored ``environments/.env.local``), deploys the project to ``local``, applies
-pending migrations, checks that every function answers and ends with ``validate local``. Safe to run
-again: a second run finds nothing to deploy and nothing to migrate.
+pending migrations, checks that every function answers and ends with ``validate local``. The functions
+are packaged once, for the deploy and the validation both, and checked through ``commands.execute``
+(the one place that says what an answer is). Safe to run again: a second run finds nothing to deploy and
+nothing to migrate.
 """
 
 from __future__ import annotations
@@ -14,27 +16,36 @@ from pathlib import Path
 
 from quixotic.commands import deploy as deploy_cmd
 from quixotic.commands import migrate
+from quixotic.commands.execute import Executed, execute
 from quixotic.commands.validate import validate
+from quixotic.config.checks_file import Request
 from quixotic.config.layout import secret_var, secrets_file
+from quixotic.deploy.desired import target_desired
 from quixotic.errors import PlanError
 from quixotic.evidence.findings import Validation
 from quixotic.server import admin
 from quixotic.target import connect
 
 ENV = "local"
+HEALTH = Request("GET", "/health")  # what each function is asked after the deploy
 
 
 @dataclass
 class UpReport:
     server: admin.UpResult
     deploy: deploy_cmd.DeployResult
-    functions: dict[str, int] = field(default_factory=dict)  # function id -> HTTP status of its check
+    checks: dict[str, Executed] = field(default_factory=dict)  # function id -> its check's execution
     migrations: migrate.RunResult | None = None
     validation: Validation | None = None
 
+    @property
+    def functions(self) -> dict[str, int]:
+        """Function id -> HTTP status of its check (0: it did not run)."""
+        return {f: e.status for f, e in self.checks.items()}
+
     def failing(self) -> dict[str, int]:
-        """The functions whose check did not answer (no status, or a 5xx)."""
-        return {f: s for f, s in self.functions.items() if not 0 < s < 500}
+        """The functions whose check did not answer (``Executed.ok`` says what answering is)."""
+        return {f: e.status for f, e in self.checks.items() if not e.ok}
 
     def check(self) -> None:
         """Raise when a function did not answer after the deploy."""
@@ -62,15 +73,15 @@ def up(
     environ = {**os.environ, secret_var(ENV, "ENDPOINT"): server.endpoint}
     environ.pop(secret_var(ENV, "API_KEY"), None)  # the key of *this* server is in .env.local
     target = connect(root, ENV, environ)
-    result = deploy_cmd.deploy(target, yes=True, allow_destructive=False, progress=say)
+    desired = target_desired(target)  # the functions packaged once: the deploy and the validation use them
+    result = deploy_cmd.deploy(target, yes=True, allow_destructive=False, progress=say, desired=desired)
     report = UpReport(server, result)
     if check_functions:
         for function in target.env.project.functions:
             say(f"checking that {function.id} answers")
-            execution = target.backend.functions.create_execution(function.id, "", False, "/health", "GET")
-            report.functions[function.id] = int(execution.get("responseStatusCode") or 0)
+            report.checks[function.id] = execute(target, function.id, HEALTH)
     if (root / "migrations").is_dir():
         report.migrations = migrate.up(target, yes=True, progress=say)
     say("validating local")
-    report.validation = validate(target)
+    report.validation = validate(target, desired=desired)
     return report

@@ -54,12 +54,14 @@ def validate(
     reference: Validated | None = None,
     backups: Path | None = None,
     backup_max_age_hours: float | None = None,
+    desired: Desired | None = None,
     keep: bool = True,
 ) -> Validated:
     """Every check of ``target`` (and its drift from ``against``'s live project, when given). ``reference``, a
     validation of ``against`` made in this run, lends its live snapshot (and its backups listing, for the
-    same folder) instead of reading them again. A run that could read the target is recorded in its tool
-    state (evidence for ``quixotic report``) unless ``keep`` is False."""
+    same folder) instead of reading them again; ``desired``, the target's desired state when the caller
+    made it already (``up``: the deploy's, its functions packaged once). A run that could read the target
+    is recorded in its tool state (evidence for ``quixotic report``) unless ``keep`` is False."""
     if reference is not None and (against is None or reference.environment != against.env.name):
         raise UsageError(f"the reference validation is of {reference.environment}, not of the environment "
                          f"compared with ({against.env.name if against is not None else 'none given'})")  # fmt: skip
@@ -70,7 +72,7 @@ def validate(
         report.ran = False
         report.findings.append(Finding("reach", "FAIL", f"{target.env.name} could not be read", (exc.message,)))
         return report
-    desired = target_desired(target, make_key=False)
+    desired = desired if desired is not None else target_desired(target, make_key=False)
     plan = report.plan = make_plan(target.env.name, live, desired.state)
     report.findings.extend(plan_findings(plan.changes, PLAN_CHECKS))
     report.findings.append(_logging(live))
