@@ -154,6 +154,7 @@ class Caller:
                     "user_unauthorized",
                     f"Permissions must be one of: ({', '.join(self.roles)}). {permission} names the role "
                     f"'{role}', which you do not hold: grant only your own roles, or set it with an API key.",
+                    401,
                 )
 
 
@@ -171,6 +172,7 @@ def unauthorized(what: str, action: str, caller: Caller) -> ApiError:
         "user_unauthorized",
         f"The current user is not authorized to {action} {what}: no {action} permission names one of your "
         f"roles ({', '.join(caller.roles)}). Grant it on the resource, or use an API key.",
+        401,
     )
 
 

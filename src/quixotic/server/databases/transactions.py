@@ -284,6 +284,7 @@ def _operation(fl: Flavor, item: Any, index: int, caller: Caller) -> dict[str, A
             "user_unauthorized",
             f"Invalid `operations` param: item {index} is a {action}, and bulk operations take an API key. "
             "Stage the rows one at a time (create, update, upsert, delete).",
+            401,
         )
     name = _ACTIONS[fl.name].get(str(action))
     if name is None:

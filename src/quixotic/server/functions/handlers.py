@@ -287,6 +287,7 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
             f"The current user is not authorized to execute function '{function_id}': its execute roles "
             f"({', '.join(function.get('execute') or []) or 'none: API keys only'}) name none of yours "
             f"({', '.join(ctx.caller.roles)}).",
+            401,
         )
     engine = compute(ctx)
     readers = [f'read("user:{ctx.caller.user_id}")'] if ctx.caller.user_id else []
