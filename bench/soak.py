@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -109,6 +110,7 @@ class Check:
     missing: list[str]
     wrong: list[str]
     unexpected: list[str]
+    in_flight: int  # writes cut off by the kill: either state is right for their ids
 
 
 class Server:
@@ -237,7 +239,8 @@ class Checker:
             line = f"{key[0]} {key[1]}: have {json.dumps(got, ensure_ascii=False)}, want one of {json.dumps(states)}"
             (missing if got is None else wrong).append(line)
         unexpected = [f"{k[0]} {k[1]}" for k in have if k not in want and k not in forgotten]
-        return Check(time.perf_counter() - started, verdict, len(want), missing, wrong, unexpected)
+        in_flight = sum(len(j.intents) for j in self.journals)
+        return Check(time.perf_counter() - started, verdict, len(want), missing, wrong, unexpected, in_flight)
 
 
 def server_tracebacks(log: Path) -> list[str]:
@@ -252,6 +255,7 @@ def main() -> int:
     parser.add_argument("--kill-every", type=float, default=120.0, help="seconds of traffic between kills")
     parser.add_argument("--data", type=Path, help="data folder of the server (must not exist or be empty); kept")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the server log and journals after a clean run")
     parser.add_argument(
         "--sabotage",
         action="store_true",
@@ -270,6 +274,7 @@ def main() -> int:
     server = Server(data, log)
     ctx = mp.get_context("fork")
     procs: list[Any] = []
+    status_code = 1
     try:
         key, admin_client = setup(server.url, data)
         gate = ctx.Event()
@@ -336,7 +341,8 @@ def main() -> int:
                     next_kill = time.time() + args.kill_every * rng.uniform(0.8, 1.2)
             kill_and_check()  # the last writes survive a kill too
             live.update(status())
-        return report(args, totals(), restarts, checks, checker_errors, journals, log, time.time() - started)
+        status_code = report(args, totals(), restarts, checks, checker_errors, journals, log, time.time() - started)
+        return status_code
     finally:
         for p in procs:
             if p.is_alive():
@@ -344,7 +350,10 @@ def main() -> int:
         if server.proc.poll() is None:
             server.proc.terminate()
             server.proc.wait(timeout=10)
-        console.print(f"server log, journals: {work}" + (f"; data: {data}" if args.data else ""))
+        if status_code == 0 and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            console.print(f"server log, journals: {work}" + (f"; data: {data}" if args.data else ""))
 
 
 def report(
@@ -378,6 +387,7 @@ def report(
     table.add_row("retries acknowledged by 'exists'/'not found'/committed", f"{t['retried acks']:,}")
     table.add_row("connection errors (retried)", f"{t['connection errors']:,}")
     table.add_row("kills (-9)", str(len(restarts)))
+    table.add_row("writes in flight at a kill (summed)", str(sum(c.in_flight for c in checks)))
     if restarts:
         table.add_row(
             "restart s (min / median / max)",
