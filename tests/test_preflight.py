@@ -5,6 +5,7 @@ people's confirmations do; each verdict recorded in the target's tool state."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,10 @@ def test_preflight_reads_each_environment_once(site: Site, monkeypatch: pytest.M
 
     for module in (preflight_cmd, validate_cmd):  # counted, then the real listing
         monkeypatch.setattr(module, "list_backups", list_backups)
+    started = time.perf_counter()
     report = preflight(test, dev, keep=False)
-    print(f"figures: requests: test {sum(to_test.values())}, dev {sum(to_dev.values())}; backups listed {len(listed)}")
+    print(f"figures: {time.perf_counter() - started:.2f} s; requests: test {sum(to_test.values())}, "
+          f"dev {sum(to_dev.values())}; backups listed {len(listed)}")  # fmt: skip
     status = {i.name: i.status for i in report.items}
     assert status["validate dev"] == "GO" and status["test against dev"] == "GO", report.to_json()
     assert status["backup of test"] == "GO" and status["migrations of test"] == "INFO"
