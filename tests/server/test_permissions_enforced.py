@@ -90,6 +90,7 @@ def test_row_security_on(api: Flavour, api_db: str, people: dict[str, Client]) -
     public = alice.create_row(db, "notes", "pub", {"n": 9}, permissions=[Permission.read(Role.any())])
     assert public["$permissions"] == ['read("any")']
     bob.create_row(db, "notes", "b1", {"n": 5})
+    api.create_row(db, "notes", "k1", {"n": 0}, permissions=[Permission.read(Role.user("alice2"))])  # not alice's
 
     page = alice.list_rows(db, "notes", [Query.limit(1)])
     assert page["total"] == 4 and len(page[rows]) == 1  # total counts every readable row, not the page
@@ -110,7 +111,7 @@ def test_row_security_on(api: Flavour, api_db: str, people: dict[str, Client]) -
     assert alice.update_row(db, "notes", "a1", {"n": 10})["n"] == 10
     alice.delete_row(db, "notes", "a2")
     # The API key sees and changes everything; the failed writes above changed nothing.
-    assert _ids(api.list_rows(db, "notes"), rows) == ["a1", "a3", "b1", "pub"]
+    assert _ids(api.list_rows(db, "notes"), rows) == ["a1", "a3", "b1", "k1", "pub"]
     assert api.get_row(db, "notes", "pub")["n"] == 9
 
 

@@ -160,10 +160,15 @@ class Caller:
 
 def readable_sql(caller: Caller, action: str = "read", column: str = "_permissions") -> tuple[str, list[str]]:
     """A SQL condition (and its parameters) true for records whose JSON permission ``column`` grants
-    ``action`` to the caller, so lists and totals count only those."""
-    granted = caller.grants(action)
-    marks = ",".join("?" * len(granted))
-    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value IN ({marks}))", granted
+    ``action`` to the caller, so lists and totals count only those.
+
+    The column holds ``json.dumps`` of the list, so each granting permission is looked for as its JSON
+    string, quotes included: an exact element match (permissions never hold a bare quote), and several
+    times faster than expanding every row's list with ``json_each``."""
+    needles = [json.dumps(p) for p in caller.grants(action)]
+    if not needles:
+        return "0", []
+    return "(" + " OR ".join(f"instr({column}, ?) > 0" for _ in needles) + ")", needles
 
 
 def unauthorized(what: str, action: str, caller: Caller) -> ApiError:
