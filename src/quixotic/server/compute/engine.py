@@ -504,5 +504,6 @@ class Compute:
                 self.run_async(
                     project, function_id, execution_id, method=doc["requestMethod"], path=doc["requestPath"],
                     headers=request.get("headers", {}), body=base64.b64decode(request.get("body", "")),
+                    user_id=request.get("userId", ""),
                 )  # fmt: skip
         return started

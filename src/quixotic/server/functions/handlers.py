@@ -306,7 +306,8 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
             ctx.project, function, "http", method, path, headers, status="scheduled", scheduled_at=to_iso(when),
             permissions=readers,
         )  # fmt: skip
-        request = {"headers": headers, "body": base64.b64encode(body).decode()}
+        # Who it runs for, so the function sees the same x-appwrite-user-id then (its JWT is not kept).
+        request = {"headers": headers, "body": base64.b64encode(body).decode(), "userId": user_id}
         with ctx.store.tx() as conn:
             doc = st.meta_get(conn, ctx.project, "execution", function_id, execution["$id"])
             if doc is not None:
