@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+import requests
 from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.permission import Permission
@@ -46,10 +47,6 @@ def _session(server: LocalServer, project: admin.ProjectCredentials, user_id: st
     return secret
 
 
-def _user(server: LocalServer, project: admin.ProjectCredentials, user_id: str) -> Client:
-    return _public(server, project.project_id).set_session(_session(server, project, user_id))
-
-
 def _ids(listed: dict[str, Any], key: str) -> list[str]:
     return sorted(r["$id"] for r in listed[key])
 
@@ -60,13 +57,16 @@ def _own(user_id: str) -> list[str]:
 
 
 @pytest.fixture
-def people(server: LocalServer, project: admin.ProjectCredentials) -> dict[str, Client]:
+def secrets(server: LocalServer, project: admin.ProjectCredentials) -> dict[str, str]:
+    """The session secrets of Alice and Bob."""
+    return {name: _session(server, project, name) for name in ("alice", "bob")}
+
+
+@pytest.fixture
+def people(server: LocalServer, project: admin.ProjectCredentials, secrets: dict[str, str]) -> dict[str, Client]:
     """Alice and Bob signed in, and a guest."""
-    return {
-        "alice": _user(server, project, "alice"),
-        "bob": _user(server, project, "bob"),
-        "guest": _public(server, project.project_id),
-    }
+    signed_in = {name: _public(server, project.project_id).set_session(secret) for name, secret in secrets.items()}
+    return {**signed_in, "guest": _public(server, project.project_id)}
 
 
 def _as(api: Flavour, client: Client) -> Flavour:
@@ -193,7 +193,10 @@ def _upload(storage: Storage, bucket: str, file_id: str, permissions: list[str] 
     return storage.create_file(bucket, file_id, data, permissions)
 
 
-def test_files_with_file_security(client: Client, people: dict[str, Client]) -> None:
+def test_files_with_file_security(
+    server: LocalServer, project: admin.ProjectCredentials, client: Client, people: dict[str, Client],
+    secrets: dict[str, str],
+) -> None:  # fmt: skip
     keyed = Storage(client)
     keyed.create_bucket("audio", "Audio", permissions=[Permission.create(Role.users())], file_security=True)
     alice, bob, guest = (Storage(people[k]) for k in ("alice", "bob", "guest"))
@@ -213,6 +216,11 @@ def test_files_with_file_security(client: Client, people: dict[str, Client]) -> 
     expect_error(lambda: _upload(guest, "audio", "g1"), 401, "user_unauthorized")
     expect_error(lambda: _upload(alice, "audio", "x", [Permission.read(Role.user("bob"))]), 401, "user_unauthorized")
     assert guest.list_files("audio")["total"] == 0
+    # A browser loads the SDK's view URL (?project=) with no headers: the session cookie alone says who it is.
+    view = f"{server.url}/storage/buckets/audio/files/a1/view?project={project.project_id}"
+    cookie = {f"a_session_{project.project_id}": secrets["alice"]}
+    assert requests.get(view, cookies=cookie, timeout=10).content == b"audio of a1"
+    assert requests.get(view, timeout=10).json()["type"] == "storage_file_not_found"
     assert alice.update_file("audio", "a1", "mine.txt")["name"] == "mine.txt"
     alice.delete_file("audio", "a2")
     assert sorted(f["$id"] for f in keyed.list_files("audio")["files"]) == ["a1", "b1"]  # keys see all
