@@ -129,6 +129,13 @@ def test_row_security_off(api: Flavour, api_db: str, people: dict[str, Client]) 
     expect_error(lambda: alice.delete_row(db, "board", "a1"), 401, "user_unauthorized")  # no table delete
     expect_error(lambda: guest.list_rows(db, "board"), 401, "user_unauthorized")
     expect_error(lambda: guest.get_row(db, "board", "a1"), 404, api.word("row_not_found"))
+    expect_error(lambda: alice.increment_row_column(db, "board", "a1", "n"), 401, "user_unauthorized")
+    assert api.get_row(db, "board", "a1")["n"] == 1
+    # A disabled table is not found by clients; the key still reaches it.
+    api.update_table(db, "board", "Board", enabled=False)
+    expect_error(lambda: bob.get_row(db, "board", "a1"), 404, api.word("table_not_found"))
+    expect_error(lambda: bob.list_rows(db, "board"), 404, api.word("table_not_found"))
+    assert api.list_rows(db, "board")["total"] == 2
 
 
 def test_a_client_grants_only_roles_it_holds(api: Flavour, api_db: str, people: dict[str, Client]) -> None:
