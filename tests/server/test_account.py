@@ -20,7 +20,7 @@ from appwrite.services.account import Account
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from argon2 import PasswordHasher
-from support.sdk import expect_error
+from support.sdk import create_jwt, expect_error
 from support.server import LocalServer
 
 from quixotic.server import admin
@@ -112,7 +112,7 @@ def test_guest_is_refused_account_routes(server: LocalServer, project: admin.Pro
     err = expect_error(guest.get, 401, "general_unauthorized_scope")
     assert err.message == 'User (role: guests) missing scopes (["account"])'
     expect_error(guest.list_sessions, 401, "general_unauthorized_scope")
-    expect_error(guest.create_jwt, 401, "general_unauthorized_scope")
+    expect_error(lambda: create_jwt(guest), 401, "general_unauthorized_scope")
     expect_error(lambda: guest.delete_session("current"), 401, "general_unauthorized_scope")
     # A secret that opens nothing is a guest, silently, as on Appwrite.
     forged = base64.b64encode(json.dumps({"id": "alice", "secret": "0" * 256}).encode()).decode()
@@ -144,7 +144,7 @@ def test_jwt_works_and_expires(server: LocalServer, project: admin.ProjectCreden
     Account(_public(server, project.project_id)).create("frank", "frank@example.com", PASSWORD)
     session = _ssr_session(server, project, "frank@example.com")
     account = _signed_in(server, project.project_id, session)
-    jwt = account.create_jwt()["jwt"]
+    jwt = create_jwt(account)["jwt"]
     header, payload, _ = jwt.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert json.loads(base64.urlsafe_b64decode(header + "==")) == {"typ": "JWT", "alg": "HS256"}
@@ -155,7 +155,7 @@ def test_jwt_works_and_expires(server: LocalServer, project: admin.ProjectCreden
     by_jwt = Account(_public(server, project.project_id).set_jwt(jwt))
     assert by_jwt.get()["$id"] == "frank"
     assert by_jwt.get_session("current")["$id"] == session["$id"]
-    expect_error(by_jwt.create_jwt, 403, "user_jwt_creation_denied")
+    expect_error(lambda: create_jwt(by_jwt), 403, "user_jwt_creation_denied")
     both = _public(server, project.project_id).set_session(session["secret"]).set_jwt(jwt)
     expect_error(Account(both).get, 403, "user_jwt_and_cookie_set")
 
@@ -163,19 +163,19 @@ def test_jwt_works_and_expires(server: LocalServer, project: admin.ProjectCreden
     expect_error(Account(_public(server, project.project_id).set_jwt(tampered)).get, 401, "user_jwt_invalid")
     expect_error(Account(_public(server, project.project_id).set_jwt("a.b")).get, 401, "user_jwt_invalid")
 
-    short = account.create_jwt(duration=1)["jwt"]
+    short = create_jwt(account, duration=1)["jwt"]
     assert Account(_public(server, project.project_id).set_jwt(short)).get()["$id"] == "frank"
     time.sleep(2.1)
     err = expect_error(Account(_public(server, project.project_id).set_jwt(short)).get, 401, "user_jwt_invalid")
     assert "Expired" in err.message
-    expect_error(lambda: account.create_jwt(duration=3601), 400, "general_argument_invalid")
+    expect_error(lambda: create_jwt(account, duration=3601), 400, "general_argument_invalid")
 
 
 def test_logout_invalidates_session_and_its_jwts(server: LocalServer, project: admin.ProjectCredentials) -> None:
     Account(_public(server, project.project_id)).create("gina", "gina@example.com", PASSWORD)
     session = _ssr_session(server, project, "gina@example.com")
     account = _signed_in(server, project.project_id, session)
-    jwt = account.create_jwt()["jwt"]
+    jwt = create_jwt(account)["jwt"]
     account.delete_session("current")
     expect_error(account.get, 401, "general_unauthorized_scope")
     expect_error(Account(_public(server, project.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
@@ -233,7 +233,7 @@ def test_a_session_of_one_project_opens_nothing_in_another(server: LocalServer) 
     for p in (a, b):
         Users(server.client(p.project_id, p.api_key)).create("kim", email="kim@example.com", password=PASSWORD)
     session = _ssr_session(server, a, "kim@example.com")
-    jwt = _signed_in(server, a.project_id, session).create_jwt()["jwt"]
+    jwt = create_jwt(_signed_in(server, a.project_id, session))["jwt"]
     assert _signed_in(server, a.project_id, session).get()["$id"] == "kim"
     expect_error(_signed_in(server, b.project_id, session).get, 401, "general_unauthorized_scope")
     expect_error(Account(_public(server, b.project_id).set_jwt(jwt)).get, 401, "general_unauthorized_scope")
@@ -356,7 +356,7 @@ def test_a_deleted_user_s_sessions_do_not_open_a_new_user_of_that_id(
     users = Users(server.client(project.project_id, project.api_key))
     users.create("pat", email="pat@example.com", password=PASSWORD)
     session = _ssr_session(server, project, "pat@example.com")
-    jwt = _signed_in(server, project.project_id, session).create_jwt()["jwt"]
+    jwt = create_jwt(_signed_in(server, project.project_id, session))["jwt"]
     users.delete("pat")
     users.create("pat", email="someone-else@example.com", password=PASSWORD)
     assert users.list_sessions("pat")["total"] == 0  # the deleted user's sessions went with it

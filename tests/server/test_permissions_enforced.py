@@ -19,7 +19,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.users import Users
 from column_specs import column
-from support.sdk import Flavour, expect_error
+from support.sdk import Flavour, create_jwt, expect_error
 from support.server import LocalServer
 from test_functions import deploy, wait_for
 
@@ -271,7 +271,7 @@ def test_execute_roles_and_the_user_headers(
     assert done["$permissions"] == [Permission.read(Role.user("alice"))]
 
     # Signed in with a JWT, the user is known but gets no JWT to pass on, as on Appwrite.
-    alice_jwt = Account(people["alice"]).create_jwt()["jwt"]
+    alice_jwt = create_jwt(Account(people["alice"]))["jwt"]
     by_jwt = Functions(_public(server, project.project_id).set_jwt(alice_jwt)).create_execution("whoami")
     assert json.loads(by_jwt["responseBody"])["x-appwrite-user-id"] == "alice"
     assert json.loads(by_jwt["responseBody"])["x-appwrite-user-jwt"] == ""

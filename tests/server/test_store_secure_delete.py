@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from appwrite.services.functions import Functions
+from support.sdk import create_variable
 from support.server import start_server
 from support.spawn import stop
 
@@ -23,8 +24,8 @@ def test_changed_and_deleted_secrets_leave_no_trace_in_the_database_file(tmp_pat
         project = srv.new_project()
         fn = Functions(srv.client(project.project_id, project.api_key))
         fn.create("f", "F", "python-3.11", entrypoint="main.py")
-        changed = fn.create_variable("f", "TOKEN", "old-token-3f9a1c", True)
-        deleted = fn.create_variable("f", "PASSWORD", "old-password-77e2b0", True)
+        changed = create_variable(fn, "f", "TOKEN", "old-token-3f9a1c", secret=True)
+        deleted = create_variable(fn, "f", "PASSWORD", "old-password-77e2b0", secret=True)
     finally:
         stop(srv)  # the old values are now in the database file itself, not only in its WAL
     assert b"old-token-3f9a1c" in (data / "quixotic.db").read_bytes()

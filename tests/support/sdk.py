@@ -3,6 +3,7 @@ Flavour that runs one test body against both database APIs (TablesDB and legacy)
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,26 @@ ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
 
 ROW_SYSTEM_KEYS = {"$id", "$sequence", "$tableId", "$databaseId", "$createdAt", "$updatedAt", "$permissions"}
 DOCUMENT_SYSTEM_KEYS = (ROW_SYSTEM_KEYS - {"$tableId"}) | {"$collectionId"}
+
+
+def create_jwt(account: Any, duration: int | None = None) -> Any:
+    """``POST /account/jwts`` for the account's client: 15.x-22.x have ``Account.create_jwt``; the server SDK of
+    27.x dropped it (a client SDK's call), so there the same request goes through the client itself."""
+    params = {} if duration is None else {"duration": duration}
+    method = getattr(account, "create_jwt", None)
+    if method is not None:
+        return method(**params)
+    client = account.client
+    headers = {"content-type": "application/json", "X-Appwrite-Project": client.get_config("project")}
+    return client.call("post", "/account/jwts", headers, params)  # 27.x keeps the project out of global headers
+
+
+def create_variable(functions: Any, function_id: str, key: str, value: str, secret: bool = False) -> Any:
+    """A function variable on any SDK line: 15.x-22.x take ``(function_id, key, value)``, 27.x a
+    ``variable_id`` before the key (given ``unique()`` here, as the server makes the id)."""
+    if "variable_id" in inspect.signature(functions.create_variable).parameters:
+        return functions.create_variable(function_id, "unique()", key, value, secret)
+    return functions.create_variable(function_id, key, value, secret)
 
 
 def expect_error(call: Callable[[], Any], code: int, type_: str) -> AppwriteException:

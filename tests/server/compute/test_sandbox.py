@@ -26,6 +26,7 @@ import pytest
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
+from support.sdk import create_variable
 from support.server import LocalServer, start_server
 from support.spawn import stop
 
@@ -305,7 +306,7 @@ def test_a_preload_variable_never_runs_code_before_the_walls(server: LocalServer
     dep = deploy(fn, "preloader", PRELOADER, {"planted.so": (tmp_path / "planted.so").read_bytes()})
     library = server.data_dir / "functions" / project.project_id / "preloader" / dep["$id"] / "code" / "planted.so"
     assert library.is_file()
-    fn.create_variable("preloader", "LD_PRELOAD", str(library), False)
+    create_variable(fn, "preloader", "LD_PRELOAD", str(library))
     try:
         got = run(fn, "preloader", {})
         assert got == {"LD_PRELOAD": str(library), "child": 0}
