@@ -142,8 +142,12 @@ def register(app: typer.Typer) -> None:
         """Re-activate the previous deployments, variables and settings (no rebuild)."""
         target = connect(root, env)
 
+        def state_of(release_id: str) -> str:
+            # Without --to the latest deploy is undone: the state is the one from before it, not after it.
+            return f"the state after release {release_id}" if to else f"the state before release {release_id}"
+
         def confirm(source: str) -> bool:
-            return typer.confirm(f"Roll {env} back to the state recorded by release {source}?", err=True)
+            return typer.confirm(f"Roll {env} back to {state_of(source)}?", err=True)
 
         result = cmd.rollback(target, to=to, yes=yes, confirm=confirm, progress=say)
         for action in result.actions:
@@ -151,7 +155,8 @@ def register(app: typer.Typer) -> None:
         for warning in result.warnings:
             err.print(f"[yellow]warning:[/] {escape(warning)}")
         out.print(
-            f"{env}: rolled back to {result.restored_from} in {result.seconds:.1f} s; release {result.release_id}"
+            f"{env}: rolled back to {state_of(result.restored_from)} in {result.seconds:.1f} s;"
+            f" release {result.release_id}"
         )
 
     @vars_app.command("diff")
