@@ -134,32 +134,30 @@ def _record(row: tuple[Any, ...]) -> dict[str, Any]:
             **json.loads(data)}  # fmt: skip
 
 
-def find(conn: sqlite3.Connection, project: str, credential: Secret) -> dict[str, Any] | None:
-    """The unexpired session of the project that ``credential`` opens, or None."""
+def _select(conn: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Unexpired sessions matching ``where``; none while no session was ever written (the table is made then)."""
     try:
-        row = conn.execute(
-            f"SELECT {_COLS} FROM account_sessions WHERE project=? AND user_id=? AND secret_hash=? AND expire>?",
-            (project, credential.user_id, _hash(credential.secret), now_iso()),
-        ).fetchone()
+        rows = conn.execute(
+            f"SELECT {_COLS} FROM account_sessions WHERE project=? AND {where} AND expire>? ORDER BY createdAt, rowid",
+            (*args, now_iso()),
+        ).fetchall()
     except sqlite3.OperationalError as exc:
         if _missing_table(exc):
-            return None
+            return []
         raise
-    return _record(row) if row else None
+    return [_record(r) for r in rows]
+
+
+def find(conn: sqlite3.Connection, project: str, credential: Secret) -> dict[str, Any] | None:
+    """The unexpired session of the project that ``credential`` opens, or None."""
+    found = _select(conn, "user_id=? AND secret_hash=?", (project, credential.user_id, _hash(credential.secret)))
+    return found[0] if found else None
 
 
 def active(conn: sqlite3.Connection, project: str, user_id: str, session_id: str) -> dict[str, Any] | None:
     """The user's session ``session_id`` while it exists and has not expired (a JWT lives as long)."""
-    try:
-        row = conn.execute(
-            f"SELECT {_COLS} FROM account_sessions WHERE project=? AND id=? AND user_id=? AND expire>?",
-            (project, session_id, user_id, now_iso()),
-        ).fetchone()
-    except sqlite3.OperationalError as exc:
-        if _missing_table(exc):
-            return None
-        raise
-    return _record(row) if row else None
+    found = _select(conn, "id=? AND user_id=?", (project, session_id, user_id))
+    return found[0] if found else None
 
 
 def belongs(record: dict[str, Any] | None, user: dict[str, Any] | None) -> bool:
@@ -169,17 +167,7 @@ def belongs(record: dict[str, Any] | None, user: dict[str, Any] | None) -> bool:
 
 def list_of(conn: sqlite3.Connection, project: str, user_id: str) -> list[dict[str, Any]]:
     """The user's unexpired sessions, oldest first."""
-    try:
-        rows = conn.execute(
-            f"SELECT {_COLS} FROM account_sessions WHERE project=? AND user_id=? AND expire>?"
-            " ORDER BY createdAt, rowid",
-            (project, user_id, now_iso()),
-        ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if _missing_table(exc):
-            return []
-        raise
-    return [_record(r) for r in rows]
+    return _select(conn, "user_id=?", (project, user_id))
 
 
 def delete(conn: sqlite3.Connection, project: str, user_id: str, session_id: str | None = None) -> None:
