@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import tarfile
 import textwrap
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ from appwrite.exception import AppwriteException
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
+from support.sdk import wait_for as sdk_wait_for
 from support.server import LocalServer
 
 from quixotic.server import admin
@@ -63,13 +63,8 @@ def archive(files: Mapping[str, str]) -> bytes:
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
+    """support.sdk's poll with the patience builds and executions need."""
+    return sdk_wait_for(check, timeout, every)
 
 
 def deploy(fn: Functions, function_id: str, files: Mapping[str, str], activate: bool = True) -> dict[str, Any]:
