@@ -49,6 +49,7 @@ ERROR_CODES: Final[dict[str, int]] = {
     "general_unknown": 500,
     "general_server_error": 500,
     "general_access_forbidden": 401,
+    "general_unknown_origin": 403,
     "general_unauthorized_scope": 401,
     "general_argument_invalid": 400,
     "general_query_invalid": 400,

@@ -19,6 +19,7 @@ from quixotic.cli import (
     migrate,
     monitor,
     parity,
+    platform,
     preflight,
     report,
     transcribe,
@@ -36,6 +37,7 @@ key_app = typer.Typer(no_args_is_help=True, help="API keys of the local server."
 app.add_typer(local_app, name="local")
 local_app.add_typer(project_app, name="project")
 local_app.add_typer(key_app, name="key")
+platform.register(local_app)
 for module in (deploy, backup, env, migrate, transcribe, validate, monitor, parity, bench, preflight, report, ci):
     module.register(app)
 

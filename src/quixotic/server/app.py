@@ -3,7 +3,8 @@
 Every request goes the same way: match the route in the spec's table, resolve the project and key,
 check the route's scope, decode and type the parameters from the spec, run the handler in a worker
 thread, and render its result. Errors are mapped to Appwrite's JSON here and nowhere else, the
-router's own 404s and 405s included.
+router's own 404s and 405s included. Around it, ``cors`` answers preflights, refuses browser origins a
+project has no platform for and puts the CORS headers on every answer.
 
 Input is held to ``validation``'s limits before a handler runs: the body is capped while it is read
 (12 MB, Appwrite's request size), JSON is decoded without NaN, Infinity or unparsed long numbers, and
@@ -23,17 +24,20 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
 from quixotic.errors import ApiError
-from quixotic.server import auth, formats, validation
+from quixotic.server import auth, formats, platforms, validation
 from quixotic.server.compute.engine import Compute
 from quixotic.server.compute.keys import verify_dynamic_key
 from quixotic.server.console.routes import with_console
 from quixotic.server.context import Ctx, Upload
+from quixotic.server.cors import Cors
+from quixotic.server.origins import Origins
 from quixotic.server.registry import Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
@@ -123,6 +127,13 @@ class Server:
         self.compute.close()
         self.worker.stop()
         self.store.close()
+
+    def origins_of(self, project: str) -> Origins | None:
+        """What a browser or app may call ``project`` from (``cors``); None for a project that does not exist."""
+        with self.store.read() as conn:
+            if project and project != "console" and not auth.project_exists(conn, project):
+                return None
+            return platforms.origins_of(conn, project or "console")
 
     def _verify_dynamic(self, key: str) -> dict[str, Any] | None:
         return verify_dynamic_key(self.compute.secret, key)
@@ -320,6 +331,7 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
         ],
         lifespan=lifespan,
         exception_handlers={404: unrouted, 405: unrouted},
+        middleware=[Middleware(Cors, origins_of=server.origins_of, error=lambda e: error_response(e, server.version))],
     )
     app.state.server = server
     return app

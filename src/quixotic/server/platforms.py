@@ -1,0 +1,106 @@
+"""A project's platforms (web hostnames, native app IDs): the apps whose browser or OS origin may call it.
+
+Appwrite keeps them in the console (``/v1/projects/{id}/platforms``, which a project key may not call);
+the local server keeps them in its store as ``platform`` records of the project and edits them from the
+data folder (``quixotic local platform add|list|remove``), like projects and keys. The rules they feed
+are in :mod:`quixotic.server.origins`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from quixotic.errors import UsageError
+from quixotic.server import auth
+from quixotic.server.ids import new_id
+from quixotic.server.origins import PLATFORM_TYPES, WEB_TYPES, Origins, Platform, split_origin
+from quixotic.server.store import Doc, Store, meta_all, meta_delete, meta_get, meta_insert
+
+KIND: Final = "platform"
+
+
+@dataclass(frozen=True)
+class PlatformRecord:
+    id: str
+    name: str
+    type: str
+    hostname: str
+    key: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"$id": self.id, "name": self.name, "type": self.type, "hostname": self.hostname, "key": self.key}
+
+
+def _record(doc: Doc) -> PlatformRecord:
+    return PlatformRecord(doc["$id"], doc.get("name", ""), doc.get("type", ""), doc.get("hostname", ""),
+                          doc.get("key", ""))  # fmt: skip
+
+
+def origins_of(conn: sqlite3.Connection, project: str, server_hosts: tuple[str, ...] = ("localhost",)) -> Origins:
+    """What ``project`` lets in: the server's own hosts plus its platforms."""
+    docs = meta_all(conn, project, KIND, "") if project and project != "console" else []
+    platforms = [Platform(d.get("type", ""), d.get("hostname", ""), d.get("key", "")) for d in docs]
+    return Origins.of(project, platforms, server_hosts)
+
+
+def _check(platform_type: str, hostname: str, key: str) -> tuple[str, str]:
+    if platform_type not in PLATFORM_TYPES:
+        raise UsageError(f"unknown platform type {platform_type!r}: use one of {', '.join(PLATFORM_TYPES)}")
+    if platform_type in WEB_TYPES:
+        if not hostname:
+            raise UsageError("a web platform needs --hostname (e.g. app.example.com, *.example.com or localhost)")
+        if "://" in hostname:  # a pasted URL: keep its host
+            hostname = split_origin(hostname)[1]
+        if not hostname or "/" in hostname or " " in hostname:
+            raise UsageError(f"--hostname {hostname!r} is not a host name: give the host alone, e.g. app.example.com")
+        return hostname.lower(), key
+    if not key and platform_type != "unity":
+        raise UsageError(
+            f"a {platform_type} platform needs --key, the app's bundle or package ID (e.g. com.example.app)"
+        )
+    return hostname, key
+
+
+def add(data_dir: Path, project: str, platform_type: str, name: str = "", hostname: str = "",
+        key: str = "") -> PlatformRecord:  # fmt: skip
+    """Register a platform of ``project``; the server honours it from its next request on."""
+    hostname, key = _check(platform_type.strip().lower(), hostname.strip(), key.strip())
+    store = Store(data_dir)
+    try:
+        with store.tx() as conn:
+            if not auth.project_exists(conn, project):
+                raise UsageError(
+                    f"project {project!r} does not exist here: create it with `quixotic local project create`"
+                )
+            data = {"name": name or hostname or key or platform_type, "type": platform_type.strip().lower(),
+                    "key": key, "store": "", "hostname": hostname}  # fmt: skip
+            return _record(meta_insert(conn, project, KIND, "", new_id(), data))
+    finally:
+        store.close()
+
+
+def listing(data_dir: Path, project: str) -> list[PlatformRecord]:
+    store = Store(data_dir)
+    try:
+        with store.read() as conn:
+            return [_record(d) for d in meta_all(conn, project, KIND, "")]
+    finally:
+        store.close()
+
+
+def remove(data_dir: Path, project: str, platform_id: str) -> PlatformRecord:
+    store = Store(data_dir)
+    try:
+        with store.tx() as conn:
+            doc = meta_get(conn, project, KIND, "", platform_id)
+            if doc is None:
+                raise UsageError(
+                    f"project {project!r} has no platform {platform_id!r}: `quixotic local platform list` shows them"
+                )
+            meta_delete(conn, project, KIND, "", platform_id)
+            return _record(doc)
+    finally:
+        store.close()
