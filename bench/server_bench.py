@@ -1,25 +1,52 @@
-"""Benchmark of the local server through the official SDK, beside raw SQLite doing the same work.
+"""Benchmark of the local server itself: keep-alive HTTP load beside baselines started in the same run.
 
-    .venv/bin/python bench/server_bench.py [--rows 500] [--upload-mb 50]
+    .venv/bin/python bench/server_bench.py [--duration 5] [--connections 4] [--json out.json] [--check]
+    .venv/bin/python bench/server_bench.py --quick        # a few seconds, for a smoke test
+    .venv/bin/python bench/server_bench.py --no-sdk       # leave out the SDK-driven section
 
-Starts a real server process on a free port with a temporary data dir, then times, single client:
-row create, row get, list of 25 rows, bulk create of 1,000 rows, and a chunked upload. The baseline
-is SQLite in this process inserting/reading the same JSON rows into a table of the same layout
-(WAL, one transaction per row for single creates, one per 1,000 for bulk). The ratio is the figure:
-what HTTP + the SDK + validation + the server cost over the storage itself.
+An SDK client costs more CPU per call than the server and opens a connection per call, so timing SDK calls
+measures mostly the client. This script instead drives the server with a keep-alive load generator
+(bench/http_load.py: wrk when it is on PATH, else an asyncio client) and sets it beside, all in this run:
+
+- the generator against a canned endpoint with no framework (its ceiling and its own CPU per request: a
+  server figure near that ceiling measured the client);
+- a minimal Starlette app with one JSON route under the same uvicorn settings as ``quixotic server`` (the
+  same HTTP and loop implementations: httptools/uvloop where installed, else h11/asyncio; the processes'
+  loaded libraries are checked and printed);
+- SQLite alone doing the row work (same connection settings and row-table layout as the server's store):
+  GET by id, insert in its own transaction, list of 25 with its capped total.
+
+Scenarios against a real ``quixotic server`` with a temporary data dir and an API key with only the scopes
+they need: health, row GET, row create, list-25, and a keyed row GET with and without another connection
+bulk-creating 1,000-row batches in a loop. Ratios are printed beside the targets of issue 16 (row GET and
+create >= 0.5x the minimal route, list-25 >= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail; the
+exit status is 0 unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
+
+The SDK-driven figures this script printed before (single client, SDK vs raw SQLite, chunked upload) are
+kept by default after the new ones; ``--no-sdk`` leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
+import importlib.util
 import json
+import math
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from appwrite.client import Client
 from appwrite.id import ID
@@ -30,9 +57,88 @@ from appwrite.services.tables_db import TablesDB
 from rich.console import Console
 from rich.table import Table
 
-from quixotic.server import admin
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_load as hl  # bench/ is no package: its scripts import each other from their folder
 
-console = Console()
+from quixotic.errors import ServerStartError
+from quixotic.server import admin
+from quixotic.server import store as st
+
+console = Console(width=None if sys.stdout.isatty() else 160)  # piped: wide enough for the tables
+HOST = "127.0.0.1"
+DB, TABLE = "bench", "clips"
+SCOPES = ["rows.read", "rows.write", "health.read"]
+BULK = 1000
+
+
+# --- uvicorn settings shared by the server and the minimal app ---------------------------------------
+
+
+def uvicorn_impl() -> tuple[str, str]:
+    """The HTTP and loop implementations uvicorn's auto choice (what ``quixotic server`` runs) takes here."""
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return http, loop
+
+
+def loaded_impl(pid: int) -> str:
+    """Which of httptools and uvloop a running process has loaded (from its memory maps), for the record."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return "unknown"
+    http = "httptools" if "httptools" in maps else "h11"
+    loop = "uvloop" if "uvloop" in maps else "asyncio"
+    return f"{http}+{loop}"
+
+
+def serve_minimal(port: int) -> None:
+    """A Starlette app with one JSON route, run by uvicorn as ``quixotic server`` runs the real app."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"name": "http", "ping": 0, "status": "pass"})
+
+    http, loop = uvicorn_impl()
+    app = Starlette(routes=[Route("/json", hello)])
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False, http=http, loop=loop)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, wait: float = 30.0) -> None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"server_bench: {what} exited at start ({proc.returncode})") from None
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"server_bench: {what} did not answer within {wait:.0f} s")
+
+
+def spawn_minimal(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve-minimal", str(port)],
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    wait_http(f"http://{HOST}:{port}/json", proc, "the minimal Starlette app")
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- raw SQLite -----------------------------------------------------------------------------------
 
 
 def timed(n: int, fn: Callable[[int], object]) -> float:
@@ -48,33 +154,33 @@ def row(i: int) -> dict[str, object]:
 
 
 def raw_sqlite(path: Path, n: int, bulk: int) -> dict[str, float]:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(
-        "CREATE TABLE r (_seq INTEGER PRIMARY KEY AUTOINCREMENT, _uid TEXT UNIQUE NOT NULL, _createdAt TEXT,"
-        " _updatedAt TEXT, _permissions TEXT, data TEXT)"
-    )
+    """Ops/s of SQLite alone: the server's connection settings and row-table layout, the server's statements."""
+    conn = st.connect(path)
+    conn.execute(st.ROW_TABLE_DDL.format(name="r_1"))
+    now = "2026-01-01T00:00:00.000+00:00"
 
     def insert(i: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(
-            "INSERT INTO r (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
-            (f"s{i}", "t", "t", "[]", json.dumps(row(i))),
+            "INSERT INTO r_1 (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
+            (f"s{i}", now, now, "[]", json.dumps(row(i))),
         )
         conn.execute("COMMIT")
 
     def get(i: int) -> None:
-        conn.execute("SELECT * FROM r WHERE _uid=?", (f"s{i}",)).fetchone()
+        conn.execute("SELECT _seq, _uid, _createdAt, _updatedAt, _permissions, data FROM r_1 WHERE _uid=?",
+                     (f"s{i}",)).fetchone()  # fmt: skip
 
     def list25(i: int) -> None:
-        conn.execute("SELECT * FROM r ORDER BY _seq LIMIT 25 OFFSET ?", ((i * 25) % n,)).fetchall()
+        conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM r_1 WHERE 1 LIMIT {st.MAX_COUNT})").fetchone()
+        conn.execute("SELECT _seq, _uid, _createdAt, _updatedAt, _permissions, data FROM r_1 ORDER BY _seq"
+                     " LIMIT 25 OFFSET ?", ((i * 25) % n,)).fetchall()  # fmt: skip
 
     def bulk_insert(i: int) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "INSERT INTO r (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
-            [(f"b{i}_{j}", "t", "t", "[]", json.dumps(row(j))) for j in range(bulk)],
+            "INSERT INTO r_1 (_uid, _createdAt, _updatedAt, _permissions, data) VALUES (?,?,?,?,?)",
+            [(f"b{i}_{j}", now, now, "[]", json.dumps(row(j))) for j in range(bulk)],
         )
         conn.execute("COMMIT")
 
@@ -88,24 +194,106 @@ def raw_sqlite(path: Path, n: int, bulk: int) -> dict[str, float]:
     return out
 
 
-def through_sdk(url: str, data: Path, n: int, bulk: int, upload_mb: int) -> tuple[dict[str, float], float]:
+# --- the real server ------------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    url: str  # .../v1
+    project: str
+    key: str
+    pid: int
+
+    def headers(self, json_body: bool = False) -> dict[str, str]:
+        out = {"X-Appwrite-Project": self.project, "X-Appwrite-Key": self.key}
+        return {**out, "Content-Type": "application/json"} if json_body else out
+
+    def rows_url(self) -> str:
+        return f"{self.url}/tablesdb/{DB}/tables/{TABLE}/rows"
+
+
+def prepare(url: str, data: Path, pid: int, seed: int) -> Target:
+    """A project, a table of ``seed`` rows (ids s0, s1, ...) and a key with only ``SCOPES``."""
     creds = admin.create_project(data, "bench")
     client = Client().set_endpoint(url).set_project(creds.project_id).set_key(creds.api_key)
+    db = TablesDB(client)
+    db.create(DB, "Bench")
+    db.create_table(DB, TABLE, "Clips")
+    db.create_varchar_column(DB, TABLE, "title", 200, True)
+    db.create_integer_column(DB, TABLE, "seconds", False)
+    db.create_boolean_column(DB, TABLE, "done", False)
+    while any(c["status"] != "available" for c in db.list_columns(DB, TABLE)["columns"]):
+        time.sleep(0.05)
+    for start in range(0, seed, BULK):
+        db.create_rows(DB, TABLE, [{"$id": f"s{i}", **row(i)} for i in range(start, min(seed, start + BULK))])
+    key = admin.create_key(data, creds.project_id, SCOPES, name="bench")
+    return Target(url, creds.project_id, key, pid)
+
+
+def scenarios(t: Target) -> dict[str, hl.Request]:
+    limit = urllib.parse.urlencode({"queries[0]": Query.limit(25)})
+    create = json.dumps({"rowId": "unique()", "data": row(7)}).encode()
+    return {
+        "health": hl.Request("GET", f"{t.url}/health", t.headers()),
+        "row GET": hl.Request("GET", f"{t.rows_url()}/s1", t.headers()),
+        "row create": hl.Request("POST", t.rows_url(), t.headers(json_body=True), create),
+        "list-25": hl.Request("GET", f"{t.rows_url()}?{limit}", t.headers()),
+    }
+
+
+class BulkWriter(threading.Thread):
+    """Another client: one keep-alive connection bulk-creating ``BULK`` rows per request until stopped."""
+
+    def __init__(self, t: Target) -> None:
+        super().__init__(daemon=True)
+        self.target, self.halt = t, threading.Event()
+        self.batches, self.errors, self.seconds = 0, 0, 0.0
+        self.first_error: str | None = None
+
+    def run(self) -> None:
+        parts = urllib.parse.urlsplit(self.target.rows_url())
+        conn = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=120)
+        body = json.dumps({"rows": [row(j) for j in range(BULK)]}).encode()
+        started = time.perf_counter()
+        try:
+            while not self.halt.is_set():
+                conn.request("POST", parts.path, body, self.target.headers(json_body=True))
+                answer = conn.getresponse()
+                text = answer.read()
+                if answer.status == 201:
+                    self.batches += 1
+                else:
+                    self.errors += 1
+                    self.first_error = self.first_error or f"HTTP {answer.status}: {text[:300]!r}"
+        finally:
+            self.seconds = time.perf_counter() - started
+            conn.close()
+
+    def rows_per_s(self) -> float:
+        return self.batches * BULK / self.seconds if self.seconds else math.nan
+
+
+# --- the SDK-driven figures (kept from the first version of this script) ----------------------------
+
+
+def through_sdk(url: str, data: Path, n: int, bulk: int, upload_mb: int) -> tuple[dict[str, float], float]:
+    creds = admin.create_project(data, "benchsdk")
+    client = Client().set_endpoint(url).set_project(creds.project_id).set_key(creds.api_key)
     db, storage = TablesDB(client), Storage(client)
-    db.create("bench", "Bench")
-    db.create_table("bench", "clips", "Clips")
-    db.create_varchar_column("bench", "clips", "title", 200, True)
-    db.create_integer_column("bench", "clips", "seconds", False)
-    db.create_boolean_column("bench", "clips", "done", False)
-    while any(c["status"] != "available" for c in db.list_columns("bench", "clips")["columns"]):
+    db.create(DB, "Bench")
+    db.create_table(DB, TABLE, "Clips")
+    db.create_varchar_column(DB, TABLE, "title", 200, True)
+    db.create_integer_column(DB, TABLE, "seconds", False)
+    db.create_boolean_column(DB, TABLE, "done", False)
+    while any(c["status"] != "available" for c in db.list_columns(DB, TABLE)["columns"]):
         time.sleep(0.05)
     out = {
-        "create": timed(n, lambda i: db.create_row("bench", "clips", f"s{i}", row(i))),
-        "get": timed(n, lambda i: db.get_row("bench", "clips", f"s{i}")),
-        "list25": timed(n, lambda i: db.list_rows("bench", "clips", [Query.limit(25), Query.offset((i * 25) % n)])),
+        "create": timed(n, lambda i: db.create_row(DB, TABLE, f"s{i}", row(i))),
+        "get": timed(n, lambda i: db.get_row(DB, TABLE, f"s{i}")),
+        "list25": timed(n, lambda i: db.list_rows(DB, TABLE, [Query.limit(25), Query.offset((i * 25) % n)])),
         "bulk1000": timed(
             3,
-            lambda i: db.create_rows("bench", "clips", [{"$id": f"b{i}_{j}", **row(j)} for j in range(bulk)]),
+            lambda i: db.create_rows(DB, TABLE, [{"$id": f"b{i}_{j}", **row(j)} for j in range(bulk)]),
         ),
     }
     storage.create_bucket("bench", "Bench")
@@ -130,30 +318,189 @@ def raw_file_write(path: Path, upload_mb: int) -> float:
     return upload_mb / (time.perf_counter() - start)
 
 
+# --- the run --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ratio:
+    name: str
+    value: float
+    target: float
+    at_least: bool  # value >= target passes (else value <= target)
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.target if self.at_least else self.value <= self.target
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "value": self.value, "target": self.target,
+                "op": ">=" if self.at_least else "<=", "passed": self.passed}  # fmt: skip
+
+
+def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    """Every figure of the run, as plain data (what ``--json`` writes)."""
+    knobs = {"connections": args.connections, "duration": args.duration, "warmup": args.warmup, "tool": args.tool}
+
+    def run(request: hl.Request, probe: hl.CpuProbe | None = None, connections: int | None = None) -> hl.LoadResult:
+        result = hl.load(request, **{**knobs, "connections": connections or args.connections}, probe=probe)
+        if result.errors:
+            console.print(f"[yellow]{request.method} {request.url}: {result.errors} errors, first: "
+                          f"{result.first_error}[/]")  # fmt: skip
+        return result
+
+    http, loop = uvicorn_impl()
+    out: dict[str, Any] = {
+        "settings": {
+            **knobs,
+            "tool": hl.which_tool(args.tool),
+            "client_loop": hl.client_loop(),
+            "uvicorn": f"{http}+{loop}",
+            "seed_rows": args.rows,
+        },
+    }
+    port = admin.free_port()
+    trivial = hl.spawn_trivial(port)
+    try:
+        out["generator"] = run(hl.Request("GET", f"http://{HOST}:{port}/"), hl.process_cpu(trivial.pid)).as_dict()
+    finally:
+        stop(trivial)
+    port = admin.free_port()
+    minimal = spawn_minimal(port)
+    try:
+        out["settings"]["minimal_loaded"] = loaded_impl(minimal.pid)
+        out["minimal"] = run(hl.Request("GET", f"http://{HOST}:{port}/json"), hl.process_cpu(minimal.pid)).as_dict()
+    finally:
+        stop(minimal)
+    out["sqlite"] = {name: {"ops": ops, "us": 1e6 / ops} for name, ops in
+                     raw_sqlite(base / "raw.db", args.rows, BULK).items()}  # fmt: skip
+    proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024, log_file=base / "server.log")
+    try:
+        out["settings"]["server_loaded"] = loaded_impl(proc.pid)
+        target = prepare(url, base / "data", proc.pid, args.rows)
+        probe = hl.process_cpu(proc.pid)
+        out["server"] = {name: run(request, probe).as_dict() for name, request in scenarios(target).items()}
+        get = scenarios(target)["row GET"]
+        out["server"]["GET idle"] = run(get, probe).as_dict()
+        writer = BulkWriter(target)
+        writer.start()
+        try:
+            out["server"]["GET under writer"] = run(get).as_dict()
+        finally:
+            writer.halt.set()
+            writer.join(timeout=120)
+        out["writer"] = {"batches": writer.batches, "rows_per_s": writer.rows_per_s(), "errors": writer.errors,
+                         "first_error": writer.first_error}  # fmt: skip
+        if not args.no_sdk:
+            sdk, sdk_mbs = through_sdk(url, base / "data", args.sdk_rows, BULK, args.upload_mb)
+            out["sdk"] = {"ops": sdk, "upload_mbs": sdk_mbs, "rows": args.sdk_rows, "upload_mb": args.upload_mb,
+                          "raw": raw_sqlite(base / "raw-sdk.db", args.sdk_rows, BULK),
+                          "raw_upload_mbs": raw_file_write(base / "raw.bin", args.upload_mb)}  # fmt: skip
+    finally:
+        stop(proc)
+    rps = {name: res["rps"] for name, res in out["server"].items()}
+    floor = out["minimal"]["rps"]
+    ratios = [
+        Ratio("row GET / minimal route", rps["row GET"] / floor, 0.5, True),
+        Ratio("create / minimal route", rps["row create"] / floor, 0.5, True),
+        Ratio("list-25 / minimal route", rps["list-25"] / floor, 0.3, True),
+        Ratio("GET p99 under writer / idle p99",
+              out["server"]["GET under writer"]["p99_ms"] / out["server"]["GET idle"]["p99_ms"], 2.0, False),
+    ]  # fmt: skip
+    out["ratios"] = [r.as_dict() for r in ratios]
+    return out
+
+
+def _f(value: float | None, spec: str = ",.0f") -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def report(out: dict[str, Any]) -> None:
+    s = out["settings"]
+    gen = out["generator"]
+    title = (f"local server under keep-alive load ({s['tool']} client on {s['client_loop']}, {s['connections']} "
+             f"connections, {s['duration']:g} s each; uvicorn {s['uvicorn']}: server loaded {s['server_loaded']}, "
+             f"minimal loaded {s['minimal_loaded']})")  # fmt: skip
+    table = Table(title=title)
+    for col in ("scenario", "req/s", "p50 ms", "p99 ms", "server CPU us/req", "client CPU us/req",
+                "of generator ceiling", "errors"):  # fmt: skip
+        table.add_column(col, justify="right")
+
+    def add(name: str, res: dict[str, Any]) -> None:
+        table.add_row(name, _f(res["rps"]), _f(res["p50_ms"], ".2f"), _f(res["p99_ms"], ".2f"),
+                      _f(res["server_cpu_us"]), _f(res["client_cpu_us"]), f"{res['rps'] / gen['rps']:.0%}",
+                      str(res["errors"]))  # fmt: skip
+
+    add("generator vs canned endpoint", gen)
+    add("minimal Starlette route", out["minimal"])
+    for name, res in out["server"].items():
+        add(name, res)
+    console.print(table)
+    w = out["writer"]
+    console.print(f"writer during 'GET under writer': {w['batches']} batches of {BULK}, {_f(w['rows_per_s'])} rows/s"
+                  + (f", {w['errors']} errors (first: {w['first_error']})" if w["errors"] else ""))  # fmt: skip
+    console.print("A scenario near 100% of the generator ceiling measured the client, not the server.")
+
+    sq = out["sqlite"]
+    raw = Table(title="SQLite alone (server's settings and row layout) vs the server's CPU per request")
+    for col in ("work", "SQLite ops/s", "SQLite us/op", "server CPU us/req", "SQLite share"):
+        raw.add_column(col, justify="right")
+    for name, scenario in (("get", "row GET"), ("create", "row create"), ("list25", "list-25")):
+        cpu = out["server"][scenario]["server_cpu_us"]
+        share = f"{sq[name]['us'] / cpu:.0%}" if cpu else "-"
+        raw.add_row(scenario, _f(sq[name]["ops"]), _f(sq[name]["us"], ".1f"), _f(cpu), share)
+    console.print(raw)
+
+    ratios = Table(title="ratios in this run vs issue 16's targets")
+    for col in ("ratio", "value", "target", "result"):
+        ratios.add_column(col, justify="right")
+    for r in out["ratios"]:
+        ratios.add_row(r["name"], f"{r['value']:.2f}x", f"{r['op']} {r['target']:g}x",
+                       "[green]pass[/]" if r["passed"] else "[red]FAIL[/]")  # fmt: skip
+    console.print(ratios)
+
+    if "sdk" in out:
+        sdk = out["sdk"]
+        t = Table(title=f"local server via SDK vs raw SQLite ({sdk['rows']} rows, single client; mostly the client)")
+        for col in ("operation", "SDK ops/s", "raw ops/s", "raw / SDK"):
+            t.add_column(col, justify="right")
+        for name in ("create", "get", "list25", "bulk1000"):
+            a, b = sdk["ops"][name], sdk["raw"][name]
+            t.add_row(name, f"{a:,.1f}", f"{b:,.1f}", f"{b / a:,.1f}x")
+        a, b = sdk["upload_mbs"], sdk["raw_upload_mbs"]
+        t.add_row(f"upload {sdk['upload_mb']} MB (MB/s)", f"{a:,.1f}", f"{b:,.1f}", f"{b / a:,.1f}x")
+        console.print(t)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=500)
-    parser.add_argument("--upload-mb", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of counted load per scenario")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted load before each")
+    parser.add_argument("--connections", type=int, default=4, help="keep-alive connections per scenario")
+    parser.add_argument("--tool", default="auto", choices=("auto", "wrk", "asyncio"), help="the load generator")
+    parser.add_argument("--rows", type=int, default=500, help="rows in the table before the scenarios")
+    parser.add_argument("--sdk-rows", type=int, default=500, help="rows for the SDK-driven section")
+    parser.add_argument("--upload-mb", type=int, default=50, help="upload size for the SDK-driven section")
+    parser.add_argument("--no-sdk", action="store_true", help="leave out the SDK-driven section")
+    parser.add_argument("--quick", action="store_true", help="a few seconds in all (smoke test; figures rough)")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a ratio misses its target")
+    parser.add_argument("--serve-minimal", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_minimal is not None:
+        serve_minimal(args.serve_minimal)
+        return
+    if args.quick:
+        args.duration, args.warmup, args.rows, args.sdk_rows, args.upload_mb = 0.5, 0.2, 50, 20, 1
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        raw = raw_sqlite(base / "raw.db", args.rows, 1000)
-        raw_mbs = raw_file_write(base / "raw.bin", args.upload_mb)
-        proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024)
         try:
-            sdk, sdk_mbs = through_sdk(url, base / "data", args.rows, 1000, args.upload_mb)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    table = Table(title=f"local server via SDK vs raw SQLite ({args.rows} rows, single client)")
-    for col in ("operation", "SDK ops/s", "raw ops/s", "raw / SDK"):
-        table.add_column(col, justify="right")
-    for name in ("create", "get", "list25", "bulk1000"):
-        table.add_row(name, f"{sdk[name]:,.1f}", f"{raw[name]:,.1f}", f"{raw[name] / sdk[name]:,.1f}x")
-    table.add_row(
-        f"upload {args.upload_mb} MB (MB/s)", f"{sdk_mbs:,.1f}", f"{raw_mbs:,.1f}", f"{raw_mbs / sdk_mbs:,.1f}x"
-    )
-    console.print(table)
+            out = measure(args, Path(tmp))
+        except (hl.LoadError, sqlite3.Error, ServerStartError) as exc:
+            sys.exit(f"server_bench: {exc}")
+    report(out)
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=2) + "\n")
+    if args.check and not all(r["passed"] for r in out["ratios"]):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
