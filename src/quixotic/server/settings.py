@@ -17,6 +17,8 @@ DEFAULT_STORAGE_LIMIT: Final = 30_000_000  # Appwrite's _APP_STORAGE_LIMIT defau
 DEFAULT_BUILD_TIMEOUT: Final = 900.0
 DEFAULT_FUNCTION_CONCURRENCY: Final = 2
 SANDBOX_MODES: Final = ("on", "required", "off")
+DEFAULT_EXECUTION_RETENTION: Final = 1_209_600  # Appwrite's _APP_MAINTENANCE_RETENTION_EXECUTION: 14 days
+DEFAULT_MAINTENANCE_INTERVAL: Final = 86_400  # Appwrite's _APP_MAINTENANCE_INTERVAL: a day
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class ServerSettings:
     # separated by os.pathsep).
     function_read_paths: tuple[str, ...] = ()
     record_ops: str = ""  # a file to note each operation ID requested in (QUIXOTIC_RECORD_OPS; tools/coverage.py)
+    # Seconds an execution (with its logs) is kept before maintenance deletes it (_APP_MAINTENANCE_RETENTION_EXECUTION).
+    execution_retention: int = DEFAULT_EXECUTION_RETENTION
+    maintenance_interval: int = DEFAULT_MAINTENANCE_INTERVAL  # seconds between two runs (_APP_MAINTENANCE_INTERVAL)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -50,6 +55,10 @@ class ServerSettings:
         sandbox = (source.get("QUIXOTIC_FUNCTION_SANDBOX", "") or "on").strip().lower()
         if sandbox not in SANDBOX_MODES:
             raise ValueError(f"QUIXOTIC_FUNCTION_SANDBOX={sandbox!r}: use one of {', '.join(SANDBOX_MODES)}")
+        retention = _seconds(source, "_APP_MAINTENANCE_RETENTION_EXECUTION", DEFAULT_EXECUTION_RETENTION,
+                             "an execution and its logs are kept")  # fmt: skip
+        interval = _seconds(source, "_APP_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL,
+                            "between two maintenance runs")  # fmt: skip
         read_paths = tuple(p for p in source.get("QUIXOTIC_FUNCTION_READ_PATHS", "").split(os.pathsep) if p)
         return cls(
             storage_limit=storage_limit,
@@ -60,4 +69,19 @@ class ServerSettings:
             function_sandbox=sandbox,
             function_read_paths=read_paths,
             record_ops=source.get("QUIXOTIC_RECORD_OPS", ""),
+            execution_retention=retention,
+            maintenance_interval=interval,
         )
+
+
+def _seconds(source: Mapping[str, str], name: str, default: int, what: str) -> int:
+    """A whole number of seconds of at least 1 from ``source[name]`` (unset or empty: ``default``)."""
+    text = source.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"{name}={text!r}: give the seconds {what} as a whole number of at least 1 "
+            f"(default {default}, as on Appwrite)"
+        )
+    return int(text)

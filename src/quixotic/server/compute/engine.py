@@ -9,7 +9,6 @@ lives in the store, never only in memory.
 
 from __future__ import annotations
 
-import base64
 import concurrent.futures
 import hashlib
 import json
@@ -24,16 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quixotic.server import store as st
-from quixotic.server.clock import to_iso
-from quixotic.server.compute import schedule
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
 from quixotic.server.compute.runtime.isolation import Isolation, probe
+from quixotic.server.compute.scheduler import Scheduler
 from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
 from quixotic.server.settings import ServerSettings
 from quixotic.server.storage import files
-from quixotic.timestamps import parse_iso
 
 if TYPE_CHECKING:
     from quixotic.server.compute.runtime.pool import Runtimes
@@ -83,6 +80,7 @@ class Compute:
         self._stop = threading.Event()
         self._speedup = self.settings.schedule_speedup
         self._clock_start = datetime.now(UTC)
+        self.schedules = Scheduler(self)  # creates its indexes in a data dir that lacks them
         self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
         self._scheduler.start()
         self.sweep_leftovers()
@@ -448,62 +446,11 @@ class Compute:
         return self._clock_start + (real - self._clock_start) * self._speedup
 
     def _schedule_loop(self) -> None:
-        while not self._stop.wait(max(0.05, 1.0 / self._speedup)):
-            try:
-                self.tick(self.now())
-            except Exception:
-                log.exception("scheduler tick failed")
+        self.schedules.run(self._stop)
 
     def tick(self, now: datetime) -> list[str]:
-        """Fire every schedule due up to ``now`` exactly once (persisted, so restarts never double-fire)."""
-        fired: list[str] = []
-        with self.store.read() as conn:
-            candidates = conn.execute(
-                "SELECT project, _uid FROM meta WHERE kind='function' AND parent='' "
-                "AND COALESCE(json_extract(data, '$.schedule'), '') != ''"
-            ).fetchall()
-        for project, function_id in candidates:
-            with self.store.tx() as conn:
-                function = st.meta_get(conn, project, "function", "", function_id)
-                if function is None or not function.get("enabled", True) or not function.get("deploymentId"):
-                    continue
-                try:
-                    spec = schedule.parse_cron(function["schedule"])
-                except ValueError:
-                    continue
-                last_text = function.get("scheduleLastRun") or function["$updatedAt"]
-                last = parse_iso(last_text)
-                due = schedule.due_between(spec, last, now)
-                if not due:
-                    continue
-                function["scheduleLastRun"] = to_iso(due[-1])
-                st.meta_save(conn, project, "function", "", function)
-            execution = self.new_execution(project, function, "schedule", "POST", "/", {})
-            self.run_async(project, function_id, execution["$id"], method="POST", path="/", headers={}, body=b"")
-            fired.append(execution["$id"])
-        fired.extend(self._start_scheduled_executions(datetime.now(UTC)))
-        return fired
+        """Fire every schedule due up to ``now`` exactly once (see ``compute.scheduler``)."""
+        return self.schedules.tick(now)
 
     def _start_scheduled_executions(self, now: datetime) -> list[str]:
-        """Executions created with ``scheduledAt`` start once their time has come (also after a restart)."""
-        started: list[str] = []
-        with self.store.tx() as conn:
-            rows = conn.execute(
-                "SELECT project, parent, _uid, data FROM meta WHERE kind='execution' "
-                "AND json_extract(data, '$.status')='scheduled' AND json_extract(data, '$.scheduledAt') <= ?",
-                (to_iso(now),),
-            ).fetchall()
-            for project, function_id, execution_id, data in rows:
-                doc = st.meta_get(conn, project, "execution", function_id, execution_id)
-                if doc is None:
-                    continue
-                doc["status"] = "waiting"
-                st.meta_save(conn, project, "execution", function_id, doc)
-                request = json.loads(data).get("_request", {})
-                started.append(execution_id)
-                self.run_async(
-                    project, function_id, execution_id, method=doc["requestMethod"], path=doc["requestPath"],
-                    headers=request.get("headers", {}), body=base64.b64decode(request.get("body", "")),
-                    user_id=request.get("userId", ""),
-                )  # fmt: skip
-        return started
+        return self.schedules.start_due_executions(now)
