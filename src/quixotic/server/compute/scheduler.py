@@ -61,8 +61,8 @@ PRUNE_EXECUTIONS: Final = (
     "ORDER BY _createdAt LIMIT ?)"
 )
 START_BATCH: Final = 200  # scheduled executions started per transaction
-PRUNE_BATCH: Final = 500  # executions deleted per transaction
-PRUNE_PAUSE: Final = 0.005  # seconds between two deletion batches, so waiting writers get the lock
+PRUNE_BATCH: Final = 100  # executions deleted per transaction: a few ms of write lock each
+PRUNE_PAUSE: Final = 0.01  # seconds between two deletion batches, so waiting writers get the lock
 _CACHE_LIMIT: Final = 4096
 
 
