@@ -1,0 +1,134 @@
+"""In-memory caches of what nearly every request reads (API keys, projects, a table's schema), and how they
+know they are stale: generation stamps that SQLite triggers keep in the database itself.
+
+Why in the database: the CLI (``quixotic local project create``, ``key create``), a second server, a test's own
+:class:`~quixotic.server.store.Store` may write the same data folder while the server runs. A write of any of
+them fires the triggers :func:`install` creates, in the writer's own transaction, so a generation moves exactly
+when the data it stands for commits (and moves back if that transaction rolls back). Every cached read first
+reads its generation with one small statement on the connection it is about to read with, whichever that is
+(the writer, a per-thread reader, a transaction's snapshot), and uses an entry only when the stamp it was
+stored under is the one read now.
+
+Each generation is a random 64-bit value set afresh by every write, not a counter: equal stamps mean "no write
+since", even across two copies of one data folder (a copy shares its content until one of them writes) or a
+rolled-back transaction. Stamps also carry the database's *epoch*, a random value set when the folder's
+database is first opened, so two unrelated folders never share an entry. Scopes:
+
+- ``auth``: the ``keys`` and ``projects`` tables (any insert, update or delete of a key or a project);
+- ``schema:<project>``: that project's databases, tables, columns and indexes in ``meta`` (both APIs store
+  collections and attributes under the same kinds), creates, updates (status changes included) and deletes.
+
+An entry is stored only when what was loaded is known to match its stamp: inside a transaction (one snapshot),
+or when the stamp read again after loading has not moved. Entries are per process, bounded, and keyed by the
+project where there is one, so a project never reads another's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+SCHEMA_KINDS: Final[tuple[str, ...]] = ("database", "table", "column", "index")
+AUTH: Final = "auth"
+_EPOCH: Final = ""  # the scope whose value is the database's epoch
+_KINDS_SQL = ", ".join(f"'{kind}'" for kind in SCHEMA_KINDS)
+# Two statements that never conflict, not an ``INSERT OR REPLACE``: a trigger's conflict clause gives way to
+# the firing statement's, so under ``INSERT OR IGNORE INTO projects`` a replace would be ignored.
+_BUMP = (
+    "INSERT INTO cache_generations (scope, n) SELECT {scope}, 0"
+    " WHERE NOT EXISTS (SELECT 1 FROM cache_generations WHERE scope = {scope});"
+    " UPDATE cache_generations SET n = random() WHERE scope = {scope};"
+)
+
+_AUTH_TRIGGERS = "\n".join(
+    f"CREATE TRIGGER IF NOT EXISTS cache_{table}_{event.lower()} AFTER {event} ON {table} "
+    f"BEGIN {_BUMP.format(scope=repr(AUTH))} END;"
+    for table in ("keys", "projects")
+    for event in ("INSERT", "UPDATE", "DELETE")
+)
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS cache_generations (scope TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO cache_generations (scope, n) VALUES ('{_EPOCH}', random());
+{_AUTH_TRIGGERS}
+CREATE TRIGGER IF NOT EXISTS cache_meta_insert AFTER INSERT ON meta WHEN NEW.kind IN ({_KINDS_SQL})
+BEGIN {_BUMP.format(scope="'schema:' || NEW.project")} END;
+CREATE TRIGGER IF NOT EXISTS cache_meta_delete AFTER DELETE ON meta WHEN OLD.kind IN ({_KINDS_SQL})
+BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} END;
+CREATE TRIGGER IF NOT EXISTS cache_meta_update AFTER UPDATE ON meta
+WHEN OLD.kind IN ({_KINDS_SQL}) OR NEW.kind IN ({_KINDS_SQL})
+BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} {_BUMP.format(scope="'schema:' || NEW.project")} END;
+"""
+_STAMP_SQL = (
+    f"SELECT (SELECT n FROM cache_generations WHERE scope='{_EPOCH}'), (SELECT n FROM cache_generations WHERE scope=?)"
+)
+
+
+def install(conn: sqlite3.Connection) -> None:
+    """Create the generations table and its triggers (idempotent; after the store's own tables exist)."""
+    conn.executescript(_DDL)
+
+
+def schema_scope(project: str) -> str:
+    """The scope of a project's databases, tables, columns and indexes."""
+    return "schema:" + project
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Which state of ``scope`` a read sees: the database's epoch and the scope's generation (None: never written)."""
+
+    epoch: int | None
+    scope: str
+    generation: int | None
+
+
+def stamp(conn: sqlite3.Connection, scope: str) -> Stamp:
+    """The stamp of ``scope`` as ``conn`` sees it now: one statement."""
+    epoch, generation = conn.execute(_STAMP_SQL, (scope,)).fetchone()
+    return Stamp(epoch, scope, generation)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[V]):
+    stamp: Stamp
+    value: V
+
+
+class Memo(Generic[K, V]):
+    """Values by key, each kept with the stamp it was loaded under; at most ``limit`` entries (oldest go first).
+
+    Values are shared by every thread and request that reads them: callers must treat them as read-only.
+    """
+
+    def __init__(self, limit: int = 2048) -> None:
+        self._limit = limit
+        self._entries: dict[tuple[int, K], _Entry[V]] = {}
+        self._lock = threading.Lock()
+
+    def recall(self, conn: sqlite3.Connection, now: Stamp, key: K, load: Callable[[], V]) -> V:
+        """The value of ``key`` at ``now`` (read by :func:`stamp` on ``conn``): the entry stored under that very
+        stamp, else ``load()`` on ``conn``, which is kept when it is known to match ``now``."""
+        if now.epoch is None:  # a database without an epoch: nothing to tell its states apart by
+            return load()
+        entry = self._entries.get((now.epoch, key))
+        if entry is not None and entry.stamp == now:
+            return entry.value
+        value = load()
+        # Outside a transaction each statement sees the newest commit: what was loaded matches ``now`` only if
+        # no write of the scope committed meanwhile, which the stamp read again tells.
+        if conn.in_transaction or stamp(conn, now.scope) == now:
+            with self._lock:
+                if len(self._entries) >= self._limit:
+                    self._entries.pop(next(iter(self._entries)), None)
+                self._entries[(now.epoch, key)] = _Entry(now, value)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
