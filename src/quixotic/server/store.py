@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from quixotic.errors import ApiError, LocalDataError
+from quixotic.server import cache
 from quixotic.server import queries as q
 from quixotic.server.clock import now_iso
 
@@ -106,6 +107,7 @@ class Store:
             self.files_dir.mkdir(exist_ok=True)
             self.conn = connect(self.data_dir / "quixotic.db")
             self.conn.executescript(_SCHEMA)
+            cache.install(self.conn)  # generation triggers of the key and schema caches
             for suffix in ("", "-wal", "-shm"):
                 database_file = self.data_dir / f"quixotic.db{suffix}"
                 if database_file.exists():
