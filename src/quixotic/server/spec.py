@@ -119,22 +119,53 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
     )
 
 
+class _Node:
+    """A position in a route trie: where each next path segment leads, and the route that ends here."""
+
+    __slots__ = ("literals", "op", "param")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _Node] = {}
+        self.param: _Node | None = None  # a ``{name}`` segment, any non-empty text without a slash (names vary)
+        self.op: Operation | None = None  # the route that ends here, the first of those that would
+
+
 class RouteTable:
     """Matches (method, path) to an operation; literal segments win over parameters.
 
+    The winner is the one a scan of the method's routes sorted by ``literal_weight`` (stable, so spec
+    order breaks ties) would take, each pattern matched whole. The table finds it in a trie per method
+    and segment count instead: at each segment a literal child is tried before the parameter child, so
+    the first route found has the highest weight, and a leaf keeps the first route that ends there.
     ``by_id`` holds each operation's first route (the spec's, where a newer path serves it too).
     """
 
     def __init__(self, operations: Iterable[Mapping[str, Any]]) -> None:
-        self._by_method: dict[str, list[Operation]] = {}
+        by_method: dict[str, list[Operation]] = {}
         self.by_id: dict[str, Operation] = {}
         self.operations: tuple[Operation, ...] = tuple(_compile(raw) for raw in operations)
         for op in self.operations:
-            self._by_method.setdefault(op.method, []).append(op)
+            by_method.setdefault(op.method, []).append(op)
             self.by_id.setdefault(op.id, op)
-        for ops in self._by_method.values():
-            ops.sort(key=lambda o: o.literal_weight, reverse=True)
+        self._roots: dict[tuple[str, int], _Node] = {}
+        self._names: dict[int, tuple[str, ...]] = {}  # id(op) -> its parameter segments' names, in order
+        for method, ops in by_method.items():
+            for op in sorted(ops, key=lambda o: o.literal_weight, reverse=True):
+                self._add(method, op)
         self._record: OpRecord | None = None
+
+    def _add(self, method: str, op: Operation) -> None:
+        segments = op.path.strip("/").split("/")
+        node = self._roots.setdefault((method, len(segments)), _Node())
+        for segment in segments:
+            if segment.startswith("{"):
+                node.param = node.param or _Node()
+                node = node.param
+            else:
+                node = node.literals.setdefault(segment, _Node())
+        if node.op is None:
+            node.op = op
+            self._names[id(op)] = tuple(s[1:-1] for s in segments if s.startswith("{"))
 
     def recording(self, path: str) -> RouteTable:
         """This table, noting each Appwrite operation ID it matches in the file at ``path`` (none when empty).
@@ -149,13 +180,39 @@ class RouteTable:
         return table
 
     def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
-        for op in self._by_method.get(method.upper(), []):
-            found = op.pattern.fullmatch(path)  # whole: `$` would take a trailing newline
-            if found:
-                if self._record is not None:
-                    self._record.note(op.appwrite_id)
-                return op, found.groupdict()
-        return None
+        if not path.startswith("/"):
+            return None
+        segments = path[1:].split("/")
+        root = self._roots.get((method.upper(), len(segments)))
+        if root is None:
+            return None
+        values: list[str] = []
+        op = _walk(root, segments, 0, values)
+        if op is None:
+            return None
+        if self._record is not None:
+            self._record.note(op.appwrite_id)
+        return op, dict(zip(self._names[id(op)], values, strict=True))
+
+
+def _walk(node: _Node, segments: list[str], at: int, values: list[str]) -> Operation | None:
+    """The first route under ``node`` that ``segments[at:]`` reach, literal children first; ``values``
+    gets the parameter segments on the way to it."""
+    if at == len(segments):
+        return node.op
+    segment = segments[at]
+    child = node.literals.get(segment)
+    if child is not None:
+        found = _walk(child, segments, at + 1, values)
+        if found is not None:
+            return found
+    if node.param is not None and segment:
+        values.append(segment)
+        found = _walk(node.param, segments, at + 1, values)
+        if found is not None:
+            return found
+        values.pop()
+    return None
 
 
 class OpRecord:
