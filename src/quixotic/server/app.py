@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Message
 
 from quixotic.errors import ApiError
@@ -38,6 +38,8 @@ from quixotic.server.console.routes import with_console
 from quixotic.server.context import Ctx, Upload
 from quixotic.server.cors import Cors
 from quixotic.server.origins import Origins
+from quixotic.server.realtime import socket as realtime_socket
+from quixotic.server.realtime.hub import Hub
 from quixotic.server.registry import Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
@@ -118,6 +120,7 @@ class Server:
         self.routes = with_console(self.settings.record_ops)
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
+        self.realtime = Hub(self.store)
         self.version = self.settings.appwrite_version
         parsed = formats.parse(self.version)
         assert parsed is not None
@@ -212,6 +215,7 @@ class Server:
         )
         response = await run_in_threadpool(self._run, handler, ctx, params, fmt, extra)
         if ctx.events:
+            await self.realtime.deliver(caller.project, ctx.events)
             await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
         return response
 
@@ -326,6 +330,7 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
 
     app = Starlette(
         routes=[
+            WebSocketRoute("/v1/realtime", realtime_socket.endpoint(server)),
             Route("/v1/{path:path}", server.dispatch, methods=methods),
             Route("/v1", server.dispatch, methods=methods),
         ],
