@@ -112,15 +112,14 @@ def prune_executions(store: st.Store, cutoff: datetime, *, batch: int = PRUNE_BA
     """Delete executions created before ``cutoff``, oldest first, ``batch`` per transaction; returns how many."""
     before = to_iso(cutoff)
     deleted, batches = 0, 0
-    while max_batches is None or batches < max_batches:
+    while True:
         with store.tx() as conn:
             count = conn.execute(PRUNE_EXECUTIONS, (before, batch)).rowcount
         deleted += count
         batches += 1
-        if count < batch or (stop is not None and stop.is_set()):
-            break
+        if count < batch or batches == max_batches or (stop is not None and stop.is_set()):
+            return deleted
         time.sleep(PRUNE_PAUSE)
-    return deleted
 
 
 class Scheduler:
