@@ -33,9 +33,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 _STEP = math.log(1.02)  # histogram buckets 2 % wide
+STALL = 30.0  # seconds past a timed run's end after which a connection still waiting is given up
 
 
 @dataclass
@@ -165,73 +167,121 @@ class _Run:
             self.first_error = what
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """Status, body and whether the server keeps the connection open."""
-    head = await reader.readuntil(b"\r\n\r\n")
+def _parse_head(head: bytes) -> tuple[int, int | None, bool]:
+    """Status, body length (None: chunked) and whether the server keeps the connection open."""
     status_line, _, rest = head.partition(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
-    length, chunked, keep = 0, False, True
+    length: int | None = 0
+    keep = True
     for line in rest.split(b"\r\n"):
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
             length = int(value)
         elif name == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
+            length = None
         elif name == b"connection" and value.strip().lower() == b"close":
             keep = False
-    if not chunked:
-        return status, await reader.readexactly(length), keep
-    parts = []
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        parts.append(await reader.readexactly(size + 2))
-        if size == 0:
-            return status, b"".join(parts), keep
+    return status, length, keep
+
+
+class _Client(asyncio.Protocol):
+    """One keep-alive connection: sends the next request from the callback that completes the last answer,
+    so a request costs the loop one read and one write and no task switch (the client stays cheap)."""
+
+    def __init__(self, raw: bytes, run: _Run, loop: asyncio.AbstractEventLoop) -> None:
+        self.raw, self.run, self.loop = raw, run, loop
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.buf = b""
+        self.head: tuple[int, int | None, bool] | None = None
+        self.in_flight = False
+        self.began, self.started = 0.0, 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        self.send()
+
+    def send(self) -> None:
+        if not self.run.more(self.loop.time()):
+            self.transport.close()
+            return
+        self.run.sent += 1
+        self.in_flight = True
+        self.began, self.started = self.loop.time(), time.perf_counter_ns()
+        self.transport.write(self.raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while self.in_flight:
+            if self.head is None:
+                end = self.buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                try:
+                    self.head = _parse_head(self.buf[:end])
+                except (ValueError, IndexError):
+                    self.fail(f"unreadable response head: {self.buf[:200]!r}")
+                    return
+                self.buf = self.buf[end + 4 :]
+            status, length, keep = self.head
+            if length is None:  # chunked: JSON bodies hold no bare CRLF, so the last chunk is found by its bytes
+                end = self.buf.find(b"0\r\n\r\n")
+                if end < 0 or (end and self.buf[end - 2 : end] != b"\r\n"):
+                    return
+                body, self.buf = self.buf[:end], self.buf[end + 5 :]
+            else:
+                if len(self.buf) < length:
+                    return
+                body, self.buf = self.buf[:length], self.buf[length:]
+            self.head = None
+            self.complete(status, body, keep)
+
+    def complete(self, status: int, body: bytes, keep: bool) -> None:
+        elapsed = time.perf_counter_ns() - self.started
+        run, now = self.run, self.loop.time()
+        self.in_flight = False
+        run.done += 1
+        if self.began >= run.measure_from and (run.count is not None or now <= run.until):
+            if 200 <= status < 300:
+                run.hist.add(elapsed)
+            else:
+                run.error(f"HTTP {status}: {body[:300].decode(errors='replace')}")
+        if keep:
+            self.send()
+        else:
+            self.transport.close()
+
+    def fail(self, what: str) -> None:
+        self.run.error(what)
+        self.in_flight = False
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.in_flight:
+            self.run.error(f"connection lost mid-request: {exc or 'closed by the server'}")
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 async def _connection(request: Request, raw: bytes, run: _Run) -> None:
+    """One connection's share of the run, reconnecting when the server closes it."""
     host, port = request.host_port
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
     loop = asyncio.get_running_loop()
-    try:
-        while run.more(loop.time()):
-            if writer is None:
-                try:
-                    reader, writer = await asyncio.open_connection(host, port)
-                except OSError as exc:
-                    run.sent += 1  # an attempt: a fixed count ends even when nothing listens
-                    run.error(f"connect: {exc}")
-                    await asyncio.sleep(0.05)
-                    continue
-            assert reader is not None
-            run.sent += 1
-            started = time.perf_counter_ns()
-            began = loop.time()
-            try:
-                writer.write(raw)
-                status, body, keep = await _read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                run.error(f"{type(exc).__name__}: {exc}")
-                writer.close()
-                writer = None
-                continue
-            elapsed = time.perf_counter_ns() - started
-            run.done += 1
-            if began >= run.measure_from and (run.count is not None or loop.time() <= run.until):
-                if 200 <= status < 300:
-                    run.hist.add(elapsed)
-                else:
-                    run.error(f"HTTP {status}: {body[:300].decode(errors='replace')}")
-            if not keep:
-                writer.close()
-                writer = None
-    finally:
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+    while run.more(loop.time()):
+        try:
+            _, client = await loop.create_connection(lambda: _Client(raw, run, loop), host, port)
+        except OSError as exc:
+            run.sent += 1  # an attempt: a fixed count ends even when nothing listens
+            run.error(f"connect: {exc}")
+            await asyncio.sleep(0.05)
+            continue
+        left = run.until - loop.time() + STALL if run.count is None else None
+        try:
+            await asyncio.wait_for(asyncio.shield(client.closed), left)
+        except TimeoutError:
+            run.error(f"no answer within {STALL:.0f} s of the end of the run")
+            client.transport.abort()
+            return
 
 
 async def _asyncio_load(
@@ -358,7 +408,12 @@ def _wrk_load(
         if warmup > 0:
             wrk_run(warmup)
         before = probe() if probe is not None else None
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = parse_wrk(wrk_run(duration), connections)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result.requests:  # wrk's own CPU: what this process's finished children used during the run
+            used = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+            result.client_cpu_us = used / result.requests * 1e6
         if probe is not None and before is not None and result.requests:
             result.server_cpu_us = (probe() - before) / result.requests * 1e6
     return result
@@ -415,8 +470,7 @@ class _Canned(asyncio.Protocol):
     """Answers every request head with the canned response (requests without a body only)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.pending = transport, b""
+        self.transport, self.pending = cast(asyncio.Transport, transport), b""
 
     def data_received(self, data: bytes) -> None:
         self.pending += data

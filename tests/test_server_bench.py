@@ -63,7 +63,8 @@ def test_a_quick_run_measures_every_scenario_and_writes_its_figures(tmp_path: Pa
     names = ["row GET / minimal route", "create / minimal route", "list-25 / minimal route",
              "GET p99 under writer / idle p99"]  # fmt: skip
     assert [r["name"] for r in figures["ratios"]] == names
-    assert all(r["value"] > 0 and isinstance(r["passed"], bool) for r in figures["ratios"])
+    assert all(r["value"] > 0 and isinstance(r["passed"], bool) and r["samples"] > 0 for r in figures["ratios"])
+    assert all(r["by_cpu"] > 0 for r in figures["ratios"][:3])  # the same comparison by the server's CPU
     assert figures["sdk"]["ops"]["get"] > 0 and figures["sdk"]["raw"]["get"] > 0  # the SDK figures kept beside
     for heading in ("generator vs canned endpoint", "minimal Starlette route", "ratios in this run", "via SDK"):
         assert heading in done.stdout
