@@ -42,6 +42,7 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 from quixotic.errors import ApiError, UsageError
+from quixotic.server import cache
 from quixotic.server.account import sessions
 from quixotic.server.account.cookies import cookie_name
 from quixotic.server.clock import now_iso
@@ -232,9 +233,51 @@ def create_project(conn: sqlite3.Connection, project_id: str, name: str | None =
     return cur.rowcount == 1
 
 
+@dataclass(frozen=True)
+class _StoredKey:
+    """What a request needs of a stored key, parsed once (see ``_KEYS``)."""
+
+    key_id: str
+    project: str
+    scopes: frozenset[str]
+    expire: datetime | None
+
+    def expired(self) -> bool:
+        return self.expire is not None and self.expire < datetime.now(UTC)
+
+
+# Both are read by nearly every request and change only with the ``keys`` and ``projects`` tables, whose writes
+# (from any process) move the ``auth`` generation (``cache``). Keys are found by the hash of their secret, never
+# the secret; an unknown hash is kept too (as None), so a stream of bad keys costs no statement either. Expiry is
+# checked at each lookup, not when an entry is stored.
+_PROJECTS: cache.Memo[str, bool] = cache.Memo()
+_KEYS: cache.Memo[str, _StoredKey | None] = cache.Memo()
+
+
 def project_exists(conn: sqlite3.Connection, project_id: str) -> bool:
     """True for a created project; the console project is not one (it has no resources and no keys)."""
-    return conn.execute("SELECT 1 FROM projects WHERE id=?", (project_id,)).fetchone() is not None
+    return _project_exists(conn, cache.stamp(conn, cache.AUTH), project_id)
+
+
+def _project_exists(conn: sqlite3.Connection, now: cache.Stamp, project_id: str) -> bool:
+    def load() -> bool:
+        return conn.execute("SELECT 1 FROM projects WHERE id=?", (project_id,)).fetchone() is not None
+
+    return _PROJECTS.recall(conn, now, project_id, load)
+
+
+def _stored_key(conn: sqlite3.Connection, now: cache.Stamp, secret_hash: str) -> _StoredKey | None:
+    def load() -> _StoredKey | None:
+        row = conn.execute(
+            "SELECT id, project, scopes, expire FROM keys WHERE secret_hash=?", (secret_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        key_id, project, scopes_json, expire = row
+        when = datetime.fromisoformat(expire) if expire else None
+        return _StoredKey(key_id, project, frozenset(json.loads(scopes_json)) | _KEY_ROLE_SCOPES, when)
+
+    return _KEYS.recall(conn, now, secret_hash, load)
 
 
 def create_key(
@@ -297,7 +340,8 @@ def _key_caller(
             "project_not_found",
             "Project not found: send the X-Appwrite-Project header (Client.set_project) with your project ID.",
         )
-    if not project_exists(conn, project_id):
+    now = cache.stamp(conn, cache.AUTH)
+    if not _project_exists(conn, now, project_id):
         raise ApiError(
             "project_not_found",
             f"Project with the requested ID '{project_id}' could not be found. "
@@ -310,15 +354,12 @@ def _key_caller(
         return Caller(project_id, frozenset(claims.get("scopes", [])) | _KEY_ROLE_SCOPES, "applications", roles=())
     if not key or not _SECRET_RE.match(key):
         return None
-    row = conn.execute(
-        "SELECT id, project, scopes, expire FROM keys WHERE secret_hash=?", (hash_secret(key),)
-    ).fetchone()
-    if row is None or row[1] != project_id:
+    stored = _stored_key(conn, now, hash_secret(key))
+    if stored is None or stored.project != project_id:
         return None
-    key_id, _, scopes_json, expire = row
-    if expire and datetime.fromisoformat(expire) < datetime.now(UTC):
+    if stored.expired():
         raise ApiError("project_key_expired", "The project key has expired. Create a new key.")
-    return Caller(project_id, frozenset(json.loads(scopes_json)) | _KEY_ROLE_SCOPES, "applications", key_id, roles=())
+    return Caller(project_id, stored.scopes, "applications", stored.key_id, roles=())
 
 
 def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:

@@ -9,23 +9,21 @@ every check. A row the caller may not read is not found (``row_not_found``); a w
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from quixotic.errors import ApiError
 from quixotic.server import auth
 from quixotic.server.auth import Caller
-from quixotic.server.databases import model, rows
+from quixotic.server.databases import rows
 from quixotic.server.validation import ITEM_ACTIONS
 
 
-def check_enabled(conn: sqlite3.Connection, caller: Caller, t: rows.Target, project: str) -> None:
+def check_enabled(caller: Caller, t: rows.Target) -> None:
     """A disabled database or table is not found, except for API keys (as Appwrite)."""
     if caller.is_key:
         return
-    database = model.get_database(conn, project, t.database_id)
-    if database.get("enabled") is False:
+    if t.database.get("enabled") is False:
         raise ApiError("database_not_found", f"Database with the requested ID '{t.database_id}' could not be found.")
     if t.table.get("enabled") is False:
         raise t.fl.error(

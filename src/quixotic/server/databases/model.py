@@ -35,8 +35,12 @@ def get_database(conn: sqlite3.Connection, project: str, database_id: str) -> st
     return doc
 
 
-def get_table(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str) -> st.Doc:
-    get_database(conn, project, database_id)
+def get_table(
+    conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str, database: st.Doc | None = None
+) -> st.Doc:
+    """The table's record; ``database`` is its database's, when the caller has already read it."""
+    if database is None:
+        get_database(conn, project, database_id)
     doc = st.meta_get(conn, project, "table", database_id, table_id)
     if doc is None:
         raise fl.error(

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from quixotic.errors import ApiError
+from quixotic.server import cache, validation
 from quixotic.server import queries as q
 from quixotic.server import store as st
-from quixotic.server import validation
 from quixotic.server.clock import normalize_iso, now_iso
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import model
@@ -28,13 +29,16 @@ _SELECT = "SELECT _seq, _uid, _createdAt, _updatedAt, _permissions, data FROM"
 
 @dataclass(frozen=True)
 class Target:
-    """The table a row request addresses, with what validating and querying its rows needs."""
+    """The table a row request addresses, with what validating and querying its rows needs.
+
+    One is shared by every request to the table until its schema changes (``target``): read-only throughout."""
 
     fl: Flavor
     database_id: str
-    table: st.Doc
-    columns: dict[str, st.Doc]  # available columns by key
-    fields: dict[str, Field]
+    table: Mapping[str, Any]
+    columns: Mapping[str, Mapping[str, Any]]  # available columns by key
+    fields: Mapping[str, Field]
+    database: Mapping[str, Any] = field(default_factory=dict)  # its database's record (``target`` fills it)
 
     @property
     def sql(self) -> str:
@@ -44,12 +48,30 @@ class Target:
         return f"databases.{self.database_id}.tables.{self.table['$id']}.rows.{row_id}.{action}"
 
 
+# A row request's database, table, columns and indexes (four statements and a JSON parse of each record) are
+# read once per schema state of the project: any write of them, by this process or another, moves the
+# project's ``schema`` generation and the next request loads them again (``cache``).
+_TARGETS: cache.Memo[tuple[str, str, str, str], Target] = cache.Memo()
+
+
 def target(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str) -> Target:
-    table = model.get_table(conn, project, fl, database_id, table_id)
+    """The table a row request addresses, as ``conn`` sees it now; raises when the database or table is not found."""
+    now = cache.stamp(conn, cache.schema_scope(project))
+    return _TARGETS.recall(
+        conn, now, (project, fl.name, database_id, table_id), lambda: _load(conn, project, fl, database_id, table_id)
+    )
+
+
+def _load(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, table_id: str) -> Target:
+    database = model.get_database(conn, project, database_id)
+    table = model.get_table(conn, project, fl, database_id, table_id, database)
     columns = model.columns_of(conn, project, database_id, table_id)
     fields = model.query_fields(columns, model.indexes_of(conn, project, database_id, table_id))
-    available = {c["key"]: c for c in columns if c["status"] == "available"}
-    return Target(fl, database_id, table, available, fields)
+    available = {c["key"]: MappingProxyType(c) for c in columns if c["status"] == "available"}
+    return Target(
+        fl, database_id, MappingProxyType(table), MappingProxyType(available), MappingProxyType(fields),
+        MappingProxyType(database),
+    )  # fmt: skip
 
 
 def render(t: Target, doc: Mapping[str, Any], select: Sequence[str] | None = None) -> dict[str, Any]:

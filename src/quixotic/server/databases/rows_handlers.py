@@ -32,7 +32,7 @@ def _on_table(
     """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses."""
     with ctx.store.tx() if write else ctx.store.read() as conn:
         t = rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
-        access.check_enabled(conn, ctx.caller, t, ctx.project)
+        access.check_enabled(ctx.caller, t)
         yield conn, t
 
 
