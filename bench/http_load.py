@@ -363,21 +363,29 @@ def parse_wrk(output: str, connections: int) -> LoadResult:
         raise LoadError(f"cannot read wrk's output:\n{output[-2000:]}")
     pct = {int(p): _ms(v, u) for p, v, u in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)}
     latency = re.search(r"^\s+Latency\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)", output, re.M)
-    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = sum(int(n) for n in sockets.groups()) if sockets else 0
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors += int(non2xx.group(1)) if non2xx else 0
+    refused = int(non2xx.group(1)) if non2xx else 0
+    seconds = _ms(done.group(2), done.group(3)) / 1e3
+    answered = int(done.group(1)) - refused  # counted as the asyncio client counts: 2xx answers only
+    first_error = None
+    if non2xx:
+        first_error = f"{non2xx.group(0).strip()} (wrk shows no answer: --tool asyncio prints the first)"
+    elif sockets and socket_errors:
+        first_error = sockets.group(0)
     return LoadResult(
         tool="wrk",
         connections=connections,
-        seconds=_ms(done.group(2), done.group(3)) / 1e3,
-        requests=int(done.group(1)),
-        errors=errors,
-        rps=float(rate.group(1)),
+        seconds=seconds,
+        requests=answered,
+        errors=socket_errors + refused,
+        rps=answered / seconds if seconds > 0 else float(rate.group(1)),
         p50_ms=pct.get(50, math.nan),
         p90_ms=pct.get(90, math.nan),
         p99_ms=pct.get(99, math.nan),
         max_ms=_ms(*latency.groups()) if latency else math.nan,
-        first_error=non2xx.group(0) if non2xx else None,
+        first_error=first_error,
     )
 
 

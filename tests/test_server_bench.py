@@ -1,11 +1,13 @@
 """bench/server_bench.py and bench/http_load.py run end to end: the keep-alive client counts what it was asked
-to send, and a quick run of the server benchmark measures every scenario against a real server process, with
-its baselines under the same uvicorn implementation, and writes its figures (no target is asserted: speed
-targets belong to the benchmark's own ``--check``, not to a unit test)."""
+to send, wrk's printout (two captured from wrk 4.1.0) is read as the asyncio client counts, and a quick run of
+the server benchmark measures every scenario against a real server process, with its baselines under the same
+uvicorn implementation, writes its figures and exits by ``--check`` as its own verdicts say (no target is
+asserted here: speed targets belong to the benchmark, not to a unit test)."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import socket
 import subprocess
@@ -19,6 +21,52 @@ from quixotic.server import admin
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 pytestmark = pytest.mark.local_only("starts its own servers on this machine")
+
+WRK_OK = """Running 2s test @ http://127.0.0.1:18125/
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   155.59us  221.89us   4.46ms   96.84%
+    Req/Sec    29.21k     5.73k   35.97k    57.14%
+  Latency Distribution
+     50%  118.00us
+     75%  160.00us
+     90%  213.00us
+     99%    1.22ms
+  60857 requests in 2.10s, 4.18MB read
+Requests/sec:  28988.46
+Transfer/sec:      1.99MB
+"""
+WRK_REFUSED = """Running 1s test @ http://127.0.0.1:35275/v1/health
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.55ms    1.41ms   7.95ms   83.04%
+    Req/Sec     1.61k   392.86     2.22k    60.00%
+  Latency Distribution
+     50%  751.00us
+     75%    2.21ms
+     90%    3.86ms
+     99%    5.79ms
+  1616 requests in 1.00s, 1.96MB read
+  Non-2xx or 3xx responses: 1616
+Requests/sec:   1608.07
+Transfer/sec:      1.95MB
+"""
+
+
+def test_wrk_output_is_read_as_the_asyncio_client_counts() -> None:
+    spec = importlib.util.spec_from_file_location("bench_http_load", BENCH / "http_load.py")
+    assert spec is not None and spec.loader is not None
+    http_load = sys.modules.setdefault("bench_http_load", importlib.util.module_from_spec(spec))  # dataclasses
+    spec.loader.exec_module(http_load)
+    ok = http_load.parse_wrk(WRK_OK, 4)
+    assert (ok.requests, ok.errors, ok.seconds, ok.first_error) == (60857, 0, 2.1, None)
+    assert (ok.p50_ms, ok.p90_ms, ok.p99_ms, ok.max_ms) == pytest.approx((0.118, 0.213, 1.22, 4.46))
+    assert ok.rps == pytest.approx(60857 / 2.1)
+    refused = http_load.parse_wrk(WRK_REFUSED, 2)
+    assert (refused.requests, refused.errors) == (0, 1616)  # non-2xx answers are errors, not throughput
+    assert "Non-2xx or 3xx responses: 1616" in refused.first_error and "--tool asyncio" in refused.first_error
+    with pytest.raises(http_load.LoadError, match="cannot read wrk's output"):
+        http_load.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused", 1)
 
 
 def test_the_keep_alive_client_sends_exactly_the_count_asked_for() -> None:
@@ -48,10 +96,11 @@ def test_the_keep_alive_client_sends_exactly_the_count_asked_for() -> None:
 
 def test_a_quick_run_measures_every_scenario_and_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
-    done = subprocess.run([sys.executable, str(BENCH / "server_bench.py"), "--quick", "--json", str(out)],
+    done = subprocess.run([sys.executable, str(BENCH / "server_bench.py"), "--quick", "--json", str(out), "--check"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     figures = json.loads(out.read_text())
+    missed = [r["name"] for r in figures["ratios"] if not r["passed"]]
+    assert done.returncode == (1 if missed else 0), done.stdout[-3000:] + done.stderr[-3000:]  # --check: 1 on a miss
     assert set(figures["server"]) == {"health", "row GET", "row create", "list-25", "GET idle", "GET under writer"}
     for name, res in [*figures["server"].items(), ("minimal", figures["minimal"]), ("gen", figures["generator"])]:
         assert res["requests"] > 0 and res["errors"] == 0, (name, res)
