@@ -17,21 +17,21 @@ never wait long. An execution's logs and errors live in its record, so they go w
 from __future__ import annotations
 
 import base64
-import concurrent.futures
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from quixotic.server import store as st
 from quixotic.server.clock import to_iso
 from quixotic.server.compute import schedule
-from quixotic.server.settings import ServerSettings
 from quixotic.timestamps import parse_iso
+
+if TYPE_CHECKING:
+    from quixotic.server.compute.engine import Compute
 
 log = logging.getLogger("quixotic.server")
 
@@ -64,32 +64,6 @@ START_BATCH: Final = 200  # scheduled executions started per transaction
 PRUNE_BATCH: Final = 100  # executions deleted per transaction: a few ms of write lock each
 PRUNE_PAUSE: Final = 0.01  # seconds between two deletion batches, so waiting writers get the lock
 _CACHE_LIMIT: Final = 4096
-
-
-class Host(Protocol):
-    """What the scheduler needs of the engine (``engine.Compute``)."""
-
-    store: st.Store
-    settings: ServerSettings
-
-    def now(self) -> datetime: ...
-
-    def new_execution(
-        self,
-        project: str,
-        function: Mapping[str, Any],
-        trigger: str,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        status: str = ...,
-        scheduled_at: str | None = ...,
-        permissions: Sequence[str] = ...,
-    ) -> st.Doc: ...
-
-    def run_async(
-        self, project: str, function_id: str, execution_id: str, **kwargs: Any
-    ) -> concurrent.futures.Future[st.Doc]: ...
 
 
 def install_indexes(store: st.Store) -> list[str]:
@@ -125,7 +99,8 @@ def prune_executions(store: st.Store, cutoff: datetime, *, batch: int = PRUNE_BA
 class Scheduler:
     """Fires due cron schedules and scheduled executions of one engine, and runs its maintenance."""
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Compute) -> None:
+        # The engine whose executions it creates and starts (the tests and the bench hand it a stand-in).
         self.host = host
         self.store = host.store
         self._next: dict[tuple[str, str], datetime | None] = {}  # (cron, last run) -> next firing (None: never)
