@@ -252,3 +252,19 @@ def test_a_data_dir_without_the_indexes_gets_them_and_its_schedules_fire(tmp_pat
         wait_for(lambda: fired() > fired_before, 60, 0.2)
     finally:
         stop(second)
+
+
+def test_the_bench_runs_end_to_end(tmp_path: Path) -> None:
+    """bench/scheduler_bench.py on a small data dir: it fills it, times both ticks and prunes (no figure judged)."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).parents[3] / "bench" / "scheduler_bench.py"
+    out = tmp_path / "figures.json"
+    done = subprocess.run([sys.executable, str(bench), "--sizes", "400", "--ticks", "5", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(out.read_text())
+    assert row["executions"] == 400 and row["new_ticks"] == 5 and row["old_ticks"] >= 5
+    assert row["indexes_created"] == list(INDEXES) and 0 < row["pruned"] < 400  # 30 days spread, 14 kept
+    assert "target: p99 < 5 ms" in done.stdout
