@@ -1,6 +1,7 @@
-"""The feature freeze on the local server, through the command line: a frozen environment refuses a deploy
-that adds a function, changes the schema or adds a variable (naming each), lets a code-and-values hotfix
-through (recorded with its reason and branch), and an explicit override is recorded on the release."""
+"""The feature freeze on the local server, through the command line: started with ``quixotic freeze start``
+(recorded in the target) or declared in the environment file, a frozen environment refuses a deploy that adds
+a function, changes the schema or adds a variable (naming each), lets a code-and-values hotfix through
+(recorded with its reason and branch), and an explicit override is recorded on the release."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def edit(path: Path, change: Any) -> None:
 
 
 def freeze(site: Site, **dates: str) -> None:
+    """Start the freeze in the target, as an operator does."""
+    options = [arg for name, day in dates.items() for arg in (f"--{name}", day)]
+    started = site.cli("freeze", "start", "test", "--reason", "launch week", *options, QUIXOTIC_ACTOR="ops@ci")
+    assert started.returncode == 0, started.stderr
+    assert "recorded in the target" in started.stdout
+
+
+def declare(site: Site, **dates: str) -> None:
+    """Declare the freeze in the environment file instead (reviewed like code)."""
     edit(site.root / "environments" / "test.json", lambda env: env.update(freeze={"reason": "launch week", **dates}))
 
 
@@ -124,3 +134,41 @@ def test_a_freeze_that_ended_refuses_nothing(site: Site) -> None:
     done = site.cli("deploy", "test", "--yes")
     assert done.returncode == 0, done.stderr
     assert "freeze" not in releases(site)[0]
+
+
+def test_status_and_end_of_a_freeze_recorded_in_the_target(site: Site) -> None:
+    assert site.cli("freeze", "status", "test").returncode == 3
+    freeze(site)
+    status = site.cli("freeze", "status", "test")
+    assert status.returncode == 0 and "started by ops@ci" in status.stdout and "recorded in the target" in status.stdout
+    add_prohibited(site)
+    assert site.cli("deploy", "test", "--yes").returncode == 1  # any run against the target sees it, no commit
+    ended = site.cli("freeze", "end", "test")
+    assert ended.returncode == 0 and "ended the feature freeze (launch week)" in ended.stdout
+    assert site.cli("freeze", "status", "test").returncode == 3
+    assert site.cli("freeze", "end", "test").stdout.strip() == "test: no feature freeze was recorded"
+
+
+def test_a_freeze_declared_in_the_environment_file_holds_too(site: Site) -> None:
+    declare(site, until="2999-12-31")
+    add_prohibited(site)
+    refused = site.cli("deploy", "test", "--yes")
+    assert refused.returncode == 1 and "launch week" in refused.stderr
+    status = site.cli("freeze", "status", "test")
+    assert status.returncode == 0 and "in environments/test.json" in status.stdout
+    ended = site.cli("freeze", "end", "test")  # ends the target's only: the file's is a reviewed change
+    assert "still declares" in ended.stdout and site.cli("freeze", "status", "test").returncode == 0
+
+
+def test_bad_freeze_input_is_refused_and_records_nothing(site: Site) -> None:
+    for args, words in (
+        (["nowhere", "--reason", "x"], "environment 'nowhere': unknown environment; known: test"),
+        (["test", "--reason", " "], "--reason: must not be empty"),
+        (["test", "--reason", "x", "--until", "soon"], "--until: 'soon' is not a date"),
+        (["test", "--reason", "x", "--from", "2026-12-24", "--until", "2026-12-01"], "before 'from'"),
+    ):
+        bad = site.cli("freeze", "start", *args)
+        assert bad.returncode == 1 and words in bad.stderr, (args, bad.stderr)
+    assert site.cli("freeze", "status", "test").returncode == 3  # nothing recorded by a refusal
+    past = site.cli("freeze", "start", "test", "--reason", "old", "--from", "2000-01-01", "--until", "2000-01-02")
+    assert past.returncode == 0 and site.cli("freeze", "status", "test").returncode == 3

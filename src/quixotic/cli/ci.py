@@ -12,7 +12,9 @@ from quixotic.ci.flutter import FlutterSettings
 from quixotic.ci.workflows import WorkflowSettings
 from quixotic.cli.options import ENV, ROOT, err, out
 from quixotic.commands import ci as cmd
+from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.errors import UsageError
+from quixotic.target import connect
 
 ci_app = typer.Typer(no_args_is_help=True, help="Generated CI/CD workflows, the plan comment, the Flutter config.")
 FORCE = typer.Option(False, "--force", help="Overwrite files edited by hand (their diff is shown first).")
@@ -79,7 +81,12 @@ def register(app: typer.Typer) -> None:
         root: Path = ROOT,
     ) -> None:
         """The pull-request plan comment (its hidden marker finds it again; its digests gate the deploy)."""
-        text = cmd.comment(root, parse_plans(plans))
+        given = parse_plans(plans)
+        freezes, unread = cmd.target_freezes(root, list(given))
+        for env, why in unread.items():
+            err.print(f"[yellow]{env}: the freeze recorded in the target was not read ({escape(why)}); the comment "
+                      f"shows the freeze environments/{env}.json declares[/]")  # fmt: skip
+        text = cmd.comment(root, given, freezes=freezes)
         if out_file is None:
             typer.echo(text)
         else:
@@ -149,8 +156,12 @@ def register(app: typer.Typer) -> None:
 
 freeze_app = typer.Typer(
     no_args_is_help=True,
-    help="The feature freeze of an environment, declared in environments/<env>.json: commit it so every run sees it.",
+    help="The feature freeze of an environment, recorded in its target: every deploy and migration sees it at once.",
 )
+
+
+def _describe(freeze: FeatureFreeze) -> str:
+    return escape(freeze.describe())
 
 
 @freeze_app.command("start")
@@ -161,26 +172,33 @@ def freeze_start_command(
     until: str = typer.Option(None, "--until", help="Last day of the freeze, YYYY-MM-DD (default: until ended)."),
     root: Path = ROOT,
 ) -> None:
-    """Declare a feature freeze: new functions, schema changes and new variables are refused while it holds."""
-    freeze = cmd.freeze_start(root, env, reason, start=start, until=until)
-    out.print(f"{env}: {escape(freeze.describe())} declared in environments/{env}.json; commit it")
+    """Start a feature freeze: new functions, schema changes and new variables are refused while it holds."""
+    freeze = cmd.freeze_start(connect(root, env), reason, start=start, until=until)
+    out.print(f"{env}: {_describe(freeze)}, recorded in the target: every deploy and migration of {env} sees it")
 
 
 @freeze_app.command("status")
 def freeze_status_command(env: str = ENV, root: Path = ROOT) -> None:
-    """The declared freeze and whether it is in force today (exit 0: in force, 3: none in force)."""
-    freeze, in_force = cmd.freeze_status(root, env)
-    if freeze is None:
-        out.print(f"{env}: no feature freeze declared")
-    else:
-        out.print(f"{env}: {escape(freeze.describe())}: {'in force' if in_force else 'not in force today'}")
-    raise typer.Exit(0 if in_force else 3)
+    """The freeze recorded in the target (and one the environment file declares); exit 0: in force, 3: none."""
+    status = cmd.freeze_status(connect(root, env))
+    if status.recorded is None and status.declared is None:
+        out.print(f"{env}: no feature freeze")
+    for freeze, where in (
+        (status.recorded, "recorded in the target"),
+        (status.declared, f"in environments/{env}.json"),
+    ):
+        if freeze is not None:
+            state = "in force" if status.in_force == freeze else "not in force today"
+            out.print(f"{env}: {_describe(freeze)} ({where}): {state}")
+    raise typer.Exit(0 if status.in_force is not None else 3)
 
 
 @freeze_app.command("end")
 def freeze_end_command(env: str = ENV, root: Path = ROOT) -> None:
-    """Remove the feature freeze from environments/<env>.json."""
-    ended = cmd.freeze_end(root, env)
-    out.print(
-        f"{env}: " + ("no feature freeze was declared" if ended is None else f"ended the {escape(ended.describe())}")
-    )
+    """End the feature freeze recorded in the target."""
+    status = cmd.freeze_end(connect(root, env))
+    out.print(f"{env}: " + ("no feature freeze was recorded" if status.recorded is None
+                            else f"ended the {_describe(status.recorded)}"))  # fmt: skip
+    if status.in_force is not None:
+        out.print(f"[yellow]{env}: environments/{env}.json still declares a {_describe(status.in_force)}: remove "
+                  "it there (and commit) to end it[/]")  # fmt: skip

@@ -1,7 +1,7 @@
 """CI verbs: ``ci init`` (write the workflows), ``ci comment`` (the pull-request plan comment),
 ``ci check-plan`` (the plan is the one reviewed), ``ci check-target`` (the CI variables name the
 configured project), ``ci flutter`` and ``ci flutter-check``, and ``freeze start/status/end`` (the feature
-freeze in the environment file). Each returns or raises; no printing.
+freeze recorded in the target). Each returns or raises; no printing.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +18,14 @@ from quixotic.ci.files import FileAction, plan_files
 from quixotic.ci.flutter import FlutterSettings, render_flutter, scan_build, unsafe_defines
 from quixotic.ci.workflows import WorkflowSettings, render_workflows
 from quixotic.config import Environment, list_environments, load_environment
-from quixotic.config.fields import Loc
-from quixotic.config.freeze_file import FeatureFreeze, parse_freeze
-from quixotic.config.jsonfile import dump_json, read_json
-from quixotic.config.layout import environment_file, secret_var
-from quixotic.config.problems import Problems, did_you_mean, listing
-from quixotic.errors import PlanError, UsageError
+from quixotic.config.freeze_file import FeatureFreeze
+from quixotic.config.layout import secret_var
+from quixotic.errors import PlanError, QuixoticError, UsageError
 from quixotic.plan.freeze import active, frozen_changes
 from quixotic.plan.plan import Plan
+from quixotic.target import Target, connect
+from quixotic.target import freeze as target_freeze
+from quixotic.target.provenance import who
 
 
 @dataclass(frozen=True)
@@ -106,15 +106,23 @@ def _read_plan(path: Path) -> Plan:
         raise PlanError(f"cannot read plan file {path}: {exc}; make it with `quixotic plan ENV --out FILE`") from exc
 
 
-def comment(root: Path, plans: Mapping[str, Path], today: dt.date | None = None) -> str:
-    """The pull-request comment for ``{env: plan file}``, with what each environment's freeze would refuse."""
+def comment(
+    root: Path,
+    plans: Mapping[str, Path],
+    today: dt.date | None = None,
+    freezes: Mapping[str, FeatureFreeze | None] | None = None,
+) -> str:
+    """The pull-request comment for ``{env: plan file}``, with what each environment's freeze would refuse:
+    ``freezes[env]``, the freeze in force read from the target (``freeze_status``), else the one the
+    environment file declares."""
     if not plans:
         raise UsageError("give at least one plan: --plan ENV=FILE")
     today = today or dt.date.today()
     loaded = {env: _read_plan(path) for env, path in plans.items()}
     notes: dict[str, list[str]] = {}
     for env, plan in loaded.items():
-        freeze = active(_environment(root, env).freeze, today)
+        given = freezes or {}
+        freeze = active(given[env], today) if env in given else active(_environment(root, env).freeze, today)
         if freeze is not None:
             refused = frozen_changes(plan)
             notes[env] = [f"**{env} is under a {freeze.describe()}.**"] + (
@@ -209,54 +217,51 @@ def flutter_check(app: Path, *, release: str = "prod", build: Path | None = None
     return FlutterCheck(count, tuple(findings))
 
 
-# --- the feature freeze, declared in environments/<env>.json (a reviewed change like any other) ------------
+# --- the feature freeze, recorded in the target (quixotic.target.freeze) --------------------------------
 
 
-def _environment_data(root: Path, env: str) -> tuple[Path, dict[str, object]]:
-    known = list_environments(root)
-    if env not in known:
-        raise UsageError(
-            f"unknown environment {env!r}{did_you_mean(env, known)}; known: {listing(known)} "
-            "(a freeze applies to an environment of this project: environments/<name>.json)"
-        )
-    path = root / environment_file(env)
-    problems = Problems()
-    data = read_json(root, environment_file(env), problems)
-    problems.raise_if_any(f"environments/{env}.json cannot be read")
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} does not hold a JSON object; fix it first (quixotic env show {env})")
-    return path, data
+@dataclass(frozen=True)
+class FreezeStatus:
+    """An environment's freezes: the one recorded in its target, the one its file declares, which is in force."""
+
+    recorded: FeatureFreeze | None
+    declared: FeatureFreeze | None
+    in_force: FeatureFreeze | None
 
 
-def freeze_start(
-    root: Path, env: str, reason: str, *, start: str | None = None, until: str | None = None
-) -> FeatureFreeze:
-    """Declare a feature freeze of ``env`` in its environment file (commit it so every run sees it)."""
-    path, data = _environment_data(root, env)
-    declared = {"reason": reason.strip(), **({"from": start} if start else {}), **({"until": until} if until else {})}
-    problems = Problems()
-    freeze = parse_freeze(declared, Loc(f"environments/{env}.json", "freeze"), problems)
-    if freeze is None or problems:
-        fixes = "; ".join(problems.items).replace(f"environments/{env}.json: freeze.", "--")
-        raise UsageError(f"cannot declare the freeze: {fixes or 'give --reason'}")
-    _environment(root, env)  # the rest of the file must load too: nothing is written into a broken one
-    data["freeze"] = declared
-    path.write_text(dump_json(data), encoding="utf-8")
-    return freeze
+def freeze_start(target: Target, reason: str, *, start: str | None = None, until: str | None = None) -> FeatureFreeze:
+    """Start a feature freeze of the target's environment, recorded in the target: it holds at once for every
+    deploy and migration of the environment, from any laptop or CI run."""
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return target_freeze.start(target, reason, start=start, until=until, by=who(), at=at)
 
 
-def freeze_end(root: Path, env: str) -> FeatureFreeze | None:
-    """Remove ``env``'s freeze from its environment file; the freeze that was there (None: there was none)."""
-    path, data = _environment_data(root, env)
-    before = _environment(root, env).freeze
-    if "freeze" in data:
-        del data["freeze"]
-        path.write_text(dump_json(data), encoding="utf-8")
-    return before
+def freeze_end(target: Target) -> FreezeStatus:
+    """End the freeze recorded in the target; what was ended (``recorded``) and what still holds (a freeze the
+    environment file declares ends when the file no longer declares it)."""
+    ended = target_freeze.end(target)
+    today = dt.date.today()
+    return FreezeStatus(ended, target.env.freeze, active(target.env.freeze, today))
 
 
-def freeze_status(root: Path, env: str, today: dt.date | None = None) -> tuple[FeatureFreeze | None, bool]:
-    """``env``'s declared freeze and whether it is in force ``today``."""
-    _environment_data(root, env)
-    freeze = _environment(root, env).freeze
-    return freeze, active(freeze, today or dt.date.today()) is not None
+def target_freezes(
+    root: Path, envs: Sequence[str], today: dt.date | None = None
+) -> tuple[dict[str, FeatureFreeze | None], dict[str, str]]:
+    """The freeze in force in each environment's target (for ``comment``), and why a target could not be read
+    (no key in this run, say): the comment then shows what the environment file declares."""
+    today = today or dt.date.today()
+    found: dict[str, FeatureFreeze | None] = {}
+    unread: dict[str, str] = {}
+    for env in envs:
+        try:
+            found[env] = target_freeze.in_force(connect(root, env), today)
+        except QuixoticError as exc:
+            unread[env] = str(exc)
+    return found, unread
+
+
+def freeze_status(target: Target, today: dt.date | None = None) -> FreezeStatus:
+    """The target's recorded freeze, the file's declared one and the one in force ``today``."""
+    today = today or dt.date.today()
+    recorded = target_freeze.recorded(target)
+    return FreezeStatus(recorded, target.env.freeze, target_freeze.in_force(target, today))

@@ -16,12 +16,14 @@ from typing import Any
 from quixotic.deploy.desired import Desired, target_desired
 from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
+from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.errors import PlanError
-from quixotic.plan.freeze import Refused, active, check_freeze, freeze_record, frozen_changes, given_reason
+from quixotic.plan.freeze import Refused, check_freeze, freeze_record, frozen_changes, given_reason
 from quixotic.plan.plan import Plan, make_plan
 from quixotic.plan.release import Release
 from quixotic.plan.state import ProjectState
 from quixotic.target import Target
+from quixotic.target import freeze as target_freeze
 from quixotic.target.provenance import git_branch
 
 __all__ = ["SCHEMA_KINDS", "Confirm", "Progress", "deploy", "plan", "releases", "rollback", "vars_plan", "vars_sync"]
@@ -51,7 +53,7 @@ def plan(target: Target, *, prune_variables: bool = False) -> PlanResult:
     desired = target_desired(target)
     live = read_live(target)
     result = _planner(target, desired, prune_variables, None)(live)
-    frozen = frozen_changes(result) if active(target.env.freeze, dt.date.today()) else ()
+    frozen = frozen_changes(result) if target_freeze.in_force(target, dt.date.today()) else ()
     return PlanResult(result, live, desired, frozen)
 
 
@@ -96,14 +98,17 @@ def deploy(
     hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
     desired = desired if desired is not None else target_desired(target)
     planner, today = _planner(target, desired, prune_variables, only), dt.date.today()
+    freezes: list[FeatureFreeze | None] = []  # read with the live state (under the lock), then recorded
 
     def checked(live: ProjectState) -> Plan:
         planned = planner(live)
-        check_freeze(planned, target.env.freeze, today, override=override_freeze)
+        freezes.append(target_freeze.in_force(target, today))
+        check_freeze(planned, freezes[-1], today, override=override_freeze)
         return planned
 
     def record(planned: Plan, _live: ProjectState) -> dict[str, object]:
-        fields = freeze_record(target.env.freeze, today, planned, override=override_freeze, hotfix=hotfix)
+        freeze = freezes[-1] if freezes else target_freeze.in_force(target, today)
+        fields = freeze_record(freeze, today, planned, override=override_freeze, hotfix=hotfix)
         if "hotfix" in fields:
             fields["hotfix"]["branch"] = git_branch(target.root)
         return fields

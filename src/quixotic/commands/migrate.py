@@ -35,8 +35,9 @@ from quixotic.migrations.graph import (
 )
 from quixotic.migrations.history import History
 from quixotic.migrations.runner import Outcome, Runner
-from quixotic.plan.freeze import active, check_migrations_freeze, given_reason
+from quixotic.plan.freeze import check_migrations_freeze, given_reason
 from quixotic.target import Target
+from quixotic.target import freeze as target_freeze
 from quixotic.target.locks import Lock
 from quixotic.target.provenance import git_commit, who
 
@@ -163,12 +164,13 @@ def _migrate(
     if not chosen:
         return RunResult(direction, dry_run, seconds=time.monotonic() - started)
     override_freeze = given_reason(override_freeze, "--override-freeze")
-    if not dry_run and active(target.env.freeze, dt.date.today()) is not None:  # a freeze refuses schema changes
+    freeze = None if dry_run else target_freeze.in_force(target, dt.date.today())
+    if freeze is not None:  # a freeze refuses schema changes
         preview = _runner(target, history, lambda _m: None, batch_size, lambda: None, {}).run(
             chosen, direction, {}, dry_run=True
         )
         actions = [(o.name, action) for o in preview for action in o.actions]
-        check_migrations_freeze(target.env.name, target.env.freeze, dt.date.today(), actions, override=override_freeze)
+        check_migrations_freeze(target.env.name, freeze, dt.date.today(), actions, override=override_freeze)
     if dry_run:
         runner = _runner(target, history, say, batch_size, lambda: None, {})
         outcomes = runner.run(chosen, direction, {}, dry_run=True)

@@ -14,7 +14,9 @@ same releases, locks and secret fingerprints. Tables (each a few queryable colum
   git commit, timings, error and the progress cursor of a data migration, so a killed one resumes;
 - ``evidence``: one row per go/no-go run (validate, monitor, bench, parity, preflight): its kind, the
   environment it is about, when, its verdict and its report, so ``preflight`` can ask "did this pass within
-  N hours" and ``report`` can draw the latest of each.
+  N hours" and ``report`` can draw the latest of each;
+- ``freezes``: the feature freeze of each environment (reason, days, who started it), one row per environment,
+  so a freeze started on one laptop holds for every deploy and migration from then on.
 
 The app never sees it: deploy ignores this database when diffing.
 """
@@ -76,6 +78,10 @@ _TABLES: dict[str, tuple[Column, ...]] = {
         Column("environment", "varchar", size=64),
         Column("startedAt", "datetime"),
         Column("verdict", "varchar", size=16),
+        Column("data", "longtext"),
+    ),
+    "freezes": (
+        Column("environment", "varchar", size=64),
         Column("data", "longtext"),
     ),
 }
@@ -264,6 +270,40 @@ class SystemDatabase:
                  self._secret_row(scope, key))  # fmt: skip
         except NotFound:
             pass
+
+    # --- the feature freeze ----------------------------------------------------------------------
+
+    @staticmethod
+    def _freeze_row(environment: str) -> str:
+        return "f" + hashlib.sha256(environment.encode()).hexdigest()[:35]
+
+    def freeze_record(self, environment: str) -> dict[str, Any] | None:
+        """The freeze started for ``environment`` (its JSON: reason, from, until, by, at), or None. Writes nothing."""
+        if not self.exists():
+            return None
+        try:
+            row = call("reading the feature freeze", self.db.get_row, SYSTEM_DB, "freezes",
+                       self._freeze_row(environment))  # fmt: skip
+        except NotFound:
+            return None
+        data = json.loads(row.get("data") or "{}")
+        return data if isinstance(data, dict) else None
+
+    def set_freeze(self, environment: str, record: Mapping[str, Any]) -> None:
+        self.ensure()
+        row = {"environment": environment, "data": json.dumps(dict(record), sort_keys=True)}
+        call("recording the feature freeze", self.db.upsert_row, SYSTEM_DB, "freezes",
+             self._freeze_row(environment), row)  # fmt: skip
+
+    def clear_freeze(self, environment: str) -> bool:
+        """Remove ``environment``'s freeze; whether there was one."""
+        if not self.exists():
+            return False
+        try:
+            call("ending the feature freeze", self.db.delete_row, SYSTEM_DB, "freezes", self._freeze_row(environment))
+        except NotFound:
+            return False
+        return True
 
     # --- releases -----------------------------------------------------------------------------
 
