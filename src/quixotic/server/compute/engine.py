@@ -1,8 +1,9 @@
 """The Functions engine of the local server: builds, executions, events and schedules.
 
 Routes store functions, deployments, executions and variables in the store; this engine does the
-work behind them in background threads: it builds deployments (``runtime.build``), runs executions
-in warm worker processes (``runtime.pool``), turns Appwrite events into event-triggered executions
+work behind them in background threads: it builds deployments (``runtime.build``, on the dependency
+layers of ``runtime.layers``, the builds of a deploy side by side, longest first: ``runtime.build_queue``), runs
+executions in warm worker processes (``runtime.pool``), turns Appwrite events into event-triggered executions
 and fires cron schedules. State that must survive a restart (statuses, the last scheduled run)
 lives in the store, never only in memory.
 """
@@ -25,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 from quixotic.server import store as st
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
+from quixotic.server.compute.runtime.build_queue import BuildQueue
 from quixotic.server.compute.runtime.isolation import Isolation, probe
+from quixotic.server.compute.runtime.layers import Layers
 from quixotic.server.compute.scheduler import Scheduler
 from quixotic.server.functions import variables
 from quixotic.server.ids import new_id
@@ -52,6 +55,9 @@ STORED_REQUEST_HEADERS = ("content-type", "agent", "content-length", "host", "x-
 STORED_RESPONSE_HEADERS = ("content-type", "content-length")
 DEPLOYMENTS_BUCKET = "deployments"
 RUN_FOLDER = ".run"  # IDs cannot start with '.', so this never clashes with a project's folder
+LAYERS_FOLDER = ".layers"  # dependency layers (runtime.layers)
+UV_CACHE_FOLDER = ".uv-cache"  # uv's download and wheel cache, shared by every build
+BUILD_THREADS = 4  # builds at once: a deploy's functions side by side (runtime.build_queue says why)
 
 
 def shadow_project(project: str) -> str:
@@ -74,7 +80,8 @@ class Compute:
         self.run_dir = self.root / RUN_FOLDER  # workers' homes: per server run, emptied at start-up
         self.isolation: Isolation = probe(self.settings.function_sandbox)
         self._runtimes: Runtimes | None = None
-        self.builds = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="quixotic-build")
+        self.layers = Layers(self.root / LAYERS_FOLDER, self.isolation)
+        self.builds = BuildQueue(BUILD_THREADS)
         self.executions = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="quixotic-exec")
         self.secret = self._secret()
         self._stop = threading.Event()
@@ -88,10 +95,11 @@ class Compute:
 
     def close(self) -> None:
         self._stop.set()
-        self.builds.shutdown(wait=False, cancel_futures=True)
+        self.builds.close()
         self.executions.shutdown(wait=False, cancel_futures=True)
         if self._runtimes is not None:
             self._runtimes.close()
+        self.layers.close()
 
     @property
     def runtimes(self) -> Runtimes:
@@ -117,8 +125,9 @@ class Compute:
 
     def sweep_leftovers(self) -> list[str]:
         """At start-up (one Compute per server run), remove what a crash left: the files folder's temporaries,
-        the workers' homes of the last run, half-built deployment folders (they are built again) and folders of
-        deployments that no longer exist. Each removal is logged; returns the removed paths (data-dir relative).
+        the workers' homes of the last run, half-built deployment folders (they are built again), folders of
+        deployments that no longer exist, and dependency layers that are half-built or that no deployment uses.
+        Each removal is logged; returns the removed paths (data-dir relative).
 
         Workers talk over socket pairs, which leave nothing on disk, and end themselves when the server dies.
         """
@@ -154,6 +163,10 @@ class Compute:
             path = os.path.relpath(folder, self.store.data_dir)
             st.startup_log.warning("start-up: removed %s: %s", path, why)
             removed.append(path)
+        for gone in self.layers.collect(self._layers_in_use):
+            path = os.path.relpath(self.layers.root / gone.split(" ")[0], self.store.data_dir)
+            st.startup_log.warning("start-up: removed dependency layer %s", gone)
+            removed.append(path)
         return removed + homes
 
     # --- paths
@@ -166,6 +179,33 @@ class Compute:
 
     def remove_function_files(self, project: str, function_id: str) -> None:
         shutil.rmtree(self.root / project / function_id, ignore_errors=True)
+        self.collect_layers()
+
+    def remove_deployment_files(self, project: str, function_id: str, deployment_id: str) -> None:
+        shutil.rmtree(self.deployment_dir(project, function_id, deployment_id), ignore_errors=True)
+        self.collect_layers()
+
+    # --- dependency layers
+
+    def _layers_in_use(self) -> set[str]:
+        """Layers some deployment folder links to, or some running worker (of a deleted deployment too) uses."""
+        used: set[str] = set()
+        for project in self.root.iterdir():
+            if project.name.startswith(".") or not project.is_dir():
+                continue
+            for link in project.glob("*/*/venv"):
+                if link.is_symlink() and (key := self.layers.key_of(link)) is not None:
+                    used.add(key)
+        if self._runtimes is not None:
+            used.update(k for v in self._runtimes.venv_dirs() if (k := self.layers.key_of(v)) is not None)
+        return used
+
+    def collect_layers(self) -> list[str]:
+        """Remove the dependency layers nothing uses any more (logged); returns what went, with why."""
+        removed = self.layers.collect(self._layers_in_use)
+        for gone in removed:
+            log.info("removed dependency layer %s", gone)
+        return removed
 
     # --- builds
 
@@ -180,7 +220,20 @@ class Compute:
             self.submit_build(project, function_id, deployment_id)
 
     def submit_build(self, project: str, function_id: str, deployment_id: str) -> None:
-        self.builds.submit(self._build, project, function_id, deployment_id)
+        self.builds.submit(
+            lambda: self._build(project, function_id, deployment_id),
+            self._expected_build_seconds(project, function_id, deployment_id),
+        )
+
+    def _expected_build_seconds(self, project: str, function_id: str, deployment_id: str) -> float:
+        """The function's longest recent build; else a guess from the archive (a MB a second, and commands
+        that install packages count for more than none). Only the order of builds waiting for a thread uses it."""
+        with self.store.read() as conn:
+            deployments = st.meta_all(conn, project, "deployment", function_id)
+        this = next((d for d in deployments if d["$id"] == deployment_id), {})
+        durations = [float(d.get("buildDuration") or 0) for d in deployments if d.get("status") == "ready"]
+        guess = int(this.get("sourceSize") or 0) / 1e6 + (10.0 if (this.get("commands") or "").strip() else 0.0)
+        return max(durations[-5:] or [guess])
 
     def _set_deployment(self, project: str, function_id: str, deployment_id: str, **changes: Any) -> st.Doc | None:
         with self.store.tx() as conn:
@@ -207,10 +260,13 @@ class Compute:
             from quixotic.server.compute.runtime import installer_env
             from quixotic.server.compute.runtime.build import build_deployment
 
-            # pip inside the build uses the server's mirrors/proxies and shares its wheel cache, so a
-            # rebuild of the same requirements does not download them again.
+            # The installs use the server's mirrors/proxies and share uv's cache (in the data folder) and pip's, so
+            # a build of requirements built before downloads nothing.
             build_env = installer_env()
             build_env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+            build_env.setdefault("UV_CACHE_DIR", str(self.root / UV_CACHE_FOLDER))
+            with self.store.read() as conn:
+                function = st.meta_get(conn, project, "function", "", function_id) or {}
             result = build_deployment(
                 self.archive_path(project, deployment_id),
                 dest,
@@ -219,6 +275,8 @@ class Compute:
                 timeout=self.settings.build_timeout,
                 env=build_env,
                 isolation=self.isolation,
+                layers=self.layers,
+                runtime=str(function.get("runtime") or ""),
             )
             current = self._set_deployment(
                 project,
@@ -233,7 +291,11 @@ class Compute:
             if result.ok and current is not None and current.get("activate"):
                 self.activate(project, function_id, deployment_id)
             if not result.ok:
-                shutil.rmtree(dest / "venv", ignore_errors=True)
+                venv_dir = dest / "venv"
+                if venv_dir.is_symlink():
+                    venv_dir.unlink()
+                else:
+                    shutil.rmtree(venv_dir, ignore_errors=True)
         except Exception as exc:  # the build must end in a status, whatever happens
             log.exception("build of %s/%s failed", function_id, deployment_id)
             self._set_deployment(project, function_id, deployment_id, status="failed", buildLogs=f"Build error: {exc}")

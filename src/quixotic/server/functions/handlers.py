@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import shutil
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -233,7 +232,7 @@ def delete_deployment(ctx: Ctx, p: dict[str, Any]) -> Any:
         function = model.delete_deployment(conn, ctx.project, function_id, deployment_id)
     engine = compute(ctx)
     engine.retire(ctx.project, function_id, keep=function.get("deploymentId") or None)
-    shutil.rmtree(engine.deployment_dir(ctx.project, function_id, deployment_id), ignore_errors=True)
+    engine.remove_deployment_files(ctx.project, function_id, deployment_id)
     engine.archive_path(ctx.project, deployment_id).unlink(missing_ok=True)
     with ctx.store.tx() as conn:
         files.forget(conn, shadow_project(ctx.project), DEPLOYMENTS_BUCKET, deployment_id)

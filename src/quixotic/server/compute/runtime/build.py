@@ -1,12 +1,22 @@
-"""Build a deployment: extract its archive safely, give it its own venv, run its build commands.
+"""Build a deployment: extract its archive safely, give it a venv, run its build commands.
 
 Layout under ``dest``: ``code/`` (the extracted archive, the worker's cwd), ``venv/`` (the deployment's
-interpreter and packages), ``home/`` (HOME of the build). The venv is created without pip (fast: no
-bootstrapping); a ``pip`` shim in ``venv/bin`` runs the server's own pip against the venv's interpreter, so
-``pip install -r requirements.txt`` installs into the venv as in Appwrite's build step.
+interpreter and packages) and ``home/`` (HOME of the build). The venv is created without pip (fast: no
+bootstrapping); a ``pip`` shim in ``venv/bin`` (``pipshim``) runs ``uv pip install`` for the installs it can
+translate and the server's own pip for the rest, against the venv's interpreter, so ``pip install -r
+requirements.txt`` installs into the venv as in Appwrite's build step. uv does not byte-compile: that runs in
+the background once the build is done (``layers.Layers.compile_later``).
+
+With ``layers`` (the engine always passes them), ``venv`` is a link to a dependency layer shared by every
+deployment whose commands only install packages from the same inputs (``layer_key`` says what the key holds,
+``layers`` how a layer is made once and never trusted half-made): a deployment whose requirements did not
+change runs no command at all. Commands that do more than install packages get a private venv, as before.
 
 The commands are the deployment's code too: they run behind the same walls as its workers (``isolation``),
-with write access to this deployment's folder and the pip cache only.
+with write access to this deployment's folder, the layer being built (never one that is done) and the
+installers' caches only. Those caches (uv's in the data folder) are shared by all projects, as pip's was, so a
+build could plant a package there for another project's build: the walls keep builds from the server's data,
+not from each other's downloads.
 """
 
 from __future__ import annotations
@@ -28,8 +38,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from quixotic.server.compute.runtime import pipshim
 from quixotic.server.compute.runtime.environment import isolated_env
-from quixotic.server.compute.runtime.isolation import Isolation, launcher, probe
+from quixotic.server.compute.runtime.isolation import Isolation, base_python, launcher, probe
+from quixotic.server.compute.runtime.layer_key import plan_layer
+from quixotic.server.compute.runtime.layers import Layers, folder_size
 from quixotic.server.compute.runtime.procs import process_ended, signal_group
 
 LOG_LIMIT = 1_000_000  # characters of build log kept (the end)
@@ -74,16 +87,21 @@ def build_deployment(
     timeout: float = 900.0,
     env: Mapping[str, str] | None = None,
     isolation: Isolation | None = None,
+    layers: Layers | None = None,
+    runtime: str = "",
 ) -> BuildResult:
-    """Extract ``archive`` (.tar.gz) into dest/'code', check the entrypoint, create dest/'venv', run ``commands``.
+    """Extract ``archive`` (.tar.gz) into dest/'code', check the entrypoint, make dest/'venv', run ``commands``.
 
-    Never raises for a bad archive or a failing command: the result says ok=False with the reason in ``logs``.
+    With ``layers``, dest/'venv' links to the dependency layer of the commands (``runtime`` is part of its key),
+    built by them only when no build made it before. Never raises for a bad archive or a failing command: the
+    result says ok=False with the reason in ``logs``.
     """
     started = time.monotonic()
     log = _Log()
     ok = False
     dest = Path(dest).absolute()
     code, venv_dir, home = dest / "code", dest / "venv", dest / "home"
+    layer_size = 0
     try:
         for folder in (code, venv_dir, home):
             if folder.is_symlink() or folder.is_file():
@@ -92,18 +110,20 @@ def build_deployment(
                 shutil.rmtree(folder)
         code.mkdir(parents=True)
         home.mkdir(parents=True)
-        ok = (
-            _extract(Path(archive), code, log)
-            and _check_entrypoint(code, entrypoint, log)
-            and _create_venv(venv_dir, log)
-            and _run_commands(commands, code, venv_dir, home, env, timeout, log, isolation or probe())
-        )
+        run = _Commands(commands, code, home, env or {}, timeout, log, isolation or probe())
+        ok = _extract(Path(archive), code, log) and _check_entrypoint(code, entrypoint, log)
+        if ok and layers is not None:
+            layer_size = _layered(run, venv_dir, layers, runtime)
+            ok = layer_size >= 0
+        elif ok:
+            ok = _create_venv(venv_dir, log) and run(venv_dir, [dest])
     except Exception as exc:  # disk full, permissions: still a failed build, not a crash
         log.line(f"Build failed: {exc!r}")
         ok = False
     if ok:
         log.line("Build succeeded.")
-    return BuildResult(ok, log.text(), time.monotonic() - started, _size(code) + _size(venv_dir))
+    venv_size = max(layer_size, 0) if venv_dir.is_symlink() else folder_size(venv_dir)
+    return BuildResult(ok, log.text(), time.monotonic() - started, folder_size(code) + venv_size)
 
 
 # --- extraction ----------------------------------------------------------------------------------------------
@@ -196,6 +216,16 @@ def _check_entrypoint(code: Path, entrypoint: str, log: _Log) -> bool:
 # --- environment and commands --------------------------------------------------------------------------------
 
 
+def uv_binary() -> str | None:
+    """The uv that ships with the server (the ``uv`` wheel), else one on PATH; None: pip does the installs."""
+    try:
+        import uv
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
 def _create_venv(venv_dir: Path, log: _Log) -> bool:
     """An isolated venv of the interpreter that runs the server (in-process: as fast as it gets)."""
     venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(venv_dir)
@@ -203,7 +233,8 @@ def _create_venv(venv_dir: Path, log: _Log) -> bool:
     if not python.exists():
         log.line(f"Could not create the virtual environment in {venv_dir}.")
         return False
-    shim = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m pip --python {shlex.quote(str(python))} "$@"\n'
+    words = [base_python(), "-I", pipshim.__file__, sys.executable, str(python), uv_binary() or "-"]
+    shim = "#!/bin/sh\nexec " + " ".join(shlex.quote(w) for w in words) + ' "$@"\n'
     major, minor = sys.version_info[:2]
     for name in ("pip", "pip3", f"pip{major}.{minor}"):
         script = venv_dir / "bin" / name
@@ -211,8 +242,50 @@ def _create_venv(venv_dir: Path, log: _Log) -> bool:
         script.chmod(0o755)
     log.line(f"Created the virtual environment (Python {major}.{minor}.{sys.version_info[2]}).")
     if importlib.util.find_spec("pip") is None:
-        log.line("Warning: the server's Python has no pip, so `pip` in build commands will fail.")
+        log.line("Warning: the server's Python has no pip, so `pip` commands uv cannot run will fail.")
     return True
+
+
+def _layered(run: _Commands, venv_dir: Path, layers: Layers, runtime: str) -> int:
+    """Link ``venv_dir`` to the commands' layer, building it if need be; its size, or -1 when the build failed."""
+    plan = plan_layer(run.commands, run.code, runtime, run.env, tools=(sys.executable, uv_binary() or "pip"))
+    if plan.key is None:
+        run.log.line(f"This deployment gets a virtual environment of its own: {plan.why}.")
+        ok = _create_venv(venv_dir, run.log) and run(venv_dir, [run.code.parent])
+        if ok:
+            layers.compile_later(venv_dir)
+        return folder_size(venv_dir) if ok else -1
+
+    def make(layer_venv: Path) -> bool:
+        return _create_venv(layer_venv, run.log) and run(layer_venv, [run.code.parent, layer_venv.parent])
+
+    with layers.use(plan.key, make, run.log.line) as info:
+        if info is None:
+            return -1
+        if not info.built_now:
+            run.log.line(f"Reusing dependency layer {plan.key[:12]} (built {info.created}; {plan.why}): same "
+                         "requirements, runtime and build commands, so nothing is installed.")  # fmt: skip
+        venv_dir.symlink_to(info.venv, target_is_directory=True)
+    if info.built_now:
+        layers.compile_later(info.venv)
+    return info.size
+
+
+@dataclass
+class _Commands:
+    """The build commands with everything they run with; called with the venv and the folders they may write."""
+
+    commands: str
+    code: Path
+    home: Path
+    env: Mapping[str, str]
+    timeout: float
+    log: _Log
+    isolation: Isolation
+
+    def __call__(self, venv_dir: Path, writable: list[Path]) -> bool:
+        return _run_commands(self.commands, self.code, venv_dir, self.home, self.env, self.timeout, self.log,
+                             self.isolation, writable)  # fmt: skip
 
 
 def _run_commands(
@@ -224,6 +297,7 @@ def _run_commands(
     timeout: float,
     log: _Log,
     isolation: Isolation,
+    writable: list[Path],
 ) -> bool:
     if not commands.strip():
         return True
@@ -232,10 +306,11 @@ def _run_commands(
         log.line(refused)
         return False
     shell = shutil.which("bash") or "/bin/sh"
-    run_env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", **(env or {}), "TMPDIR": str(home)}
+    run_env = {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1", "UV_PYTHON_DOWNLOADS": "never",
+               **(env or {}), "TMPDIR": str(home)}  # fmt: skip
     log.line(f"$ {commands}")
     proc = subprocess.Popen(
-        launcher(_build_policy(isolation, code.parent, run_env), [shell, "-c", commands]),
+        launcher(_build_policy(isolation, writable, run_env), [shell, "-c", commands]),
         cwd=code,
         env=isolated_env(venv_dir, home, run_env),
         stdin=subprocess.DEVNULL,
@@ -260,12 +335,12 @@ def _run_commands(
     return True
 
 
-def _build_policy(isolation: Isolation, dest: Path, env: Mapping[str, str]) -> str | None:
-    """Read: the server's Python (its pip runs the installs) and the installer's config and CA files; write:
-    this deployment's folder and the pip cache."""
+def _build_policy(isolation: Isolation, writable: list[Path], env: Mapping[str, str]) -> str | None:
+    """Read: the server's Python (its pip and uv run the installs) and the installers' config and CA files;
+    write: ``writable`` (this deployment's folder, the layer being built) and the installers' caches."""
     read = [os.path.realpath(sys.prefix)]
     for name, value in env.items():  # local paths the installer is pointed at: a wheel folder, a CA bundle
-        if name.startswith("PIP_") or name.upper() in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"):
+        if name.startswith(("PIP_", "UV_")) or name.upper() in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE"):
             read += _local_paths(value)
     config = env.get("PIP_CONFIG_FILE")
     if config:
@@ -274,10 +349,11 @@ def _build_policy(isolation: Isolation, dest: Path, env: Mapping[str, str]) -> s
             read += _local_paths(Path(config).read_text(errors="replace"))
         except OSError:
             pass
-    write = [str(dest)]
-    if env.get("PIP_CACHE_DIR"):
-        Path(env["PIP_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
-        write.append(env["PIP_CACHE_DIR"])
+    write = [str(p) for p in writable]
+    for cache in ("PIP_CACHE_DIR", "UV_CACHE_DIR"):
+        if env.get(cache):
+            Path(env[cache]).mkdir(parents=True, exist_ok=True)
+            write.append(env[cache])
     return isolation.policy(read, write)
 
 
@@ -310,14 +386,3 @@ def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> bool:
 def _pump(fd: int, log: _Log) -> None:
     while chunk := os.read(fd, 65536):
         log.raw(chunk)
-
-
-def _size(folder: Path) -> int:
-    total = 0
-    for base, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(base, name)).st_size
-            except OSError:
-                pass
-    return total

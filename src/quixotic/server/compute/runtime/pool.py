@@ -199,6 +199,11 @@ class WorkerPool:
         """How many worker processes were ever started (tests use it to prove warm reuse)."""
         return self._started
 
+    def active(self) -> bool:
+        """Whether a worker of this pool is alive or an execution is in it (its venv is still in use)."""
+        with self._cond:
+            return bool(self._workers) or self._busy > 0
+
     # -- public ---------------------------------------------------------------------------------------------
 
     def execute(self, request: RuntimeRequest) -> RuntimeResponse:
@@ -418,6 +423,7 @@ class Runtimes:
         self.log_dir = log_dir
         self.confinement = confinement
         self._pools: dict[str, WorkerPool] = {}
+        self._retired: list[WorkerPool] = []  # drained, with executions still running in them
         self._lock = threading.Lock()
         self._closed = False
 
@@ -448,12 +454,19 @@ class Runtimes:
         with self._lock:
             return list(self._pools)
 
+    def venv_dirs(self) -> set[Path]:
+        """The venvs that pools use: every live pool's, and a retired pool's while an execution still runs in it."""
+        with self._lock:
+            self._retired = [p for p in self._retired if p.active()]
+            return {p.venv_dir for p in [*self._pools.values(), *self._retired]}
+
     def retire(self, keep: Callable[[str], bool]) -> None:
         """Drain the pools whose key ``keep`` rejects; their executions in flight still complete."""
         with self._lock:
             gone = [(k, p) for k, p in self._pools.items() if not keep(k)]
             for key, _ in gone:
                 del self._pools[key]
+            self._retired += [p for _, p in gone]
         for _, pool in gone:
             pool.drain()
 
