@@ -1,6 +1,6 @@
 """Benchmark of the local server itself: keep-alive HTTP load beside baselines started in the same run.
 
-    .venv/bin/python bench/server_bench.py [--duration 5] [--connections 4] [--json out.json] [--check]
+    .venv/bin/python bench/server_bench.py [--rounds 3] [--duration 2] [--connections 4] [--json out.json] [--check]
     .venv/bin/python bench/server_bench.py --quick        # a few seconds, for a smoke test
     .venv/bin/python bench/server_bench.py --no-sdk       # leave out the SDK-driven section
 
@@ -18,9 +18,12 @@ measures mostly the client. This script instead drives the server with a keep-al
 
 Scenarios against a real ``quixotic server`` with a temporary data dir and an API key with only the scopes
 they need: health, row GET, row create, list-25, and a keyed row GET with and without another connection
-bulk-creating 1,000-row batches in a loop. Ratios are printed beside the targets of issue 16 (row GET and
-create >= 0.5x the minimal route, list-25 >= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail; the
-exit status is 0 unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
+bulk-creating 1,000-row batches in a loop. The baselines and the scenarios run back to back in each of
+``--rounds`` rounds; a ratio is the median of the rounds' own ratios, so a burst of other load moves both of
+its sides. Each is printed beside its target from issue 16 (row GET and create >= 0.5x the minimal route,
+list-25 >= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail, and beside the same comparison made with
+the server's CPU per request (read from /proc), which other load on the machine moves less. The exit status is
+0 unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
 
 The SDK-driven figures this script printed before (single client, SDK vs raw SQLite, chunked upload) are
 kept by default after the new ones; ``--no-sdk`` leaves them out.
@@ -36,6 +39,7 @@ import json
 import math
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,7 +73,9 @@ HOST = "127.0.0.1"
 DB, TABLE = "bench", "clips"
 SCOPES = ["rows.read", "rows.write", "health.read"]
 BULK = 1000
+SERVER_SCENARIOS = ("health", "row GET", "row create", "list-25", "GET idle", "GET under writer")
 FEW = 200  # fewer counted requests than this make a rough p99
+NEAR = 0.5  # a scenario at this share of the generator's ceiling may be measuring the client
 
 
 # --- uvicorn settings shared by the server and the minimal app ---------------------------------------
@@ -330,8 +336,9 @@ class Ratio:
     value: float
     target: float
     at_least: bool  # value >= target passes (else value <= target)
-    samples: int  # requests behind the scarcer side of the ratio
+    samples: int  # requests behind the scarcer side of the ratio, all rounds
     by_cpu: float | None = None
+    per_round: list[float] | None = None
 
     @property
     def passed(self) -> bool:
@@ -339,26 +346,50 @@ class Ratio:
 
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "value": self.value, "target": self.target, "op": ">=" if self.at_least else "<=",
-                "passed": self.passed, "samples": self.samples, "by_cpu": self.by_cpu}  # fmt: skip
+                "passed": self.passed, "samples": self.samples, "by_cpu": self.by_cpu,
+                "per_round": self.per_round}  # fmt: skip
 
 
-def ratios_of(out: dict[str, Any]) -> list[Ratio]:
-    """Issue 16's targets: throughput against the minimal route, GET p99 under a writer against idle."""
-    minimal, server = out["minimal"], out["server"]
+def ratios_of(rounds: list[dict[str, dict[str, Any]]]) -> list[Ratio]:
+    """Issue 16's targets, each the median over the rounds of the ratio within one round (a round measures the
+    baseline and the scenarios back to back, so a burst of other load on the machine moves both sides)."""
+
+    def median_of(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None and not math.isnan(v)]
+        return statistics.median(known) if known else None
 
     def against_minimal(name: str, scenario: str, target: float) -> Ratio:
-        res = server[scenario]
-        cpu = minimal["server_cpu_us"] / res["server_cpu_us"] if res["server_cpu_us"] else None
-        return Ratio(name, res["rps"] / minimal["rps"], target, True, min(res["requests"], minimal["requests"]), cpu)
+        by_rps = [r[scenario]["rps"] / r["minimal"]["rps"] for r in rounds]
+        by_cpu = [r["minimal"]["server_cpu_us"] / r[scenario]["server_cpu_us"] if r[scenario]["server_cpu_us"]
+                  else None for r in rounds]  # fmt: skip
+        samples = sum(min(r[scenario]["requests"], r["minimal"]["requests"]) for r in rounds)
+        return Ratio(name, statistics.median(by_rps), target, True, samples, median_of(by_cpu), by_rps)
 
-    idle, busy = server["GET idle"], server["GET under writer"]
+    p99 = [r["GET under writer"]["p99_ms"] / r["GET idle"]["p99_ms"] for r in rounds]
+    samples = sum(min(r["GET under writer"]["requests"], r["GET idle"]["requests"]) for r in rounds)
     return [
         against_minimal("row GET / minimal route", "row GET", 0.5),
         against_minimal("create / minimal route", "row create", 0.5),
         against_minimal("list-25 / minimal route", "list-25", 0.3),
-        Ratio("GET p99 under writer / idle p99", busy["p99_ms"] / idle["p99_ms"], 2.0, False,
-              min(busy["requests"], idle["requests"])),
-    ]  # fmt: skip
+        Ratio("GET p99 under writer / idle p99", statistics.median(p99), 2.0, False, samples, None, p99),
+    ]
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario over the rounds: counts added up, rates, latencies and CPU figures as medians."""
+
+    def med(key: str) -> float | None:
+        known = [r[key] for r in results if r[key] is not None and not math.isnan(r[key])]
+        return statistics.median(known) if known else None
+
+    first = next((r["first_error"] for r in results if r["first_error"]), None)
+    return {
+        "tool": results[0]["tool"], "connections": results[0]["connections"], "rounds": len(results),
+        "seconds": sum(r["seconds"] for r in results), "requests": sum(r["requests"] for r in results),
+        "errors": sum(r["errors"] for r in results), "rps": med("rps"), "p50_ms": med("p50_ms"),
+        "p90_ms": med("p90_ms"), "p99_ms": med("p99_ms"), "max_ms": max(r["max_ms"] for r in results),
+        "client_cpu_us": med("client_cpu_us"), "server_cpu_us": med("server_cpu_us"), "first_error": first,
+    }  # fmt: skip
 
 
 def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
@@ -380,48 +411,57 @@ def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
             "client_loop": hl.client_loop(),
             "uvicorn": f"{http}+{loop}",
             "seed_rows": args.rows,
+            "rounds": args.rounds,
         },
     }
-    port = admin.free_port()
-    trivial = hl.spawn_trivial(port)
-    try:
-        out["generator"] = run(hl.Request("GET", f"http://{HOST}:{port}/"), hl.process_cpu(trivial.pid)).as_dict()
-    finally:
-        stop(trivial)
-    port = admin.free_port()
-    minimal = spawn_minimal(port)
-    try:
-        out["settings"]["minimal_loaded"] = loaded_impl(minimal.pid)
-        out["minimal"] = run(hl.Request("GET", f"http://{HOST}:{port}/json"), hl.process_cpu(minimal.pid)).as_dict()
-    finally:
-        stop(minimal)
     out["sqlite"] = {name: {"ops": ops, "us": 1e6 / ops} for name, ops in
                      raw_sqlite(base / "raw.db", args.rows, BULK).items()}  # fmt: skip
-    proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024, log_file=base / "server.log")
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        port = admin.free_port()
+        procs.append(hl.spawn_trivial(port))
+        canned = hl.Request("GET", f"http://{HOST}:{port}/"), hl.process_cpu(procs[-1].pid)
+        port = admin.free_port()
+        procs.append(spawn_minimal(port))
+        out["settings"]["minimal_loaded"] = loaded_impl(procs[-1].pid)
+        minimal = hl.Request("GET", f"http://{HOST}:{port}/json"), hl.process_cpu(procs[-1].pid)
+        proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024, log_file=base / "server.log")
+        procs.append(proc)
         out["settings"]["server_loaded"] = loaded_impl(proc.pid)
         target = prepare(url, base / "data", proc.pid, args.rows)
         probe = hl.process_cpu(proc.pid)
-        out["server"] = {name: run(request, probe).as_dict() for name, request in scenarios(target).items()}
-        get = scenarios(target)["row GET"]
-        out["server"]["GET idle"] = run(get, probe).as_dict()
-        writer = BulkWriter(target)
-        writer.start()
-        try:
-            out["server"]["GET under writer"] = run(get).as_dict()
-        finally:
-            writer.halt.set()
-            writer.join(timeout=120)
-        out["writer"] = {"batches": writer.batches, "rows_per_s": writer.rows_per_s(), "errors": writer.errors,
-                         "first_error": writer.first_error}  # fmt: skip
+        keyed = scenarios(target)
+        rounds: list[dict[str, dict[str, Any]]] = []
+        writers: list[BulkWriter] = []
+        for _ in range(args.rounds):
+            one = {"generator": run(*canned).as_dict(), "minimal": run(*minimal).as_dict()}
+            one.update({name: run(request, probe).as_dict() for name, request in keyed.items()})
+            one["GET idle"] = run(keyed["row GET"], probe).as_dict()
+            writers.append(BulkWriter(target))
+            writers[-1].start()
+            try:
+                one["GET under writer"] = run(keyed["row GET"]).as_dict()
+            finally:
+                writers[-1].halt.set()
+                writers[-1].join(timeout=120)
+            rounds.append(one)
+        seconds = sum(w.seconds for w in writers)
+        out["writer"] = {"batches": sum(w.batches for w in writers), "errors": sum(w.errors for w in writers),
+                         "rows_per_s": sum(w.batches for w in writers) * BULK / seconds if seconds else math.nan,
+                         "first_error": next((w.first_error for w in writers if w.first_error), None)}  # fmt: skip
         if not args.no_sdk:
             sdk, sdk_mbs = through_sdk(url, base / "data", args.sdk_rows, BULK, args.upload_mb)
             out["sdk"] = {"ops": sdk, "upload_mbs": sdk_mbs, "rows": args.sdk_rows, "upload_mb": args.upload_mb,
                           "raw": raw_sqlite(base / "raw-sdk.db", args.sdk_rows, BULK),
                           "raw_upload_mbs": raw_file_write(base / "raw.bin", args.upload_mb)}  # fmt: skip
     finally:
-        stop(proc)
-    out["ratios"] = [r.as_dict() for r in ratios_of(out)]
+        for proc in procs:
+            stop(proc)
+    out["generator"] = summary([r["generator"] for r in rounds])
+    out["minimal"] = summary([r["minimal"] for r in rounds])
+    out["server"] = {name: summary([r[name] for r in rounds]) for name in SERVER_SCENARIOS}
+    out["rounds"] = rounds
+    out["ratios"] = [r.as_dict() for r in ratios_of(rounds)]
     return out
 
 
@@ -433,8 +473,8 @@ def report(out: dict[str, Any]) -> None:
     s = out["settings"]
     gen = out["generator"]
     client = f"{s['tool']} client" + (f" on {s['client_loop']}" if s["tool"] == "asyncio" else "")
-    title = (f"local server under keep-alive load ({client}, {s['connections']} "
-             f"connections, {s['duration']:g} s each; uvicorn {s['uvicorn']}: server loaded {s['server_loaded']}, "
+    title = (f"local server under keep-alive load ({client}, {s['connections']} connections, {s['rounds']} rounds "
+             f"of {s['duration']:g} s each, medians; uvicorn {s['uvicorn']}: server loaded {s['server_loaded']}, "
              f"minimal loaded {s['minimal_loaded']})")  # fmt: skip
     table = Table(title=title)
     for col in ("scenario", "requests", "req/s", "p50 ms", "p99 ms", "server CPU us/req", "client CPU us/req",
@@ -454,7 +494,18 @@ def report(out: dict[str, Any]) -> None:
     w = out["writer"]
     console.print(f"writer during 'GET under writer': {w['batches']} batches of {BULK}, {_f(w['rows_per_s'])} rows/s"
                   + (f", {w['errors']} errors (first: {w['first_error']})" if w["errors"] else ""))  # fmt: skip
-    console.print("A scenario near 100% of the generator ceiling measured the client, not the server.")
+    near = [name for name, res in [("minimal Starlette route", out["minimal"]), *out["server"].items()]
+            if res["rps"] >= NEAR * gen["rps"]]  # fmt: skip
+    if near:
+        console.print(
+            f"[yellow]{', '.join(near)}: at {NEAR:.0%} or more of the generator's ceiling "
+            f"({gen['rps']:,.0f} req/s), so the client may have set these figures, not the server[/]"
+        )
+    else:
+        console.print(
+            f"Every scenario ran below {NEAR:.0%} of the generator's ceiling ({gen['rps']:,.0f} req/s): "
+            "the servers, not the client, set these figures."
+        )
 
     sq = out["sqlite"]
     raw = Table(title="SQLite alone (server's settings and row layout) vs the server's CPU per request")
@@ -467,16 +518,18 @@ def report(out: dict[str, Any]) -> None:
     console.print(raw)
 
     ratios = Table(title="ratios in this run vs issue 16's targets (noisy on a shared machine)")
-    for col in ("ratio", "value", "target", "result", "by server CPU", "samples"):
+    for col in ("ratio", "value", "target", "result", "by server CPU", "samples", "each round"):
         ratios.add_column(col, justify="right")
     for r in out["ratios"]:
         few = r["samples"] < FEW
         ratios.add_row(r["name"], f"{r['value']:.2f}x", f"{r['op']} {r['target']:g}x",
                        "[green]pass[/]" if r["passed"] else "[red]FAIL[/]", _f(r["by_cpu"], ".2f"),
-                       f"[yellow]{r['samples']} (few)[/]" if few else str(r["samples"]))  # fmt: skip
+                       f"[yellow]{r['samples']} (few)[/]" if few else str(r["samples"]),
+                       " ".join(f"{v:.2f}" for v in r["per_round"]))  # fmt: skip
     console.print(ratios)
-    console.print("'by server CPU': the baseline's CPU per request over the scenario's, the same comparison less"
-                  " moved by other load on the machine; a ratio from few samples is rough (run longer).")  # fmt: skip
+    console.print("value: the median over the rounds of the ratio within each round. 'by server CPU': the baseline's"
+                  " CPU per request over the scenario's, the same comparison less moved by other load on the"
+                  " machine. A ratio from few samples is rough (run longer).")  # fmt: skip
 
     if "sdk" in out:
         sdk = out["sdk"]
@@ -493,8 +546,9 @@ def report(out: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds of counted load per scenario")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of uncounted load before each")
+    parser.add_argument("--duration", type=float, default=2.0, help="seconds of counted load per scenario and round")
+    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of uncounted load before each")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of baselines and scenarios, back to back")
     parser.add_argument("--connections", type=int, default=4, help="keep-alive connections per scenario")
     parser.add_argument("--tool", default="auto", choices=("auto", "wrk", "asyncio"), help="the load generator")
     parser.add_argument("--rows", type=int, default=500, help="rows in the table before the scenarios")
@@ -510,7 +564,7 @@ def main() -> None:
         serve_minimal(args.serve_minimal)
         return
     if args.quick:
-        args.duration, args.warmup, args.rows, args.sdk_rows, args.upload_mb = 0.5, 0.2, 50, 20, 1
+        args.duration, args.warmup, args.rounds, args.rows, args.sdk_rows, args.upload_mb = 0.3, 0.1, 2, 50, 20, 1
     with tempfile.TemporaryDirectory() as tmp:
         try:
             out = measure(args, Path(tmp))
