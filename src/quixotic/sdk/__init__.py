@@ -8,6 +8,7 @@ what to do about it. Callers test for those classes, never for status codes. The
 `plan`) never imports this package: ``models`` turns the SDK's answers into its values.
 
 - ``boundary``: :func:`call`, :func:`translate` and the wrapped :class:`Service`;
+- ``transport``: the client's keep-alive session (one per client, every SDK line);
 - ``backend``: one project on one endpoint: live state, schema and function writes, variables, paging;
 - ``models``: SDK answers (dicts) -> config values.
 """

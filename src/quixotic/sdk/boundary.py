@@ -26,6 +26,7 @@ from appwrite.client import Client
 from appwrite.exception import AppwriteException
 
 from quixotic.errors import ApiError, Unreachable
+from quixotic.sdk.transport import keepalive_session, through_session
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -36,13 +37,23 @@ _answer: ContextVar[Any] = ContextVar("quixotic_sdk_answer", default=_NOTHING)
 
 
 class RecordingClient(Client):  # type: ignore[misc]
-    """The SDK client, keeping the raw answer of its last call (per thread and context) for :class:`Service`."""
+    """The SDK client over one keep-alive session (:mod:`quixotic.sdk.transport`), keeping the raw answer
+    of its last call (per thread and context) for :class:`Service`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session = keepalive_session()
+        self._send = through_session(Client.call, self.session)
 
     def call(self, method: str, path: str = "", headers: Any = None, params: Any = None,
              response_type: str = "json") -> Any:  # fmt: skip
-        answer = super().call(method, path, headers, params, response_type=response_type)
+        answer = self._send(self, method, path, headers, params, response_type=response_type)
         _answer.set(answer)
         return answer
+
+    def close(self) -> None:
+        """Close the pooled connections (a later call opens new ones)."""
+        self.session.close()
 
 
 def plain(value: Any) -> Any:
