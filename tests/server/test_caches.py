@@ -1,0 +1,303 @@
+"""The server's caches of keys, projects and table schemas (``quixotic.server.cache``) never serve a stale entry.
+
+Each test first warms the cache (the same calls it checks afterwards), then changes what the cache holds, through
+the API, through ``quixotic local`` in another process, or through a second :class:`Store` on the server's data
+folder in this process, and checks the very next call through the official SDK sees the change."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from appwrite.enums.index_type import IndexType
+from appwrite.id import ID
+from appwrite.permission import Permission
+from appwrite.query import Query
+from appwrite.role import Role
+from appwrite.services.tables_db import TablesDB
+from column_specs import column
+from support.sdk import Flavour, raises_api, wait_available, wait_gone, wait_index
+from support.server import LocalServer
+from support.site import cli
+
+from quixotic.server import auth
+from quixotic.server.databases import columns as cols
+from quixotic.server.databases import model
+from quixotic.server.databases.flavor import TABLES
+from quixotic.server.ids import new_id
+from quixotic.server.store import Store
+
+pytestmark = pytest.mark.usefixtures("quiet_sdk")  # string columns are deprecated since 1.9, current in 1.8
+
+LOCAL = pytest.mark.local_only("writes the local server's data folder from another process")
+DB, T = "shop", "items"
+
+
+@contextmanager
+def second_store(server: LocalServer) -> Iterator[Store]:
+    """The server's data folder opened again in this process, as the CLI or a second server would."""
+    store = Store(server.data_dir)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _items(tdb: TablesDB, *columns: dict[str, object]) -> None:
+    """The ``shop`` database and its ``items`` table with these columns (available at once), and one row."""
+    tdb.create(DB, "Shop")
+    tdb.create_table(DB, T, "Items", [Permission.read(Role.any())], columns=list(columns))
+    tdb.create_row(DB, T, "r1", {c["key"]: _value(c) for c in columns})
+
+
+def _value(spec: dict[str, object]) -> object:
+    return 7 if spec["type"] == "integer" else "x"
+
+
+def _cli_json(*args: str) -> dict[str, str]:
+    done = cli("local", *args)
+    assert done.returncode == 0, done.stderr
+    out: dict[str, str] = json.loads(done.stdout)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- keys and projects
+
+
+@LOCAL
+def test_a_deleted_key_is_refused_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    key = _cli_json("key", "create", "--project", project.project_id, "--scopes", "databases.read",
+                    "--data", str(server.data_dir))["apiKey"]  # fmt: skip
+    tdb = TablesDB(server.client(project.project_id, key))
+    assert tdb.list()["total"] == 0
+    assert tdb.list()["total"] == 0  # served from the cache now
+    with second_store(server) as store, store.tx() as conn:
+        conn.execute("DELETE FROM keys WHERE secret_hash=?", (auth.hash_secret(key),))
+    with raises_api(401, "general_unauthorized_scope") as err:
+        tdb.list()
+    assert "role: guests" in err.value.message  # the key is unknown now: the request is a guest's
+    assert TablesDB(server.client(project.project_id, project.api_key)).list()["total"] == 0  # others still work
+
+
+@LOCAL
+def test_a_key_expires_while_cached(server: LocalServer) -> None:
+    project = server.new_project()
+    expire = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    with second_store(server) as store, store.tx() as conn:
+        _, key = auth.create_key(conn, project.project_id, ["databases.read"], "short", expire)
+    tdb = TablesDB(server.client(project.project_id, key))
+    assert tdb.list()["total"] == 0
+    time.sleep(max(0.0, (datetime.fromisoformat(expire) - datetime.now(UTC)).total_seconds()) + 0.1)
+    with raises_api(401, "project_key_expired"):
+        tdb.list()
+
+
+@LOCAL
+def test_keys_and_projects_made_by_the_cli_work_at_once(server: LocalServer) -> None:
+    project_id = "p" + new_id()
+    guest = TablesDB(server.client(project_id, "standard_" + "0" * 256))
+    for _ in range(2):  # twice: the second answer would come from the cache
+        with raises_api(404, "project_not_found"):
+            guest.list()
+    made = _cli_json("project", "create", project_id, "--data", str(server.data_dir))
+    assert TablesDB(server.client(project_id, made["apiKey"])).list()["total"] == 0
+    key = _cli_json("key", "create", "--project", project_id, "--scopes", "databases.read",
+                    "--data", str(server.data_dir))["apiKey"]  # fmt: skip
+    assert TablesDB(server.client(project_id, key)).list()["total"] == 0
+
+
+@LOCAL
+def test_a_deleted_project_is_not_found_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    tdb = TablesDB(server.client(project.project_id, project.api_key))
+    assert tdb.list()["total"] == 0
+    with second_store(server) as store, store.tx() as conn:
+        conn.execute("DELETE FROM keys WHERE project=?", (project.project_id,))
+        conn.execute("DELETE FROM projects WHERE id=?", (project.project_id,))
+    with raises_api(404, "project_not_found"):
+        tdb.list()
+
+
+# ------------------------------------------------------------------------------------------------- columns
+
+
+def test_a_dropped_column_is_refused_and_not_shown(api: Flavour, api_db: str) -> None:
+    api.create_table(api_db, T, "Items", columns=[column("name", "string", size=20), column("n")])
+    api.create_row(api_db, T, "r1", {"name": "a", "n": 1})
+    assert api.get_row(api_db, T, "r1")["n"] == 1  # warm
+    api.delete_column(api_db, T, "n")
+    # At once, while the column is still being deleted, and after.
+    with raises_api(400, api.word("row_invalid_structure")) as err:
+        api.create_row(api_db, T, "r2", {"name": "b", "n": 2})
+    assert '"n"' in err.value.message
+    wait_gone(lambda: api.get_column(api_db, T, "n"))
+    with raises_api(400, api.word("row_invalid_structure")):
+        api.update_row(api_db, T, "r1", {"n": 3})
+    row = api.get_row(api_db, T, "r1")
+    assert "n" not in row and row["name"] == "a"
+    assert ["n" in r for r in api.list_rows(api_db, T)[api.word("rows")]] == [False]
+
+
+def test_an_added_column_is_usable_at_once(api: Flavour, api_db: str) -> None:
+    api.create_table(api_db, T, "Items", columns=[column("name", "string", size=20)])
+    api.create_row(api_db, T, "r1", {"name": "a"})
+    with raises_api(400, api.word("row_invalid_structure")):  # warm, and refused: no such column yet
+        api.create_row(api_db, T, "r2", {"name": "b", "n": 2})
+    api.create_integer_column(api_db, T, "n", False)
+    wait_available(api, api_db, T, "n")
+    assert api.create_row(api_db, T, "r2", {"name": "b", "n": 2})["n"] == 2
+    assert api.get_row(api_db, T, "r1")["n"] is None  # shown on old rows too
+    assert api.list_rows(api_db, T, [Query.equal("n", 2)])["total"] == 1
+
+
+def test_a_renamed_or_resized_column_is_seen_at_once(tdb: TablesDB) -> None:
+    _items(tdb, column("name", "string", size=20))
+    tdb.update_string_column(DB, T, "name", False, None, size=3, new_key="title")
+    with raises_api(400, "row_invalid_structure"):
+        tdb.create_row(DB, T, "r2", {"name": "b"})
+    with raises_api(400, "row_invalid_structure") as err:
+        tdb.create_row(DB, T, "r2", {"title": "longer"})
+    assert "no longer than 3" in err.value.message
+    assert tdb.get_row(DB, T, "r1")["title"] == "x"
+
+
+# ------------------------------------------------------------------------------------------------- indexes
+
+
+def test_created_and_deleted_indexes_are_seen_at_once(api: Flavour, api_db: str) -> None:
+    api.create_table(api_db, T, "Items", columns=[column("name", "string", size=40)])
+    api.create_row(api_db, T, "r1", {"name": "blue whale"})
+    search = [Query.search("name", "whale")]
+    with raises_api(400, "general_query_invalid"):  # no fulltext index yet
+        api.list_rows(api_db, T, search)
+    api.create_index(api_db, T, "by_text", IndexType.FULLTEXT, ["name"])
+    wait_index(api, api_db, T, "by_text")
+    assert [r["$id"] for r in api.list_rows(api_db, T, search)[api.word("rows")]] == ["r1"]
+    api.delete_index(api_db, T, "by_text")
+    with raises_api(400, "general_query_invalid"):
+        api.list_rows(api_db, T, search)
+
+
+# ----------------------------------------------------------------------------------------- tables, databases
+
+
+def test_a_table_recreated_with_the_same_id_has_its_new_columns(tdb: TablesDB) -> None:
+    _items(tdb, column("old"))
+    assert tdb.get_row(DB, T, "r1")["old"] == 7
+    tdb.delete_table(DB, T)
+    with raises_api(404, "table_not_found"):
+        tdb.get_row(DB, T, "r1")
+    tdb.create_table(DB, T, "Items again", [Permission.read(Role.any())], columns=[column("new", "string", size=5)])
+    with raises_api(404, "row_not_found"):  # the old rows went with the old table
+        tdb.get_row(DB, T, "r1")
+    with raises_api(400, "row_invalid_structure"):
+        tdb.create_row(DB, T, "r1", {"old": 1})
+    created = tdb.create_row(DB, T, "r1", {"new": "fresh"})
+    assert "old" not in created and tdb.get_row(DB, T, "r1")["new"] == "fresh"
+    assert tdb.list_rows(DB, T)["total"] == 1
+
+
+def test_a_deleted_database_is_not_found_at_once(tdb: TablesDB) -> None:
+    _items(tdb, column("n"))
+    assert tdb.get_row(DB, T, "r1")["n"] == 7
+    tdb.delete(DB)
+    with raises_api(404, "database_not_found"):
+        tdb.get_row(DB, T, "r1")
+    with raises_api(404, "database_not_found"):
+        tdb.create_row(DB, T, "r2", {"n": 1})
+
+
+@LOCAL
+def test_disabling_a_database_or_table_hides_it_from_clients_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    tdb = TablesDB(server.client(project.project_id, project.api_key))
+    guest = TablesDB(server.client(project.project_id, None))
+    _items(tdb, column("n"))
+    assert guest.get_row(DB, T, "r1")["n"] == 7
+    tdb.update(DB, enabled=False)
+    with raises_api(404, "database_not_found"):
+        guest.get_row(DB, T, "r1")
+    assert tdb.get_row(DB, T, "r1")["n"] == 7  # keys still reach it, as on Appwrite
+    tdb.update(DB, enabled=True)
+    assert guest.get_row(DB, T, "r1")["n"] == 7
+    tdb.update_table(DB, T, enabled=False)
+    with raises_api(404, "table_not_found"):
+        guest.get_row(DB, T, "r1")
+    tdb.update_table(DB, T, enabled=True, permissions=[])
+    with raises_api(404, "row_not_found"):  # readable by nobody now: the new permissions count at once
+        guest.get_row(DB, T, "r1")
+
+
+@LOCAL
+def test_projects_with_the_same_ids_never_share_a_schema(server: LocalServer) -> None:
+    one, two = server.new_project(), server.new_project()
+    a = TablesDB(server.client(one.project_id, one.api_key))
+    b = TablesDB(server.client(two.project_id, two.api_key))
+    _items(a, column("only_in_one"))
+    _items(b, column("only_in_two", "string", size=5))
+    for _ in range(2):  # the second round is served from the caches
+        assert set(a.get_row(DB, T, "r1")) & {"only_in_one", "only_in_two"} == {"only_in_one"}
+        assert set(b.get_row(DB, T, "r1")) & {"only_in_one", "only_in_two"} == {"only_in_two"}
+        with raises_api(400, "row_invalid_structure"):
+            a.create_row(DB, T, ID.unique(), {"only_in_two": "x"})
+        with raises_api(400, "row_invalid_structure"):
+            b.create_row(DB, T, ID.unique(), {"only_in_one": 1})
+    b.delete_column(DB, T, "only_in_two")
+    wait_gone(lambda: b.get_column(DB, T, "only_in_two"))
+    assert a.get_row(DB, T, "r1")["only_in_one"] == 7  # one project's schema write leaves the other's alone
+
+
+# ------------------------------------------------------------------------------ writes by another process
+
+
+@LOCAL
+def test_schema_writes_by_another_process_are_seen(server: LocalServer) -> None:
+    project = server.new_project()
+    tdb = TablesDB(server.client(project.project_id, project.api_key))
+    _items(tdb, column("n"))
+    assert "extra" not in tdb.get_row(DB, T, "r1")
+    parent = f"{DB}/{T}"
+    with second_store(server) as store:
+        with store.tx() as conn:
+            spec = cols.build_column("integer", {"key": "extra", "required": False})
+            model.insert_column(conn, project.project_id, TABLES, DB, T, "extra", spec)
+        model.finish_column(store, project.project_id, parent, "extra")
+    assert tdb.create_row(DB, T, "r2", {"n": 1, "extra": 5})["extra"] == 5
+    assert tdb.get_row(DB, T, "r1")["extra"] is None
+    with second_store(server) as store:
+        with store.tx() as conn:
+            model.mark_column_deleting(conn, project.project_id, TABLES, DB, T, "n")
+        model.finish_column_delete(store, project.project_id, DB, T, "n")
+    with raises_api(400, "row_invalid_structure"):
+        tdb.create_row(DB, T, "r3", {"n": 1})
+    assert "n" not in tdb.get_row(DB, T, "r2")
+    with second_store(server) as store, store.tx() as conn:
+        model.delete_table(conn, project.project_id, TABLES, DB, T)
+    with raises_api(404, "table_not_found"):
+        tdb.get_row(DB, T, "r1")
+
+
+@LOCAL
+def test_a_schema_write_rolled_back_by_another_process_changes_nothing(server: LocalServer) -> None:
+    project = server.new_project()
+    tdb = TablesDB(server.client(project.project_id, project.api_key))
+    _items(tdb, column("n"))
+    with second_store(server) as store, pytest.raises(RuntimeError), store.tx() as conn:
+        spec = cols.build_column("integer", {"key": "ghost", "required": False})
+        model.insert_column(conn, project.project_id, TABLES, DB, T, "ghost", spec)
+        model.delete_table(conn, project.project_id, TABLES, DB, T)
+        # The server, meanwhile, reads what is committed: the table, without the ghost column.
+        # (Reads only: a write would wait for this transaction's lock.)
+        assert tdb.get_row(DB, T, "r1")["n"] == 7
+        with raises_api(400, "general_query_invalid"):
+            tdb.list_rows(DB, T, [Query.equal("ghost", [1])])
+        raise RuntimeError("abandon the transaction")
+    assert tdb.get_row(DB, T, "r1")["n"] == 7
+    with raises_api(400, "row_invalid_structure"):
+        tdb.update_row(DB, T, "r1", {"ghost": 1})
+    assert tdb.create_row(DB, T, "r2", {"n": 8})["n"] == 8
