@@ -9,7 +9,10 @@ next frame being ``pong`` proves there was none.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -423,3 +426,34 @@ def test_a_row_updated_by_a_function_reaches_the_subscriber(server: LocalServer,
     assert event["subscriptions"] == ["transcript"] and event["payload"]["text"] == "transcribed"
     assert "tablesdb.app.tables.notes.rows.t1.update" in event["channels"]
     bob_ws.nothing()
+
+
+# --- the official web SDK -------------------------------------------------------------------------
+
+JS = Path(__file__).parent / "realtime_js"
+
+
+def test_the_web_sdk_receives_its_transcript_and_nothing_else(server: LocalServer, app: dict[str, Any]) -> None:
+    """npm's ``appwrite`` (pinned in realtime_js/package.json) under node: an anonymous user subscribes with
+    ``Realtime.subscribe`` (its session reaching Realtime through the SDK's cookieFallback and the
+    ``authentication`` message), writes its row and sees each change once per matching subscription; Bob's
+    row never arrives, nor anything after ``close()``."""
+    node = shutil.which("node")
+    assert node, "node (20 or later) is needed for the web SDK test"
+    assert (JS / "node_modules" / "appwrite").is_dir(), f"install the web SDK first: npm ci --prefix {JS}"
+    done = subprocess.run(
+        [node, str(JS / "scenario.mjs"), server.url, app["project"], "app", "notes", app["secrets"]["bob"]],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    channel = "tablesdb.app.tables.notes.rows"
+    received = result["received"]
+    assert [r.get("id") or r.get("big") for r in received] == ["mine", "mine", "mine", "mine"], received
+    create, update, big_update, big_after_close = received
+    assert create["text"] == "pending" and create["events"] == ["databases.app.tables.notes.rows.mine.create"]
+    assert channel in create["channels"] and len(create["subscriptions"]) == 1
+    assert update["text"] == "transcribed" and len(update["subscriptions"]) == 2  # both subscriptions matched
+    assert big_update == {"big": "mine"} and big_after_close == {"big": "mine"}
+    owner = Users(app["key"]).get(result["userId"])
+    assert owner["$id"] == result["userId"]  # the anonymous user the SDK signed in
