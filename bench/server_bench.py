@@ -392,28 +392,66 @@ def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
-    """Every figure of the run, as plain data (what ``--json`` writes)."""
-    knobs = {"connections": args.connections, "duration": args.duration, "warmup": args.warmup, "tool": args.tool}
+@dataclass(frozen=True)
+class Loader:
+    """The load settings of the run; ``run`` measures one request with them and says when answers failed."""
 
-    def run(request: hl.Request, probe: hl.CpuProbe | None = None, connections: int | None = None) -> hl.LoadResult:
-        result = hl.load(request, **{**knobs, "connections": connections or args.connections}, probe=probe)
+    connections: int
+    duration: float
+    warmup: float
+    tool: str
+
+    def run(self, request: hl.Request, probe: hl.CpuProbe | None = None) -> dict[str, Any]:
+        result = hl.load(request, connections=self.connections, duration=self.duration, warmup=self.warmup,
+                         tool=self.tool, probe=probe)  # fmt: skip
         if result.errors:
             console.print(f"[yellow]{request.method} {request.url}: {result.errors} errors, first: "
                           f"{result.first_error}[/]")  # fmt: skip
-        return result
+        return result.as_dict()
 
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What a round measures: the canned endpoint, the minimal route and the server's keyed scenarios, each
+    request with a probe of its process's CPU."""
+
+    canned: tuple[hl.Request, hl.CpuProbe]
+    minimal: tuple[hl.Request, hl.CpuProbe]
+    keyed: dict[str, hl.Request]
+    server: hl.CpuProbe
+    target: Target
+
+
+def one_round(load: Loader, at: Endpoints) -> tuple[dict[str, dict[str, Any]], BulkWriter]:
+    """The baselines and every scenario back to back; the GET under a writer last, with the writer it ran beside."""
+    one = {"generator": load.run(*at.canned), "minimal": load.run(*at.minimal)}
+    one.update({name: load.run(request, at.server) for name, request in at.keyed.items()})
+    one["GET idle"] = load.run(at.keyed["row GET"], at.server)
+    writer = BulkWriter(at.target)
+    writer.start()
+    try:
+        one["GET under writer"] = load.run(at.keyed["row GET"])  # no CPU figure: the writer's work is in it
+    finally:
+        writer.halt.set()
+        writer.join(timeout=120)
+    return one, writer
+
+
+def writer_figures(writers: list[BulkWriter]) -> dict[str, Any]:
+    seconds, batches = sum(w.seconds for w in writers), sum(w.batches for w in writers)
+    return {"batches": batches, "errors": sum(w.errors for w in writers),
+            "rows_per_s": batches * BULK / seconds if seconds else math.nan,
+            "first_error": next((w.first_error for w in writers if w.first_error), None)}  # fmt: skip
+
+
+def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    """Every figure of the run, as plain data (what ``--json`` writes)."""
+    load = Loader(args.connections, args.duration, args.warmup, args.tool)
     http, loop = uvicorn_impl()
-    out: dict[str, Any] = {
-        "settings": {
-            **knobs,
-            "tool": hl.which_tool(args.tool),
-            "client_loop": hl.client_loop(),
-            "uvicorn": f"{http}+{loop}",
-            "seed_rows": args.rows,
-            "rounds": args.rounds,
-        },
-    }
+    settings = {"connections": load.connections, "duration": load.duration, "warmup": load.warmup,
+                "tool": hl.which_tool(args.tool), "client_loop": hl.client_loop(), "uvicorn": f"{http}+{loop}",
+                "seed_rows": args.rows, "rounds": args.rounds}  # fmt: skip
+    out: dict[str, Any] = {"settings": settings}
     out["sqlite"] = {name: {"ops": ops, "us": 1e6 / ops} for name, ops in
                      raw_sqlite(base / "raw.db", args.rows, BULK).items()}  # fmt: skip
     procs: list[subprocess.Popen[bytes]] = []
@@ -423,32 +461,15 @@ def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         canned = hl.Request("GET", f"http://{HOST}:{port}/"), hl.process_cpu(procs[-1].pid)
         port = admin.free_port()
         procs.append(spawn_minimal(port))
-        out["settings"]["minimal_loaded"] = loaded_impl(procs[-1].pid)
+        settings["minimal_loaded"] = loaded_impl(procs[-1].pid)
         minimal = hl.Request("GET", f"http://{HOST}:{port}/json"), hl.process_cpu(procs[-1].pid)
         proc, url = admin.spawn_server(base / "data", storage_limit=200 * 1024 * 1024, log_file=base / "server.log")
         procs.append(proc)
-        out["settings"]["server_loaded"] = loaded_impl(proc.pid)
+        settings["server_loaded"] = loaded_impl(proc.pid)
         target = prepare(url, base / "data", proc.pid, args.rows)
-        probe = hl.process_cpu(proc.pid)
-        keyed = scenarios(target)
-        rounds: list[dict[str, dict[str, Any]]] = []
-        writers: list[BulkWriter] = []
-        for _ in range(args.rounds):
-            one = {"generator": run(*canned).as_dict(), "minimal": run(*minimal).as_dict()}
-            one.update({name: run(request, probe).as_dict() for name, request in keyed.items()})
-            one["GET idle"] = run(keyed["row GET"], probe).as_dict()
-            writers.append(BulkWriter(target))
-            writers[-1].start()
-            try:
-                one["GET under writer"] = run(keyed["row GET"]).as_dict()
-            finally:
-                writers[-1].halt.set()
-                writers[-1].join(timeout=120)
-            rounds.append(one)
-        seconds = sum(w.seconds for w in writers)
-        out["writer"] = {"batches": sum(w.batches for w in writers), "errors": sum(w.errors for w in writers),
-                         "rows_per_s": sum(w.batches for w in writers) * BULK / seconds if seconds else math.nan,
-                         "first_error": next((w.first_error for w in writers if w.first_error), None)}  # fmt: skip
+        at = Endpoints(canned, minimal, scenarios(target), hl.process_cpu(proc.pid), target)
+        rounds, writers = zip(*(one_round(load, at) for _ in range(args.rounds)), strict=True)
+        out["writer"] = writer_figures(list(writers))
         if not args.no_sdk:
             sdk, sdk_mbs = through_sdk(url, base / "data", args.sdk_rows, BULK, args.upload_mb)
             out["sdk"] = {"ops": sdk, "upload_mbs": sdk_mbs, "rows": args.sdk_rows, "upload_mb": args.upload_mb,
@@ -460,8 +481,8 @@ def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     out["generator"] = summary([r["generator"] for r in rounds])
     out["minimal"] = summary([r["minimal"] for r in rounds])
     out["server"] = {name: summary([r[name] for r in rounds]) for name in SERVER_SCENARIOS}
-    out["rounds"] = rounds
-    out["ratios"] = [r.as_dict() for r in ratios_of(rounds)]
+    out["rounds"] = list(rounds)
+    out["ratios"] = [r.as_dict() for r in ratios_of(list(rounds))]
     return out
 
 
@@ -476,6 +497,9 @@ def report(out: dict[str, Any]) -> None:
     title = (f"local server under keep-alive load ({client}, {s['connections']} connections, {s['rounds']} rounds "
              f"of {s['duration']:g} s each, medians; uvicorn {s['uvicorn']}: server loaded {s['server_loaded']}, "
              f"minimal loaded {s['minimal_loaded']})")  # fmt: skip
+    if s["server_loaded"] != s["minimal_loaded"]:
+        console.print(f"[red]the server runs uvicorn on {s['server_loaded']} and the minimal route on "
+                      f"{s['minimal_loaded']}: the ratios compare unlike servers[/]")  # fmt: skip
     table = Table(title=title)
     for col in ("scenario", "requests", "req/s", "p50 ms", "p99 ms", "server CPU us/req", "client CPU us/req",
                 "of generator ceiling", "errors"):  # fmt: skip
