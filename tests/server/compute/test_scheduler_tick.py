@@ -105,12 +105,19 @@ def _traced(store: st.Store, action: Any) -> list[str]:
     finally:
         for conn in conns.values():
             conn.set_trace_callback(None)
-    return [s for s in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|INSERT)\b", s, re.I) and " meta" in s]
+    # A statement that fires triggers is reported again for each: each distinct one once, in order.
+    kept = [s for s in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|INSERT)\b", s, re.I) and " meta" in s]
+    return list(dict.fromkeys(kept))
 
 
 def _plans(store: st.Store, statements: list[str]) -> list[tuple[str, list[str]]]:
-    with store.read() as conn:
+    """Each statement's plan, from a connection of its own: a pooled one may plan with the schema it read before
+    the indexes were made (it reloads the schema when it runs a statement, not when it explains one)."""
+    conn = sqlite3.connect(store.data_dir / "quixotic.db", timeout=30)
+    try:
         return [(s, [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + s)]) for s in statements]
+    finally:
+        conn.close()
 
 
 def _full_scans(plans: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
