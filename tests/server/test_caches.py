@@ -7,10 +7,12 @@ folder in this process, and checks the very next call through the official SDK s
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from appwrite.enums.index_type import IndexType
@@ -24,9 +26,9 @@ from support.sdk import Flavour, raises_api, wait_available, wait_gone, wait_ind
 from support.server import LocalServer
 from support.site import cli
 
-from quixotic.server import auth
+from quixotic.server import auth, cache
 from quixotic.server.databases import columns as cols
-from quixotic.server.databases import model
+from quixotic.server.databases import model, rows
 from quixotic.server.databases.flavor import TABLES
 from quixotic.server.ids import new_id
 from quixotic.server.store import Store
@@ -301,3 +303,76 @@ def test_a_schema_write_rolled_back_by_another_process_changes_nothing(server: L
     with raises_api(400, "row_invalid_structure"):
         tdb.update_row(DB, T, "r1", {"ghost": 1})
     assert tdb.create_row(DB, T, "r2", {"n": 8})["n"] == 8
+
+
+# ------------------------------------------------------------------------- the stamps themselves (no server)
+
+
+def _table_with(store: Store, project: str, *keys: str) -> None:
+    with store.tx() as conn:
+        auth.create_project(conn, project)
+        model.create_database(conn, project, DB, {"name": "Shop", "enabled": True, "type": "tablesdb"})
+        data = {"name": "Items", "enabled": True, "rowSecurity": False, "databaseId": DB}
+        model.create_table(conn, project, TABLES, DB, T, data, [], [column(k) for k in keys], [])
+
+
+def _columns(store: Store, project: str) -> set[str]:
+    with store.read() as conn:
+        return set(rows.target(conn, project, TABLES, DB, T).columns)
+
+
+def test_a_project_created_alone_is_seen_by_a_cached_lookup(tmp_path: Path) -> None:
+    """``create_project`` is an ``INSERT OR IGNORE``, whose conflict clause a trigger's own would give way to."""
+    server_side, cli_side = Store(tmp_path), Store(tmp_path)
+    try:
+        with cli_side.tx() as conn:
+            auth.create_project(conn, "early")  # so that the generation has been written once
+        assert not auth.project_exists(server_side.conn, "late") and not auth.project_exists(server_side.conn, "late")
+        with cli_side.tx() as conn:
+            assert auth.create_project(conn, "late")
+        assert auth.project_exists(server_side.conn, "late")
+    finally:
+        server_side.close()
+        cli_side.close()
+
+
+def test_a_load_raced_by_a_commit_is_not_kept(tmp_path: Path) -> None:
+    reader, writer = Store(tmp_path), Store(tmp_path)
+    try:
+        _table_with(writer, "p", "a")
+        memo: cache.Memo[str, set[str]] = cache.Memo()
+        now = cache.stamp(reader.conn, cache.schema_scope("p"))
+
+        def load_while_a_column_is_added() -> set[str]:
+            loaded = {c["key"] for c in model.columns_of(reader.conn, "p", DB, T)}
+            with writer.tx() as conn:
+                model.insert_column(conn, "p", TABLES, DB, T, "b", cols.build_column("integer", {"key": "b"}))
+            return loaded
+
+        assert memo.recall(reader.conn, now, "columns", load_while_a_column_is_added) == {"a"}
+        assert len(memo) == 0  # what was loaded may be older than the stamp it was read under: not kept
+        later = cache.stamp(reader.conn, cache.schema_scope("p"))
+        assert later != now
+        assert memo.recall(reader.conn, later, "columns", lambda: {"a", "b"}) == {"a", "b"} and len(memo) == 1
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_two_data_folders_and_a_copy_keep_their_own_schemas(tmp_path: Path) -> None:
+    first, second = Store(tmp_path / "one"), Store(tmp_path / "two")
+    _table_with(first, "p", "a")
+    _table_with(second, "p", "b")  # the same project, database and table IDs, in another folder
+    assert (_columns(first, "p"), _columns(second, "p")) == ({"a"}, {"b"})
+    first.close()
+    shutil.copytree(tmp_path / "one", tmp_path / "copy")
+    first, copy = Store(tmp_path / "one"), Store(tmp_path / "copy")
+    try:
+        assert _columns(copy, "p") == {"a"}  # a copy shares the original's epoch and entries until one writes
+        with copy.tx() as conn:
+            model.insert_column(conn, "p", TABLES, DB, T, "c", cols.build_column("integer", {"key": "c"}))
+        model.finish_column(copy, "p", f"{DB}/{T}", "c")
+        assert (_columns(first, "p"), _columns(copy, "p"), _columns(second, "p")) == ({"a"}, {"a", "c"}, {"b"})
+    finally:
+        for store in (first, second, copy):
+            store.close()
