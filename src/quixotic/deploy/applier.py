@@ -10,7 +10,9 @@ A deployment change whose ``after`` names a ``deploymentId`` (rollback) re-activ
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from quixotic.config import Environment
@@ -25,6 +27,7 @@ from quixotic.sdk.boundary import call
 from quixotic.target.system import SystemDatabase
 
 Progress = Callable[[str], None]
+SIDE_BY_SIDE = 8  # uploads, and waits for their builds, at once (fewer than the SDK client's pooled connections)
 
 
 def _split(address: str) -> tuple[str, list[str]]:
@@ -60,18 +63,46 @@ class Applier:
         self.deployments: dict[str, str] = {}  # function id -> new deployment id, once built and active
         self.pending: dict[str, str] = {}  # function id -> uploaded deployment still building
         self.applied = 0
+        self._count = threading.Lock()
 
     # --- dispatch -----------------------------------------------------------------------------
 
     def apply_all(self, kinds: Iterable[str] | None = None) -> set[str]:
-        """Apply the plan's changes (of ``kinds`` only, if given) in order; the addresses applied."""
+        """Apply the plan's changes (of ``kinds`` only, if given) in order; the addresses applied.
+
+        Consecutive code uploads (the plan's last stage) go side by side: none depends on another, and
+        the builds they start run on the server meanwhile. The first failure, in plan order, is raised
+        once all of them have returned, as a failure in a sequential run would have been.
+        """
         wanted = None if kinds is None else frozenset(kinds)
-        done = set()
+        done: set[str] = set()
+        uploads: list[Change] = []
         for change in self.plan.changes:
-            if wanted is None or change.kind in wanted:
+            if wanted is not None and change.kind not in wanted:
+                continue
+            if change.kind == "deployment" and change.action != "delete":
+                uploads.append(change)
+                continue
+            self._apply_side_by_side(uploads, done)
+            self.apply(change)
+            done.add(change.address)
+        self._apply_side_by_side(uploads, done)
+        return done
+
+    def _apply_side_by_side(self, changes: list[Change], done: set[str]) -> None:
+        batch, changes[:] = list(changes), []
+        if len(batch) <= 1:
+            for change in batch:
                 self.apply(change)
                 done.add(change.address)
-        return done
+            return
+        with ThreadPoolExecutor(min(len(batch), SIDE_BY_SIDE), thread_name_prefix="quixotic-upload") as pool:
+            futures = [(change, pool.submit(self.apply, change)) for change in batch]
+        errors = [f.exception() for _, f in futures]
+        done.update(change.address for change, f in futures if f.exception() is None)
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
 
     def apply(self, change: Change) -> None:
         kind, ids = _split(change.address)
@@ -81,7 +112,8 @@ class Applier:
         self.guard()
         self.progress(f"{change.action} {change.address}")
         handler(change, ids)
-        self.applied += 1
+        with self._count:
+            self.applied += 1
 
     # --- schema -------------------------------------------------------------------------------
 
@@ -113,7 +145,7 @@ class Applier:
         if change.action == "create":
             columns: list[Column] = [column_from(_after(c))[2] for c in self._planned("column", database_id, table_id)]
             indexes: list[Index] = [index_from(_after(c))[2] for c in self._planned("index", database_id, table_id)]
-            call(
+            created = call(
                 f"creating table {table_id}",
                 db.create_table, database_id, table_id, table.name, perms, table.row_security, table.enabled,
                 [column_to_cli_json(c) for c in columns],
@@ -121,10 +153,8 @@ class Applier:
                  for i in indexes],
             )  # fmt: skip
             self.created_tables.add((database_id, table_id))
-            for column in columns:
-                self.backend.wait_column(database_id, table_id, column.key)
-            for index in indexes:
-                self.backend.wait_index(database_id, table_id, index.key)
+            self.backend.wait_table(database_id, table_id, [c.key for c in columns], [i.key for i in indexes],
+                                    answer=created if isinstance(created, dict) else None)  # fmt: skip
         else:
             call(f"updating table {table_id}", db.update_table, database_id, table_id, table.name, perms,
                  table.row_security, table.enabled)  # fmt: skip
@@ -199,17 +229,23 @@ class Applier:
         self.pending[function_id] = self.backend.upload_code(function_id, package.data)
 
     def finish(self) -> None:
-        """Wait for every uploaded deployment's build; raise for the first that failed (others still finish)."""
-        failures: list[Exception] = []
-        for function_id, deployment_id in list(self.pending.items()):
+        """Wait for every uploaded deployment's build, all at once (each is activated as soon as it is ready);
+        raise for the first that failed, in upload order (the others still finish)."""
+        pending = list(self.pending.items())
+
+        def one(function_id: str, deployment_id: str) -> None:
             try:
                 self.guard()
                 self.backend.finish_deploy(function_id, deployment_id, self.progress)
                 self.deployments[function_id] = deployment_id
-            except Exception as exc:
-                failures.append(exc)
             finally:
                 del self.pending[function_id]
+
+        if not pending:
+            return
+        with ThreadPoolExecutor(min(len(pending), SIDE_BY_SIDE), thread_name_prefix="quixotic-build") as pool:
+            futures = [pool.submit(one, f, d) for f, d in pending]
+        failures = [e for e in (f.exception() for f in futures) if e is not None]
         if failures:
             raise failures[0]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from appwrite.exception import AppwriteException
@@ -156,11 +156,41 @@ class AppwriteBackend:
     def wait_index(self, database_id: str, table_id: str, key: str, timeout: float = 120.0) -> None:
         self._wait(f"index {table_id}.{key}", lambda: self.db.get_index(database_id, table_id, key), timeout)
 
-    def _wait(self, what: str, get: Callable[[], dict[str, Any]], timeout: float) -> None:
+    def wait_table(
+        self,
+        database_id: str,
+        table_id: str,
+        columns: Iterable[str],
+        indexes: Iterable[str] = (),
+        timeout: float = 120.0,
+        *,
+        answer: dict[str, Any] | None = None,
+    ) -> None:
+        """Wait for a new table's ``columns`` and ``indexes`` with one read of the table a poll (not one per
+        column); ``answer``, the table as created, is looked at first (often all is available already)."""
+        wanted = {"columns": frozenset(columns), "indexes": frozenset(indexes)}
+        if not any(wanted.values()):
+            return
+
+        def status(table: dict[str, Any]) -> dict[str, Any]:
+            found = {(kind, str(item.get("key"))): item for kind in wanted for item in table.get(kind) or []}
+            states = [found.get((kind, key), {}) for kind, keys in wanted.items() for key in sorted(keys)]
+            for item in states:
+                if item.get("status") in ("failed", "stuck"):
+                    return {"status": item["status"], "error": f"{item.get('key')}: {item.get('error') or ''}"}
+            done = all(item.get("status") == "available" for item in states)
+            return {"status": "available" if done else "processing"}
+
+        self._wait(f"columns and indexes of {table_id}", lambda: status(self.db.get_table(database_id, table_id)),
+                   timeout, first=None if answer is None else status(answer))  # fmt: skip
+
+    def _wait(
+        self, what: str, get: Callable[[], dict[str, Any]], timeout: float, *, first: dict[str, Any] | None = None
+    ) -> None:
         deadline = time.monotonic() + timeout
         delay = 0.02
         while True:
-            model = call(f"checking {what}", get)
+            model, first = first or call(f"checking {what}", get), None
             status = model.get("status")
             if status == "available":
                 return
@@ -291,6 +321,7 @@ class AppwriteBackend:
         """Wait for a deployment's build; make sure it is the active one, or raise with the build's log."""
         deadline = time.monotonic() + timeout
         status = ""
+        delay = 0.05  # a small build is ready in a second or two: look early, then every quarter second
         while True:
             dep = call(
                 f"checking the build of {function_id}",
@@ -303,7 +334,8 @@ class AppwriteBackend:
                 break
             if time.monotonic() > deadline:
                 raise ApiError("build_not_ready", f"the build of {function_id} did not finish in {timeout:.0f} s", 400)
-            time.sleep(0.2)
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.25)
         if status != "ready":
             logs = str(dep.get("buildLogs") or "")[-4000:]
             raise ApiError(

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from quixotic.config.resources import Column
+from quixotic.config.resources import Column, column_to_cli_json
 from quixotic.errors import Conflict, LockHeld, NotFound
 from quixotic.plan.release import Release
 from quixotic.plan.state import is_legacy_fingerprint, migrate_fingerprint, migrate_record, secret_fingerprint
@@ -154,8 +154,13 @@ class SystemDatabase:
         waiting: list[tuple[str, str]] = []
         for table, columns in _TABLES.items():
             if table not in existing:
-                _created_or_exists(f"creating system table {table}", self.db.create_table, SYSTEM_DB, table, table)
-                existing[table] = set()
+                try:  # with its columns in one call; one another run created first gets them one by one
+                    created = call(f"creating system table {table}", self.db.create_table, SYSTEM_DB, table, table,
+                                   columns=[column_to_cli_json(c) for c in columns])  # fmt: skip
+                    self.backend.wait_table(SYSTEM_DB, table, [c.key for c in columns], answer=created)
+                    continue
+                except Conflict:
+                    existing[table] = set()
             for column in columns:
                 if column.key not in existing[table]:
                     _created_or_exists(f"creating column {table}.{column.key}", self.backend.create_column,
