@@ -256,8 +256,8 @@ def _layered(run: _Commands, venv_dir: Path, layers: Layers, runtime: str) -> in
             layers.compile_later(venv_dir)
         return folder_size(venv_dir) if ok else -1
 
-    def make(layer_venv: Path) -> bool:
-        return _create_venv(layer_venv, run.log) and run(layer_venv, [run.code.parent, layer_venv.parent])
+    def make(layer_venv: Path, lock_fd: int) -> bool:
+        return _create_venv(layer_venv, run.log) and run(layer_venv, [run.code.parent, layer_venv.parent], lock_fd)
 
     with layers.use(plan.key, make, run.log.line) as info:
         if info is None:
@@ -283,9 +283,9 @@ class _Commands:
     log: _Log
     isolation: Isolation
 
-    def __call__(self, venv_dir: Path, writable: list[Path]) -> bool:
+    def __call__(self, venv_dir: Path, writable: list[Path], keep_fd: int | None = None) -> bool:
         return _run_commands(self.commands, self.code, venv_dir, self.home, self.env, self.timeout, self.log,
-                             self.isolation, writable)  # fmt: skip
+                             self.isolation, writable, keep_fd)  # fmt: skip
 
 
 def _run_commands(
@@ -298,7 +298,9 @@ def _run_commands(
     log: _Log,
     isolation: Isolation,
     writable: list[Path],
+    keep_fd: int | None = None,
 ) -> bool:
+    """Run the commands to their end; ``keep_fd`` (a layer's lock) is inherited by all they start."""
     if not commands.strip():
         return True
     refused = isolation.check()
@@ -317,6 +319,7 @@ def _run_commands(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        pass_fds=() if keep_fd is None else (keep_fd,),
     )
     assert proc.stdout is not None
     reader = threading.Thread(target=_pump, args=(proc.stdout.fileno(), log), daemon=True)

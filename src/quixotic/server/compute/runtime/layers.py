@@ -51,8 +51,9 @@ class LayerInfo:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, shared: bool = False, wait: bool = True) -> Iterator[bool]:
-    """``flock`` on ``path`` (created if need be); yields False when ``wait`` is off and it is taken.
+def file_lock(path: Path, shared: bool = False, wait: bool = True) -> Iterator[int | None]:
+    """``flock`` on ``path`` (created if need be); yields the locked descriptor, or None when ``wait`` is off and
+    the lock is taken.
 
     The lock file may be removed by its holder (collection does), so after locking we check that the path still
     names the file we locked, and start again if not.
@@ -63,14 +64,14 @@ def file_lock(path: Path, shared: bool = False, wait: bool = True) -> Iterator[b
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
-                yield False
+                yield None
                 return
             try:
                 current = os.stat(path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
                 current = False
             if current:
-                yield True
+                yield fd
                 return
         finally:
             os.close(fd)
@@ -110,30 +111,38 @@ class Layers:
         return None
 
     @contextlib.contextmanager
-    def use(self, key: str, build: Callable[[Path], bool], log: Callable[[str], None]) -> Iterator[LayerInfo | None]:
-        """The ready layer ``key``, built with ``build(venv)`` if there is none (None if that fails).
+    def use(
+        self, key: str, build: Callable[[Path, int], bool], log: Callable[[str], None]
+    ) -> Iterator[LayerInfo | None]:
+        """The ready layer ``key``, built with ``build(venv, lock_fd)`` if there is none (None if that fails).
 
+        ``build`` hands ``lock_fd`` down to the processes it starts: the lock then lasts as long as the last of
+        them, so an install that outlives a killed server still keeps every other build off its half-made layer.
         Held (the lock shared) until the block ends: link it inside the block.
         """
         lock = self._lock_path(key)
         built = failed = False
         while True:
-            with file_lock(lock, shared=True):
-                info = self.ready(key)
+            with file_lock(lock, shared=True, wait=False) as free:
+                info = self.ready(key) if free is not None else None
                 if info is not None:
                     yield LayerInfo(info.key, info.venv, info.size, info.created, built)
                     return
+            if free is None:
+                log(f"Another build is making dependency layer {key[:12]}; waiting for it.")
+                with file_lock(lock, shared=True):
+                    info = self.ready(key)
+                    if info is not None:
+                        yield LayerInfo(info.key, info.venv, info.size, info.created, built)
+                        return
             if failed:
                 yield None
                 return
-            with file_lock(lock, wait=False) as free:
-                pass
-            if not free:
-                log(f"Another build is making dependency layer {key[:12]}; waiting for it.")
-            with file_lock(lock):
+            with file_lock(lock) as fd:
                 if self.ready(key) is None:
+                    assert fd is not None
                     built = True
-                    failed = not self._make(key, build, log)
+                    failed = not self._make(key, lambda venv: build(venv, fd), log)
 
     def _make(self, key: str, build: Callable[[Path], bool], log: Callable[[str], None]) -> bool:
         """Build the layer (its lock held exclusively); the marker is written last, and only on success."""
@@ -179,7 +188,7 @@ class Layers:
                 shutil.rmtree(entry, ignore_errors=True)
         keys = sorted(e.name for e in self.root.iterdir() if e.is_dir() and not e.name.startswith("."))
         with contextlib.ExitStack() as stack:
-            held = [k for k in keys if stack.enter_context(file_lock(self._lock_path(k), wait=False))]
+            held = [k for k in keys if stack.enter_context(file_lock(self._lock_path(k), wait=False)) is not None]
             used = in_use()
             for key in held:
                 if key in used:  # even one whose marker went: the next build of that key makes it again
@@ -192,7 +201,7 @@ class Layers:
             key = lock.name.removesuffix(".lock")
             if not (self.root / key).exists():
                 with file_lock(lock, wait=False) as free:
-                    if free and not (self.root / key).exists():
+                    if free is not None and not (self.root / key).exists():
                         lock.unlink(missing_ok=True)
         return removed
 

@@ -1,0 +1,234 @@
+"""Dependency layers through a real server and the SDK: reused by deployments with the same requirements, new for
+changed ones, never trusted half-made (a killed install, a folder left without its marker), built once for two
+deployments at a time, collected when no deployment uses them any more. Installs come from local wheels: the
+deployment's own, or a package index on 127.0.0.1 (``support.wheel_index``) that can hold a download back.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from appwrite.input_file import InputFile
+from appwrite.services.functions import Functions
+from support.server import LocalServer, start_server
+from support.spawn import stop
+from support.wheel_index import WheelIndex
+from support.wheels import tiny_wheel
+
+from quixotic.server import admin
+
+WHEEL_NAME, WHEEL = tiny_wheel()
+MAIN = "import quixotic_tinypkg\n\ndef main(context):\n    return context.res.text(f'value={quixotic_tinypkg.VALUE}')\n"
+LOCAL_INSTALL = "pip install --no-index -r requirements.txt"
+
+
+def pack(files: Mapping[str, str | bytes]) -> InputFile:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else content
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return InputFile.from_bytes(buf.getvalue(), "code.tar.gz")
+
+
+def local_code(requirements: str = f"./{WHEEL_NAME}\n", note: str = "") -> dict[str, str | bytes]:
+    """A function that imports the tiny wheel it ships; ``note`` changes only its code."""
+    return {"main.py": MAIN + note, "requirements.txt": requirements, WHEEL_NAME: WHEEL}
+
+
+def wait_done(fn: Functions, function_id: str, deployment_id: str, want: tuple[str, ...] = ("ready", "failed")) -> Any:
+    deadline = time.monotonic() + 120
+    while True:
+        dep = fn.get_deployment(function_id, deployment_id)
+        if dep["status"] in want:
+            return dep
+        assert time.monotonic() < deadline, f"deployment {deployment_id} still {dep['status']}"
+        time.sleep(0.05)
+
+
+def deploy(fn: Functions, function_id: str, files: Mapping[str, str | bytes]) -> Any:
+    return wait_done(fn, function_id, fn.create_deployment(function_id, pack(files), True)["$id"])
+
+
+def layer_of(server: LocalServer, project: str, function_id: str, deployment_id: str) -> Path:
+    """The layer folder a deployment's venv links to."""
+    link = server.data_dir / "functions" / project / function_id / deployment_id / "venv"
+    assert link.is_symlink(), f"{link} is not a link to a layer"
+    target = Path(os.path.realpath(link))
+    assert target.parent.parent == Path(os.path.realpath(server.data_dir / "functions" / ".layers"))
+    return target.parent
+
+
+def run(fn: Functions, function_id: str) -> str:
+    execution = fn.create_execution(function_id, "", False, "/", "GET")
+    assert execution["responseStatusCode"] == 200, execution["errors"]
+    return str(execution["responseBody"])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    base = tmp_path_factory.mktemp("layers")
+    srv = start_server(base / "data", base / "server.log")
+    yield srv
+    stop(srv)
+
+
+@pytest.fixture
+def credentials(server: LocalServer) -> admin.ProjectCredentials:
+    return server.new_project()
+
+
+@pytest.fixture
+def project(credentials: admin.ProjectCredentials) -> str:
+    return credentials.project_id
+
+
+@pytest.fixture
+def fn(server: LocalServer, credentials: admin.ProjectCredentials) -> Functions:
+    return Functions(server.client(credentials.project_id, credentials.api_key))
+
+
+def test_same_requirements_reuse_the_layer_and_code_only_deploys_install_nothing(
+    server: LocalServer, fn: Functions, project: str
+) -> None:
+    fn.create("first", "First", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    one = deploy(fn, "first", local_code())
+    assert one["status"] == "ready", one["buildLogs"]
+    assert "Built dependency layer" in one["buildLogs"]
+    assert "pip install with uv" in one["buildLogs"]
+    assert run(fn, "first") == "value=42"
+
+    two = deploy(fn, "first", local_code(note="# only the code changed\n"))
+    assert two["status"] == "ready", two["buildLogs"]
+    assert "Reusing dependency layer" in two["buildLogs"]
+    assert f"$ {LOCAL_INSTALL}" not in two["buildLogs"]  # no command ran, so nothing was installed
+    assert "Built dependency layer" not in two["buildLogs"]
+    assert layer_of(server, project, "first", two["$id"]) == layer_of(server, project, "first", one["$id"])
+    assert run(fn, "first") == "value=42"
+
+    fn.create("other", "Other", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    three = deploy(fn, "other", local_code(note="# another function\n"))
+    assert "Reusing dependency layer" in three["buildLogs"]
+    assert layer_of(server, project, "other", three["$id"]) == layer_of(server, project, "first", one["$id"])
+    assert run(fn, "other") == "value=42"
+
+
+def test_changed_requirements_or_commands_get_a_new_layer(server: LocalServer, fn: Functions, project: str) -> None:
+    fn.create("change", "Change", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    one = deploy(fn, "change", local_code(f"./{WHEEL_NAME}\n# first\n"))
+    two = deploy(fn, "change", local_code(f"./{WHEEL_NAME}\n# second\n"))
+    assert one["status"] == two["status"] == "ready", two["buildLogs"]
+    assert "Built dependency layer" in two["buildLogs"]
+    first, second = layer_of(server, project, "change", one["$id"]), layer_of(server, project, "change", two["$id"])
+    assert first != second
+    fn.update("change", "Change", commands=LOCAL_INSTALL + " --no-deps")
+    three = deploy(fn, "change", local_code(f"./{WHEEL_NAME}\n# second\n"))
+    assert "Built dependency layer" in three["buildLogs"]
+    assert layer_of(server, project, "change", three["$id"]) not in (first, second)
+
+
+def test_a_layer_left_without_its_marker_is_removed_and_built_again(
+    server: LocalServer, fn: Functions, project: str
+) -> None:
+    fn.create("half", "Half", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    requirements = f"./{WHEEL_NAME}\n# half\n"
+    one = deploy(fn, "half", local_code(requirements))
+    layer = layer_of(server, project, "half", one["$id"])
+    # What an install killed part-way leaves: no marker, a package half there.
+    (layer / "layer.json").unlink()
+    for package in layer.glob("venv/lib/python*/site-packages/quixotic_tinypkg"):
+        shutil.rmtree(package)
+    two = deploy(fn, "half", local_code(requirements, note="# again\n"))
+    assert two["status"] == "ready", two["buildLogs"]
+    assert "left half-built" in two["buildLogs"]
+    assert "Built dependency layer" in two["buildLogs"]
+    assert layer_of(server, project, "half", two["$id"]) == layer
+    assert (layer / "layer.json").is_file()
+    assert run(fn, "half") == "value=42"
+
+
+def test_a_server_killed_mid_install_leaves_no_layer_that_is_trusted(tmp_path: Path) -> None:
+    with WheelIndex().running() as index:
+        data, log = tmp_path / "data", tmp_path / "server.log"
+        first = start_server(data, log)
+        project = first.new_project()
+        fn = Functions(first.client(project.project_id, project.api_key))
+        commands = f"pip install --index-url {index.url} quixotic-tinypkg"
+        fn.create("killed", "Killed", "python-3.11", entrypoint="main.py", commands=commands)
+        index.hold()
+        created = fn.create_deployment("killed", pack({"main.py": MAIN}), True)
+        assert index.download_begun.wait(60), "the install never reached the download"
+        layers = list((data / "functions" / ".layers").glob("*/venv"))
+        assert len(layers) == 1 and not (layers[0].parent / "layer.json").exists()
+        first.process.kill()  # SIGKILL mid-install: the layer has a venv and no marker
+        first.process.wait(timeout=10)
+        index.release()
+
+        second = start_server(data, log)
+        try:
+            fn = Functions(second.client(project.project_id, project.api_key))
+            dep = wait_done(fn, "killed", created["$id"])  # the cut-short build runs again
+            assert dep["status"] == "ready", dep["buildLogs"]
+            assert "Built dependency layer" in dep["buildLogs"]
+            # The install the kill orphaned may still hold the layer's lock at start-up (it inherited it): then the
+            # build waits for it and finds the folder half-made; else the start-up removes it.
+            at_start = "(half-built)" in log.read_text()
+            assert at_start or "left half-built" in dep["buildLogs"]
+            assert run(fn, "killed") == "value=42"
+        finally:
+            stop(second)
+
+
+def test_two_deployments_that_need_one_new_layer_build_it_once(
+    server: LocalServer, fn: Functions, project: str
+) -> None:
+    with WheelIndex().running() as index:
+        commands = f"pip install --index-url {index.url} quixotic-tinypkg"
+        for name in ("twin-a", "twin-b"):
+            fn.create(name, name, "python-3.11", entrypoint="main.py", commands=commands)
+        index.hold()
+        a = fn.create_deployment("twin-a", pack({"main.py": MAIN}), True)
+        assert index.download_begun.wait(60)
+        b = fn.create_deployment("twin-b", pack({"main.py": MAIN + "# b\n"}), True)
+        wait_done(fn, "twin-b", b["$id"], ("building",))
+        time.sleep(0.5)  # b reaches the layer's lock while a's install is held
+        assert fn.get_deployment("twin-b", b["$id"])["status"] == "building"
+        index.release()
+        done_a, done_b = wait_done(fn, "twin-a", a["$id"]), wait_done(fn, "twin-b", b["$id"])
+    assert done_a["status"] == done_b["status"] == "ready", done_b["buildLogs"]
+    assert "Built dependency layer" in done_a["buildLogs"]
+    assert "Built dependency layer" not in done_b["buildLogs"]
+    assert "waiting for it" in done_b["buildLogs"]
+    assert "Reusing dependency layer" in done_b["buildLogs"]
+    assert f"$ {commands}" not in done_b["buildLogs"]  # b ran no install of its own
+    assert layer_of(server, project, "twin-a", a["$id"]) == layer_of(server, project, "twin-b", b["$id"])
+    assert run(fn, "twin-b") == "value=42"
+
+
+def test_unused_layers_are_collected_and_used_ones_kept(server: LocalServer, fn: Functions, project: str) -> None:
+    fn.create("gc", "GC", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    old = deploy(fn, "gc", local_code(f"./{WHEEL_NAME}\n# gc old\n"))
+    new = deploy(fn, "gc", local_code(f"./{WHEEL_NAME}\n# gc new\n"))
+    fn.create("gc-shared", "GC shared", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    shared = deploy(fn, "gc-shared", local_code(f"./{WHEEL_NAME}\n# gc new\n"))
+    old_layer, new_layer = layer_of(server, project, "gc", old["$id"]), layer_of(server, project, "gc", new["$id"])
+    assert layer_of(server, project, "gc-shared", shared["$id"]) == new_layer
+
+    fn.delete_deployment("gc", old["$id"])
+    assert not old_layer.exists()  # no deployment used it any more
+    assert new_layer.is_dir()
+    fn.delete("gc")
+    assert new_layer.is_dir()  # gc-shared still uses it
+    assert run(fn, "gc-shared") == "value=42"
+    fn.delete("gc-shared")
+    assert not new_layer.exists()
