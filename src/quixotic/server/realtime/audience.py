@@ -44,8 +44,8 @@ def reader(conn: sqlite3.Connection, project: str, pub: Publication, payload: Ma
             return _nobody
         return lambda caller: _may_read_file(caller, bucket, payload)
     if pub.kind == "account":
-        user_id = pub.ids[0]
-        return lambda caller: caller.user_id == user_id
+        role = f"user:{pub.ids[0]}"  # Appwrite's audience of an account event
+        return lambda caller: role in caller.roles
     if pub.kind == "executions":
         permissions = list(payload.get("$permissions") or [])
         return lambda caller: caller.may(permissions, "read")

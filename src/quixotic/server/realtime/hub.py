@@ -158,16 +158,26 @@ class Hub:
                 if not targets:
                     continue
                 may_read = audience.reader(conn, project, pub, payload)
-                frame: str | None = None
+                verdicts: dict[tuple[str, tuple[str, ...]], bool] = {}  # callers with the same roles decide alike
+                tails: dict[tuple[str, ...], str] = {}
+                head: str | None = None
                 for connection, matched in targets:
-                    if not may_read(connection.caller):
+                    caller = connection.caller
+                    who = (caller.role, caller.roles)
+                    allowed = verdicts.get(who)
+                    if allowed is None:
+                        allowed = verdicts[who] = may_read(caller)
+                    if not allowed:
                         continue
-                    ids = [s.id for s in matched if filters.passes(s.filters, payload)]
+                    ids = tuple(s.id for s in matched if filters.passes(s.filters, payload))
                     if not ids:
                         continue
-                    if frame is None:
-                        frame = _event_frame(event, pub.channels, payload)
-                    connection.send(frame[:-2] + ',"subscriptions":' + json.dumps(ids) + "}}")
+                    if head is None:
+                        head = _event_frame(event, pub.channels, payload)[:-2]
+                    tail = tails.get(ids)
+                    if tail is None:
+                        tail = tails[ids] = ',"subscriptions":' + json.dumps(list(ids)) + "}}"
+                    connection.send(head + tail)
                     sent += 1
         return sent
 
