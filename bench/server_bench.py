@@ -1,6 +1,6 @@
 """Benchmark of the local server itself: keep-alive HTTP load beside baselines started in the same run.
 
-    .venv/bin/python bench/server_bench.py [--rounds 3] [--duration 2] [--connections 4] [--json out.json] [--check]
+    .venv/bin/python bench/server_bench.py [--rounds 5] [--duration 1] [--connections 4] [--json out.json] [--check]
     .venv/bin/python bench/server_bench.py --quick        # a few seconds, for a smoke test
     .venv/bin/python bench/server_bench.py --no-sdk       # leave out the SDK-driven section
 
@@ -18,12 +18,13 @@ measures mostly the client. This script instead drives the server with a keep-al
 
 Scenarios against a real ``quixotic server`` with a temporary data dir and an API key with only the scopes
 they need: health, row GET, row create, list-25, and a keyed row GET with and without another connection
-bulk-creating 1,000-row batches in a loop. The baselines and the scenarios run back to back in each of
-``--rounds`` rounds; a ratio is the median of the rounds' own ratios, so a burst of other load moves both of
-its sides. Each is printed beside its target from issue 16 (row GET and create >= 0.5x the minimal route,
-list-25 >= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail, and beside the same comparison made with
-the server's CPU per request (read from /proc), which other load on the machine moves less. The exit status is
-0 unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
+bulk-creating 1,000-row batches in a loop. Each of ``--rounds`` rounds runs every scenario right after its
+baseline (the minimal route before each of row GET, create and list-25; the idle GET before the one under the
+writer); a ratio is the median of the rounds' own ratios, so a burst of other load mostly moves both sides.
+Each ratio is printed beside its target from issue 16 (row GET and create >= 0.5x the minimal route, list-25
+>= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail, and beside the same comparison made with the
+server's CPU per request (read from /proc), which other load on the machine moves less. The exit status is 0
+unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
 
 The SDK-driven figures this script printed before (single client, SDK vs raw SQLite, chunked upload) are
 kept by default after the new ones; ``--no-sdk`` leaves them out.
@@ -73,6 +74,7 @@ HOST = "127.0.0.1"
 DB, TABLE = "bench", "clips"
 SCOPES = ["rows.read", "rows.write", "health.read"]
 BULK = 1000
+PAIRED = ("row GET", "row create", "list-25")  # the scenarios compared with the minimal route
 SERVER_SCENARIOS = ("health", "row GET", "row create", "list-25", "GET idle", "GET under writer")
 FEW = 200  # fewer counted requests than this make a rough p99
 NEAR = 0.5  # a scenario at this share of the generator's ceiling may be measuring the client
@@ -351,18 +353,19 @@ class Ratio:
 
 
 def ratios_of(rounds: list[dict[str, dict[str, Any]]]) -> list[Ratio]:
-    """Issue 16's targets, each the median over the rounds of the ratio within one round (a round measures the
-    baseline and the scenarios back to back, so a burst of other load on the machine moves both sides)."""
+    """Issue 16's targets, each the median over the rounds of one round's ratio (its two sides measured one right
+    after the other, so a burst of other load on the machine mostly moves both)."""
 
     def median_of(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None and not math.isnan(v)]
         return statistics.median(known) if known else None
 
     def against_minimal(name: str, scenario: str, target: float) -> Ratio:
-        by_rps = [r[scenario]["rps"] / r["minimal"]["rps"] for r in rounds]
-        by_cpu = [r["minimal"]["server_cpu_us"] / r[scenario]["server_cpu_us"] if r[scenario]["server_cpu_us"]
-                  else None for r in rounds]  # fmt: skip
-        samples = sum(min(r[scenario]["requests"], r["minimal"]["requests"]) for r in rounds)
+        pairs = [(r[f"minimal for {scenario}"], r[scenario]) for r in rounds]
+        by_rps = [res["rps"] / base["rps"] for base, res in pairs]
+        by_cpu = [base["server_cpu_us"] / res["server_cpu_us"] if res["server_cpu_us"] else None
+                  for base, res in pairs]  # fmt: skip
+        samples = sum(min(res["requests"], base["requests"]) for base, res in pairs)
         return Ratio(name, statistics.median(by_rps), target, True, samples, median_of(by_cpu), by_rps)
 
     p99 = [r["GET under writer"]["p99_ms"] / r["GET idle"]["p99_ms"] for r in rounds]
@@ -423,9 +426,13 @@ class Endpoints:
 
 
 def one_round(load: Loader, at: Endpoints) -> tuple[dict[str, dict[str, Any]], BulkWriter]:
-    """The baselines and every scenario back to back; the GET under a writer last, with the writer it ran beside."""
-    one = {"generator": load.run(*at.canned), "minimal": load.run(*at.minimal)}
-    one.update({name: load.run(request, at.server) for name, request in at.keyed.items()})
+    """Every scenario, each one compared with the minimal route right after a run of that route, and the GET under
+    a writer right after an idle one; returns the figures and the writer that ran."""
+    one = {"generator": load.run(*at.canned)}
+    for name, request in at.keyed.items():
+        if name in PAIRED:  # its baseline right before it: a burst of other load lands on both or neither
+            one[f"minimal for {name}"] = load.run(*at.minimal)
+        one[name] = load.run(request, at.server)
     one["GET idle"] = load.run(at.keyed["row GET"], at.server)
     writer = BulkWriter(at.target)
     writer.start()
@@ -479,7 +486,7 @@ def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         for proc in procs:
             stop(proc)
     out["generator"] = summary([r["generator"] for r in rounds])
-    out["minimal"] = summary([r["minimal"] for r in rounds])
+    out["minimal"] = summary([r[f"minimal for {name}"] for r in rounds for name in PAIRED])
     out["server"] = {name: summary([r[name] for r in rounds]) for name in SERVER_SCENARIOS}
     out["rounds"] = list(rounds)
     out["ratios"] = [r.as_dict() for r in ratios_of(list(rounds))]
@@ -570,9 +577,9 @@ def report(out: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds of counted load per scenario and round")
-    parser.add_argument("--warmup", type=float, default=0.5, help="seconds of uncounted load before each")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of baselines and scenarios, back to back")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds of counted load per scenario and round")
+    parser.add_argument("--warmup", type=float, default=0.3, help="seconds of uncounted load before each")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of baselines and scenarios")
     parser.add_argument("--connections", type=int, default=4, help="keep-alive connections per scenario")
     parser.add_argument("--tool", default="auto", choices=("auto", "wrk", "asyncio"), help="the load generator")
     parser.add_argument("--rows", type=int, default=500, help="rows in the table before the scenarios")
