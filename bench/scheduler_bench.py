@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -233,6 +234,7 @@ def measure_size(base: Path, size: int, ticks: int, functions: int, projects: in
             "prune_p50_batch_ms": statistics.median(batches),
             "prune_longest_batch_ms": max(batches),
             "target_met": pct(new, 0.99) < TARGET_MS,
+            "load_average_1m": os.getloadavg()[0],  # a wall p99 far above the CPU p99: waiting, not working
         }
     finally:
         store.close()
@@ -257,6 +259,9 @@ def report(rows: list[dict[str, Any]]) -> None:
             f"{r['prune_p50_batch_ms']:.1f} / {r['prune_longest_batch_ms']:.1f} ms",
         )
     console.print(table)
+    loads = ", ".join(f"{r['load_average_1m']:.1f}" for r in rows)
+    console.print(f"load average (1 min) at the end of each size: {loads} on {os.cpu_count()} CPUs. A wall p99 far "
+                  "above the CPU p99 is time the tick waited (preempted, or on the disk), not work done.")  # fmt: skip
 
 
 def main() -> None:
