@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 from deploy_project import SECRET, local_site
 from support.server import free_port
 from support.site import NO_PROTECTION, write
@@ -16,7 +17,7 @@ from quixotic.commands.execute import Executed
 from quixotic.commands.up import up
 from quixotic.deploy import desired as desired_module
 from quixotic.deploy.packaging import Package
-from quixotic.server import admin
+from quixotic.server import admin, platforms
 
 
 def test_up_packages_each_function_once_and_checks_it_through_execute(
@@ -24,7 +25,8 @@ def test_up_packages_each_function_once_and_checks_it_through_execute(
 ) -> None:
     site = local_site(tmp_path / "site", "quixotictools-local", env="local")
     config = site.root / "environments" / "local.json"
-    write(config, {**json.loads(config.read_text()), "protection": NO_PROTECTION})
+    android = {"type": "flutter-android", "key": "com.quixotictools.whisper", "name": "the app"}
+    write(config, {**json.loads(config.read_text()), "protection": NO_PROTECTION, "platforms": [android]})
     monkeypatch.setenv("QUIXOTIC_LOCAL_API_TOKEN", SECRET)
     monkeypatch.delenv("QUIXOTIC_LOCAL_ENDPOINT", raising=False)
     packaged: list[Path] = []
@@ -38,8 +40,15 @@ def test_up_packages_each_function_once_and_checks_it_through_execute(
     data = tmp_path / "data"
     try:
         report = up(site.root, port=free_port(), data_dir=data)
+        # the declared platform was registered: the Flutter app's origin is let in, another OS's is not
+        for origin, expected in (("appwrite-android://com.quixotictools.whisper", 401), ("appwrite-ios://x", 403)):
+            answer = requests.get(report.server.endpoint + "/account", timeout=10,
+                                  headers={"X-Appwrite-Project": "quixotictools-local", "Origin": origin})  # fmt: skip
+            assert answer.status_code == expected, (origin, answer.text)
+        assert platforms.ensure(data, "quixotictools-local", [("flutter-android", "", android["key"], "")]) == []
     finally:
         admin.down(data)
+    assert [(p.type, p.key, p.name) for p in report.platforms] == [("flutter-android", android["key"], "the app")]
     assert packaged == [site.root / "functions" / "hello"], packaged  # the deploy's package serves validate too
     assert report.deploy.release_id is not None and report.validation is not None
     assert report.validation.exit_code == 0, [f for f in report.validation.findings if f.status == "FAIL"]

@@ -1,7 +1,8 @@
 """`quixotic up`: the main job on the embedded default.
 
 Starts the local server if it is not running, makes sure the local project and its key exist (the
-key goes to the git-ignored ``environments/.env.local``), deploys the project to ``local``, applies
+key goes to the git-ignored ``environments/.env.local``) and has the platforms ``environments/local.json``
+declares (so the app's origin is let in), deploys the project to ``local``, applies
 pending migrations, checks that every function answers and ends with ``validate local``. The functions
 are packaged once, for the deploy and the validation both, and checked through ``commands.execute``
 (the one place that says what an answer is). Safe to run again: a second run finds nothing to deploy and
@@ -23,7 +24,7 @@ from quixotic.config.layout import secret_var, secrets_file
 from quixotic.deploy.desired import target_desired
 from quixotic.errors import PlanError
 from quixotic.evidence.findings import Validation
-from quixotic.server import admin
+from quixotic.server import admin, platforms
 from quixotic.target import connect
 
 ENV = "local"
@@ -37,6 +38,7 @@ class UpReport:
     checks: dict[str, Executed] = field(default_factory=dict)  # function id -> its check's execution
     migrations: migrate.RunResult | None = None
     validation: Validation | None = None
+    platforms: list[platforms.PlatformRecord] = field(default_factory=list)  # registered by this run
 
     @property
     def functions(self) -> dict[str, int]:
@@ -73,9 +75,14 @@ def up(
     environ = {**os.environ, secret_var(ENV, "ENDPOINT"): server.endpoint}
     environ.pop(secret_var(ENV, "API_KEY"), None)  # the key of *this* server is in .env.local
     target = connect(root, ENV, environ)
+    report_platforms = platforms.ensure(
+        data, target.env.project_id, [(p.type, p.hostname, p.key, p.name) for p in target.env.platforms]
+    )
+    for added in report_platforms:
+        say(f"registered the {added.type} platform {added.name} (its origin may call local without a key)")
     desired = target_desired(target)  # the functions packaged once: the deploy and the validation use them
     result = deploy_cmd.deploy(target, yes=True, allow_destructive=False, progress=say, desired=desired)
-    report = UpReport(server, result)
+    report = UpReport(server, result, platforms=report_platforms)
     if check_functions:
         for function in target.env.project.functions:
             say(f"checking that {function.id} answers")

@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple
 
 from quixotic.config.environment_file import Protection
 from quixotic.config.freeze_file import FeatureFreeze
+from quixotic.config.platforms_file import PlatformSpec
 from quixotic.config.resources import ProjectSpec, project_to_cli_json
 from quixotic.config.secrets import REDACTED, SecretValue, redact
 from quixotic.config.variables import VarType
@@ -95,6 +96,7 @@ class Environment:
     description: str = ""
     missing_secrets: tuple[str, ...] = ()
     freeze: FeatureFreeze | None = None  # declared in the environment file; quixotic.plan.freeze enforces it
+    platforms: tuple[PlatformSpec, ...] = ()  # web hostnames and app IDs allowed to call it (`up` registers local's)
 
     @property
     def project_id(self) -> str:
@@ -169,6 +171,7 @@ class Environment:
                 "backupMaxAgeHours": self.protection.backup_max_age_hours,
             },
             "freeze": None if self.freeze is None else self.freeze.to_json(),
+            "platforms": [p.to_json() for p in self.platforms],
             "variables": {
                 v.name: {
                     "value": v.shown_value(),

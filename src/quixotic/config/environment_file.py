@@ -12,6 +12,7 @@ from typing import Any, Final, cast
 
 from quixotic.config.fields import Field, Loc, as_object, flag, identifier, number, optional, read_object, text, url
 from quixotic.config.freeze_file import FeatureFreeze, parse_freeze
+from quixotic.config.platforms_file import PlatformSpec, parse_platforms
 from quixotic.config.problems import Problems
 
 
@@ -64,6 +65,7 @@ ENVIRONMENT_FIELDS: Final[Mapping[str, Field]] = {
     "functions": Field("functions", _object, {}),
     "protection": Field("protection", _object, {}),
     "freeze": Field("freeze", lambda value: value, None),  # checked by parse_freeze
+    "platforms": Field("platforms", lambda value: value, None),  # checked by parse_platforms
 }
 
 
@@ -81,6 +83,7 @@ class EnvironmentFile:
     functions: Mapping[str, Any] = field(default_factory=dict)
     protection: Protection = Protection()
     freeze: FeatureFreeze | None = None
+    platforms: tuple[PlatformSpec, ...] = ()
 
 
 def parse_environment_file(data: object, file: str, problems: Problems) -> EnvironmentFile | None:
@@ -104,6 +107,7 @@ def parse_environment_file(data: object, file: str, problems: Problems) -> Envir
         backup_max_age_hours=float(given.get("backup_max_age_hours", Protection.backup_max_age_hours)),
     )
     v["freeze"] = parse_freeze(v["freeze"], loc.at("freeze"), problems)
+    v["platforms"] = parse_platforms(v["platforms"], loc.at("platforms"), problems)
     v["project_id"] = v["project_id"] or ""
     v["endpoint"] = v["endpoint"] or ""
     return EnvironmentFile(file=file, **v)

@@ -144,6 +144,7 @@ def resolve(
         description=env_file.description,
         missing_secrets=values.missing_secrets,
         freeze=env_file.freeze,
+        platforms=env_file.platforms,
     )
 
 

@@ -17,38 +17,20 @@ with literals:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
+
+from quixotic.platform_types import PLATFORM_SCHEMES, PLATFORM_TYPES, WEB_TYPES
+
+__all__ = ["PLATFORM_TYPES", "Origins", "Platform", "cors_headers", "split_origin"]
 
 WEB_SCHEMES: Final = frozenset(
     {"http", "https", "chrome-extension", "moz-extension", "safari-web-extension", "ms-browser-extension", "tauri"}
 )
 LOOPBACK_ALIASES: Final = ("127.0.0.1", "[::1]", "::1")
 
-# Platform types of Appwrite 1.8.1's console API, and the schemes a native one lets in (legacy names map
-# the same way as their OS).
-_APPLE: Final = ("appwrite-ios", "appwrite-macos", "appwrite-watchos", "appwrite-tvos")
-PLATFORM_SCHEMES: Final[Mapping[str, tuple[str, ...]]] = {
-    "web": ("http", "https"),
-    "flutter-web": ("http", "https"),
-    "android": ("appwrite-android",),
-    "flutter-android": ("appwrite-android",),
-    "react-native-android": ("appwrite-android",),
-    "apple-ios": _APPLE,
-    "apple-macos": _APPLE,
-    "apple-watchos": _APPLE,
-    "apple-tvos": _APPLE,
-    "flutter-ios": _APPLE,
-    "flutter-macos": _APPLE,
-    "react-native-ios": _APPLE,
-    "flutter-windows": ("appwrite-windows",),
-    "flutter-linux": ("appwrite-linux",),
-    "unity": (),
-}
-PLATFORM_TYPES: Final = tuple(PLATFORM_SCHEMES)
-WEB_TYPES: Final = frozenset({"web", "flutter-web"})
 
 ALLOW_HEADERS: Final = ", ".join(
     (

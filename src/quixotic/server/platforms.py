@@ -9,14 +9,16 @@ are in :mod:`quixotic.server.origins`.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from quixotic.errors import UsageError
+from quixotic.platform_types import PLATFORM_TYPES, WEB_TYPES
 from quixotic.server import auth
 from quixotic.server.ids import new_id
-from quixotic.server.origins import PLATFORM_TYPES, WEB_TYPES, Origins, Platform, split_origin
+from quixotic.server.origins import Origins, Platform, split_origin
 from quixotic.server.store import Doc, Store, meta_all, meta_delete, meta_get, meta_insert
 
 KIND: Final = "platform"
@@ -80,6 +82,20 @@ def add(data_dir: Path, project: str, platform_type: str, name: str = "", hostna
             return _record(meta_insert(conn, project, KIND, "", new_id(), data))
     finally:
         store.close()
+
+
+def ensure(data_dir: Path, project: str, wanted: Iterable[tuple[str, str, str, str]]) -> list[PlatformRecord]:
+    """Register each ``(type, hostname, key, name)`` that ``project`` does not have yet (``quixotic up`` with the
+    platforms the environment declares); those it has, and others registered by hand, stay. The ones added."""
+    have = {(r.type, r.hostname, r.key) for r in listing(data_dir, project)}
+    added: list[PlatformRecord] = []
+    for platform_type, hostname, key, name in wanted:
+        kind = platform_type.strip().lower()
+        host, app_key = _check(kind, hostname.strip(), key.strip())
+        if (kind, host, app_key) not in have:
+            added.append(add(data_dir, project, kind, name, host, app_key))
+            have.add((kind, host, app_key))
+    return added
 
 
 def listing(data_dir: Path, project: str) -> list[PlatformRecord]:
