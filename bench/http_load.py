@@ -389,11 +389,19 @@ def parse_wrk(output: str, connections: int) -> LoadResult:
     )
 
 
+def _lua_string(text: str) -> str:
+    """``text`` as a Lua long-bracket literal (no escapes to translate), at a level the text does not close."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
 def _wrk_script(request: Request) -> str:
-    lines = [f"wrk.method = {json.dumps(request.method)}"]
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in request.headers.items()]
+    lines = [f"wrk.method = {_lua_string(request.method)}"]
+    lines += [f"wrk.headers[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in request.headers.items()]
     if request.body:
-        lines.append(f"wrk.body = {json.dumps(request.body.decode())}")
+        lines.append(f"wrk.body = {_lua_string(request.body.decode())}")
     return "\n".join(lines) + "\n"
 
 
