@@ -10,7 +10,9 @@ not ``uv pip`` under pip's name: build commands are written for pip, and uv read
 all. So the options pip users write (``-r``, ``-c``, ``--no-index``, ``-f``, ``-i``, ``--extra-index-url``,
 ``--no-deps``, ``--require-hashes``, ``-U``...) and the settings pip would read (``PIP_INDEX_URL``,
 ``PIP_FIND_LINKS``, ``PIP_CERT``, the ``[global]``/``[install]`` index and constraint keys of pip.conf) are
-handed to uv, with ``--index-strategy unsafe-best-match`` (pip's choice of versions). An install with an
+handed to uv, with ``--index-strategy unsafe-best-match`` (pip's choice of versions); in hash-checking mode
+the configured constraints are left out (uv, unlike pip, would refuse unpinned ones, and pinned, hashed
+requirements leave them nothing to choose). An install with an
 option or a setting this table does not know, and any other command (``pip list``, ``pip uninstall``...), runs
 the server's pip as before, so nothing that worked with pip stops working.
 """
@@ -128,8 +130,9 @@ def translate(args: list[str], env: dict[str, str], configs: list[dict[str, str]
         out.append("--no-index")
     for host in settings.get("trusted-host", "").split():
         out += ["--allow-insecure-host", host]
-    for path in settings.get("constraint", "").split():
-        out += ["--constraint", path]
+    if "--require-hashes" not in given:  # uv would want the constraints pinned and hashed too; pip does not
+        for path in settings.get("constraint", "").split():
+            out += ["--constraint", path]
     return ["pip", "install", "--index-strategy", "unsafe-best-match", *out]
 
 
