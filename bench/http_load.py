@@ -3,10 +3,11 @@
     .venv/bin/python bench/http_load.py http://127.0.0.1:8000/v1/health -c 2 -d 5 -H 'X-Appwrite-Project: p'
     .venv/bin/python bench/http_load.py --trivial-server 8123     # the canned endpoint (see below)
 
-``wrk`` runs the load when it is on PATH (or ``--tool wrk``); otherwise an asyncio client does: N connections,
-each sending the next request as soon as the previous answer is read, for a fixed duration (after a warm-up
-whose requests are not counted) or a fixed count. Latencies go into a log-bucket histogram (2 % wide), from
-which p50/p90/p99 come.
+``wrk`` runs a timed load when it is on PATH (or ``--tool wrk``); otherwise, and for a fixed count, an asyncio
+client does (on uvloop where installed): N connections, each sending the next request from the callback that
+reads the previous answer, for a fixed duration (after a warm-up whose requests are not counted) or a fixed
+count. Only 2xx answers count as requests; others are errors, the first one kept to say why. Latencies go into
+a log-bucket histogram (2 % wide), from which p50/p90/p99 come.
 
 A load generator can be the bottleneck itself, so ``--trivial-server`` serves a canned ``{}`` answer per request
 with no framework at all: what a generator reaches against it is its own ceiling, and its CPU per request there
