@@ -232,3 +232,55 @@ def test_unused_layers_are_collected_and_used_ones_kept(server: LocalServer, fn:
     assert run(fn, "gc-shared") == "value=42"
     fn.delete("gc-shared")
     assert not new_layer.exists()
+
+
+SLEEPER = MAIN.replace(
+    "def main(context):\n",
+    "def main(context):\n    if context.req.path == '/sleep':\n        import time\n        time.sleep(4)\n",
+)
+
+
+def test_a_layer_a_running_worker_uses_is_kept_until_it_ends(server: LocalServer, fn: Functions, project: str) -> None:
+    fn.create("busy", "Busy", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL, timeout=30)
+    dep = deploy(fn, "busy", {**local_code(f"./{WHEEL_NAME}\n# busy\n"), "main.py": SLEEPER})
+    assert dep["status"] == "ready", dep["buildLogs"]
+    layer = layer_of(server, project, "busy", dep["$id"])
+    execution = fn.create_execution("busy", "", True, "/sleep", "GET")
+    deadline = time.monotonic() + 30
+    while fn.get_execution("busy", execution["$id"])["status"] != "processing":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)  # the worker has started and sleeps inside main
+    fn.delete_deployment("busy", dep["$id"])
+    assert layer.is_dir()  # no deployment links to it, but a worker still runs on it
+    while fn.get_execution("busy", execution["$id"])["status"] == "processing":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert fn.get_execution("busy", execution["$id"])["responseStatusCode"] == 200
+    fn.delete("busy")  # the next collection, now that the worker is done
+    assert not layer.exists()
+
+
+def test_builds_and_workers_cannot_write_a_finished_layer(server: LocalServer, fn: Functions, project: str) -> None:
+    fn.create("owner", "Owner", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    owner = deploy(fn, "owner", local_code(f"./{WHEEL_NAME}\n# walls\n"))
+    layer = layer_of(server, project, "owner", owner["$id"])
+    if "NO file-system wall" in server.log_path.read_text():
+        pytest.skip("this kernel has no Landlock")
+    target = layer / "venv" / "planted.txt"
+    # A build of another deployment (its own venv: the command is not a plain install) tries to plant a file.
+    fn.create("intruder", "Intruder", "python-3.11", entrypoint="main.py", commands=f"echo x > {target}")
+    intruder = deploy(fn, "intruder", {"main.py": MAIN.replace("import quixotic_tinypkg\n", "")})
+    assert intruder["status"] == "failed"
+    assert "Permission denied" in intruder["buildLogs"]
+    # The layer's own worker cannot change it either.
+    writer = MAIN.replace(
+        "def main(context):\n",
+        f"def main(context):\n    try:\n        open({str(target)!r}, 'w')\n"
+        "    except OSError as exc:\n        return context.res.text(type(exc).__name__)\n",
+    )
+    fn.create("writer", "Writer", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    written = deploy(fn, "writer", {**local_code(f"./{WHEEL_NAME}\n# walls\n"), "main.py": writer})
+    assert "Reusing dependency layer" in written["buildLogs"]
+    assert run(fn, "writer") == "PermissionError"
+    assert not target.exists()

@@ -6,7 +6,9 @@ environment and descriptors. ``sandbox.py`` builds the walls inside the child; t
 
 - Landlock (Linux 5.13+, any uid): a file-system allow-list per process. A worker may read the system's
   libraries, the interpreter, its own deployment's ``code/`` and ``venv/`` (and ``read_paths`` from the
-  settings) and write only its own home; a build may also write its deployment folder and the pip cache.
+  settings) and write only its own home; a build may also write its deployment folder, the installers'
+  caches and the dependency layer it is building (never a finished one: ``layers``). A worker on a layer reads
+  that layer's venv and writes none of it.
   Everything else, the data root included, cannot be opened or listed. From ABI 6 it cannot signal or reach
   the abstract sockets of processes outside its domain. ``/proc`` is limited to the process itself and a few
   machine-wide files, so ``/proc/<server>/environ`` and ``/fd`` are closed twice (path and ptrace rules).
