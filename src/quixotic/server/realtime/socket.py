@@ -19,6 +19,7 @@ and 1008 is the code after which the SDKs do not reconnect with the same bad cre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
@@ -116,7 +117,8 @@ class _Session:
                 return
 
             def send(frame: str) -> None:  # from any thread: onto this socket's loop
-                loop.call_soon_threadsafe(self._enqueue, frame)
+                with contextlib.suppress(RuntimeError):  # the loop is gone (server shutting down): nobody to tell
+                    loop.call_soon_threadsafe(self._enqueue, frame)
 
             self.connection = self.host.realtime.add(Connection(self.project, caller, send))
             for sub in url_subscriptions:
