@@ -106,6 +106,8 @@ def test_a_quick_run_measures_every_scenario_and_writes_its_figures(tmp_path: Pa
         assert res["requests"] > 0 and res["errors"] == 0, (name, res)
         assert 0 < res["p50_ms"] <= res["p99_ms"], (name, res)
     assert figures["server"]["row GET"]["server_cpu_us"] > 0 and figures["minimal"]["server_cpu_us"] > 0
+    assert all(figures["sqlite"][work]["ops"] > 0 and figures["sqlite"][work]["cpu_us"] > 0 for work in
+               ("get", "create", "list25", "bulk1000"))  # fmt: skip
     assert figures["writer"]["batches"] > 0 and figures["writer"]["errors"] == 0  # the writer really wrote
     settings = figures["settings"]
     assert settings["server_loaded"] == settings["minimal_loaded"] == settings["uvicorn"]  # same uvicorn for both
@@ -117,6 +119,6 @@ def test_a_quick_run_measures_every_scenario_and_writes_its_figures(tmp_path: Pa
     assert all(len(r["per_round"]) == 2 == len(figures["rounds"]) for r in figures["ratios"])  # --quick: 2 rounds
     get = [round_["row GET"]["rps"] / round_["minimal for row GET"]["rps"] for round_ in figures["rounds"]]
     assert figures["ratios"][0]["value"] == pytest.approx(sum(get) / 2)  # the median of the rounds' own ratios
-    assert figures["sdk"]["ops"]["get"] > 0 and figures["sdk"]["raw"]["get"] > 0  # the SDK figures kept beside
+    assert figures["sdk"]["ops"]["get"] > 0 and figures["sdk"]["raw"]["get"]["ops"] > 0  # the SDK figures kept beside
     for heading in ("generator vs canned endpoint", "minimal Starlette route", "ratios in this run", "via SDK"):
         assert heading in done.stdout
