@@ -29,14 +29,13 @@ from appwrite.services.users import Users
 from support.sdk import create_jwt
 from support.server import LocalServer
 from test_functions import deploy, wait_for
+from test_permissions_enforced import _session  # a user with a password, signed in (SSR flow)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from quixotic.server import admin
 
 pytestmark = pytest.mark.local_only("opens WebSockets to the local server's Realtime endpoint")
-
-PASSWORD = "correct horse battery"
 
 
 class Socket:
@@ -89,16 +88,6 @@ def sockets() -> Iterator[list[Socket]]:
     yield opened
     for s in opened:
         s.close()
-
-
-def _session(server: LocalServer, project: admin.ProjectCredentials, user_id: str) -> str:
-    """A user with a password, signed in; the session's store string (as the SSR flow gets it)."""
-    Users(server.client(project.project_id, project.api_key)).create(user_id, f"{user_id}@example.com",
-                                                                     password=PASSWORD)  # fmt: skip
-    account = Account(server.client(project.project_id, project.api_key))
-    secret = account.create_email_password_session(f"{user_id}@example.com", PASSWORD)["secret"]
-    assert isinstance(secret, str) and secret
-    return secret
 
 
 @pytest.fixture
