@@ -105,8 +105,9 @@ def create_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     bucket_id = p["bucketId"]
     with ctx.store.read() as conn:
         bucket = buckets.for_files(conn, ctx.project, bucket_id, _is_key(ctx))
+    sent = validation.permissions(p["permissions"], validation.ITEM_ACTIONS)  # a bad one is 400 before any check
     access.require_bucket(ctx.caller, bucket, "create")
-    permissions = access.new_permissions(ctx.caller, validation.permissions(p["permissions"], validation.ITEM_ACTIONS))
+    permissions = access.new_permissions(ctx.caller, sent)
     target = files.Target(ctx.store, ctx.project, bucket, _is_key(ctx), ctx.settings.storage_limit)
     doc = files.create(
         target,
