@@ -14,6 +14,9 @@ socket, 1003 (bad JSON, message or payload) and 1013 (more than 32 messages a mi
 over 64 KB closes it with 1009. A credential error while opening (``user_jwt_invalid``...) sends its HTTP
 code in the error frame and closes with 1008: WebSocket close codes below 1000 do not exist on the wire,
 and 1008 is the code after which the SDKs do not reconnect with the same bad credential.
+
+Keepalive is uvicorn's: it pings every client every 20 s and drops one that does not answer within 20 s. A
+client that stops reading has its events dropped once 1000 frames wait for it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -41,11 +45,13 @@ from quixotic.server.users import model as users
 
 MAX_MESSAGE: Final = 64 * 1024  # bytes of one client message
 MESSAGES_PER_MINUTE: Final = 32
+MAX_PENDING: Final = 1000  # frames queued for one socket before its events are dropped
 POLICY: Final = 1008
 INVALID: Final = 1003
 TOO_MANY: Final = 1013
 TOO_BIG: Final = 1009
 _CLOSE: Final = object()
+log = logging.getLogger("quixotic.server.realtime")
 _SLOT = re.compile(r"^(?P<name>[^\[\]]+)(?:\[(?P<index>\d*)\])?(?P<list>\[\])?$")
 
 
@@ -100,9 +106,19 @@ class _Session:
         self.connection: Connection | None = None
         self.project = ""
         self.window = _Window()
+        self.dropping = False
 
     def _enqueue(self, frame: Any) -> None:
         self.queue.put_nowait(frame)
+
+    def _enqueue_event(self, frame: str) -> None:
+        """An event for this socket; dropped while the client lets MAX_PENDING frames pile up unread, so a
+        stalled client costs bounded memory (Appwrite's server drops what overflows its output buffer)."""
+        if self.queue.qsize() < MAX_PENDING:
+            self.queue.put_nowait(frame)
+        elif not self.dropping:
+            self.dropping = True
+            log.warning("realtime: a client of %s reads too slowly; its events are dropped", self.project)
 
     async def run(self) -> None:
         await self.ws.accept()
@@ -118,7 +134,7 @@ class _Session:
 
             def send(frame: str) -> None:  # from any thread: onto this socket's loop
                 with contextlib.suppress(RuntimeError):  # the loop is gone (server shutting down): nobody to tell
-                    loop.call_soon_threadsafe(self._enqueue, frame)
+                    loop.call_soon_threadsafe(self._enqueue_event, frame)
 
             self.connection = self.host.realtime.add(Connection(self.project, caller, send))
             for sub in url_subscriptions:
