@@ -1,20 +1,22 @@
-"""Benchmark of backup and restore against a bare SDK doing the same reads and writes, in the same run.
+"""Benchmark of backup and restore against bare keep-alive HTTP doing the same reads and writes, in the same run.
 
-    .venv/bin/python bench/backup_bench.py [--rows 100000] [--files 50] [--file-mb 10]
+    .venv/bin/python bench/backup_bench.py [--rows 100000] [--files 50] [--file-mb 10] [--page 5000] [--check]
 
 Starts a real server process (its per-file limit raised with ``--storage-limit`` when files are large),
 fills a source project with ROWS rows (one table) and FILES random files of FILE_MB each, then times:
 
-- the baselines, with the SDK alone: bulk writes of 1,000 rows and plain file uploads (the seeding
-  itself, the limit restore approaches); a paginated read of every row (1,000 a page, cursor) and a
-  download of every file, one after another (the limit backup approaches);
+- the baselines: bulk creates of 1,000 rows (the most a request may carry) over one keep-alive
+  ``requests.Session`` with no SDK (the seeding itself: the floor restore is held to); cursor reads
+  of every row, 1,000 and PAGE a page, the same way (the floor backup is held to, the faster of the
+  two); plain SDK file uploads and downloads, one after another;
 - ``backup`` of the rows only and of the files only (each writes an archive and reads it back), and of
   everything;
 - ``restore`` of the rows archive into an empty project, then of the files archive (each checks its
   archive first), ``diff-data`` to prove the two projects hold the same data, and ``restore`` of the
   whole archive into another empty project.
 
-Rates are rows/s and MB/s (1 MB = 1,000,000 bytes).
+Rates are rows/s and MB/s (1 MB = 1,000,000 bytes). The two ratios of issue 16 (backup and restore rows/s
+at least 0.9x of the bare reads and writes) are printed last; ``--check`` exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 from appwrite.input_file import InputFile
 from appwrite.query import Query
 from rich.console import Console
@@ -42,6 +46,8 @@ from quixotic.target import Target, connect
 
 T = TypeVar("T")
 MB = 1_000_000
+BULK = 1000  # rows per bulk create: Appwrite's (and the local server's) most per request
+TARGET = 0.9  # issue 16: backup and restore rows/s at least 0.9x of bare paginated reads / bulk writes
 console = Console()
 
 
@@ -104,26 +110,40 @@ def row(i: int) -> dict[str, Any]:
             "tags": ["a", "b"] if i % 3 else []}  # fmt: skip
 
 
-def seed_rows(target: Target, rows: int) -> None:
-    for start in range(0, rows, 1000):
-        target.backend.db.create_rows("bench", "clips", [row(i) for i in range(start, min(rows, start + 1000))])
+class Bare:
+    """The floor: plain HTTP over one keep-alive ``requests.Session``, no SDK, no toolkit, no archive."""
+
+    def __init__(self, url: str, project: str, key: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers.update({"x-appwrite-project": project, "x-appwrite-key": key,
+                                     "x-appwrite-response-format": "1.8.0"})  # fmt: skip
+        self.rows_url = f"{url}/tablesdb/bench/tables/clips/rows"
+
+    def write_rows(self, rows: int, batch: int = BULK) -> None:
+        """Bulk creates of ``batch`` rows, one after another (the restore's floor)."""
+        for start in range(0, rows, batch):
+            body = {"rows": [row(i) for i in range(start, min(rows, start + batch))]}
+            self.session.post(self.rows_url, json=body).raise_for_status()
+
+    def read_rows(self, page: int) -> int:
+        """Every row in cursor pages of ``page`` (the backup's floor)."""
+        seen, cursor = 0, None
+        while True:
+            queries = [Query.limit(page)] + ([Query.cursor_after(cursor)] if cursor else [])
+            answer = self.session.get(self.rows_url, params={f"queries[{n}]": q for n, q in enumerate(queries)})
+            answer.raise_for_status()
+            found = answer.json()["rows"]
+            seen += len(found)
+            if len(found) < page:
+                return seen
+            cursor = found[-1]["$id"]
 
 
 def seed_files(target: Target, count: int, size: int) -> None:
     for n in range(count):
         data = os.urandom(size)
         target.backend.storage.create_file("audio", f"f{n:04d}", InputFile.from_bytes(data, f"clip-{n}.bin"))
-
-
-def bare_read_rows(target: Target) -> int:
-    seen, cursor = 0, None
-    while True:
-        queries = [Query.limit(1000)] + ([Query.cursor_after(cursor)] if cursor else [])
-        page = target.backend.db.list_rows("bench", "clips", queries)["rows"]
-        seen += len(page)
-        if len(page) < 1000:
-            return seen
-        cursor = page[-1]["$id"]
 
 
 def bare_read_files(target: Target) -> int:
@@ -139,12 +159,14 @@ def bare_read_files(target: Target) -> int:
         cursor = files[-1]["$id"]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--files", type=int, default=50)
     parser.add_argument("--file-mb", type=float, default=10.0)
+    parser.add_argument("--page", type=int, default=5000, help="Rows per page of the bare read (also 1,000).")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (server data, archives).")
+    parser.add_argument("--check", action="store_true", help=f"Exit 1 when a ratio is below {TARGET}x.")
     args = parser.parse_args()
     file_size = int(args.file_mb * MB)
     work = Path(tempfile.mkdtemp(prefix="quixotic-backup-bench-"))
@@ -170,21 +192,25 @@ def main() -> None:
             rate = amount / seconds if seconds else float("inf")
             results.append((what, kind, seconds, f"{rate:,.0f} {unit}/s" if unit == "rows" else f"{rate:,.1f} MB/s"))
 
-        seconds, _ = timed(lambda: seed_rows(target("src"), args.rows))
-        record("SDK bulk write (1,000/call)", "baseline", seconds, args.rows, "rows")
+        bare = Bare(url, creds["src"].project_id, creds["src"].api_key)
+        write_s, _ = timed(lambda: bare.write_rows(args.rows))
+        record(f"bare keep-alive bulk create ({BULK:,}/call)", "baseline", write_s, args.rows, "rows")
         seconds, _ = timed(lambda: seed_files(target("src"), args.files, file_size))
         record("SDK upload, one by one", "baseline", seconds, total_mb, "MB")
-        seconds, n = timed(lambda: bare_read_rows(target("src")))
-        assert n == args.rows
-        record("SDK paginated read (1,000/page)", "baseline", seconds, args.rows, "rows")
+        read_s = float("inf")
+        for page in sorted({1000, args.page}):
+            seconds, n = timed(lambda p=page: bare.read_rows(p))  # type: ignore[misc]
+            assert n == args.rows
+            record(f"bare keep-alive cursor read ({page:,}/page)", "baseline", seconds, args.rows, "rows")
+            read_s = min(read_s, seconds)
         seconds, got = timed(lambda: bare_read_files(target("src")))
         assert got == args.files * file_size
         record("SDK download, one by one", "baseline", seconds, total_mb, "MB")
 
         out = work / "archives"
         rows_only, files_only = frozenset({"schema", "rows"}), frozenset({"schema", "files"})
-        seconds, rows_zip = timed(lambda: cmd.backup(target("src"), out / "rows.zip", only=rows_only))
-        record("backup: rows (incl. read-back check)", "quixotic", seconds, args.rows, "rows")
+        backup_s, rows_zip = timed(lambda: cmd.backup(target("src"), out / "rows.zip", only=rows_only))
+        record("backup: rows (incl. read-back check)", "quixotic", backup_s, args.rows, "rows")
         seconds, files_zip = timed(lambda: cmd.backup(target("src"), out / "files.zip", only=files_only))
         record("backup: files (incl. read-back check)", "quixotic", seconds, total_mb, "MB")
         seconds, archive = timed(lambda: cmd.backup(target("src"), out / "all.zip"))
@@ -192,8 +218,8 @@ def main() -> None:
         record(f"backup: everything ({size_mb:,.0f} MB archive)", "quixotic", seconds, total_mb, "MB")
         seconds, _ = timed(lambda: check_archive(archive))
         record("verify: read back every part", "quixotic", seconds, size_mb, "MB")
-        seconds, _ = timed(lambda: cmd.restore(rows_zip, target("dst")))
-        record("restore: rows (incl. checking the archive)", "quixotic", seconds, args.rows, "rows")
+        restore_s, _ = timed(lambda: cmd.restore(rows_zip, target("dst")))
+        record("restore: rows (incl. checking the archive)", "quixotic", restore_s, args.rows, "rows")
         seconds, _ = timed(lambda: cmd.restore(files_zip, target("dst"), mode="merge"))
         record("restore: files (incl. checking the archive)", "quixotic", seconds, total_mb, "MB")
         seconds, diff = timed(lambda: cmd.diff_data(target("src"), target("dst")))
@@ -210,6 +236,11 @@ def main() -> None:
         for what, kind, secs, rate in results:
             table.add_row(what, kind, f"{secs:.2f}", rate)
         console.print(table)
+        ratios = {"backup rows/s / bare cursor read": read_s / backup_s,
+                  "restore rows/s / bare bulk create": write_s / restore_s}  # fmt: skip
+        for what, ratio in ratios.items():
+            console.print(f"{what}: {ratio:.2f}x (target >= {TARGET}x) {'met' if ratio >= TARGET else 'MISSED'}")
+        missed = any(r < TARGET for r in ratios.values())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -217,7 +248,8 @@ def main() -> None:
             console.print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

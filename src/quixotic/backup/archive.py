@@ -219,7 +219,9 @@ class ArchiveWriter:
         self._zip.writestr(MANIFEST, json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
         self._zip.close()
         self._closed = True
-        report = check_archive(self.temp, progress)
+        # Every line was made by json_line here, and the SHA-256 and line count prove the bytes read back are
+        # the ones written: parsing them again proves nothing more (`quixotic backup verify` still parses).
+        report = check_archive(self.temp, progress, parse=False)
         if report.problems:
             self.abort()
             raise BackupError("the backup failed its read-back check, nothing was kept:\n" + report.describe())
@@ -466,7 +468,7 @@ class _BadLine(Exception):
 def _parse_line(line: bytes, number: int) -> dict[str, Any]:
     """One NDJSON line as the JSON object it must hold."""
     try:
-        item = json.loads(line)
+        item = json.loads(line.decode())  # UTF-8 (json_line's), without json's per-call encoding detection
     except ValueError as exc:
         raise _BadLine(f"line {number} is not JSON ({exc})") from exc
     if not isinstance(item, dict):

@@ -120,7 +120,7 @@ class Dumper:
             self.progress(Step(key, key, 0, total, "rows"))
             with self.writer.part(f"rows/{table.database_id}/{table.id}.ndjson") as out:
                 pages = row_pages(self.backend, table.database_id, table.id, limit=self.options.sample)
-                for count, lines in prefetch(_encoded(pages, table, anonymizer)):
+                for count, lines in _encoded(prefetch(pages), table, anonymizer):
                     out.write_block(lines, count)
                     done += count
                     self.progress(Step(key, key, done, total, "rows"))
@@ -249,7 +249,8 @@ class Dumper:
 def _encoded(
     pages: Iterator[list[dict[str, Any]]], table: Table, anonymizer: Anonymizer | None
 ) -> Iterator[tuple[int, bytes]]:
-    """Pages of rows as NDJSON, encoded in the fetching thread while the writer compresses the last one."""
+    """Pages of rows as NDJSON, encoded here while the fetching thread (:func:`prefetch`) waits for the next page
+    (the server's time, the longest part of a page, overlaps the client's encoding)."""
     for page in pages:
         rows = [anonymizer.row(table, row) for row in page] if anonymizer else page
         yield len(rows), b"".join(json_line(row) for row in rows)
