@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Mapping
 from typing import Any
 
 from appwrite.input_file import InputFile
@@ -12,12 +13,12 @@ from appwrite.services.functions import Functions
 from support.sdk import wait_for
 
 
-def code_archive(files: dict[str, str]) -> InputFile:
-    """``files`` (path -> source) as the .tar.gz a deployment uploads."""
+def code_archive(files: Mapping[str, str | bytes]) -> InputFile:
+    """``files`` (path -> source, or bytes) as the .tar.gz a deployment uploads."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for name, text in files.items():
-            data = text.encode()
+            data = text.encode() if isinstance(text, str) else text
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))

@@ -4,23 +4,21 @@ each ran)."""
 
 from __future__ import annotations
 
-import io
 import re
-import tarfile
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
+from support.deployments import code_archive
 from support.server import LocalServer, start_server
 from support.spawn import stop
 
 from quixotic.server.compute.runtime.build_queue import BuildQueue
 
-MAIN = b"def main(context):\n    return context.res.text('ok')\n"
+MAIN = "def main(context):\n    return context.res.text('ok')\n"
 # Not a plain install, so each build gets its own venv and really runs its commands.
 TIMED = 'echo "began $(date +%s.%N)"; sleep 2; echo "ended $(date +%s.%N)"'
 
@@ -73,15 +71,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     stop(srv)
 
 
-def archive() -> InputFile:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        info = tarfile.TarInfo("main.py")
-        info.size = len(MAIN)
-        tar.addfile(info, io.BytesIO(MAIN))
-    return InputFile.from_bytes(buf.getvalue(), "code.tar.gz")
-
-
 def span(logs: str) -> tuple[float, float]:
     began = re.search(r"^began (\d+\.\d+)$", logs, re.M)
     ended = re.search(r"^ended (\d+\.\d+)$", logs, re.M)
@@ -97,7 +86,7 @@ def test_the_builds_of_a_deploy_run_side_by_side(server: LocalServer) -> None:
     for name in names:
         fn.create(name, name, "python-3.11", entrypoint="main.py", commands=TIMED)
     for name in names:
-        created[name] = fn.create_deployment(name, archive(), True)
+        created[name] = fn.create_deployment(name, code_archive({"main.py": MAIN}), True)
     spans = []
     deadline = time.monotonic() + 120
     for name in names:

@@ -6,18 +6,16 @@ deployment's own, or a package index on 127.0.0.1 (``support.wheel_index``) that
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
-import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
+from support.deployments import code_archive
 from support.server import LocalServer, start_server
 from support.spawn import stop
 from support.wheel_index import WheelIndex
@@ -28,17 +26,6 @@ from quixotic.server import admin
 WHEEL_NAME, WHEEL = tiny_wheel()
 MAIN = "import quixotic_tinypkg\n\ndef main(context):\n    return context.res.text(f'value={quixotic_tinypkg.VALUE}')\n"
 LOCAL_INSTALL = "pip install --no-index -r requirements.txt"
-
-
-def pack(files: Mapping[str, str | bytes]) -> InputFile:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return InputFile.from_bytes(buf.getvalue(), "code.tar.gz")
 
 
 def local_code(requirements: str = f"./{WHEEL_NAME}\n", note: str = "") -> dict[str, str | bytes]:
@@ -57,7 +44,7 @@ def wait_done(fn: Functions, function_id: str, deployment_id: str, want: tuple[s
 
 
 def deploy(fn: Functions, function_id: str, files: Mapping[str, str | bytes]) -> Any:
-    return wait_done(fn, function_id, fn.create_deployment(function_id, pack(files), True)["$id"])
+    return wait_done(fn, function_id, fn.create_deployment(function_id, code_archive(files), True)["$id"])
 
 
 def layer_of(server: LocalServer, project: str, function_id: str, deployment_id: str) -> Path:
@@ -166,7 +153,7 @@ def test_a_server_killed_mid_install_leaves_no_layer_that_is_trusted(tmp_path: P
         commands = f"pip install --index-url {index.url} quixotic-tinypkg"
         fn.create("killed", "Killed", "python-3.11", entrypoint="main.py", commands=commands)
         index.hold()
-        created = fn.create_deployment("killed", pack({"main.py": MAIN}), True)
+        created = fn.create_deployment("killed", code_archive({"main.py": MAIN}), True)
         assert index.download_begun.wait(60), "the install never reached the download"
         layers = list((data / "functions" / ".layers").glob("*/venv"))
         assert len(layers) == 1 and not (layers[0].parent / "layer.json").exists()
@@ -197,9 +184,9 @@ def test_two_deployments_that_need_one_new_layer_build_it_once(
         for name in ("twin-a", "twin-b"):
             fn.create(name, name, "python-3.11", entrypoint="main.py", commands=commands)
         index.hold()
-        a = fn.create_deployment("twin-a", pack({"main.py": MAIN}), True)
+        a = fn.create_deployment("twin-a", code_archive({"main.py": MAIN}), True)
         assert index.download_begun.wait(60)
-        b = fn.create_deployment("twin-b", pack({"main.py": MAIN + "# b\n"}), True)
+        b = fn.create_deployment("twin-b", code_archive({"main.py": MAIN + "# b\n"}), True)
         wait_done(fn, "twin-b", b["$id"], ("building",))
         time.sleep(0.5)  # b reaches the layer's lock while a's install is held
         assert fn.get_deployment("twin-b", b["$id"])["status"] == "building"
