@@ -1,8 +1,8 @@
 """The ASGI app of the local Appwrite-compatible server.
 
 Every request goes the same way: match the route in the spec's table, resolve the project and key,
-check the route's scope, decode and type the parameters from the spec, run the handler in a worker
-thread, and render its result. Errors are mapped to Appwrite's JSON here and nowhere else, the
+check the route's scope, decode and type the parameters from the spec, run the handler where its lane
+says (``lane_of``), and render its result. Errors are mapped to Appwrite's JSON here and nowhere else, the
 router's own 404s and 405s included. Around it, ``cors`` answers preflights, refuses browser origins a
 project has no platform for and puts the CORS headers on every answer.
 
@@ -10,6 +10,15 @@ Input is held to ``validation``'s limits before a handler runs: the body is capp
 (12 MB, Appwrite's request size), JSON is decoded without NaN, Infinity or unparsed long numbers, and
 ``spec.bind`` checks every parameter. A write and the encoding of its answer share one transaction
 (``_atomic``): an answer that cannot be encoded rolls the write back, so no 5xx leaves a write behind.
+
+The pipeline: at most one thread hop per request. The key lookup and the handlers that only read SQLite
+run on the event loop, on a reader connection of their own (``Store.read``: WAL, never behind a write);
+the writer lock is refused there, so a misfiled write fails loudly instead of stalling the loop. Writes
+that only touch SQLite run on one writer thread (``worker.Lane``): they are serialised on the one writer
+connection anyway, and its hop is a queue and a ``call_soon_threadsafe``. What blocks or waits (uploads,
+downloads, executions, which call the API back, builds, password hashing) runs in the threadpool. The
+events of a write (Realtime frames, executions they trigger) go out in the same thread call once it has
+committed, not in a second hop.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
 from quixotic.server.store import Store
 from quixotic.server.version import APPWRITE_VERSION
-from quixotic.server.worker import Worker
+from quixotic.server.worker import Lane, Worker
 
 log = logging.getLogger("quixotic.server")
 
@@ -69,6 +78,39 @@ _OWN_TRANSACTIONS = frozenset(
         "storageDeleteBucket",
     }
 )
+
+
+# Where a request's handler runs: its one hop at most (see the module docstring for the measurements).
+LOOP, WRITER, POOL = "loop", "writer", "pool"
+# Services whose handlers only touch SQLite (and hand slow work to ``Worker``): reads on the loop, writes on
+# the writer lane.
+_SQLITE_TAGS = frozenset({"tablesDB", "databases"})
+# Single operations of other services that only touch SQLite.
+_SQLITE_READS = frozenset(
+    {
+        "healthGet", "healthGetVersion", "healthGetTime",
+        "functionsList", "functionsGet", "functionsListExecutions", "functionsGetExecution",
+        "functionsListDeployments", "functionsGetDeployment", "functionsListVariables", "functionsGetVariable",
+        "storageListBuckets", "storageGetBucket", "storageListFiles", "storageGetFile",
+    }
+)  # fmt: skip
+_SQLITE_WRITES = frozenset(
+    {
+        "functionsCreate", "functionsUpdate", "functionsCreateVariable", "functionsUpdateVariable",
+        "functionsDeleteVariable", "storageCreateBucket", "storageUpdateBucket",
+    }
+)  # fmt: skip
+
+
+def lane_of(op: Operation, params: Mapping[str, Any]) -> str:
+    """Where ``op``'s handler runs: ``LOOP`` (reads that only touch SQLite), ``WRITER`` (writes that only
+    touch SQLite, and reads inside a row transaction, which replay it under the writer lock) or ``POOL``
+    (everything that blocks or waits: uploads, downloads, executions, builds, password hashing)."""
+    if op.tag in _SQLITE_TAGS or op.id in _SQLITE_READS or op.id in _SQLITE_WRITES:
+        if op.method == "GET" and not params.get("transactionId"):
+            return LOOP
+        return WRITER
+    return POOL
 
 
 def _atomic(op: Operation, params: Mapping[str, Any]) -> bool:
@@ -117,6 +159,7 @@ class Server:
         self.settings = settings or ServerSettings()
         self.store = Store(data_dir)
         self.worker = Worker()
+        self.writer = Lane("quixotic-writer")
         self.routes = with_console(self.settings.record_ops)
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
@@ -128,6 +171,7 @@ class Server:
 
     def close(self) -> None:
         self.compute.close()
+        self.writer.stop()
         self.worker.stop()
         self.store.close()
 
@@ -178,8 +222,8 @@ class Server:
         project = headers.get("x-appwrite-project") or request.query_params.get("project")
         if op.scopes == ("public",) and not project:
             caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
-        else:
-            with self.store.read() as conn:
+        else:  # on the loop, on a reader connection: never behind a write
+            with self.store.lock.refused(), self.store.read() as conn:
                 credentials = auth.Credentials.of(headers, request.cookies)
                 caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic, credentials)
         if caller.fallback is not None:
@@ -213,13 +257,38 @@ class Server:
         ctx = Ctx(
             self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
         )
-        response = await run_in_threadpool(self._run, handler, ctx, params, fmt, extra)
-        if ctx.events:
-            await self.realtime.deliver(caller.project, ctx.events)
-            await run_in_threadpool(self.compute.dispatch, caller.project, ctx.events)
+        lane = lane_of(op, params)
+        if lane == WRITER:
+            return await self.writer.run(self._run, handler, ctx, params, fmt, extra)
+        if lane == POOL:
+            return await run_in_threadpool(self._run, handler, ctx, params, fmt, extra)
+        with self.store.lock.refused():  # a write here would hold every request up: refused, never waited for
+            response = self._encode(handler, ctx, params, fmt, extra)
+        if ctx.events:  # no read emits one today; publishing and dispatching read and may write: not here
+            await run_in_threadpool(self._after, ctx)
         return response
 
     def _run(
+        self, handler: Callable[[Ctx, dict[str, Any]], Any], ctx: Ctx, params: dict[str, Any],
+        fmt: formats.Version, extra: dict[str, str],
+    ) -> Response:  # fmt: skip
+        """On a thread: the handler, its answer, then its events, in the same call (no second hop)."""
+        response = self._encode(handler, ctx, params, fmt, extra)
+        self._after(ctx)
+        return response
+
+    def _after(self, ctx: Ctx) -> None:
+        """What ``ctx``'s events start once its write is committed and its answer encoded: Realtime frames,
+        then the executions they trigger. The write happened: a failure here is logged, never the answer."""
+        if not ctx.events:
+            return
+        self.realtime.publish(ctx.caller.project, ctx.events)  # never raises; nothing to do when none listens
+        try:
+            self.compute.dispatch(ctx.caller.project, ctx.events)
+        except Exception:
+            log.exception("dispatching the events of %s failed", ctx.op.id)
+
+    def _encode(
         self, handler: Callable[[Ctx, dict[str, Any]], Any], ctx: Ctx, params: dict[str, Any],
         fmt: formats.Version, extra: dict[str, str],
     ) -> Response:  # fmt: skip

@@ -10,10 +10,15 @@ Layout. Every resource lives in a table with the same shape, which is what ``que
   dropping a table is one ``DROP TABLE`` and ``$sequence`` counts per table as in Appwrite.
 - ``projects`` and ``keys``: projects and hashed API keys (see ``auth``).
 
-All writes go through :meth:`Store.tx`, one ``BEGIN IMMEDIATE`` transaction under a process-wide
-lock, so a request either writes everything or nothing, and concurrent increments never lose
-updates. Other processes (the CLI creating a project while the server runs) are serialised by
-SQLite's own file lock (``busy_timeout``).
+All writes go through :meth:`Store.tx`, one ``BEGIN IMMEDIATE`` transaction on the one writer
+connection under a process-wide lock, so a request either writes everything or nothing, and
+concurrent increments never lose updates. Other processes (the CLI creating a project while the
+server runs) are serialised by SQLite's own file lock (``busy_timeout``).
+
+Reads (:meth:`Store.read`) do not wait for writers: each takes a reader connection of its own from a
+small pool (``query_only``), in one read transaction, so it sees one committed snapshot (WAL) however
+long a bulk write holds the writer. A thread that holds the writer lock (inside :meth:`Store.tx`, or
+under ``store.lock``) reads on the writer connection instead, so it sees its own uncommitted writes.
 
 Secrets live here (hashed API keys, the signing secret of dynamic keys, secret variables), so the data
 dir is private to the server's user (0700, the database files 0600), and ``secure_delete`` is on: a
@@ -81,7 +86,8 @@ def _qx_search(text: Any, query: Any) -> int:
     return 1 if q.search_matches(str(text), str(query)) else 0
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the store's settings; ``readonly`` refuses every write on it (``query_only``)."""
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -92,7 +98,58 @@ def connect(path: Path) -> sqlite3.Connection:
     # changed do not linger past the next checkpoint in the tail of a WAL that is being reused.
     conn.execute("PRAGMA journal_size_limit=0")
     conn.create_function("qx_search", 2, _qx_search, deterministic=True)
+    if readonly:
+        conn.execute("PRAGMA query_only=ON")
     return conn
+
+
+class WriterLock:
+    """The writer connection's re-entrant lock, which knows whether the calling thread holds it.
+
+    A thread marked :meth:`refused` (the event loop's, running the handlers that only read) may not take
+    it: a write there would stall every request behind whatever write holds it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._local = threading.local()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if getattr(self._local, "refused", False):
+            raise RuntimeError("a write was attempted on a thread that only reads (the event loop's)")
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._owner = threading.get_ident()
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def held(self) -> bool:
+        """Whether the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
+
+    @contextmanager
+    def refused(self) -> Iterator[None]:
+        """While this lasts, the calling thread may not take the lock (it raises ``RuntimeError``)."""
+        before = getattr(self._local, "refused", False)
+        self._local.refused = True
+        try:
+            yield
+        finally:
+            self._local.refused = before
 
 
 class Store:
@@ -100,12 +157,17 @@ class Store:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir).absolute()  # function builds and workers run in other folders
-        self.lock = threading.RLock()
+        self.lock = WriterLock()
+        self._readers: list[sqlite3.Connection] = []  # idle reader connections
+        self._all_readers: list[sqlite3.Connection] = []  # every one opened, for close()
+        self._readers_lock = threading.Lock()
+        self._local = threading.local()  # the reader connection a thread is reading on, if any
+        self._closed = False
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.data_dir.chmod(0o700)
             self.files_dir.mkdir(exist_ok=True)
-            self.conn = connect(self.data_dir / "quixotic.db")
+            self.conn = connect(self.path)
             self.conn.executescript(_SCHEMA)
             cache.install(self.conn)  # generation triggers of the key and schema caches
             for suffix in ("", "-wal", "-shm"):
@@ -122,7 +184,18 @@ class Store:
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
+    @property
+    def path(self) -> Path:
+        return self.data_dir / "quixotic.db"
+
     def close(self) -> None:
+        """Close the writer and every reader connection (a reader in use by another thread fails its next
+        statement: closing is for a server that is stopping)."""
+        with self._readers_lock:
+            self._closed = True
+            readers, self._all_readers, self._readers = self._all_readers, [], []
+        for conn in readers:
+            conn.close()
         self.conn.close()
 
     def sweep_leftovers(self) -> list[str]:
@@ -153,6 +226,10 @@ class Store:
             if self.conn.in_transaction:  # nested: join the outer transaction
                 yield self.conn
                 return
+            reading: sqlite3.Connection | None = getattr(self._local, "reader", None)
+            if reading is not None and reading.in_transaction:
+                # A write inside this thread's read: the rest of the read sees it (its snapshot ends here).
+                reading.execute("COMMIT")
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -164,8 +241,54 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            yield self.conn
+        """A connection to read with, in one snapshot; never waits for a writer of this or another process.
+
+        The thread's own write transaction, or the writer lock it holds, reads on the writer connection (its
+        own writes included); a read inside a read goes on with the outer one's connection and snapshot.
+        """
+        if self.lock.held():
+            with self.lock:
+                yield self.conn
+            return
+        current: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if current is not None:
+            yield current
+            return
+        conn = self._take_reader()
+        self._local.reader = conn
+        try:
+            conn.execute("BEGIN")  # deferred: the snapshot starts at the first read and lasts to the end
+            yield conn
+        finally:
+            self._local.reader = None
+            self._give_back(conn)
+
+    def _take_reader(self) -> sqlite3.Connection:
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._readers:
+                return self._readers.pop()
+        conn = connect(self.path, readonly=True)
+        with self._readers_lock:
+            self._all_readers.append(conn)
+        return conn
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        """Back to the pool with its snapshot ended; closed instead if it cannot end it (or the store is)."""
+        healthy = True
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error:
+            healthy = False
+        with self._readers_lock:
+            if healthy and not self._closed:
+                self._readers.append(conn)
+                return
+            if conn in self._all_readers:
+                self._all_readers.remove(conn)
+        conn.close()
 
 
 # --- documents ------------------------------------------------------------------------------------
