@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from support.wheel_index import WheelIndex
 from support.wheels import tiny_wheel
 
 from quixotic.server import admin
+from quixotic.server.compute.runtime.build import build_deployment
+from quixotic.server.compute.runtime.layers import Layers
 
 WHEEL_NAME, WHEEL = tiny_wheel()
 MAIN = "import quixotic_tinypkg\n\ndef main(context):\n    return context.res.text(f'value={quixotic_tinypkg.VALUE}')\n"
@@ -271,3 +275,52 @@ def test_builds_and_workers_cannot_write_a_finished_layer(server: LocalServer, f
     assert "Reusing dependency layer" in written["buildLogs"]
     assert run(fn, "writer") == "PermissionError"
     assert not target.exists()
+
+
+CHILD_BUILD = """
+import os, sys, time
+from pathlib import Path
+from quixotic.server.compute.runtime.layers import Layers
+
+def build(venv, lock_fd):
+    (venv / "bin").mkdir(parents=True)
+    os.symlink(sys.executable, venv / "bin" / "python")
+    print("building", flush=True)
+    time.sleep(2)
+    return True
+
+with Layers(Path(sys.argv[1])).use("k" * 32, build, print) as info:
+    print("done", info is not None and info.built_now, flush=True)
+"""
+
+
+def test_the_layer_lock_holds_across_processes(tmp_path: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-c", CHILD_BUILD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "building"
+    said: list[str] = []
+
+    def must_not_build(venv: Path, lock_fd: int) -> bool:
+        raise AssertionError("the layer another process is building was built twice")
+
+    with Layers(tmp_path).use("k" * 32, must_not_build, said.append) as info:
+        assert info is not None and not info.built_now
+    assert any("waiting for it" in line for line in said)
+    assert child.wait(10) == 0
+    assert "done True" in child.stdout.read().splitlines()  # the child built it
+
+
+def test_a_build_killed_by_its_timeout_leaves_no_layer(tmp_path: Path, pack: Callable[..., Path]) -> None:
+    layers = Layers(tmp_path / "layers")
+    archive = pack(tmp_path / "code.tar.gz", {"main.py": MAIN})
+    with WheelIndex().running() as index:
+        commands = f"pip install --index-url {index.url} quixotic-tinypkg"
+        index.hold()
+        cut = build_deployment(archive, tmp_path / "a", "main.py", commands, timeout=3, layers=layers)
+        assert not cut.ok and "timed out" in cut.logs
+        assert index.downloads >= 1  # it was killed mid-install
+        assert [p.name for p in layers.root.iterdir() if p.is_dir()] == []  # nothing half-made is left
+        index.release()
+        again = build_deployment(archive, tmp_path / "b", "main.py", commands, layers=layers)
+    assert again.ok, again.logs
+    assert "Built dependency layer" in again.logs
