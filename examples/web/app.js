@@ -115,6 +115,7 @@ async function upload(file) {
   for (const id of ["transcript", "duration", "charged", "model"]) $(id).textContent = id === "transcript" ? "" : "–";
   $("status").textContent = "uploading";
   $("status").dataset.status = "uploading";
+  $("status").dataset.fileId = state.fileId;
   $("upload-status").textContent = `Uploading ${file.name} (${(file.size / 1000).toFixed(1)} kB)…`;
   const mine = Role.user(state.userId);
   try {

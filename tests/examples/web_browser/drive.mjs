@@ -84,6 +84,7 @@ function snapshot(page) {
       userId: $("user-id").textContent,
       balance: Number($("balance").dataset.balance),
       status: $("status").dataset.status,
+      fileId: $("status").dataset.fileId || null,
       transcript: $("transcript").textContent,
       charged: Number($("charged").dataset.credits || 0),
       chargedText: $("charged").textContent,
