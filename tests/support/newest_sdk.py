@@ -24,10 +24,6 @@ OLDEST_LINE_ONLY = {
     "tests/server/test_tablesdb.py::test_row_crud_and_shape": "asserts 1.8.0's integer $sequence (a string from 1.9.0)",
     "tests/server/test_functions.py::test_sync_and_async_executions": "asserts 1.8.0's functionId (2.0.0: resourceId)",
     "tests/server/test_functions.py::test_variables_precedence_and_secrets": "reads 15.x's Client._global_headers",
-    "tests/server/test_storage.py::test_large_uploads_are_chunked": (
-        "27.x sends x-appwrite-id: unique() with the first chunk of a unique() upload, which Appwrite 1.9's"
-        " UID check refuses as the server does"
-    ),
 }
 
 

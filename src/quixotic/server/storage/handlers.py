@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quixotic.server import validation
+from quixotic.server import formats, validation
 from quixotic.server.context import Ctx
 from quixotic.server.ids import custom_id
 from quixotic.server.registry import Reply, handles
@@ -114,13 +114,24 @@ def create_file(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         p["fileId"],
         ctx.uploads.get("file"),
         ctx.headers.get("content-range", ""),
-        ctx.headers.get("x-appwrite-id"),
+        _chunk_id(ctx),
         permissions,
     )
     model = files.model(doc)
     if files.complete(doc):
         ctx.emit(f"buckets.{bucket_id}.files.{doc['$id']}.create", model)
     return model
+
+
+def _chunk_id(ctx: Ctx) -> str | None:
+    """The ``X-Appwrite-Id`` of a chunk. SDKs of Appwrite 2.x (Python 27) send ``unique()`` with the first chunk
+    of a ``unique()`` upload, which those servers take as "no file yet"; Appwrite 1.9 refuses it, and so does
+    this server for a request in an older response format."""
+    header = ctx.headers.get("x-appwrite-id")
+    declared = formats.parse(ctx.headers.get("x-appwrite-response-format"))
+    if header is not None and header.strip() == "unique()" and declared is not None and declared >= (2, 0, 0):
+        return None
+    return header
 
 
 @handles("storageListFiles")
