@@ -56,7 +56,7 @@ STORED_RESPONSE_HEADERS = ("content-type", "content-length")
 DEPLOYMENTS_BUCKET = "deployments"
 RUN_FOLDER = ".run"  # IDs cannot start with '.', so this never clashes with a project's folder
 LAYERS_FOLDER = ".layers"  # dependency layers (runtime.layers)
-UV_CACHE_FOLDER = ".uv-cache"  # uv's download and wheel cache, shared by every build
+UV_CACHE_FOLDER = ".uv-cache"  # in the data folder: uv's download and wheel cache, shared by every build
 BUILD_THREADS = 4  # builds at once: a deploy's functions side by side (runtime.build_queue says why)
 
 
@@ -264,7 +264,7 @@ class Compute:
             # a build of requirements built before downloads nothing.
             build_env = installer_env()
             build_env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
-            build_env.setdefault("UV_CACHE_DIR", str(self.root / UV_CACHE_FOLDER))
+            build_env.setdefault("UV_CACHE_DIR", str((self.store.data_dir / UV_CACHE_FOLDER).absolute()))
             with self.store.read() as conn:
                 function = st.meta_get(conn, project, "function", "", function_id) or {}
             result = build_deployment(
