@@ -6,13 +6,15 @@
 A real server process (``quixotic server``) on a fresh data dir; SUBSCRIBERS WebSockets, half of them signed-in
 users and half guests, each subscribed to the table's row channel; then WRITES row updates through the REST API
 with a key, one at a time. For each write and each subscriber, the latency is from the moment the update
-request is sent to the moment that subscriber's client has read and decoded the event frame; p50, p95 and max
+request is sent to the moment that subscriber's client has read the event frame and found the write's number in
+it (a regular expression, not a full JSON decode: all subscribers share one client process); p50, p95 and max
 over all of them. The baseline, measured in the same run, is the same update with nobody subscribed (the
 write's own round trip), so the ratio says what delivery adds on top of the write.
 
 The target is issue 13's: p95 within 50 ms of the write at 100 subscribers. Every subscriber runs in this one
 client process, so the figures include the client's own work of reading 100 sockets; on a shared machine they
-are noisy, and ``cpu_loop_ms`` (a fixed Python loop, about 10 ms on an idle core) says how loaded it was. Exit status 0 unless ``--check``, then 1 when the target is missed.
+are noisy, and ``cpu_loop_ms`` (a fixed Python loop, about 10 ms on an idle core) says how loaded it was.
+Exit status 0 unless ``--check``, then 1 when the target is missed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -36,6 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from quixotic.server import admin
 
 TARGET_P95_MS = 50.0
+_WRITE_NUMBER = re.compile(r'"type":"event".*"payload":\{.*?"n":(\d+)')
 console = Console(width=160)
 
 
@@ -87,9 +91,9 @@ async def _subscriber(url: str, cookie: str | None, ready: asyncio.Event, arriva
     assert json.loads(await ws.recv())["type"] == "response"
     ready.set()
     async for raw in ws:
-        frame = json.loads(raw)
-        if frame["type"] == "event":
-            arrivals.append((int(frame["data"]["payload"]["n"]), time.perf_counter()))
+        found = _WRITE_NUMBER.search(str(raw))  # not a full decode: 100 clients share this one process
+        if found:
+            arrivals.append((int(found[1]), time.perf_counter()))
 
 
 async def _measure(endpoint: str, project: str, key: str, sessions: list[str | None], writes: int) -> dict[str, Any]:

@@ -58,9 +58,7 @@ def server(
     """Serve the Appwrite REST API under /v1 from DATA (SQLite + files)."""
     import os
 
-    import uvicorn
-
-    from quixotic.server.app import create_app
+    from quixotic.server.app import create_app, serve
 
     environ = dict(os.environ)
     if storage_limit is not None:
@@ -74,7 +72,9 @@ def server(
         raise UsageError(str(exc)) from exc
     write_server_state(data, host, port)
     err.print(f"quixotic server: http://{host}:{port}/v1 (data in {data})")
-    uvicorn.run(application, host=host, port=port, log_level=log_level, access_log=False)
+    # Realtime frames go out uncompressed, as Appwrite's (Swoole's websocket_compression is off): deflating each
+    # event again for every subscriber was most of a fan-out's cost.
+    serve(application, host, port, log_level, ws_per_message_deflate=False)
 
 
 @project_app.command("create")
