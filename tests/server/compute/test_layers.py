@@ -6,6 +6,7 @@ deployment's own, or a package index on 127.0.0.1 (``support.wheel_index``) that
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -98,6 +99,11 @@ def test_same_requirements_reuse_the_layer_and_code_only_deploys_install_nothing
     assert "Built dependency layer" in one["buildLogs"]
     assert "pip install with uv" in one["buildLogs"]
     assert run(fn, "first") == "value=42"
+    layer = layer_of(server, project, "first", one["$id"])
+    deadline = time.monotonic() + 60  # byte-compiled in the background, after the build
+    while not list(layer.glob("venv/lib/python*/site-packages/quixotic_tinypkg/__pycache__/__init__.*.pyc")):
+        assert time.monotonic() < deadline, "the layer was never byte-compiled"
+        time.sleep(0.1)
 
     two = deploy(fn, "first", local_code(note="# only the code changed\n"))
     assert two["status"] == "ready", two["buildLogs"]
@@ -164,6 +170,11 @@ def test_a_server_killed_mid_install_leaves_no_layer_that_is_trusted(tmp_path: P
         first.process.kill()  # SIGKILL mid-install: the layer has a venv and no marker
         first.process.wait(timeout=10)
         index.release()
+        # A finished layer that no deployment links to (its last one went while the server was down).
+        unused = data / "functions" / ".layers" / ("0" * 32)
+        (unused / "venv" / "bin").mkdir(parents=True)
+        (unused / "venv" / "bin" / "python").symlink_to(sys.executable)
+        (unused / "layer.json").write_text(json.dumps({"key": "0" * 32, "size": 1, "created": "then"}))
 
         second = start_server(data, log)
         try:
@@ -175,6 +186,8 @@ def test_a_server_killed_mid_install_leaves_no_layer_that_is_trusted(tmp_path: P
             # build waits for it and finds the folder half-made; else the start-up removes it.
             at_start = "(half-built)" in log.read_text()
             assert at_start or "left half-built" in dep["buildLogs"]
+            assert not unused.exists()
+            assert f"removed dependency layer {'0' * 32} (no deployment uses it)" in log.read_text()
             assert run(fn, "killed") == "value=42"
         finally:
             stop(second)

@@ -212,7 +212,8 @@ class Layers:
         lib = venv / "lib"
         if not lib.is_dir():
             return
-        command = [base_python(), "-I", "-m", "compileall", "-q", "-j", "0", str(lib)]
+        # One process: compileall's worker pool needs POSIX semaphores (/dev/shm), which the walls do not open.
+        command = [base_python(), "-I", "-m", "compileall", "-q", str(lib)]
         nice = shutil.which("nice")
         if nice:
             command = [nice, "-n", "10", *command]
