@@ -67,7 +67,10 @@ _STAMP_SQL = (
 
 
 def install(conn: sqlite3.Connection) -> None:
-    """Create the generations table and its triggers (idempotent; after the store's own tables exist)."""
+    """Create the generations table and its triggers (idempotent; after the store's own tables exist).
+
+    ``IF NOT EXISTS`` keeps a trigger a data folder already has: a change to a trigger's body needs a new name
+    (and a ``DROP TRIGGER`` of the old one here), or older folders keep the old body."""
     conn.executescript(_DDL)
 
 
