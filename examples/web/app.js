@@ -6,6 +6,11 @@
 // endpoint and a project id, from config.json (or ?env=, ?endpoint=, ?project= in the address).
 "use strict";
 
+if (!window.Appwrite) {
+  document.getElementById("env-target").textContent =
+    "the Appwrite SDK did not load: run `npm ci` in examples/web (it fills node_modules/appwrite)";
+  throw new Error("window.Appwrite is missing: run `npm ci` in examples/web");
+}
 const { Account, Channel, Client, ID, Permission, Realtime, Role, Storage, TablesDB } = window.Appwrite;
 
 const DATABASE = "quixotic_app";
@@ -86,6 +91,7 @@ function showTranscription(row, source, event = "") {
   const status = $("status");
   status.textContent = row.status;
   status.dataset.status = row.status;
+  status.dataset.fileId = row.$id;
   $("transcript").textContent = row.text || (row.status === "completed" ? "(no speech)" : "");
   $("duration").textContent = row.durationSeconds != null ? `${Number(row.durationSeconds).toFixed(1)} s` : "–";
   const charged = $("charged");
@@ -110,12 +116,9 @@ function ready() {
 async function upload(file) {
   $("record").disabled = $("stop").disabled = $("file").disabled = true;
   $("error").hidden = true;
-  state.fileId = ID.unique();
+  const previous = { fileId: state.fileId, status: state.status }; // shown until this upload is stored
+  state.fileId = ID.unique(); // the row's events may come before the upload's answer: they are this file's
   state.status = null;
-  for (const id of ["transcript", "duration", "charged", "model"]) $(id).textContent = id === "transcript" ? "" : "–";
-  $("status").textContent = "uploading";
-  $("status").dataset.status = "uploading";
-  $("status").dataset.fileId = state.fileId;
   $("upload-status").textContent = `Uploading ${file.name} (${(file.size / 1000).toFixed(1)} kB)…`;
   const mine = Role.user(state.userId);
   try {
@@ -126,11 +129,19 @@ async function upload(file) {
       permissions: [Permission.read(mine), Permission.delete(mine)], // this user alone; the bucket lets users create
     });
   } catch (error) {
-    state.fileId = null;
-    fail("upload", error);
+    Object.assign(state, previous);
+    fail(`upload of ${file.name}`, error);
     ready();
     return;
   }
+  if (state.status === null) {
+    for (const id of ["duration", "charged", "model"]) $(id).textContent = "–";
+    $("transcript").textContent = "";
+    $("charged").dataset.credits = "0";
+    $("status").textContent = "uploaded, waiting for the transcribe function";
+    $("status").dataset.status = "uploaded";
+  }
+  $("status").dataset.fileId = state.fileId;
   $("upload-status").textContent = `Uploaded ${file.name}; the transcribe function runs on the upload event.`;
   log("http", `uploaded ${file.name} as ${state.fileId}`, { kind: "upload" });
   try {

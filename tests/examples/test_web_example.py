@@ -112,6 +112,18 @@ def wait_until_served(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture
+def tools() -> tuple[str, str, str]:
+    """Chromium, espeak-ng and node, and both folders' node_modules (before the server: a skip costs nothing)."""
+    chromium = debian_tool("chromium", "chromium")
+    espeak = debian_tool("espeak-ng", "espeak-ng")
+    node = shutil.which("node")
+    assert node, "node (20 or later) is needed for the browser test"
+    npm_ci(WEB, "appwrite")
+    npm_ci(DRIVER, "puppeteer-core")
+    return chromium, espeak, node
+
+
+@pytest.fixture
 def page_server() -> Iterator[str]:
     """examples/web served by the README's line, on a free port of 127.0.0.1."""
     port = free_port()
@@ -151,14 +163,9 @@ def local_up(tmp_path: Path) -> Iterator[tuple[Site, Path, str]]:
 
 @pytest.mark.browser
 def test_the_web_example_transcribes_a_picked_file_and_a_recording_over_realtime(
-    tmp_path: Path, local_up: tuple[Site, Path, str], page_server: str
+    tmp_path: Path, tools: tuple[str, str, str], local_up: tuple[Site, Path, str], page_server: str
 ) -> None:
-    chromium = debian_tool("chromium", "chromium")
-    espeak = debian_tool("espeak-ng", "espeak-ng")
-    node = shutil.which("node")
-    assert node, "node (20 or later) is needed for the browser test"
-    npm_ci(WEB, "appwrite")
-    npm_ci(DRIVER, "puppeteer-core")
+    chromium, espeak, node = tools
     site, _data, endpoint = local_up
     local = json.loads((site.root / "environments" / "local.json").read_text())
     project = local["projectId"]
@@ -166,19 +173,13 @@ def test_the_web_example_transcribes_a_picked_file_and_a_recording_over_realtime
 
     mic = tmp_path / "spoken.wav"
     spoken_seconds = speak(SPOKEN, mic, espeak)
+    refused = tmp_path / "notes.txt"
+    refused.write_text("not audio\n")
     shots = tmp_path / "screenshots"
     shots.mkdir()
     url = f"{page_server}?env=local&endpoint={endpoint}"
-    command = [
-        node,
-        str(DRIVER / "drive.mjs"),
-        chromium,
-        url,
-        str(shots),
-        str(FOX),
-        str(mic),
-        f"{spoken_seconds + 1:.1f}",
-    ]
+    record_for = f"{spoken_seconds + 1:.1f}"
+    command = [node, str(DRIVER / "drive.mjs"), chromium, url, str(shots), str(FOX), str(mic), record_for, str(refused)]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=420)
     assert done.returncode == 0, f"drive.mjs failed:\n{done.stderr[-3000:]}"
@@ -212,6 +213,12 @@ def test_the_web_example_transcribes_a_picked_file_and_a_recording_over_realtime
         assert ("realtime", "balance", f"{after['balance']:g}") in arrived, (name, new)
         png = Path(rounds[name]["screenshot"])
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000, png
+
+    # A file of a type the bucket refuses: the page says so and the last transcription stays on screen.
+    bad = result["refused"]
+    assert bad["error"] and "upload" in bad["error"] and "extension" in bad["error"].lower(), bad["error"]
+    shown = rounds["record"]["after"]
+    assert bad["uploads"] == 2 and (bad["fileId"], bad["transcript"]) == (shown["fileId"], shown["transcript"]), bad
 
     # Asked with the project's key: two uploads, each readable (and deletable) by that user alone, two rows of theirs.
     files = Storage(client).list_files("audio")["files"]

@@ -3,12 +3,14 @@
 // Chromium's fake microphone (it plays a WAV file) and stops. Each round waits for the transcription to end
 // and the charged balance to arrive, then takes a full-page screenshot.
 //
-// node drive.mjs CHROMIUM URL OUT_DIR AUDIO_FILE MIC_WAV RECORD_SECONDS
+// Last, a file of a type the audio bucket refuses is picked: the page must say why and upload nothing.
+//
+// node drive.mjs CHROMIUM URL OUT_DIR AUDIO_FILE MIC_WAV RECORD_SECONDS REFUSED_FILE
 // prints one JSON object: the page as it was after each round, and what its console said.
 
 import puppeteer from "puppeteer-core";
 
-const [chromium, url, outDir, audioFile, micWav, recordSeconds] = process.argv.slice(2);
+const [chromium, url, outDir, audioFile, micWav, recordSeconds, refusedFile] = process.argv.slice(2);
 const WAIT_MS = 150000;
 
 const browser = await puppeteer.launch({
@@ -42,6 +44,12 @@ try {
     await new Promise((resolve) => setTimeout(resolve, Number(recordSeconds) * 1000));
     await page.click("#stop");
   });
+  const input = await page.waitForSelector("#file:not([disabled])", { timeout: 30000 });
+  await input.uploadFile(refusedFile);
+  await page.waitForFunction(() => !document.getElementById("error").hidden, { timeout: 30000 });
+  await page.waitForSelector("#file:not([disabled])", { timeout: 10000 });
+  result.refused = await snapshot(page);
+  await page.screenshot({ path: `${outDir}/refused.png`, fullPage: true });
 } catch (error) {
   result.error = String(error && error.stack ? error.stack : error);
 } finally {
