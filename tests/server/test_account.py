@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 from support.sdk import create_jwt, expect_error
 from support.server import LocalServer
 
-from quixotic.server import admin
+from quixotic.server import admin, platforms
 
 PASSWORD = "correct horse battery"
 
@@ -311,6 +311,8 @@ def test_session_cookies_and_fallback_header(server: LocalServer, project: admin
 @pytest.mark.local_only("sends a Host header of another domain")
 def test_same_site_page_gets_no_fallback_header(server: LocalServer, project: admin.ProjectCredentials) -> None:
     """A page on the API's own domain keeps its session in cookies: no X-Fallback-Cookies then."""
+    if isinstance(server, LocalServer):  # the page's origin is a web platform of the project (remotely: set it up)
+        platforms.add(server.data_dir, project.project_id, "web", hostname="app.example.com")
     Account(_public(server, project.project_id)).create("mia", "mia@example.com", PASSWORD)
     answer = requests.post(
         f"{server.url}/account/sessions/email",
