@@ -237,7 +237,8 @@ def test_client_push_and_pull(server: LocalServer, tmp_path: Path, version: str)
     variables = functions.list_variables("hello")["variables"]
     assert [(v["key"], v["value"]) for v in variables] == [("GREETING", "hello")]
     deployment = functions.get_deployment("hello", fn["deploymentId"])
-    assert deployment["status"] == "ready" and "Successfully installed quixotic-tinypkg" in deployment["buildLogs"]
+    installed = ("Successfully installed quixotic-tinypkg", "+ quixotic-tinypkg==0.1")  # pip's words, uv's
+    assert deployment["status"] == "ready" and any(said in deployment["buildLogs"] for said in installed)
     execution = functions.create_execution("hello")
     assert execution["status"] == "completed", execution
     assert json.loads(execution["responseBody"]) == {"value": 42, "greeting": "hello"}
