@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from appwrite.exception import AppwriteException
@@ -20,7 +21,7 @@ from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 
-from quixotic.config.resources import Bucket, Column, Database, Function, Index, Table
+from quixotic.config.resources import Bucket, Column, Database, Function, Index
 from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError, UsageError
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
 from quixotic.sdk.boundary import RecordingClient, Service, call
@@ -30,6 +31,7 @@ T = TypeVar("T")
 SYSTEM_DATABASE = "quixotic"  # the toolkit's own database in every target: see quixotic.target.system
 Progress = Callable[[str], None]
 PAGE = 100
+READERS = 6  # reads of one state side by side (fewer than the client's pooled connections)
 
 
 class AppwriteBackend:
@@ -85,26 +87,45 @@ class AppwriteBackend:
     def read_state(
         self, *, with_code: bool = True, secret_hashes: dict[tuple[str, str], str] | None = None
     ) -> ProjectState:
-        """The live project as a :class:`ProjectState` (the tool's own database left out)."""
-        databases = [
-            Database(d["$id"], d["name"], bool(d.get("enabled", True)))
-            for d in self.pages("listing databases", lambda q: self.db.list(q), "databases")
-            if d["$id"] != self.system_database
-        ]
-        tables: list[Table] = []
-        for database in databases:
-            tables.extend(table_from_model(database.id, t) for t in self.tables_of(database.id))
-        buckets = [bucket_from_model(b) for b in self.pages("listing buckets", self.storage.list_buckets, "buckets")]
-        functions: list[FunctionState] = []
-        variables: list[VariableState] = []
+        """The live project as a :class:`ProjectState` (the tool's own database left out).
+
+        The independent reads (each database's tables, buckets, functions, project variables, then each
+        function's code and variables) go side by side over the client's pooled connections: a deploy reads
+        the state three times, and one read after another was most of its own time."""
         hashes = secret_hashes or {}
-        for f in self.pages("listing functions", lambda q: self.functions.list(q), "functions"):
-            deployment = f.get("deploymentId") or None
-            code_hash = self.deployment_hash(f["$id"], deployment) if (deployment and with_code) else None
-            functions.append(FunctionState(function_from_model(f), code_hash, deployment))
-            variables.extend(variable_from_model(f["$id"], v, hashes) for v in self.function_variables(f["$id"]))
-        for v in self.project_variables() or []:
-            variables.append(variable_from_model(PROJECT_SCOPE, v, hashes))
+        with ThreadPoolExecutor(READERS, thread_name_prefix="quixotic-read") as pool:
+            listed = pool.submit(lambda: list(self.pages("listing databases", lambda q: self.db.list(q), "databases")))
+            bucket_list = pool.submit(lambda: list(self.pages("listing buckets", self.storage.list_buckets, "buckets")))
+            function_list = pool.submit(
+                lambda: list(self.pages("listing functions", lambda q: self.functions.list(q), "functions"))
+            )
+            project_vars = pool.submit(self.project_variables)
+            databases = [
+                Database(d["$id"], d["name"], bool(d.get("enabled", True)))
+                for d in listed.result()
+                if d["$id"] != self.system_database
+            ]
+            table_lists = [pool.submit(lambda d=d.id: list(self.tables_of(d))) for d in databases]  # type: ignore[misc]
+
+            def function(f: dict[str, Any]) -> tuple[FunctionState, list[dict[str, Any]]]:
+                deployment = f.get("deploymentId") or None
+                code_hash = self.deployment_hash(f["$id"], deployment) if (deployment and with_code) else None
+                return FunctionState(function_from_model(f), code_hash, deployment), self.function_variables(f["$id"])
+
+            read_functions = [pool.submit(function, f) for f in function_list.result()]
+            tables = [
+                table_from_model(d.id, t)
+                for d, found in zip(databases, table_lists, strict=True)
+                for t in found.result()
+            ]
+            buckets = [bucket_from_model(b) for b in bucket_list.result()]
+            functions: list[FunctionState] = []
+            variables: list[VariableState] = []
+            for future in read_functions:
+                state, found_vars = future.result()
+                functions.append(state)
+                variables.extend(variable_from_model(state.spec.id, v, hashes) for v in found_vars)
+            variables.extend(variable_from_model(PROJECT_SCOPE, v, hashes) for v in project_vars.result() or [])
         return ProjectState(
             project_id=self.project_id,
             databases=tuple(databases),
@@ -321,7 +342,8 @@ class AppwriteBackend:
         """Wait for a deployment's build; make sure it is the active one, or raise with the build's log."""
         deadline = time.monotonic() + timeout
         status = ""
-        delay = 0.05  # a small build is ready in a second or two: look early, then every quarter second
+        started = time.monotonic()
+        delay = 0.05  # a small build is ready in a second or two: look often for 10 s, then every half second
         while True:
             dep = call(
                 f"checking the build of {function_id}",
@@ -335,7 +357,7 @@ class AppwriteBackend:
             if time.monotonic() > deadline:
                 raise ApiError("build_not_ready", f"the build of {function_id} did not finish in {timeout:.0f} s", 400)
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.25)
+            delay = 0.1 if time.monotonic() - started < 10 else min(delay * 1.5, 0.5)
         if status != "ready":
             logs = str(dep.get("buildLogs") or "")[-4000:]
             raise ApiError(
