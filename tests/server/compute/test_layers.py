@@ -26,7 +26,7 @@ from support.wheels import tiny_wheel
 
 from quixotic.server import admin
 from quixotic.server.compute.runtime.build import build_deployment
-from quixotic.server.compute.runtime.layers import Layers
+from quixotic.server.compute.runtime.layers import Layers, file_lock
 
 WHEEL_NAME, WHEEL = tiny_wheel()
 MAIN = "import quixotic_tinypkg\n\ndef main(context):\n    return context.res.text(f'value={quixotic_tinypkg.VALUE}')\n"
@@ -293,7 +293,7 @@ def test_builds_and_workers_cannot_write_a_finished_layer(server: LocalServer, f
 CHILD_BUILD = """
 import os, sys, time
 from pathlib import Path
-from quixotic.server.compute.runtime.layers import Layers
+from quixotic.server.compute.runtime.layers import Layers, file_lock
 
 def build(venv, lock_fd):
     (venv / "bin").mkdir(parents=True)
@@ -337,3 +337,18 @@ def test_a_build_killed_by_its_timeout_leaves_no_layer(tmp_path: Path, pack: Cal
         again = build_deployment(archive, tmp_path / "b", "main.py", commands, layers=layers)
     assert again.ok, again.logs
     assert "Built dependency layer" in again.logs
+
+
+def test_waiting_for_a_layer_lock_that_is_never_let_go_gives_up(tmp_path: Path) -> None:
+    layers = Layers(tmp_path)
+    said: list[str] = []
+
+    def must_not_build(venv: Path, lock_fd: int) -> bool:
+        raise AssertionError("built while another holds the lock")
+
+    # What a process that escaped its build (and kept the inherited lock) does to later builds of that key.
+    with file_lock(tmp_path / f"{'k' * 32}.lock") as held:
+        assert held is not None
+        with layers.use("k" * 32, must_not_build, said.append, wait=1.0) as info:
+            assert info is None
+    assert any("Gave up waiting" in line for line in said)

@@ -259,7 +259,7 @@ def _layered(run: _Commands, venv_dir: Path, layers: Layers, runtime: str) -> in
     def make(layer_venv: Path, lock_fd: int) -> bool:
         return _create_venv(layer_venv, run.log) and run(layer_venv, [run.code.parent, layer_venv.parent], lock_fd)
 
-    with layers.use(plan.key, make, run.log.line) as info:
+    with layers.use(plan.key, make, run.log.line, wait=run.timeout) as info:
         if info is None:
             return -1
         if not info.built_now:

@@ -51,19 +51,18 @@ class LayerInfo:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, shared: bool = False, wait: bool = True) -> Iterator[int | None]:
-    """``flock`` on ``path`` (created if need be); yields the locked descriptor, or None when ``wait`` is off and
-    the lock is taken.
+def file_lock(path: Path, shared: bool = False, wait: float | None = None) -> Iterator[int | None]:
+    """``flock`` on ``path`` (created if need be); yields the locked descriptor, or None when the lock is still
+    taken after ``wait`` seconds (None: as long as it takes; 0: not at all).
 
     The lock file may be removed by its holder (collection does), so after locking we check that the path still
     names the file we locked, and start again if not.
     """
+    deadline = None if wait is None else time.monotonic() + wait
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
+            if not _flock(fd, shared, deadline):
                 yield None
                 return
             try:
@@ -75,6 +74,23 @@ def file_lock(path: Path, shared: bool = False, wait: bool = True) -> Iterator[i
                 return
         finally:
             os.close(fd)
+
+
+def _flock(fd: int, shared: bool, deadline: float | None) -> bool:
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    if deadline is None:
+        fcntl.flock(fd, mode)
+        return True
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.25)
 
 
 class Layers:
@@ -112,25 +128,32 @@ class Layers:
 
     @contextlib.contextmanager
     def use(
-        self, key: str, build: Callable[[Path, int], bool], log: Callable[[str], None]
+        self, key: str, build: Callable[[Path, int], bool], log: Callable[[str], None], wait: float = 900.0
     ) -> Iterator[LayerInfo | None]:
         """The ready layer ``key``, built with ``build(venv, lock_fd)`` if there is none (None if that fails).
 
         ``build`` hands ``lock_fd`` down to the processes it starts: the lock then lasts as long as the last of
         them, so an install that outlives a killed server still keeps every other build off its half-made layer.
+        Waiting for another build of the layer gives up after ``wait`` seconds (None too: a process that escaped
+        its build and kept the lock cannot hold every later build of that key for ever).
         Held (the lock shared) until the block ends: link it inside the block.
         """
         lock = self._lock_path(key)
         built = failed = False
+        deadline = time.monotonic() + wait
         while True:
-            with file_lock(lock, shared=True, wait=False) as free:
+            with file_lock(lock, shared=True, wait=0) as free:
                 info = self.ready(key) if free is not None else None
                 if info is not None:
                     yield LayerInfo(info.key, info.venv, info.size, info.created, built)
                     return
             if free is None:
                 log(f"Another build is making dependency layer {key[:12]}; waiting for it.")
-                with file_lock(lock, shared=True):
+                with file_lock(lock, shared=True, wait=max(0.0, deadline - time.monotonic())) as waited:
+                    if waited is None:
+                        log(f"Gave up waiting for dependency layer {key[:12]} after {wait:g} s.")
+                        yield None
+                        return
                     info = self.ready(key)
                     if info is not None:
                         yield LayerInfo(info.key, info.venv, info.size, info.created, built)
@@ -138,9 +161,12 @@ class Layers:
             if failed:
                 yield None
                 return
-            with file_lock(lock) as fd:
+            with file_lock(lock, wait=max(0.0, deadline - time.monotonic())) as fd:
+                if fd is None:
+                    log(f"Gave up waiting for dependency layer {key[:12]} after {wait:g} s.")
+                    yield None
+                    return
                 if self.ready(key) is None:
-                    assert fd is not None
                     built = True
                     failed = not self._make(key, lambda venv: build(venv, fd), log)
 
@@ -188,7 +214,7 @@ class Layers:
                 shutil.rmtree(entry, ignore_errors=True)
         keys = sorted(e.name for e in self.root.iterdir() if e.is_dir() and not e.name.startswith("."))
         with contextlib.ExitStack() as stack:
-            held = [k for k in keys if stack.enter_context(file_lock(self._lock_path(k), wait=False)) is not None]
+            held = [k for k in keys if stack.enter_context(file_lock(self._lock_path(k), wait=0)) is not None]
             used = in_use()
             for key in held:
                 if key in used:  # even one whose marker went: the next build of that key makes it again
@@ -200,7 +226,7 @@ class Layers:
         for lock in self.root.glob("*.lock"):  # locks of layers that are gone (a failed first build)
             key = lock.name.removesuffix(".lock")
             if not (self.root / key).exists():
-                with file_lock(lock, wait=False) as free:
+                with file_lock(lock, wait=0) as free:
                     if free is not None and not (self.root / key).exists():
                         lock.unlink(missing_ok=True)
         return removed
