@@ -23,9 +23,12 @@ committed, not in a second hop.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +52,7 @@ from quixotic.server.cors import Cors
 from quixotic.server.origins import Origins
 from quixotic.server.realtime import socket as realtime_socket
 from quixotic.server.realtime.hub import Hub
-from quixotic.server.registry import Reply, load_all
+from quixotic.server.registry import Handler, Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
 from quixotic.server.store import Store
@@ -102,12 +105,26 @@ _SQLITE_WRITES = frozenset(
 )  # fmt: skip
 
 
-def lane_of(op: Operation, params: Mapping[str, Any]) -> str:
+@dataclass
+class _Call:
+    """What a request hands to where its handler runs (the body still undecoded when it came as JSON)."""
+
+    handler: Handler
+    ctx: Ctx
+    path_params: dict[str, str]
+    query: dict[str, Any]
+    body: dict[str, Any] | bytes
+    body_is_text: bool
+    fmt: formats.Version
+    extra: dict[str, str]
+
+
+def lane_of(op: Operation, query: Mapping[str, Any]) -> str:
     """Where ``op``'s handler runs: ``LOOP`` (reads that only touch SQLite), ``WRITER`` (writes that only
     touch SQLite, and reads inside a row transaction, which replay it under the writer lock) or ``POOL``
     (everything that blocks or waits: uploads, downloads, executions, builds, password hashing)."""
     if op.tag in _SQLITE_TAGS or op.id in _SQLITE_READS or op.id in _SQLITE_WRITES:
-        if op.method == "GET" and not params.get("transactionId"):
+        if op.method == "GET" and not query.get("transactionId"):
             return LOOP
         return WRITER
     return POOL
@@ -232,7 +249,7 @@ class Server:
         auth.check_scope(caller, op.scopes, host)
 
         query = unflatten(request.query_params.multi_items())
-        body: dict[str, Any] = {}
+        body: dict[str, Any] | bytes = {}
         uploads: dict[str, Upload] = {}
         body_is_text = False
         if method != "GET":
@@ -244,37 +261,28 @@ class Server:
                 body_is_text = True
                 body, uploads = await _read_form(capped)
             else:
-                raw = await capped.body()
-                if raw.strip():
-                    decoded = validation.loads(raw)
-                    if not isinstance(decoded, dict):
-                        raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
-                    body = decoded
-        formats.lift(fmt, op.id, body)
-        params = bind(op, path_params, query, body, body_is_text)
+                body = await capped.body()  # decoded where the handler runs: a bulk body takes milliseconds
         if not self.compute.endpoint:
             self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
         ctx = Ctx(
             self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
         )
-        lane = lane_of(op, params)
+        call = _Call(handler, ctx, path_params, query, body, body_is_text, fmt, extra)
+        lane = lane_of(op, query)
         if lane == WRITER:
-            return await self.writer.run(self._run, handler, ctx, params, fmt, extra)
+            return await self.writer.run(self._run, call)
         if lane == POOL:
-            return await run_in_threadpool(self._run, handler, ctx, params, fmt, extra)
+            return await run_in_threadpool(self._run, call)
         with self.store.lock.refused():  # a write here would hold every request up: refused, never waited for
-            response = self._encode(handler, ctx, params, fmt, extra)
+            response = self._encode(call)
         if ctx.events:  # no read emits one today; publishing and dispatching read and may write: not here
             await run_in_threadpool(self._after, ctx)
         return response
 
-    def _run(
-        self, handler: Callable[[Ctx, dict[str, Any]], Any], ctx: Ctx, params: dict[str, Any],
-        fmt: formats.Version, extra: dict[str, str],
-    ) -> Response:  # fmt: skip
+    def _run(self, call: _Call) -> Response:
         """On a thread: the handler, its answer, then its events, in the same call (no second hop)."""
-        response = self._encode(handler, ctx, params, fmt, extra)
-        self._after(ctx)
+        response = self._encode(call)
+        self._after(call.ctx)
         return response
 
     def _after(self, ctx: Ctx) -> None:
@@ -288,11 +296,18 @@ class Server:
         except Exception:
             log.exception("dispatching the events of %s failed", ctx.op.id)
 
-    def _encode(
-        self, handler: Callable[[Ctx, dict[str, Any]], Any], ctx: Ctx, params: dict[str, Any],
-        fmt: formats.Version, extra: dict[str, str],
-    ) -> Response:  # fmt: skip
-        """The handler and its answer, encoded; a write and its encoding in one transaction (``_atomic``)."""
+    def _encode(self, call: _Call) -> Response:
+        """The parameters, the handler and its answer, encoded; a write and its encoding in one transaction
+        (``_atomic``)."""
+        ctx, fmt, extra, handler = call.ctx, call.fmt, call.extra, call.handler
+        body = call.body
+        if isinstance(body, bytes):
+            decoded = validation.loads(body) if body.strip() else {}
+            if not isinstance(decoded, dict):
+                raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
+            body = decoded
+        formats.lift(fmt, ctx.op.id, body)
+        params = bind(ctx.op, call.path_params, call.query, body, call.body_is_text)
         with self.store.tx() if _atomic(ctx.op, params) else nullcontext():
             result = handler(ctx, params)
             # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
@@ -409,3 +424,34 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
     )
     app.state.server = server
     return app
+
+
+# The GIL switch interval of a serving process: 1 ms instead of CPython's 5 ms, so a request on the event
+# loop waits at most about that long for the GIL each time a thread busy with a bulk write holds it (the loop
+# gives the GIL up at every SQLite statement and socket call); see the module docstring for the figures.
+SWITCH_INTERVAL = 0.001
+
+
+def uvicorn_impl() -> dict[str, str]:
+    """uvicorn's HTTP parser and event loop: httptools and uvloop (``uvicorn[standard]``) where they import,
+    else the pure-Python h11 and asyncio's own loop."""
+    return {"http": _importable("httptools", "h11"), "loop": _importable("uvloop", "asyncio")}
+
+
+def _importable(module: str, fallback: str) -> str:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        log.info("%s is not installed (uvicorn[standard]): serving with %s", module, fallback)
+        return fallback
+    return module
+
+
+def serve(application: Starlette, host: str, port: int, log_level: str, **options: Any) -> None:
+    """Run ``application`` under uvicorn as ``quixotic server`` does (``uvicorn_impl``, ``SWITCH_INTERVAL``);
+    ``options`` are more of ``uvicorn.run``'s."""
+    import uvicorn
+
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    settings: dict[str, Any] = {"access_log": False, **uvicorn_impl(), **options}
+    uvicorn.run(application, host=host, port=port, log_level=log_level, **settings)
