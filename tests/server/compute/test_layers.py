@@ -120,6 +120,22 @@ def test_same_requirements_reuse_the_layer_and_code_only_deploys_install_nothing
     assert run(fn, "other") == "value=42"
 
 
+def test_projects_never_share_a_layer_or_an_installer_cache(server: LocalServer, fn: Functions, project: str) -> None:
+    """A build of one project may write its layer and caches: another project's builds and workers never read them."""
+    fn.create("mine", "Mine", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    mine = deploy(fn, "mine", local_code())
+    other = server.new_project()
+    theirs_fn = Functions(server.client(other.project_id, other.api_key))
+    theirs_fn.create("mine", "Mine", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
+    theirs = deploy(theirs_fn, "mine", local_code())  # the same inputs, byte for byte
+    assert theirs["status"] == "ready", theirs["buildLogs"]
+    assert "Built dependency layer" in theirs["buildLogs"] and "Reusing" not in theirs["buildLogs"]
+    assert layer_of(server, other.project_id, "mine", theirs["$id"]) != layer_of(server, project, "mine", mine["$id"])
+    caches = server.data_dir / ".uv-cache"
+    assert {p.name for p in caches.iterdir()} >= {project, other.project_id}
+    assert run(theirs_fn, "mine") == "value=42"
+
+
 def test_changed_requirements_or_commands_get_a_new_layer(server: LocalServer, fn: Functions, project: str) -> None:
     fn.create("change", "Change", "python-3.11", entrypoint="main.py", commands=LOCAL_INSTALL)
     one = deploy(fn, "change", local_code(f"./{WHEEL_NAME}\n# first\n"))

@@ -56,7 +56,7 @@ STORED_RESPONSE_HEADERS = ("content-type", "content-length")
 DEPLOYMENTS_BUCKET = "deployments"
 RUN_FOLDER = ".run"  # IDs cannot start with '.', so this never clashes with a project's folder
 LAYERS_FOLDER = ".layers"  # dependency layers (runtime.layers)
-UV_CACHE_FOLDER = ".uv-cache"  # in the data folder: uv's download and wheel cache, shared by every build
+UV_CACHE_FOLDER = ".uv-cache"  # in the data folder: each project's download and wheel caches (uv's, pip's)
 BUILD_THREADS = 4  # builds at once: a deploy's functions side by side (runtime.build_queue says why)
 
 
@@ -260,11 +260,13 @@ class Compute:
             from quixotic.server.compute.runtime import installer_env
             from quixotic.server.compute.runtime.build import build_deployment
 
-            # The installs use the server's mirrors/proxies and share uv's cache (in the data folder) and pip's, so
-            # a build of requirements built before downloads nothing.
+            # The installs use the server's mirrors/proxies and the project's own caches of uv and pip (in the data
+            # folder), so a build of requirements the project built before downloads nothing, and a build of one
+            # project can put nothing in the caches another project's builds read.
             build_env = installer_env()
-            build_env.setdefault("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
-            build_env.setdefault("UV_CACHE_DIR", str((self.store.data_dir / UV_CACHE_FOLDER).absolute()))
+            caches = (self.store.data_dir / UV_CACHE_FOLDER / project).absolute()
+            build_env["PIP_CACHE_DIR"] = str(caches / "pip")
+            build_env["UV_CACHE_DIR"] = str(caches / "uv")
             with self.store.read() as conn:
                 function = st.meta_get(conn, project, "function", "", function_id) or {}
             result = build_deployment(
@@ -277,6 +279,7 @@ class Compute:
                 isolation=self.isolation,
                 layers=self.layers,
                 runtime=str(function.get("runtime") or ""),
+                scope=project,
             )
             current = self._set_deployment(
                 project,

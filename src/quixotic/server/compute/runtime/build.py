@@ -14,9 +14,8 @@ change runs no command at all. Commands that do more than install packages get a
 
 The commands are the deployment's code too: they run behind the same walls as its workers (``isolation``),
 with write access to this deployment's folder, the layer being built (never one that is done) and the
-installers' caches only. Those caches (uv's in the data folder) are shared by all projects, as pip's was, so a
-build could plant a package there for another project's build: the walls keep builds from the server's data,
-not from each other's downloads.
+installers' caches only. Layers and those caches (uv's and pip's, in the data folder) belong to one project
+each, so a build can plant nothing that another project's build or workers would use.
 """
 
 from __future__ import annotations
@@ -89,10 +88,12 @@ def build_deployment(
     isolation: Isolation | None = None,
     layers: Layers | None = None,
     runtime: str = "",
+    scope: str = "",
 ) -> BuildResult:
     """Extract ``archive`` (.tar.gz) into dest/'code', check the entrypoint, make dest/'venv', run ``commands``.
 
-    With ``layers``, dest/'venv' links to the dependency layer of the commands (``runtime`` is part of its key),
+    With ``layers``, dest/'venv' links to the dependency layer of the commands (``runtime`` and ``scope``, the
+    project, are part of its key: projects never share a layer),
     built by them only when no build made it before. Never raises for a bad archive or a failing command: the
     result says ok=False with the reason in ``logs``.
     """
@@ -113,7 +114,7 @@ def build_deployment(
         run = _Commands(commands, code, home, env or {}, timeout, log, isolation or probe())
         ok = _extract(Path(archive), code, log) and _check_entrypoint(code, entrypoint, log)
         if ok and layers is not None:
-            layer_size = _layered(run, venv_dir, layers, runtime)
+            layer_size = _layered(run, venv_dir, layers, runtime, scope)
             ok = layer_size >= 0
         elif ok:
             ok = _create_venv(venv_dir, log) and run(venv_dir, [dest])
@@ -246,9 +247,10 @@ def _create_venv(venv_dir: Path, log: _Log) -> bool:
     return True
 
 
-def _layered(run: _Commands, venv_dir: Path, layers: Layers, runtime: str) -> int:
+def _layered(run: _Commands, venv_dir: Path, layers: Layers, runtime: str, scope: str) -> int:
     """Link ``venv_dir`` to the commands' layer, building it if need be; its size, or -1 when the build failed."""
-    plan = plan_layer(run.commands, run.code, runtime, run.env, tools=(sys.executable, uv_binary() or "pip"))
+    tools = (sys.executable, uv_binary() or "pip")
+    plan = plan_layer(run.commands, run.code, runtime, run.env, tools=tools, scope=scope)
     if plan.key is None:
         run.log.line(f"This deployment gets a virtual environment of its own: {plan.why}.")
         ok = _create_venv(venv_dir, run.log) and run(venv_dir, [run.code.parent])

@@ -62,7 +62,7 @@ class _Private(Exception):
 
 
 def plan_layer(
-    commands: str, code: Path, runtime: str, env: Mapping[str, str], tools: tuple[str, ...] = ()
+    commands: str, code: Path, runtime: str, env: Mapping[str, str], tools: tuple[str, ...] = (), scope: str = ""
 ) -> LayerPlan:
     """The layer ``commands`` build, run in ``code`` with the installer settings ``env``.
 
@@ -78,7 +78,7 @@ def plan_layer(
                 digest.update(len(data).to_bytes(8, "big") + data)
 
         feed("format", LAYER_FORMAT, "python", sys.version, os.path.realpath(sys.executable), "runtime", runtime)
-        feed("tools", *tools, "commands", commands)
+        feed("tools", *tools, "commands", commands, "scope", scope)
         _feed_settings(feed, env)
         seen: set[Path] = set()
         for args in steps:
