@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.deploy.desired import Desired, target_desired
 from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
-from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.errors import PlanError
 from quixotic.plan.freeze import Refused, check_freeze, freeze_record, frozen_changes, given_reason
 from quixotic.plan.plan import Plan, make_plan
