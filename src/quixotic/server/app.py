@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -181,6 +180,7 @@ class Server:
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
         self.realtime = Hub(self.store)
+        self.compute.publish = self.realtime.publish  # executions' create and update events
         self.version = self.settings.appwrite_version
         parsed = formats.parse(self.version)
         assert parsed is not None
@@ -426,12 +426,6 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
     return app
 
 
-# The GIL switch interval of a serving process: 1 ms instead of CPython's 5 ms, so a request on the event
-# loop waits at most about that long for the GIL each time a thread busy with a bulk write holds it (the loop
-# gives the GIL up at every SQLite statement and socket call); see the module docstring for the figures.
-SWITCH_INTERVAL = 0.001
-
-
 def uvicorn_impl() -> dict[str, str]:
     """uvicorn's HTTP parser and event loop: httptools and uvloop (``uvicorn[standard]``) where they import,
     else the pure-Python h11 and asyncio's own loop."""
@@ -448,10 +442,9 @@ def _importable(module: str, fallback: str) -> str:
 
 
 def serve(application: Starlette, host: str, port: int, log_level: str, **options: Any) -> None:
-    """Run ``application`` under uvicorn as ``quixotic server`` does (``uvicorn_impl``, ``SWITCH_INTERVAL``);
-    ``options`` are more of ``uvicorn.run``'s."""
+    """Run ``application`` under uvicorn as ``quixotic server`` does (``uvicorn_impl``); ``options`` are more of
+    ``uvicorn.run``'s."""
     import uvicorn
 
-    sys.setswitchinterval(SWITCH_INTERVAL)
     settings: dict[str, Any] = {"access_log": False, **uvicorn_impl(), **options}
     uvicorn.run(application, host=host, port=port, log_level=log_level, **settings)
