@@ -417,6 +417,32 @@ def test_a_row_updated_by_a_function_reaches_the_subscriber(server: LocalServer,
     bob_ws.nothing()
 
 
+def test_a_users_execution_reaches_that_user_without_its_logs(server: LocalServer, app: dict[str, Any],
+                                                              sockets: list[Socket]) -> None:  # fmt: skip
+    fn = Functions(app["key"])
+    fn.create("echo", "Echo", "python-3.11", execute=[Role.users()], entrypoint="main.py", timeout=15)
+    dep = deploy(
+        fn,
+        "echo",
+        {"main.py": "def main(context):\n    context.log('secret log')\n    return context.res.text('ok')\n"},
+    )
+    assert dep["status"] == "ready", dep["buildLogs"]
+    wait_for(lambda: fn.get("echo")["deploymentId"] == dep["$id"])
+    alice_ws, bob_ws = _open(server, app, sockets, "alice"), _open(server, app, sockets, "bob")
+    for s in (alice_ws, bob_ws):
+        s.subscribe("runs", ["executions", "functions.echo"])
+    done = Functions(app["users"]["alice"]).create_execution("echo")
+    assert done["status"] == "completed" and done["logs"] == "", done  # sensitive: a user never sees the logs
+    seen = [alice_ws.event() for _ in range(3)]  # created, processing, completed
+    assert [e["payload"]["status"] for e in seen] == ["waiting", "processing", "completed"]
+    assert all(e["payload"]["$id"] == done["$id"] and e["payload"]["logs"] == "" for e in seen)
+    assert seen[0]["events"][0] == f"functions.echo.executions.{done['$id']}.create"
+    assert {"executions", f"executions.{done['$id']}", "functions.echo"} <= set(seen[2]["channels"])
+    assert all(e["subscriptions"] == ["runs"] for e in seen)
+    bob_ws.nothing()
+    assert fn.get_execution("echo", done["$id"])["logs"].strip() == "secret log"  # the key does
+
+
 # --- the official web SDK -------------------------------------------------------------------------
 
 JS = Path(__file__).parent / "realtime_js"

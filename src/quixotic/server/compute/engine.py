@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +88,9 @@ class Compute:
         self._speedup = self.settings.schedule_speedup
         self._clock_start = datetime.now(UTC)
         self.schedules = Scheduler(self)  # creates its indexes in a data dir that lacks them
+        # Where an execution's create and update events go (the server's Realtime hub): never to functions, so
+        # no function is triggered by executions, its own included.
+        self.publish: Callable[[str, list[tuple[str, dict[str, Any]]]], object] | None = None
         self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
         self._scheduler.start()
         self.sweep_leftovers()
@@ -382,7 +385,19 @@ class Compute:
         if scheduled_at:
             data["scheduledAt"] = scheduled_at
         with self.store.tx() as conn:
-            return st.meta_insert(conn, project, "execution", function["$id"], new_id(), data, permissions)
+            doc = st.meta_insert(conn, project, "execution", function["$id"], new_id(), data, permissions)
+        self._announce(project, doc, "create")
+        return doc
+
+    def _announce(self, project: str, execution: Mapping[str, Any], action: str) -> None:
+        """Tell Realtime of an execution's create or update, as Appwrite does for one a user may read (a user
+        started it); the payload is the execution's model."""
+        if self.publish is None or not execution.get("$permissions"):
+            return
+        from quixotic.server.functions.model import execution_model
+
+        event = f"functions.{execution['functionId']}.executions.{execution['$id']}.{action}"
+        self.publish(project, [(event, execution_model(execution))])
 
     def run(
         self,
@@ -408,6 +423,7 @@ class Compute:
             execution["deploymentId"] = deployment_id
             st.meta_save(conn, project, "execution", function_id, execution)
             env = self.environment(conn, project, function, deployment_id)
+        self._announce(project, execution, "update")
         from quixotic.server.compute.runtime.pool import RuntimeRequest, RuntimeResponse
 
         started = time.perf_counter()
@@ -458,6 +474,7 @@ class Compute:
                 }
             )
             st.meta_save(conn, project, "execution", function_id, execution)
+        self._announce(project, execution, "update")
         execution["_responseHeaders"] = dict(response.headers)
         return execution
 

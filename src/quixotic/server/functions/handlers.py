@@ -312,7 +312,7 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
             if doc is not None:
                 doc["_request"] = request
                 st.meta_save(conn, ctx.project, "execution", function_id, doc)
-        return Reply(model.execution_model(execution), status=202)
+        return Reply(model.execution_model(execution, sensitive=ctx.caller.is_key), status=202)
     execution = engine.new_execution(ctx.project, function, "http", method, path, headers, permissions=readers)
     future = engine.run_async(
         ctx.project,
@@ -325,7 +325,7 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
         user_id=user_id,
     )
     if p.get("async"):
-        return Reply(model.execution_model(execution), status=202)
+        return Reply(model.execution_model(execution, sensitive=ctx.caller.is_key), status=202)
     try:
         done = future.result(timeout=SYNC_TIMEOUT)
     except concurrent.futures.TimeoutError as exc:
@@ -335,7 +335,7 @@ def create_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
             "execution duration doesn't exceed 30 seconds.",
             408,
         ) from exc
-    rendered = model.execution_model(done)
+    rendered = model.execution_model(done, sensitive=ctx.caller.is_key)
     headers_out = validation.scrub(done.get("_responseHeaders", {}))
     rendered["responseHeaders"] = [{"name": k, "value": v} for k, v in headers_out.items()]
     return rendered
@@ -372,13 +372,13 @@ def list_executions(ctx: Ctx, p: dict[str, Any]) -> Any:
         _visible_function(ctx, conn, p["functionId"])
         where = None if ctx.caller.is_key else auth.readable_sql(ctx.caller)
         total, docs = model.list_executions(conn, ctx.project, p["functionId"], p, where)
-    return {"total": total, "executions": [model.execution_model(d) for d in docs]}
+    return {"total": total, "executions": [model.execution_model(d, sensitive=ctx.caller.is_key) for d in docs]}
 
 
 @handles("functionsGetExecution")
 def get_execution(ctx: Ctx, p: dict[str, Any]) -> Any:
     with ctx.store.read() as conn:
-        return model.execution_model(_readable_execution(ctx, conn, p))
+        return model.execution_model(_readable_execution(ctx, conn, p), sensitive=ctx.caller.is_key)
 
 
 @handles("functionsDeleteExecution")

@@ -89,7 +89,9 @@ def deployment_model(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
+def execution_model(doc: Mapping[str, Any], *, sensitive: bool = False) -> dict[str, Any]:
+    """An execution as Appwrite answers it; ``logs`` and ``errors`` are sensitive: empty unless ``sensitive``
+    (an API key or a function's key asks), as Appwrite blanks them for users and guests."""
     keys = (
         "deploymentId", "trigger", "status", "requestMethod", "requestPath", "requestHeaders",
         "responseStatusCode", "responseBody", "responseHeaders", "logs", "errors", "duration",
@@ -101,6 +103,8 @@ def execution_model(doc: Mapping[str, Any]) -> dict[str, Any]:
         "$permissions": doc.get("$permissions", []),
     }
     out.update({k: validation.scrub(doc.get(k)) for k in keys})  # function output may hold lone surrogates
+    if not sensitive:
+        out["logs"] = out["errors"] = ""
     out["resourceId"] = doc.get("functionId") or ""  # 2.x; formats renames it back below 2.0.0
     out["resourceType"] = "functions"
     if doc.get("scheduledAt"):
