@@ -1,4 +1,5 @@
-"""Applies a plan's changes to a live project through the SDK backend, in the plan's order.
+"""Applies a plan's changes to a live project through the SDK backend, in the plan's order (of the kinds asked
+for: a deploy applies its functions, variables and code uploads before the schema, see ``engine._applies``).
 
 Every value comes from the change itself (its ``after`` view, and ``before`` for the live variable's id),
 so what is applied is exactly what was reviewed. Only two things come from elsewhere: function code
@@ -64,6 +65,7 @@ class Applier:
         self.pending: dict[str, str] = {}  # function id -> uploaded deployment still building
         self.applied = 0
         self._count = threading.Lock()
+        self.activate_built = True  # False: a built deployment waits for finish() to activate it
 
     # --- dispatch -----------------------------------------------------------------------------
 
@@ -226,7 +228,7 @@ class Applier:
         if package is None or package.sha256 != after.get("codeHash"):
             raise PlanError(f"the code of function {function_id} changed since the plan was made: plan again")
         self.progress(f"{function_id}: uploading {len(package.data) / 1024:.0f} KiB to build")
-        self.pending[function_id] = self.backend.upload_code(function_id, package.data)
+        self.pending[function_id] = self.backend.upload_code(function_id, package.data, activate=self.activate_built)
 
     def finish(self) -> None:
         """Wait for every uploaded deployment's build, all at once (each is activated as soon as it is ready);

@@ -28,6 +28,7 @@ from quixotic.target.provenance import git_commit, who
 Progress = Callable[[str], None]
 Confirm = Callable[[Plan], bool]
 SCHEMA_KINDS = frozenset({"database", "table", "column", "index"})
+CODE_KINDS = frozenset({"function", "variable", "deployment"})
 
 
 def read_live(target: Target, *, with_code: bool = True) -> ProjectState:
@@ -52,7 +53,17 @@ class Applied:
 
 
 def _applies(applier: Applier, plan: Plan, live: ProjectState) -> None:
-    applier.apply_all()
+    """The plan's changes, then the builds. A plan that builds code (and re-activates none) applies its
+    functions, their variables and the uploads first, so the builds run while the rest (the schema) is
+    written; each build that is ready waits to be activated until everything else is in place, so no new
+    code goes live before the schema the plan gives it. Otherwise, the plan's order."""
+    code = [c for c in plan.changes if c.kind == "deployment" and c.action != "delete"]
+    if code and not any((c.after or {}).get("deploymentId") for c in code):
+        applier.activate_built = False
+        applier.apply_all(CODE_KINDS)
+        applier.apply_all({c.kind for c in plan.changes} - CODE_KINDS)
+    else:
+        applier.apply_all()
     applier.finish()
 
 

@@ -328,11 +328,14 @@ class AppwriteBackend:
             return {"specification": specification}
         return {"build_specification": specification, "runtime_specification": specification}
 
-    def upload_code(self, function_id: str, archive: bytes) -> str:
-        """Upload ``archive`` as a new deployment (activated by the server once its build is ready)."""
+    def upload_code(self, function_id: str, archive: bytes, *, activate: bool = True) -> str:
+        """Upload ``archive`` as a new deployment, activated by the server once its build is ready (``activate``)
+        or left for :meth:`finish_deploy` to activate."""
         created = call(
             f"uploading the code of {function_id}",
-            lambda: self.functions.create_deployment(function_id, InputFile.from_bytes(archive, "code.tar.gz"), True),
+            lambda: self.functions.create_deployment(
+                function_id, InputFile.from_bytes(archive, "code.tar.gz"), activate
+            ),
         )
         return str(created["$id"])
 
