@@ -103,6 +103,19 @@ def test_launch_entries_per_environment_and_no_keys_anywhere(site: Site, app: Pa
             assert key not in text and "API_KEY" not in text and "apiKey" not in text, path
 
 
+def test_flutter_config_and_check_are_the_same_commands(site: Site, app: Path, tmp_path: Path) -> None:
+    """`quixotic flutter config|check`, the issue's names, write and check exactly what `ci flutter` does."""
+    other = tmp_path / "app2"
+    other.mkdir()
+    (other / "pubspec.yaml").write_text("name: quixotic_whisper\n")
+    done = site.cli("flutter", "config", "--out", str(other))
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.relative_to(other) for p in other.rglob("*") if p.is_file())
+    assert written == sorted(p.relative_to(app) for p in app.rglob("*") if p.is_file())
+    assert all((other / p).read_bytes() == (app / p).read_bytes() for p in written)
+    assert cli("flutter", "check", "--app", str(other)).returncode == 0  # no --root: it reads the app only
+
+
 def test_a_folder_without_pubspec_is_refused_and_hand_edits_kept(site: Site, app: Path, tmp_path: Path) -> None:
     bare = tmp_path / "not-an-app"
     bare.mkdir()

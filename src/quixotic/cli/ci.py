@@ -150,7 +150,12 @@ def register(app: typer.Typer) -> None:
         result.check()
         out.print(f"release build config is {release} only ({result.files} build file(s) searched)")
 
+    # The words, `quixotic flutter config|check`, for the same two commands.
+    flutter_app = typer.Typer(no_args_is_help=True, help="The Flutter app's environments (also `quixotic ci flutter`).")
+    flutter_app.command("config")(flutter_command)
+    flutter_app.command("check")(flutter_check_command)
     app.add_typer(ci_app, name="ci")
+    app.add_typer(flutter_app, name="flutter")
     app.add_typer(freeze_app, name="freeze")
 
 
