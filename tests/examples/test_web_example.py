@@ -29,6 +29,7 @@ import pytest
 import requests
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
+from support.npm import npm_ci
 from support.server import free_port, sdk_client
 from support.site import REPO, Site, cli
 
@@ -73,18 +74,6 @@ def debian_tool(binary: str, package: str) -> str:
     if not found:
         pytest.skip(f"{binary} is missing and `{command}` did not install it: {(done.stderr or done.stdout)[-500:]}")
     return found
-
-
-def npm_ci(folder: Path, installed: str) -> None:
-    """``npm ci`` in ``folder`` (its package-lock.json) unless ``node_modules/<installed>`` is there."""
-    if (folder / "node_modules" / installed / "package.json").is_file():
-        return
-    npm = shutil.which("npm")
-    assert npm, "npm (node 20 or later) is needed for the browser test"
-    env = {**os.environ, "npm_config_cache": str(REPO / ".cache" / "npm"), "PUPPETEER_SKIP_DOWNLOAD": "1"}
-    done = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, f"npm ci in {folder} failed:\n{done.stderr[-2000:]}"
 
 
 def speak(text: str, dest: Path, espeak: str) -> float:

@@ -26,6 +26,7 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
+from support.npm import npm_ci
 from support.sdk import create_jwt
 from support.server import LocalServer
 from test_functions import deploy, wait_for
@@ -455,7 +456,7 @@ def test_the_web_sdk_receives_its_transcript_and_nothing_else(server: LocalServe
     row never arrives, nor anything after ``close()``."""
     node = shutil.which("node")
     assert node, "node (20 or later) is needed for the web SDK test"
-    assert (JS / "node_modules" / "appwrite").is_dir(), f"install the web SDK first: npm ci --prefix {JS}"
+    npm_ci(JS, "appwrite")
     done = subprocess.run(
         [node, str(JS / "scenario.mjs"), server.url, app["project"], "app", "notes", app["secrets"]["bob"]],
         capture_output=True, text=True, timeout=120, check=False,
