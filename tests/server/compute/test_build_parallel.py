@@ -25,8 +25,14 @@ TIMED = 'echo "began $(date +%s.%N)"; sleep 2; echo "ended $(date +%s.%N)"'
 
 def test_waiting_builds_start_longest_first() -> None:
     queue = BuildQueue(1)
-    gate, order = threading.Event(), []
-    queue.submit(lambda: gate.wait(10), cost=0)  # holds the only thread while the others queue up
+    gate, holding, order = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        holding.set()
+        gate.wait(10)
+
+    queue.submit(hold, cost=0)  # holds the only thread while the others queue up
+    assert holding.wait(10)  # taken before the others come (else the thread may pick one of them first)
     for cost in (1.0, 30.0, 5.0, 30.0):
         queue.submit(lambda cost=cost: order.append(cost), cost=cost)
     gate.set()
