@@ -20,9 +20,12 @@ from appwrite.id import ID
 from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
+from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
+from appwrite.services.users import Users
 from column_specs import column
-from support.sdk import Flavour, raises_api, wait_available, wait_gone, wait_index
+from support.deployments import deployed
+from support.sdk import Flavour, raises_api, wait_available, wait_for, wait_gone, wait_index
 from support.server import LocalServer
 from support.site import cli
 
@@ -376,3 +379,37 @@ def test_two_data_folders_and_a_copy_keep_their_own_schemas(tmp_path: Path) -> N
     finally:
         for store in (first, second, copy):
             store.close()
+
+
+# --- the functions that listen to events (the engine's dispatch) ---------------------------------------
+
+
+def test_event_listeners_follow_every_change_of_a_function(server: LocalServer) -> None:
+    """The dispatch keeps a project's listening functions per stamp: changing a function's events, disabling
+    it, or adding one takes effect on the next event. A sentinel that always listens shows when an event was
+    dispatched, so "not triggered" needs no sleep."""
+    project = server.new_project()
+    key = server.client(project.project_id, project.api_key)
+    fn, users = Functions(key), Users(key)
+    main = "def main(context):\n    return context.res.text('ok')\n"
+    deployed(fn, "watcher", main, events=["users.*.create"])
+    deployed(fn, "sentinel", main, events=["users.*.create"])
+
+    def runs(function_id: str) -> int:
+        return int(fn.list_executions(function_id)["total"])
+
+    def new_user(n: int) -> None:
+        users.create(f"u{n}", f"u{n}@example.com")
+        wait_for(lambda: runs("sentinel") == n, 60, 0.05)
+
+    new_user(1)
+    wait_for(lambda: runs("watcher") == 1, 60, 0.05)
+    fn.update("watcher", "Watcher", events=[])
+    new_user(2)
+    fn.update("watcher", "Watcher", events=["users.*.create"], enabled=False)
+    new_user(3)
+    assert runs("watcher") == 1  # no events, then disabled: never dispatched
+    fn.update("watcher", "Watcher", events=["users.*.create"], enabled=True)
+    deployed(fn, "late", main, events=["users.*.create"])  # a function added after the first events
+    new_user(4)
+    wait_for(lambda: runs("watcher") == 2 and runs("late") == 1, 60, 0.05)

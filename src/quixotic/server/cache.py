@@ -16,7 +16,8 @@ database is first opened, so two unrelated folders never share an entry. Scopes:
 
 - ``auth``: the ``keys`` and ``projects`` tables (any insert, update or delete of a key or a project);
 - ``schema:<project>``: that project's databases, tables, columns and indexes in ``meta`` (both APIs store
-  collections and attributes under the same kinds), creates, updates (status changes included) and deletes.
+  collections and attributes under the same kinds), creates, updates (status changes included) and deletes;
+- ``functions:<project>``: that project's functions (what the engine's event dispatch reads on every write).
 
 An entry is stored only when what was loaded is known to match its stamp: inside a transaction (one snapshot),
 or when the stamp read again after loading has not moved. Entries are per process, bounded, and keyed by the
@@ -60,6 +61,13 @@ BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} END;
 CREATE TRIGGER IF NOT EXISTS cache_meta_update AFTER UPDATE ON meta
 WHEN OLD.kind IN ({_KINDS_SQL}) OR NEW.kind IN ({_KINDS_SQL})
 BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} {_BUMP.format(scope="'schema:' || NEW.project")} END;
+CREATE TRIGGER IF NOT EXISTS cache_functions_insert AFTER INSERT ON meta WHEN NEW.kind = 'function'
+BEGIN {_BUMP.format(scope="'functions:' || NEW.project")} END;
+CREATE TRIGGER IF NOT EXISTS cache_functions_delete AFTER DELETE ON meta WHEN OLD.kind = 'function'
+BEGIN {_BUMP.format(scope="'functions:' || OLD.project")} END;
+CREATE TRIGGER IF NOT EXISTS cache_functions_update AFTER UPDATE ON meta
+WHEN OLD.kind = 'function' OR NEW.kind = 'function'
+BEGIN {_BUMP.format(scope="'functions:' || OLD.project")} {_BUMP.format(scope="'functions:' || NEW.project")} END;
 """
 _STAMP_SQL = (
     f"SELECT (SELECT n FROM cache_generations WHERE scope='{_EPOCH}'), (SELECT n FROM cache_generations WHERE scope=?)"
@@ -77,6 +85,11 @@ def install(conn: sqlite3.Connection) -> None:
 def schema_scope(project: str) -> str:
     """The scope of a project's databases, tables, columns and indexes."""
     return "schema:" + project
+
+
+def functions_scope(project: str) -> str:
+    """The scope of a project's functions."""
+    return "functions:" + project
 
 
 @dataclass(frozen=True)

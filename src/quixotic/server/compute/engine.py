@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quixotic.server import cache
 from quixotic.server import store as st
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
@@ -91,6 +92,8 @@ class Compute:
         # Where an execution's create and update events go (the server's Realtime hub): never to functions, so
         # no function is triggered by executions, its own included.
         self.publish: Callable[[str, list[tuple[str, dict[str, Any]]]], object] | None = None
+        # The functions that listen to events, per project (read-only), kept while its functions do not change.
+        self._listening: cache.Memo[str, tuple[st.Doc, ...]] = cache.Memo(256)
         self._scheduler = threading.Thread(target=self._schedule_loop, name="quixotic-scheduler", daemon=True)
         self._scheduler.start()
         self.sweep_leftovers()
@@ -502,11 +505,14 @@ class Compute:
         if not events or project.endswith("#deploy"):
             return
         with self.store.read() as conn:
-            functions = [
-                f
-                for f in st.meta_all(conn, project, "function", "")
-                if f.get("events") and f.get("enabled", True) and f.get("deploymentId")
-            ]
+
+            def load() -> tuple[st.Doc, ...]:
+                listening = st.meta_all(conn, project, "function", "")
+                return tuple(
+                    f for f in listening if f.get("events") and f.get("enabled", True) and f.get("deploymentId")
+                )
+
+            functions = self._listening.recall(conn, cache.stamp(conn, cache.functions_scope(project)), project, load)
         for event, payload in events:
             for function in functions:
                 if any(event_matches(pattern, event) for pattern in function["events"]):
