@@ -11,7 +11,6 @@ connection's event loop with ``call_soon_threadsafe``, so a slow socket never ho
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -129,12 +128,6 @@ class Hub:
         """Whether any connection of ``project`` has a subscription (else publishing costs nothing)."""
         with self._lock:
             return any(key[0] == project for key in self._by_channel)
-
-    async def deliver(self, project: str, events: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
-        """:meth:`publish` from the event loop: in a worker thread, and only when someone listens."""
-        if not events or not self.listens(project):
-            return 0
-        return await asyncio.to_thread(self.publish, project, events)
 
     def publish(self, project: str, events: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
         """Deliver the events of one request; returns how many frames were queued. Never raises: a
