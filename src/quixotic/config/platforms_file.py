@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from quixotic.config.fields import Field, Loc, as_list, choice, read_fields, text
 from quixotic.config.problems import Problems
-from quixotic.platform_types import PLATFORM_TYPES, WEB_TYPES
+from quixotic.platform_types import PLATFORM_TYPES, missing
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,18 @@ def parse_platforms(data: object, loc: Loc, problems: Problems) -> tuple[Platfor
         return ()
     out: list[PlatformSpec] = []
     for index, item in enumerate(as_list(data, loc, problems)):
-        where = loc.item("platforms", index) if not loc.path else Loc(loc.file, f"{loc.path}[{index}]")
+        where = Loc(loc.file, f"{loc.path}[{index}]")
         before = len(problems)
         values = read_fields(item, where, PLATFORM_FIELDS, problems)
         if values is None or len(problems) > before:  # an unknown key too: leave out what is not understood
             continue
         spec = PlatformSpec(**{k: str(v) for k, v in values.items()})
-        if spec.type in WEB_TYPES and not spec.hostname:
+        lacks = missing(spec.type, spec.hostname, spec.key)
+        if lacks == "hostname":
             problems.add(str(where), "a web platform needs a 'hostname' (e.g. app.example.com or *.example.com)")
-        elif spec.type not in WEB_TYPES and spec.type != "unity" and not spec.key:
+        elif lacks == "key":
             problems.add(str(where), f"a {spec.type} platform needs a 'key': the app's bundle or package ID")
-        elif "/" in spec.hostname or " " in spec.hostname:
+        elif lacks == "host":
             problems.add(str(where), f"hostname {spec.hostname!r} is not a host name: give the host alone")
         else:
             out.append(spec)

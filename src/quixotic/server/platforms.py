@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from quixotic.errors import UsageError
-from quixotic.platform_types import PLATFORM_TYPES, WEB_TYPES
+from quixotic.platform_types import PLATFORM_TYPES, WEB_TYPES, missing
 from quixotic.server import auth
 from quixotic.server.ids import new_id
 from quixotic.server.origins import Origins, Platform, split_origin
@@ -51,19 +51,18 @@ def origins_of(conn: sqlite3.Connection, project: str, server_hosts: tuple[str, 
 def _check(platform_type: str, hostname: str, key: str) -> tuple[str, str]:
     if platform_type not in PLATFORM_TYPES:
         raise UsageError(f"unknown platform type {platform_type!r}: use one of {', '.join(PLATFORM_TYPES)}")
-    if platform_type in WEB_TYPES:
-        if not hostname:
-            raise UsageError("a web platform needs --hostname (e.g. app.example.com, *.example.com or localhost)")
-        if "://" in hostname:  # a pasted URL: keep its host
-            hostname = split_origin(hostname)[1]
-        if not hostname or "/" in hostname or " " in hostname:
-            raise UsageError(f"--hostname {hostname!r} is not a host name: give the host alone, e.g. app.example.com")
-        return hostname.lower(), key
-    if not key and platform_type != "unity":
+    if platform_type in WEB_TYPES and "://" in hostname:  # a pasted URL: keep its host
+        hostname = split_origin(hostname)[1] or hostname
+    lacks = missing(platform_type, hostname, key)
+    if lacks == "hostname":
+        raise UsageError("a web platform needs --hostname (e.g. app.example.com, *.example.com or localhost)")
+    if lacks == "host":
+        raise UsageError(f"--hostname {hostname!r} is not a host name: give the host alone, e.g. app.example.com")
+    if lacks == "key":
         raise UsageError(
             f"a {platform_type} platform needs --key, the app's bundle or package ID (e.g. com.example.app)"
         )
-    return hostname, key
+    return (hostname.lower(), key) if platform_type in WEB_TYPES else (hostname, key)
 
 
 def add(data_dir: Path, project: str, platform_type: str, name: str = "", hostname: str = "",
