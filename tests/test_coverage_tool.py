@@ -67,14 +67,18 @@ def test_exercised_is_what_the_server_was_asked_for(tmp_path: Path) -> None:
 
 def test_the_readme_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
     record = tmp_path / "ops.txt"
-    record.write_text("storageListBuckets\nnoSuchOperation\n")  # an unknown ID counts nowhere
+    # an unknown ID counts nowhere; a console-spec one in its own row
+    record.write_text("storageListBuckets\nnoSuchOperation\nproxyListRules\n")
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- coverage:start -->\nold table\n<!-- coverage:end -->\n\nafter\n")
     done = _tool("--ops", str(record), "--readme", str(readme))
     assert done.returncode == 0, done.stderr
     text = readme.read_text()
     assert "old table" not in text and text.endswith("<!-- coverage:end -->\n\nafter\n")
-    assert _row(text, "storage")[2] == 1 and _row(text, "**total**")[2] == 1
+    assert _row(text, "storage")[2] == 1 and _row(text, "**total**")[2] == 2
+    spec, implemented, exercised = _row(text, "proxy (console spec)")
+    assert exercised == 1 and 1 <= implemented < spec
+    assert text.index("| tokens |") < text.index("(console spec)")  # the server spec's services come first
 
     no_markers = tmp_path / "plain.md"
     no_markers.write_text("# nothing to replace\n")

@@ -7,7 +7,9 @@ Run with the dev environment's python:
     python tools/coverage.py --ops FILE --readme README.md   # also rewrite the README's table
 
 "In the spec" counts the operations of the newest route table the server knows: Appwrite's 1.8.1 server
-spec, the console routes it serves to keys, and the newer routes of ``tools/routes_added.json``.
+spec and the newer routes of ``tools/routes_added.json``; then, as rows named ``<service> (console spec)``, the
+console spec's routes the server matches after those (``server/console/routes.py``), whose ``projects``
+group answers a key ``general_access_forbidden`` as Appwrite 1.8 does.
 "Implemented" counts those with a handler. "Exercised" counts implemented operations that the servers
 started during a test run were asked for: a server started with ``QUIXOTIC_RECORD_OPS=FILE`` notes each
 operation it matches in FILE (``RouteTable.recording``), and child servers inherit the variable.
@@ -24,11 +26,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from quixotic.server.console.routes import console_table
 from quixotic.server.registry import load_all
-from quixotic.server.spec import route_table
+from quixotic.server.spec import Operation, route_table
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- coverage:start -->", "<!-- coverage:end -->"
+CONSOLE = " (console spec)"
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,18 @@ class Row:
 
 
 def coverage(served: set[str]) -> list[Row]:
-    """One row per service (the spec's tag), by Appwrite operation ID; a route served as another counts once."""
+    """One row per service (the spec's tag), by Appwrite operation ID; a route served as another counts once.
+
+    Console operations get rows of their own (``tag (console spec)``), counting only IDs the server spec lacks,
+    as the server matches them only where the server spec has no route.
+    """
     handlers = load_all()
     ops: dict[str, dict[str, bool]] = {}  # service -> Appwrite op id -> implemented
-    for op in route_table().operations:
-        ops.setdefault(op.tag, {})[op.appwrite_id] = op.id in handlers
+    server_ops = route_table().operations
+    known = {op.appwrite_id for op in server_ops}
+    console_ops: list[Operation] = [op for op in console_table().operations if op.appwrite_id not in known]
+    for op, service in [*((op, op.tag) for op in server_ops), *((op, f"{op.tag}{CONSOLE}") for op in console_ops)]:
+        ops.setdefault(service, {})[op.appwrite_id] = op.id in handlers
     rows = []
     for service in sorted(ops, key=str.lower):
         done = {op_id for op_id, has in ops[service].items() if has}
@@ -57,9 +68,9 @@ def _pct(part: int, whole: int) -> str:
 
 
 def table(rows: Iterable[Row]) -> str:
-    """A markdown table, services with something implemented first, then a total."""
+    """A markdown table: server spec services with something implemented first, console ones after, a total."""
     rows = list(rows)
-    ordered = sorted(rows, key=lambda r: (r.implemented == 0, r.service.lower()))
+    ordered = sorted(rows, key=lambda r: (r.service.endswith(CONSOLE), r.implemented == 0, r.service.lower()))
     lines = [
         "| service | in the spec | implemented | exercised by tests |",
         "| --- | ---: | ---: | ---: |",
