@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Generic, Literal, TypeVar
 
 from quixotic.plan.changes import Change
 from quixotic.plan.plan import Plan
@@ -30,17 +30,32 @@ CHECK_OF_KIND: Final[dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One named check's outcome."""
+S = TypeVar("S", bound=str)
 
-    check: str
-    status: Status
+
+@dataclass(frozen=True)
+class Judged(Generic[S]):
+    """A named judgement (a check, a checklist item): its status in ``S``, a summary, the evidence behind it."""
+
+    name: str
+    status: S
     summary: str
     evidence: tuple[str, ...] = ()
+    LABEL: ClassVar[str] = "name"  # the name's key in JSON
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.check, "status": self.status, "summary": self.summary, "evidence": list(self.evidence)}
+        return {self.LABEL: self.name, "status": self.status, "summary": self.summary, "evidence": list(self.evidence)}
+
+
+@dataclass(frozen=True)
+class Finding(Judged[Status]):
+    """One named check's outcome."""
+
+    LABEL: ClassVar[str] = "check"
+
+    @property
+    def check(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal, Protocol
+from typing import Any, ClassVar, Final, Literal, Protocol
 
 from quixotic.errors import UsageError
-from quixotic.evidence.findings import Drift, Validation
+from quixotic.evidence.findings import Drift, Judged, Validation
 from quixotic.plan.changes import Change
 from quixotic.plan.release import Release
 from quixotic.timestamps import parse_iso
@@ -40,14 +40,10 @@ class Recorded(Protocol):
 
 
 @dataclass(frozen=True)
-class Item:
-    name: str
-    status: Status
-    summary: str
-    evidence: tuple[str, ...] = ()
+class Item(Judged[Status]):
+    """One checklist item."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"item": self.name, "status": self.status, "summary": self.summary, "evidence": list(self.evidence)}
+    LABEL: ClassVar[str] = "item"
 
 
 @dataclass
