@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from quixotic.commands.deploy import RollbackResult, rollback
 from quixotic.commands.records import record
+from quixotic.config.jsonfile import camel_json
 from quixotic.errors import ApiError, UsageError
 from quixotic.evidence.decide import (
     Rules,
@@ -84,6 +85,10 @@ def _healthy(target: Target) -> bool:
     return bool(target.backend.server_version())
 
 
+# The report's values that its JSON shows as they are (camelCase keys).
+_PLAIN: Final = "environment release baseline baseline_p95 baseline_error_rate error_limit latency_factor"
+
+
 @dataclass
 class MonitorReport:
     environment: str
@@ -107,18 +112,9 @@ class MonitorReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "environment": self.environment,
-            "release": self.release,
-            "baseline": self.baseline,
-            "baselineP95": self.baseline_p95,
-            "baselineErrorRate": self.baseline_error_rate,
-            "errorLimit": self.error_limit,
-            "latencyFactor": self.latency_factor,
+            **camel_json(self, _PLAIN),
             "windows": [w.to_json() for w in self.windows],
-            "health": self.health,
-            "activity": self.activity,
-            "blind": self.blind,
-            "rollbackReason": self.rollback_reason,
+            **camel_json(self, "health activity blind rollback_reason"),
             "rolledBackTo": self.rollback.restored_from if self.rollback else None,
             "verdict": self.verdict.outcome if self.verdict else None,
             "reasons": self.verdict.reasons if self.verdict else [],

@@ -12,6 +12,7 @@ from typing import Any, Literal, NamedTuple
 
 from quixotic.config.environment_file import Protection
 from quixotic.config.freeze_file import FeatureFreeze
+from quixotic.config.jsonfile import camel_json
 from quixotic.config.platforms_file import PlatformSpec
 from quixotic.config.resources import ProjectSpec, project_to_cli_json
 from quixotic.config.secrets import REDACTED, SecretValue, redact
@@ -77,6 +78,9 @@ class SettingValue:
     setting: str  # e.g. "buckets.audio.maximumFileSize"
     value: Any
     source: Source
+
+
+_PROTECTION = "require_confirmation refuse_destructive backup_before_migrations backup_max_age_hours"
 
 
 @dataclass(frozen=True)
@@ -159,17 +163,9 @@ class Environment:
         """A JSON view for people and scripts: every value with its source, secrets as ``********``."""
         return {
             "environment": self.name,
-            "description": self.description,
-            "projectId": self.project_id,
-            "projectName": self.project_name,
-            "endpoint": self.endpoint,
+            **camel_json(self, "description project_id project_name endpoint"),
             "apiKey": {"variable": self.api_key_var, "set": self.api_key is not None},
-            "protection": {
-                "requireConfirmation": self.protection.require_confirmation,
-                "refuseDestructive": self.protection.refuse_destructive,
-                "backupBeforeMigrations": self.protection.backup_before_migrations,
-                "backupMaxAgeHours": self.protection.backup_max_age_hours,
-            },
+            "protection": camel_json(self.protection, _PROTECTION),
             "freeze": None if self.freeze is None else self.freeze.to_json(),
             "platforms": [p.to_json() for p in self.platforms],
             "variables": {

@@ -46,3 +46,14 @@ def read_json(root: Path, relative: Path, problems: Problems, missing: str = "fi
 def dump_json(data: Any) -> str:
     """The project's JSON style: two-space indent, key order kept, non-ASCII as is, final newline."""
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def camel_json(obj: object, names: str) -> dict[str, Any]:
+    """``obj``'s attributes ``names`` (space-separated) under their camelCase keys (``project_id`` ->
+    ``projectId``), in order: the JSON views name values as Appwrite does, each plain one once, not twice."""
+    return {_camel(name): getattr(obj, name) for name in names.split()}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast, get_args
 
+from quixotic.config.jsonfile import camel_json
 from quixotic.errors import PlanError
 
 Action = Literal["create", "update", "replace", "delete"]
@@ -47,13 +48,7 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "action": self.action,
-            "kind": self.kind,
-            "address": self.address,
-            "before": self.before,
-            "after": self.after,
-            "safety": self.safety,
-            "reason": self.reason,
+            **camel_json(self, "action kind address before after safety reason"),
             "fields": list(self.fields),
         }
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from quixotic.config.jsonfile import camel_json
 from quixotic.errors import PlanError
 from quixotic.plan.changes import ACTIONS, Change
 from quixotic.plan.diff import SYSTEM_DATABASES, diff
@@ -46,10 +47,7 @@ class Plan:
 
     def _body(self) -> dict[str, Any]:
         return {
-            "format": self.format,
-            "environment": self.environment,
-            "projectId": self.project_id,
-            "liveFingerprint": self.live_fingerprint,
+            **camel_json(self, "format environment project_id live_fingerprint"),
             "changes": [c.to_json() for c in self.changes],
         }
 
