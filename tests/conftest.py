@@ -10,7 +10,6 @@ each test instead of a fresh one made for each.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -25,8 +24,8 @@ from support.server import (
     RemoteServer,
     RemoteTarget,
     remote_target,
-    start_server,
 )
+from support.spawn import own_server
 
 from quixotic.server import admin
 
@@ -87,14 +86,8 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if target is not None:
         yield from _remote_server(target)  # type: ignore[misc]  # RemoteServer stands in for LocalServer
         return
-    base = tmp_path_factory.mktemp("server")
-    srv = start_server(base / "data", base / "server.log")
-    yield srv
-    srv.process.terminate()
-    try:
-        srv.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        srv.process.kill()
+    with own_server(tmp_path_factory.mktemp("server")) as srv:
+        yield srv
 
 
 @pytest.fixture

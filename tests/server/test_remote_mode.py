@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from appwrite.services.tables_db import TablesDB
 from support import project_sweep
-from support.server import ENDPOINT_VAR, KEY_VAR, PROJECT_VAR, WIPE_VAR, free_port, sdk_client
+from support.server import ENDPOINT_VAR, KEY_VAR, PROJECT_VAR, WIPE_VAR, LocalServer, free_port, sdk_client
+from support.spawn import stop
 
 from quixotic.server import admin
 
@@ -43,22 +44,17 @@ def _cli(*args: str) -> str:
 @pytest.fixture
 def endpoint(tmp_path: Path) -> Iterator[tuple[str, str, str]]:
     """A server started by hand on a port of its own, as if it were someone's Appwrite, and a project on it."""
-    data = tmp_path / "data"
-    port = free_port()
-    log = (tmp_path / "server.log").open("wb")
+    data, log_path, port = tmp_path / "data", tmp_path / "server.log", free_port()
+    log = log_path.open("wb")
     command = [sys.executable, "-m", "quixotic.cli", "server", "--port", str(port), "--data", str(data)]
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    srv = LocalServer(f"http://127.0.0.1:{port}/v1", data, proc, log_path)
     try:
-        url = f"http://127.0.0.1:{port}/v1"
-        _wait(url, proc)
+        _wait(srv.url, proc)
         created = json.loads(_cli("local", "project", "create", "conformance-check", "--data", str(data)))
-        yield url, created["projectId"], created["apiKey"]
+        yield srv.url, created["projectId"], created["apiKey"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(srv)
         log.close()
 
 

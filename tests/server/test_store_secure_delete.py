@@ -12,30 +12,24 @@ from pathlib import Path
 import pytest
 from appwrite.services.functions import Functions
 from support.sdk import create_variable
-from support.server import start_server
-from support.spawn import stop
+from support.spawn import own_server
 
 
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_changed_and_deleted_secrets_leave_no_trace_in_the_database_file(tmp_path: Path) -> None:
-    data, log = tmp_path / "data", tmp_path / "server.log"
-    srv = start_server(data, log)
-    try:
+    data = tmp_path / "data"
+    with own_server(tmp_path) as srv:
         project = srv.new_project()
         fn = Functions(srv.client(project.project_id, project.api_key))
         fn.create("f", "F", "python-3.11", entrypoint="main.py")
         changed = create_variable(fn, "f", "TOKEN", "old-token-3f9a1c", secret=True)
         deleted = create_variable(fn, "f", "PASSWORD", "old-password-77e2b0", secret=True)
-    finally:
-        stop(srv)  # the old values are now in the database file itself, not only in its WAL
+    # Stopped: the old values are now in the database file itself, not only in its WAL.
     assert b"old-token-3f9a1c" in (data / "quixotic.db").read_bytes()
-    srv = start_server(data, log)
-    try:
+    with own_server(tmp_path) as srv:
         fn = Functions(srv.client(project.project_id, project.api_key))
         fn.update_variable("f", changed["$id"], "TOKEN", "new-token-5d01aa-which-is-longer", True)
         fn.delete_variable("f", deleted["$id"])
-    finally:
-        stop(srv)
     stored = b"".join(p.read_bytes() for p in sorted(data.glob("quixotic.db*")))
     assert b"new-token-5d01aa-which-is-longer" in stored  # the search does find values that are there
     assert b"old-token-3f9a1c" not in stored

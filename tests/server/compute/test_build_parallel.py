@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from appwrite.services.functions import Functions
 from support.deployments import code_archive
-from support.server import LocalServer, start_server
-from support.spawn import stop
+from support.server import LocalServer
+from support.spawn import module_server
 
 from quixotic.server.compute.runtime.build_queue import BuildQueue
 
@@ -69,12 +67,7 @@ def test_a_failing_task_does_not_stop_the_queue() -> None:
     queue.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("parallel")
-    srv = start_server(base / "data", base / "server.log")
-    yield srv
-    stop(srv)
+server = module_server("parallel")
 
 
 def span(logs: str) -> tuple[float, float]:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from appwrite.services.functions import Functions
 from support.deployments import code_archive
 from support.server import LocalServer, start_server
-from support.spawn import stop
+from support.spawn import module_server, stop
 from support.wheel_index import WheelIndex
 from support.wheels import tiny_wheel
 
@@ -67,12 +67,7 @@ def run(fn: Functions, function_id: str) -> str:
     return str(execution["responseBody"])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    base = tmp_path_factory.mktemp("layers")
-    srv = start_server(base / "data", base / "server.log")
-    yield srv
-    stop(srv)
+server = module_server("layers")
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from appwrite.client import Client
 from appwrite.services.functions import Functions
 from support.deployments import deployed
 from support.sdk import wait_for
-from support.server import LocalServer, start_server
-from support.spawn import stop
+from support.server import LocalServer
+from support.spawn import own_server
 
 from quixotic.server import store as st
 from quixotic.server.clock import to_iso
@@ -231,22 +231,16 @@ def test_a_scheduled_execution_starts_when_its_time_comes(fn: Functions, server:
 
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_a_data_dir_without_the_indexes_gets_them_and_its_schedules_fire(tmp_path: Path) -> None:
-    data, log = tmp_path / "data", tmp_path / "server.log"
-    first = start_server(data, log)
-    try:
+    with own_server(tmp_path) as first:
         project = first.new_project()
-        fn = Functions(first.client(project.project_id, project.api_key))
-        deployed(fn, "cron", MAIN, schedule="* * * * *")
-    finally:
-        stop(first)
-    db = data / "quixotic.db"
+        deployed(Functions(first.client(project.project_id, project.api_key)), "cron", MAIN, schedule="* * * * *")
+    db, log = tmp_path / "data" / "quixotic.db", tmp_path / "server.log"
     with sqlite3.connect(db, timeout=30) as conn:  # as an older version left it, the schedule already stored
         for name in INDEXES:
             conn.execute(f"DROP INDEX {name}")
         count = "SELECT COUNT(*) FROM meta WHERE kind='execution' AND json_extract(data, '$.trigger')='schedule'"
         fired_before = conn.execute(count).fetchone()[0]
-    second = start_server(data, log)
-    try:
+    with own_server(tmp_path) as second:
         with sqlite3.connect(db, timeout=30) as conn:
             names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert set(INDEXES) <= names
@@ -257,8 +251,6 @@ def test_a_data_dir_without_the_indexes_gets_them_and_its_schedules_fire(tmp_pat
             return len([e for e in fn.list_executions("cron")["executions"] if e["trigger"] == "schedule"])
 
         wait_for(lambda: fired() > fired_before, 60, 0.2)
-    finally:
-        stop(second)
 
 
 def test_the_bench_runs_end_to_end(tmp_path: Path) -> None:
