@@ -51,6 +51,12 @@ def _file(name: str, filename: str, content: str) -> tuple[str, str]:
     return (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"', content)
 
 
+def _huge_name(what: str, path: str, **fields: str) -> Case:
+    """A create at ``path`` (its other ``fields`` valid) whose name is 100,000 characters long."""
+    body = json.dumps({**fields, "name": "a" * 100_000})
+    return Case(f"a 100,000-character {what} name", "POST", path, body, names="name")
+
+
 MP = (("Content-Type", "multipart/form-data; boundary=X"),)
 ROWS = "/v1/tablesdb/db/tables/t/rows"
 FILES = "/v1/storage/buckets/b/files"
@@ -114,27 +120,9 @@ CASES = [
     ),
     Case("a 10,000-character search", "GET", "/v1/users?search=" + "a" * 10000, names="search"),
     Case("a 10,000-character table search", "GET", "/v1/tablesdb/db/tables?search=" + "a" * 10000, names="search"),
-    Case(
-        "a 100,000-character database name",
-        "POST",
-        "/v1/tablesdb",
-        json.dumps({"databaseId": "d2", "name": "a" * 100_000}),
-        names="name",
-    ),
-    Case(
-        "a 100,000-character table name",
-        "POST",
-        "/v1/tablesdb/db/tables",
-        json.dumps({"tableId": "t2", "name": "a" * 100_000}),
-        names="name",
-    ),
-    Case(
-        "a 100,000-character function name",
-        "POST",
-        "/v1/functions",
-        json.dumps({"functionId": "fn2", "name": "a" * 100_000, "runtime": "python-3.12"}),
-        names="name",
-    ),
+    _huge_name("database", "/v1/tablesdb", databaseId="d2"),
+    _huge_name("table", "/v1/tablesdb/db/tables", tableId="t2"),
+    _huge_name("function", "/v1/functions", functionId="fn2", runtime="python-3.12"),
     Case("a 129-character user name", "PATCH", "/v1/users/u1/name", json.dumps({"name": "a" * 129}), names="name"),
     Case("1,001 labels", "PUT", "/v1/users/u1/labels", json.dumps({"labels": ["a"] * 1001}), names="labels"),
     Case(
@@ -274,20 +262,10 @@ def test_a_content_length_that_is_absurd_or_too_large_is_refused(
 ) -> None:
     """h11 refuses a Content-Length that is not a number (a plain 400 before the app); one over the cap
     is refused by the app before it reads the body."""
-    import http.client
-
     project, raw = seeded
     before = snapshot(server.data_dir, project.project_id)
-    conn = http.client.HTTPConnection(raw.host, raw.port, timeout=30)
+    conn = raw.by_hand("POST", "/v1/users", ("Content-Length", length), timeout=30)
     try:
-        conn.putrequest("POST", "/v1/users", skip_accept_encoding=True)
-        for name, value in (
-            ("X-Appwrite-Project", raw.project_id),
-            ("X-Appwrite-Key", raw.key),
-            ("Content-Type", "application/json"),
-            ("Content-Length", length),
-        ):
-            conn.putheader(name, value)
         conn.endheaders(b'{"userId":"u9"}')
         reply = conn.getresponse()
         body = reply.read()
@@ -301,19 +279,9 @@ def test_a_content_length_that_is_absurd_or_too_large_is_refused(
 
 def test_a_body_over_the_cap_is_refused_while_read(seeded: tuple[admin.ProjectCredentials, RawClient]) -> None:
     """A chunked body declares no length: the cap stops it while it streams in."""
-    import http.client
-
     _, raw = seeded
-    conn = http.client.HTTPConnection(raw.host, raw.port, timeout=60)
+    conn = raw.by_hand("POST", "/v1/tablesdb", ("Transfer-Encoding", "chunked"))
     try:
-        conn.putrequest("POST", "/v1/tablesdb", skip_accept_encoding=True)
-        for name, value in (
-            ("X-Appwrite-Project", raw.project_id),
-            ("X-Appwrite-Key", raw.key),
-            ("Content-Type", "application/json"),
-            ("Transfer-Encoding", "chunked"),
-        ):
-            conn.putheader(name, value)
         conn.endheaders()
         piece = b"a" * (1024 * 1024)
         conn.send(b'%x\r\n{"databaseId":"d3","name":"\r\n' % len(b'{"databaseId":"d3","name":"'))

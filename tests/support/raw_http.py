@@ -59,6 +59,18 @@ class RawClient:
                     raise
         raise AssertionError("unreachable")
 
+    def by_hand(
+        self, method: str, path: str, framing: tuple[str, str], timeout: float = 60
+    ) -> http.client.HTTPConnection:
+        """A connection of its own with the request's head sent but not ended (the project's headers, JSON, and
+        ``framing``: a Content-Length or Transfer-Encoding of the caller's choosing), for a body sent by hand."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        head = (("X-Appwrite-Project", self.project_id), ("X-Appwrite-Key", self.key))
+        for name, value in (*head, ("Content-Type", "application/json"), framing):
+            conn.putheader(name, value)
+        return conn
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
