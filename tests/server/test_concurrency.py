@@ -25,8 +25,7 @@ PER_THREAD = 25
 
 
 @pytest.fixture
-def counter_table(server: Any, project: admin.ProjectCredentials) -> str:
-    tdb = TablesDB(server.client(project.project_id, project.api_key))
+def counter_table(tdb: TablesDB) -> str:
     tdb.create("db", "DB")
     tdb.create_table(
         "db",
