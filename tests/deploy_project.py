@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support.projects import appwrite_json, bucket, hello_function, hello_variables, table
+from support.projects import appwrite_json, bucket, hello_function, hello_variables, notes_table
 from support.server import LocalServer
 from support.site import Site, write
 
@@ -24,17 +24,7 @@ VERSION = 1
 APPWRITE_JSON: dict[str, Any] = appwrite_json(
     "",  # set to the environment's project id
     "Deploy test",
-    tables=[
-        table(
-            "notes",
-            "Notes",
-            [
-                {"key": "title", "type": "varchar", "size": 100, "required": True, "array": False},
-                {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
-            ],
-            indexes=[{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
-        )
-    ],
+    tables=[notes_table(100)],
     buckets=[bucket("uploads", "Uploads", maximum_file_size=5000000, allowed_file_extensions=["txt"])],
     functions=[hello_function()],
 )

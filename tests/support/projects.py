@@ -39,6 +39,15 @@ def table(
     }  # fmt: skip
 
 
+def notes_table(title_size: int, *more: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """The suites' ``notes`` table: a required ``title`` of ``title_size`` (indexed ``by_title``) and an optional
+    ``words`` count of 0 or more, then the ``more`` columns; ``settings`` as for :func:`table`."""
+    title = {"key": "title", "type": "varchar", "size": title_size, "required": True, "array": False}
+    words = {"key": "words", "type": "integer", "required": False, "array": False, "min": 0}
+    by_title = {"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}
+    return table("notes", "Notes", [title, words, *more], indexes=[by_title], **settings)
+
+
 def bucket(
     bucket_id: str,
     name: str,
