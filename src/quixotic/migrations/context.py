@@ -83,6 +83,19 @@ class Context:
         self.actions.append(("would " if self.dry_run else "") + action)
         self._say(self.actions[-1])
 
+    def _do(self, action: str, *effects: Callable[[], object]) -> None:
+        """Record ``action`` and, unless this is a dry run, carry out its effects in order."""
+        self._did(action)
+        if not self.dry_run:
+            for effect in effects:
+                effect()
+
+    def _gone(self, live: object, what: str) -> bool:
+        """Whether ``what`` a delete names is already gone (noted, not an error: a rerun skips it)."""
+        if live is None:
+            self.actions.append(f"skip deleting {what} (gone)")
+        return live is None
+
     def _get(self, doing: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
         try:
             return call(doing, fetch)
@@ -105,9 +118,10 @@ class Context:
         if self._get(f"reading database {database_id}", lambda: self.db.get(database_id)) is not None:
             self.actions.append(f"keep database {database_id} (exists)")
             return
-        self._did(f"create database {database_id}")
-        if not self.dry_run:
-            call(f"creating database {database_id}", lambda: self.db.create(database_id, name or database_id))
+        self._do(
+            f"create database {database_id}",
+            lambda: call(f"creating database {database_id}", lambda: self.db.create(database_id, name or database_id)),
+        )
 
     def create_table(
         self,
@@ -141,13 +155,13 @@ class Context:
 
     def delete_table(self, table: str, *, database: str | None = None) -> None:
         d = self._db(database)
-        if self.table(table, database=d) is None:
-            self.actions.append(f"skip deleting table {table} (gone)")
+        if self._gone(self.table(table, database=d), f"table {table}"):
             return
-        self._did(f"delete table {table} and all its rows")
-        if not self.dry_run:
-            call(f"deleting table {table}", lambda: self.db.delete_table(d, table))
-            self.backend.wait_gone(f"table {table}", lambda: self.db.get_table(d, table))
+        self._do(
+            f"delete table {table} and all its rows",
+            lambda: call(f"deleting table {table}", lambda: self.db.delete_table(d, table)),
+            lambda: self.backend.wait_gone(f"table {table}", lambda: self.db.get_table(d, table)),
+        )
 
     def create_column(self, table: str, column: Column, *, database: str | None = None, wait: bool = True) -> None:
         d = self._db(database)
@@ -160,28 +174,26 @@ class Context:
                 )
             self.actions.append(f"keep column {table}.{column.key} (exists)")
             return
-        self._did(f"create column {table}.{column.key} ({column.type})")
-        if not self.dry_run:
-            self.backend.create_column(d, table, column)
-            if wait:
-                self.backend.wait_column(d, table, column.key)
+        waits = [lambda: self.backend.wait_column(d, table, column.key)] if wait else []
+        self._do(
+            f"create column {table}.{column.key} ({column.type})",
+            lambda: self.backend.create_column(d, table, column),
+            *waits,
+        )
 
     def update_column(self, table: str, column: Column, *, database: str | None = None) -> None:
         """Change required/default/size/min/max (Appwrite cannot change a column's type in place)."""
         d = self._db(database)
-        self._did(f"update column {table}.{column.key}")
-        if not self.dry_run:
-            self.backend.update_column(d, table, column)
-            self.backend.wait_column(d, table, column.key)
+        self._do(
+            f"update column {table}.{column.key}",
+            lambda: self.backend.update_column(d, table, column),
+            lambda: self.backend.wait_column(d, table, column.key),
+        )
 
     def delete_column(self, table: str, key: str, *, database: str | None = None) -> None:
         d = self._db(database)
-        if self.column(table, key, database=d) is None:
-            self.actions.append(f"skip deleting column {table}.{key} (gone)")
-            return
-        self._did(f"delete column {table}.{key} and its values")
-        if not self.dry_run:
-            self.backend.delete_column(d, table, key)
+        if not self._gone(self.column(table, key, database=d), f"column {table}.{key}"):
+            self._do(f"delete column {table}.{key} and its values", lambda: self.backend.delete_column(d, table, key))
 
     def create_index(self, table: str, index: Index, *, database: str | None = None) -> None:
         d = self._db(database)
@@ -194,19 +206,17 @@ class Context:
                 raise MigrationError(f"index {table}.{index.key} exists with other columns or type: {live}")
             self.actions.append(f"keep index {table}.{index.key} (exists)")
             return
-        self._did(f"create index {table}.{index.key} ({index.type} on {', '.join(index.columns)})")
-        if not self.dry_run:
-            self.backend.create_index(d, table, index)
-            self.backend.wait_index(d, table, index.key)
+        self._do(
+            f"create index {table}.{index.key} ({index.type} on {', '.join(index.columns)})",
+            lambda: self.backend.create_index(d, table, index),
+            lambda: self.backend.wait_index(d, table, index.key),
+        )
 
     def delete_index(self, table: str, key: str, *, database: str | None = None) -> None:
         d = self._db(database)
-        if self._get(f"reading index {table}.{key}", lambda: self.db.get_index(d, table, key)) is None:
-            self.actions.append(f"skip deleting index {table}.{key} (gone)")
-            return
-        self._did(f"delete index {table}.{key}")
-        if not self.dry_run:
-            self.backend.delete_index(d, table, key)
+        live = self._get(f"reading index {table}.{key}", lambda: self.db.get_index(d, table, key))
+        if not self._gone(live, f"index {table}.{key}"):
+            self._do(f"delete index {table}.{key}", lambda: self.backend.delete_index(d, table, key))
 
     # --- data ---------------------------------------------------------------------------------
 
