@@ -47,14 +47,10 @@ from quixotic.target.provenance import who
 __all__ = ["SYSTEM_DB", "EvidenceRecord", "SystemDatabase"]
 
 SYSTEM_DB = SYSTEM_DATABASE
+# The columns of a recorded run (a release, a migration attempt): how it stands, when it started, its record.
+_RUN = (Column("status", "varchar", size=16), Column("startedAt", "datetime"), Column("data", "longtext"))
 _TABLES: dict[str, tuple[Column, ...]] = {
-    "releases": (
-        Column("environment", "varchar", size=64),
-        Column("kind", "varchar", size=16),
-        Column("status", "varchar", size=16),
-        Column("startedAt", "datetime"),
-        Column("data", "longtext"),
-    ),
+    "releases": (Column("environment", "varchar", size=64), Column("kind", "varchar", size=16), *_RUN),
     "secrets": (
         Column("scope", "varchar", size=64),
         Column("key", "varchar", size=255),
@@ -66,13 +62,7 @@ _TABLES: dict[str, tuple[Column, ...]] = {
         Column("data", "longtext"),
         Column("expiresMs", "integer"),
     ),
-    "migrations": (
-        Column("migrationId", "varchar", size=16),
-        Column("direction", "varchar", size=16),
-        Column("status", "varchar", size=16),
-        Column("startedAt", "datetime"),
-        Column("data", "longtext"),
-    ),
+    "migrations": (Column("migrationId", "varchar", size=16), Column("direction", "varchar", size=16), *_RUN),
     "evidence": (
         Column("kind", "varchar", size=16),
         Column("environment", "varchar", size=64),
