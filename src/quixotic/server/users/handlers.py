@@ -214,32 +214,34 @@ def update_mfa(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     return user.model(_update(ctx, p["userId"], "mfa", _setter(mfa=bool(p["mfa"]))))
 
 
-@handles("usersUpdateEmail")
-def update_email(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    """An empty email removes it; a new one is unverified again."""
-    email = user.check_email(p["email"]) if p["email"] else None
+_Free = Callable[[sqlite3.Connection, str, str, str | None], None]  # refuses a value another user holds
+
+
+def _update_contact(ctx: Ctx, user_id: str, field: str, value: str | None, provider: str, free: _Free) -> Doc:
+    """Email and phone alike: ``None`` removes it; a new one must be ``free`` and is unverified again, and the
+    user's messaging target of ``provider`` follows it."""
 
     def change(conn: sqlite3.Connection, doc: Doc) -> None:
-        if email:
-            user.check_email_free(conn, ctx.project, email, doc["$id"])
-        user.set_target(doc, "email", doc.get("email"), email)
-        doc.update(email=email, emailVerification=False)
+        if value:
+            free(conn, ctx.project, value, doc["$id"])
+        user.set_target(doc, provider, doc.get(field), value)
+        doc.update({field: value, f"{field}Verification": False})
 
-    return user.model(_update(ctx, p["userId"], "email", change))
+    return _update(ctx, user_id, field, change)
+
+
+@handles("usersUpdateEmail")
+def update_email(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    """An empty email removes it."""
+    email = user.check_email(p["email"]) if p["email"] else None
+    return user.model(_update_contact(ctx, p["userId"], "email", email, "email", user.check_email_free))
 
 
 @handles("usersUpdatePhone")
 def update_phone(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    """An empty number removes it; a new one is unverified again."""
+    """An empty number removes it."""
     phone = user.check_phone(p["number"], "number") if p["number"] else None
-
-    def change(conn: sqlite3.Connection, doc: Doc) -> None:
-        if phone:
-            user.check_phone_free(conn, ctx.project, phone, doc["$id"])
-        user.set_target(doc, "sms", doc.get("phone"), phone)
-        doc.update(phone=phone, phoneVerification=False)
-
-    return user.model(_update(ctx, p["userId"], "phone", change))
+    return user.model(_update_contact(ctx, p["userId"], "phone", phone, "sms", user.check_phone_free))
 
 
 @handles("usersUpdatePassword")
