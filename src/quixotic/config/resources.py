@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from quixotic.config.jsonfile import camel_json
+
 Scalar = str | int | float | bool
 
 # Column types of the Appwrite CLI file (TablesDB and legacy use the same names); ``double`` is a float.
@@ -155,10 +157,7 @@ def table_to_cli_json(table: Table) -> dict[str, Any]:
     return {
         "$id": table.id,
         "$permissions": list(table.permissions),
-        "databaseId": table.database_id,
-        "name": table.name,
-        "enabled": table.enabled,
-        "rowSecurity": table.row_security,
+        **camel_json(table, "database_id name enabled row_security"),
         "columns": [column_to_cli_json(c) for c in table.columns],
         "indexes": [
             {"key": i.key, "type": i.type, "columns": list(i.columns), "orders": list(i.orders)} for i in table.indexes
@@ -170,30 +169,19 @@ def bucket_to_cli_json(bucket: Bucket) -> dict[str, Any]:
     return {
         "$id": bucket.id,
         "$permissions": list(bucket.permissions),
-        "fileSecurity": bucket.file_security,
-        "name": bucket.name,
-        "enabled": bucket.enabled,
-        "maximumFileSize": bucket.maximum_file_size,
+        **camel_json(bucket, "file_security name enabled maximum_file_size"),
         "allowedFileExtensions": list(bucket.allowed_file_extensions),
-        "compression": bucket.compression,
-        "encryption": bucket.encryption,
-        "antivirus": bucket.antivirus,
+        **camel_json(bucket, "compression encryption antivirus"),
     }
 
 
 def function_to_cli_json(function: Function) -> dict[str, Any]:
     out: dict[str, Any] = {
         "$id": function.id,
-        "name": function.name,
-        "runtime": function.runtime,
+        **camel_json(function, "name runtime"),
         "execute": list(function.execute),
         "events": list(function.events),
-        "schedule": function.schedule,
-        "timeout": function.timeout,
-        "enabled": function.enabled,
-        "logging": function.logging,
-        "entrypoint": function.entrypoint,
-        "commands": function.commands,
+        **camel_json(function, "schedule timeout enabled logging entrypoint commands"),
         "scopes": list(function.scopes),
         "path": function.path,
     }
