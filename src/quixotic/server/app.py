@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -49,10 +52,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Message
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quixotic.errors import ApiError
-from quixotic.server import auth, formats, platforms, validation
+from quixotic.server import auth, cache, formats, platforms, validation
 from quixotic.server.compute.engine import Compute
 from quixotic.server.compute.keys import verify_dynamic_key
 from quixotic.server.console.routes import with_console
@@ -124,7 +127,6 @@ class _Call:
     query: dict[str, Any]
     body: dict[str, Any] | bytes
     body_is_text: bool
-    fmt: formats.Version
     extra: dict[str, str]
 
 
@@ -147,9 +149,25 @@ def _atomic(op: Operation, params: Mapping[str, Any]) -> bool:
     return "Transaction" not in op.id and "Operations" not in op.id
 
 
+_BASE_RAW = tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in _BASE_HEADERS.items())
+
+
+class _JsonAnswer(Response):
+    """A JSON answer with only the base headers, its raw headers built from ones encoded once (what Starlette's
+    constructor would build, in the same order, without re-encoding a dict of them per answer)."""
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [*_BASE_RAW, (b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+
+
 def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Response:
     body = validation.encode(value)
-    headers = {**_BASE_HEADERS, **(extra or {})}
+    if not extra:
+        return _JsonAnswer(body, status)
+    headers = {**_BASE_HEADERS, **extra}
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -215,21 +233,25 @@ class Server:
     async def dispatch(self, request: Request) -> Response:
         extra: dict[str, str] = {}
         fmt_text = request.headers.get("x-appwrite-response-format")
-        fmt = formats.parse(fmt_text) or self.native_format  # none, or malformed: the server's own
+        declared = formats.parse(fmt_text)
+        fmt = declared or self.native_format  # none, or malformed: the server's own
         if fmt > self.native_format:
             extra["X-Appwrite-Warning"] = formats.warning(str(fmt_text).strip(), self.version)
             fmt = self.native_format
         try:
-            return await self._handle(request, extra, fmt)
+            return await self._handle(request, extra, fmt, declared)
         except ApiError as exc:
             return error_response(exc, self.version)
         except Exception:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             return error_response(ApiError("general_unknown", "Server Error", 500), self.version)
 
-    async def _handle(self, request: Request, extra: dict[str, str], fmt: formats.Version) -> Response:
+    async def _handle(
+        self, request: Request, extra: dict[str, str], fmt: formats.Version, declared: formats.Version | None
+    ) -> Response:
+        scope = request.scope
         # The decoded path itself, not the router's match of it: ``/users/u1%0a`` is the ID "u1\n".
-        full: str = request.scope["path"]
+        full: str = scope["path"]
         path = "/" + (full[3:] if full.startswith("/v1") else full).strip("/")
         method = request.method.upper()
         found = self.routes.match(method, path)
@@ -245,49 +267,72 @@ class Server:
                 "general_not_implemented",
                 f"{op.id} ({method} /v1{op.path}) is not implemented by the quixotic local server yet.",
             )
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        project = headers.get("x-appwrite-project") or request.query_params.get("project")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        has_query = bool(scope.get("query_string"))
+        project = headers.get("x-appwrite-project") or (request.query_params.get("project") if has_query else None)
+        host = _hostname(headers.get("host"), scope.get("server"))
+        if not self.compute.endpoint:
+            self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
+        lane = lane_of(op, request.query_params if has_query else {})
+        if lane == LOOP:  # the key lookup and the handler in one read snapshot, both stamps in one statement
+            with self.store.lock.refused(), self.store.read() as conn, cache.prefetched(conn, _scopes(project)):
+                caller = self._caller(conn, op, project, headers, request, extra, host)
+                query = unflatten(request.query_params.multi_items()) if has_query else {}
+                ctx = Ctx(self.store, self.worker, caller, op, headers, host, fmt, declared, compute=self.compute,
+                          settings=self.settings)  # fmt: skip
+                response = self._encode(_Call(handler, ctx, path_params, query, {}, False, extra))
+            if ctx.events:  # no read emits one today; publishing and dispatching read and may write: not here
+                await run_in_threadpool(self._after, ctx)
+            return response
         if op.scopes == ("public",) and not project:
-            caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
+            caller = self._caller(None, op, project, headers, request, extra, host)
         else:  # on the loop, on a reader connection: never behind a write
             with self.store.lock.refused(), self.store.read() as conn:
-                credentials = auth.Credentials.of(headers, request.cookies)
-                caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic, credentials)
-        if caller.fallback is not None:
-            extra["X-Debug-Fallback"] = "true" if caller.fallback else "false"
-        host = request.url.hostname or "localhost"
-        auth.check_scope(caller, op.scopes, host)
-
-        query = unflatten(request.query_params.multi_items())
+                caller = self._caller(conn, op, project, headers, request, extra, host)
+        query = unflatten(request.query_params.multi_items()) if has_query else {}
         body: dict[str, Any] | bytes = {}
         uploads: dict[str, Upload] = {}
         body_is_text = False
         if method != "GET":
-            limit = validation.MAX_BODY
+            limit = op.body_cap
             _check_length(headers.get("content-length"), limit)
-            capped = Request(request.scope, _capped(request.receive, limit))
+            capped = Request(scope, _capped(request.receive, limit))
             content_type = headers.get("content-type", "")
             if content_type.startswith("multipart/form-data"):
                 body_is_text = True
                 body, uploads = await _read_form(capped)
             else:
                 body = await capped.body()  # decoded where the handler runs: a bulk body takes milliseconds
-        if not self.compute.endpoint:
-            self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
         ctx = Ctx(
-            self.store, self.worker, caller, op, headers, host, uploads, compute=self.compute, settings=self.settings
-        )
-        call = _Call(handler, ctx, path_params, query, body, body_is_text, fmt, extra)
-        lane = lane_of(op, query)
+            self.store, self.worker, caller, op, headers, host, fmt, declared, uploads, compute=self.compute,
+            settings=self.settings,
+        )  # fmt: skip
+        call = _Call(handler, ctx, path_params, query, body, body_is_text, extra)
         if lane == WRITER:
             return await self.writer.run(self._run, call)
-        if lane == POOL:
-            return await run_in_threadpool(self._run, call)
-        with self.store.lock.refused():  # a write here would hold every request up: refused, never waited for
-            response = self._encode(call)
-        if ctx.events:  # no read emits one today; publishing and dispatching read and may write: not here
-            await run_in_threadpool(self._after, ctx)
-        return response
+        return await run_in_threadpool(self._run, call)
+
+    def _caller(
+        self,
+        conn: sqlite3.Connection | None,
+        op: Operation,
+        project: str | None,
+        headers: dict[str, str],
+        request: Request,
+        extra: dict[str, str],
+        host: str,
+    ) -> auth.Caller:
+        """Who calls (the key, session or JWT on ``conn``; a guest on a public route without a project), held to
+        the route's scope."""
+        if conn is None or (op.scopes == ("public",) and not project):
+            caller = auth.Caller("", auth.GUEST_SCOPES, "guests")
+        else:
+            credentials = auth.Credentials.of(headers, request.cookies if "cookie" in headers else {})
+            caller = auth.resolve(conn, project, headers.get("x-appwrite-key"), self._verify_dynamic, credentials)
+        if caller.fallback is not None:
+            extra["X-Debug-Fallback"] = "true" if caller.fallback else "false"
+        auth.check_scope(caller, op.scopes, host)
+        return caller
 
     def _run(self, call: _Call) -> Response:
         """On a thread: the handler, its answer, then its events, in the same call (no second hop)."""
@@ -309,7 +354,8 @@ class Server:
     def _encode(self, call: _Call) -> Response:
         """The parameters, the handler and its answer, encoded; a write and its encoding in one transaction
         (``_atomic``)."""
-        ctx, fmt, extra, handler = call.ctx, call.fmt, call.extra, call.handler
+        ctx, extra, handler = call.ctx, call.extra, call.handler
+        fmt = ctx.fmt
         body = call.body
         if isinstance(body, bytes):
             decoded = validation.loads(body) if body.strip() else {}
@@ -330,6 +376,24 @@ class Server:
             for cookie in result.cookies if isinstance(result, Reply) else ():  # one header each (a session's two)
                 response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
             return response
+
+
+def _scopes(project: str | None) -> tuple[str, ...]:
+    """The generation stamps a request on the loop reads: the keys' and projects', and its project's schema."""
+    return (cache.AUTH, cache.schema_scope(project)) if project else (cache.AUTH,)
+
+
+@lru_cache(maxsize=256)
+def _hostname(host_header: str | None, server: tuple[str, int] | None) -> str:
+    """The host a request was sent to, as Starlette's ``request.url.hostname`` reads it (the Host header, else
+    the server's address), lowercased, without its port; ``localhost`` when there is none."""
+    if host_header:
+        netloc = host_header
+    elif server:
+        netloc = f"{server[0]}:{server[1]}"
+    else:
+        return "localhost"
+    return urlsplit(f"http://{netloc}/").hostname or "localhost"
 
 
 def _too_large(limit: int) -> ApiError:
@@ -422,7 +486,7 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
             return await server.dispatch(request)
         return error_response(ApiError("general_unknown", "Server Error", 500), server.version)
 
-    app = Starlette(
+    app = _App(
         routes=[
             WebSocketRoute("/v1/realtime", realtime_socket.endpoint(server)),
             Route("/v1/{path:path}", server.dispatch, methods=methods),
@@ -433,7 +497,36 @@ def create_app(data_dir: Path | str, endpoint: str | None = None, env: Mapping[s
         middleware=[Middleware(Cors, origins_of=server.origins_of, error=lambda e: error_response(e, server.version))],
     )
     app.state.server = server
+    app.http = Cors(_Entry(server), origins_of=server.origins_of, error=lambda e: error_response(e, server.version))
     return app
+
+
+class _Entry:
+    """The HTTP requests' ASGI app: every one is dispatched (the path and method matched there, not by a router)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.server.dispatch(Request(scope, receive))
+        await response(scope, receive, send)
+
+
+class _App(Starlette):
+    """Starlette, with HTTP requests sent straight through ``cors`` to ``Server.dispatch``.
+
+    Every HTTP request ends in ``dispatch`` anyway (the router's own 404s and 405s are sent there), so the
+    router's match and the exception middlewares are steps a request would pay for (10-15 us of the loop's
+    time) without changing its answer. WebSockets (Realtime) and the lifespan go the Starlette way."""
+
+    http: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["app"] = self
+            await self.http(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def uvicorn_impl() -> dict[str, str]:

@@ -19,6 +19,10 @@ database is first opened, so two unrelated folders never share an entry. Scopes:
   collections and attributes under the same kinds), creates, updates (status changes included) and deletes;
 - ``functions:<project>``: that project's functions (what the engine's event dispatch reads on every write).
 
+A request that reads on the event loop reads both stamps it needs (``auth`` and its project's ``schema``) in
+one statement at the start of its one read snapshot (:func:`prefetched`); :func:`stamp` answers from those
+while that snapshot lasts and nothing was written on its connection, and reads the table otherwise.
+
 An entry is stored only when what was loaded is known to match its stamp: inside a transaction (one snapshot),
 or when the stamp read again after loading has not moved. Entries are per process, bounded, and keyed by the
 project where there is one, so a project never reads another's.
@@ -28,7 +32,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -102,9 +107,48 @@ class Stamp:
 
 
 def stamp(conn: sqlite3.Connection, scope: str) -> Stamp:
-    """The stamp of ``scope`` as ``conn`` sees it now: one statement."""
+    """The stamp of ``scope`` as ``conn`` sees it now: one statement, none when :func:`prefetched` read it."""
+    held = _PREFETCHED.get(id(conn))
+    if held is not None and held.conn is conn and conn.in_transaction and conn.total_changes == held.changes:
+        found = held.stamps.get(scope)
+        if found is not None:
+            return found
     epoch, generation = conn.execute(_STAMP_SQL, (scope,)).fetchone()
     return Stamp(epoch, scope, generation)
+
+
+@dataclass(frozen=True)
+class _Prefetch:
+    conn: sqlite3.Connection
+    changes: int  # ``conn.total_changes`` when read: any write since (triggers included) may move a stamp
+    stamps: dict[str, Stamp]
+
+
+# Connection id -> the stamps read for its current snapshot. A connection is used by one thread at a time
+# (``Store.read``), so an entry is only read and written by the thread that holds that connection.
+_PREFETCHED: dict[int, _Prefetch] = {}
+
+
+@contextmanager
+def prefetched(conn: sqlite3.Connection, scopes: Sequence[str]) -> Iterator[None]:
+    """Read the stamps of ``scopes`` on ``conn`` in one statement, for :func:`stamp` to answer from while this
+    lasts. Only inside a read transaction whose snapshot this statement starts (or one already started):
+    once the transaction ends or anything is written on ``conn``, :func:`stamp` reads the table again."""
+    if not conn.in_transaction or id(conn) in _PREFETCHED:
+        yield
+        return
+    values = conn.execute(_prefetch_sql(len(scopes)), tuple(scopes)).fetchone()
+    stamps = {scope: Stamp(values[0], scope, values[i + 1]) for i, scope in enumerate(scopes)}
+    _PREFETCHED[id(conn)] = _Prefetch(conn, conn.total_changes, stamps)
+    try:
+        yield
+    finally:
+        _PREFETCHED.pop(id(conn), None)
+
+
+def _prefetch_sql(count: int) -> str:
+    generations = ", ".join(["(SELECT n FROM cache_generations WHERE scope=?)"] * count)
+    return f"SELECT (SELECT n FROM cache_generations WHERE scope='{_EPOCH}'), {generations}"
 
 
 K = TypeVar("K", bound=Hashable)

@@ -1,4 +1,5 @@
-"""What a handler gets besides its parameters: the store, the caller, the request, the worker and the settings."""
+"""What a handler gets besides its parameters: the store, the caller, the request (its response format parsed
+once, here), the worker and the settings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from quixotic.server.auth import Caller
+from quixotic.server.formats import Version
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation
 from quixotic.server.store import Store
@@ -32,6 +34,8 @@ class Ctx:
     op: Operation
     headers: dict[str, str]
     host: str
+    fmt: Version  # the response format the answer is lowered to (the server's own when none or a newer one is named)
+    declared: Version | None = None  # the format ``X-Appwrite-Response-Format`` names, None when none parses
     uploads: dict[str, Upload] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     compute: Compute | None = None

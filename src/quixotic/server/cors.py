@@ -13,9 +13,10 @@ and the errors of a request that never reaches a handler get the headers too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 from urllib.parse import parse_qs
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,31 +39,53 @@ class Cors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
+        origin = _origin(scope)
         if scope["method"] == "OPTIONS":
             preflight = Response(b"", 204, dict(cors_headers(origin, None, preflight=True)), "text/plain")
             await preflight(scope, receive, send)
             return
-        origins: Origins | None = None
-        if origin:
-            origins = self.origins_of(_project(scope, headers))
-            keyed = headers.get("x-appwrite-key") or headers.get("x-appwrite-dev-key")
-            if origins is not None and not keyed and not origins.allows(origin):
-                refused = self.error(ApiError("general_unknown_origin", origins.refusal(origin), 403))
-                refused.headers.update(dict(cors_headers(origin, origins, preflight=False)))
-                await refused(scope, receive, send)
-                return
-        extra = cors_headers(origin, origins, preflight=False)
+        if not origin:  # no browser: the fixed headers, encoded once
+            await self.app(scope, receive, _with_headers(send, _FIXED))
+            return
+        headers = Headers(scope=scope)
+        origins = self.origins_of(_project(scope, headers))
+        keyed = headers.get("x-appwrite-key") or headers.get("x-appwrite-dev-key")
+        if origins is not None and not keyed and not origins.allows(origin):
+            refused = self.error(ApiError("general_unknown_origin", origins.refusal(origin), 403))
+            refused.headers.update(dict(cors_headers(origin, origins, preflight=False)))
+            await refused(scope, receive, send)
+            return
+        extra = _encoded(cors_headers(origin, origins, preflight=False))
+        await self.app(scope, receive, _with_headers(send, extra))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                out = MutableHeaders(scope=message)
-                for name, value in extra:
-                    out.append(name, value)
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+
+def _encoded(headers: list[tuple[str, str]]) -> RawHeaders:
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+
+
+_FIXED: Final = _encoded(cors_headers(None, None, preflight=False))  # what every answer without an Origin gets
+
+
+def _with_headers(send: Send, extra: RawHeaders) -> Send:
+    """``send`` that appends ``extra`` to the answer's headers."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *extra]
+        await send(message)
+
+    return send_with_headers
+
+
+def _origin(scope: Scope) -> str | None:
+    """The request's first ``Origin`` header, as ``Headers.get`` reads it."""
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            return str(value.decode("latin-1"))
+    return None
 
 
 def _project(scope: Scope, headers: Headers) -> str:

@@ -53,6 +53,7 @@ class Operation:
     literal_weight: tuple[int, ...] = field(compare=False, repr=False)
     appwrite_id: str = ""  # Appwrite's ID for this route: ``id``, except for a route served as another operation
     since: str = ""  # the Appwrite version that documents the route (``tools/routes_added.json`` for newer ones)
+    body_cap: int = validation.MAX_BODY  # the most bytes its request body may hold (``body_cap``)
 
 
 # Parameters of newer formats than the 1.8 spec's, for the operations the server implements: the
@@ -101,8 +102,9 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
         )
         for p in raw["params"]
     )
+    op_id = raw.get("servedAs") or raw["id"]
     return Operation(
-        id=raw.get("servedAs") or raw["id"],
+        id=op_id,
         method=raw["method"],
         path=raw["path"],
         tag=raw["tag"],
@@ -114,9 +116,45 @@ def _compile(raw: Mapping[str, Any]) -> Operation:
         params=params,
         appwrite_id=raw["id"],
         since=raw.get("since", ""),
+        body_cap=body_cap(op_id, raw["consumes"], params),
         pattern=re.compile(f"^{regex}$"),
         literal_weight=weight,
     )
+
+
+# JSON's widest form of one character of a string: ``\\uXXXX`` (a pair of them for two characters above U+FFFF).
+_ESCAPED = 6
+
+
+def body_cap(op_id: str, consumes: str, params: Iterable[Param]) -> int:
+    """The most bytes a request body of this route may hold, enforced while it is read (``validation``'s
+    module doc): an upload one chunk plus its fields, a JSON body twice the most its bounded parameters
+    can weigh (at least ``MIN_JSON_CAP``), and Appwrite's request size where any parameter is unbounded."""
+    if "multipart/form-data" in consumes:
+        return validation.UPLOAD_CHUNK + validation.MULTIPART_OVERHEAD
+    most = 2
+    for param in params:
+        if param.where != "body":
+            continue
+        weight = _param_weight(op_id, param)
+        if weight is None:
+            return validation.MAX_BODY
+        most += len(param.name) + 4 + weight
+    return min(validation.MAX_BODY, max(validation.MIN_JSON_CAP, 2 * most))
+
+
+def _param_weight(op_id: str, param: Param) -> int | None:
+    """The most bytes one parameter's valid JSON value takes; None when its limits leave it unbounded."""
+    if param.type == "string":
+        return 2 + _ESCAPED * validation.text_limit(op_id, param.name, param.format)
+    if param.type in ("integer", "number", "boolean"):
+        return validation.MAX_NUMBER_CHARS
+    if param.type == "array" and param.items == "string":
+        items = validation.ARRAY_LIMITS.get(param.name, validation.MAX_ARRAY)
+        return 2 + items * (3 + _ESCAPED * validation.element_limit(param.name))
+    if param.type == "object" and param.name in validation.ASSOC_PARAMS:
+        return 2 + _ESCAPED * validation.MAX_ASSOC
+    return None  # rows' and documents' data, arrays of objects: only the request size bounds them
 
 
 class _Node:

@@ -7,6 +7,12 @@ into whichever of ``create``, ``update`` and ``delete`` the resource allows, so 
 or a file becomes ``update("users")`` + ``delete("users")``, and on a table, collection or bucket also
 ``create("users")``.
 
+Bodies are capped per route while they are read (``spec.Operation.body_cap``): an upload at one chunk plus
+its form's fields, a route whose parameters are all bounded (names, IDs, arrays of strings, ...) at twice
+the most its parameters' limits let a valid body weigh written with JSON's widest escapes (at least 64 KiB),
+and the routes that carry unbounded data (rows and documents, an execution's body, bulk operations) at
+Appwrite's request size, 12 MB.
+
 Limits. ``spec.bind`` runs :func:`check_param` on every parameter of every route, so a limit is set here
 once, by the parameter's name and type, instead of in each handler. The numbers are Appwrite's where it
 has one (the validator a route declares, e.g. ``Text(128)`` for names; ``app/init/constants.php``;
@@ -31,6 +37,9 @@ MAX_PERMISSIONS: Final = 100  # APP_LIMIT_ARRAY_PARAMS_SIZE
 # --- limits ---------------------------------------------------------------------------------------
 
 MAX_BODY: Final = 12 * 1024 * 1024  # app/http.php: Swoole's package_max_length (12 MB)
+UPLOAD_CHUNK: Final = 5 * 1024 * 1024  # APP_LIMIT_UPLOAD_CHUNK_SIZE: the most file bytes one upload request holds
+MULTIPART_OVERHEAD: Final = 2 * 1024 * 1024  # an upload's other fields (one may be MAX_MULTIPART_FIELD), part heads
+MIN_JSON_CAP: Final = 64 * 1024  # the least cap of a JSON body: room for whitespace and escapes in small routes
 MAX_MULTIPART_FIELD: Final = 1024 * 1024  # a non-file multipart field
 MAX_MULTIPART_FIELDS: Final = 250  # permissions (100) and the route's own fields, with room to spare
 MAX_MULTIPART_FILES: Final = 1  # storage and deployment uploads carry one file part
@@ -333,7 +342,7 @@ def check_array(value: list[Any], name: str) -> list[Any]:
     limit = ARRAY_LIMITS.get(name, MAX_ARRAY)
     if len(value) > limit:
         raise invalid(name, f"Value must a valid array no longer than {limit} items")
-    element = _ELEMENT_LIMITS.get(name, MAX_ARRAY_ELEMENT)
+    element = element_limit(name)
     for item in value:
         if isinstance(item, str) and len(item) > element:
             raise invalid(name, f"Each item must be a valid string and no longer than {element} chars")
@@ -341,14 +350,19 @@ def check_array(value: list[Any], name: str) -> list[Any]:
     return value
 
 
-_ASSOC_PARAMS: Final = ("prefs", "headers")  # key-value objects (utopia's Assoc)
+def element_limit(name: str) -> int:
+    """The most characters of one string item of the array parameter ``name``."""
+    return _ELEMENT_LIMITS.get(name, MAX_ARRAY_ELEMENT)
+
+
+ASSOC_PARAMS: Final = ("prefs", "headers")  # key-value objects (utopia's Assoc)
 
 
 def check_object(value: Any, name: str) -> Any:
     """An object parameter: a servable tree; prefs and headers a key-value object (PHP's empty array,
     ``[]``, is one too) of at most 65,535 characters of JSON."""
     check_tree(value, name)
-    if name in _ASSOC_PARAMS:
+    if name in ASSOC_PARAMS:
         if value == []:
             return {}
         if not isinstance(value, dict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quixotic.server import formats, validation
+from quixotic.server import validation
 from quixotic.server.context import Ctx
 from quixotic.server.ids import custom_id
 from quixotic.server.registry import Reply, handles
@@ -128,7 +128,7 @@ def _chunk_id(ctx: Ctx) -> str | None:
     of a ``unique()`` upload, which those servers take as "no file yet"; Appwrite 1.9 refuses it, and so does
     this server for a request in an older response format."""
     header = ctx.headers.get("x-appwrite-id")
-    declared = formats.parse(ctx.headers.get("x-appwrite-response-format"))
+    declared = ctx.declared  # the format the request names, parsed once (not capped at the server's own)
     if header is not None and header.strip() == "unique()" and declared is not None and declared >= (2, 0, 0):
         return None
     return header
