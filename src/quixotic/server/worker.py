@@ -24,11 +24,26 @@ T = TypeVar("T")
 log = logging.getLogger("quixotic.server")
 
 
-class Worker:
+class _Served:
+    """A named daemon thread that serves ``items`` in order (``_serve``) until :meth:`stop` puts ``None`` there."""
+
+    def __init__(self, name: str, items: queue.Queue[Any] | queue.SimpleQueue[Any]) -> None:
+        self._items = items
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._items.put(None)
+        self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+
+class Worker(_Served):
     def __init__(self) -> None:
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="quixotic-worker", daemon=True)
-        self._thread.start()
+        super().__init__("quixotic-worker", self._jobs)
 
     def submit(self, job: Callable[[], None]) -> None:
         self._jobs.put(job)
@@ -36,11 +51,7 @@ class Worker:
     def drain(self) -> None:
         self._jobs.join()
 
-    def stop(self) -> None:
-        self._jobs.put(None)
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
+    def _serve(self) -> None:
         while True:
             job = self._jobs.get()
             try:
@@ -56,13 +67,12 @@ class Worker:
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
 
-class Lane:
+class Lane(_Served):
     """One thread that runs the calls handed to :meth:`run`, in order (see the module docstring)."""
 
     def __init__(self, name: str) -> None:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
+        super().__init__(name, self._calls)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on the lane's thread; its result or its exception here."""
@@ -70,10 +80,6 @@ class Lane:
         future: asyncio.Future[T] = loop.create_future()
         self._calls.put((loop, future, fn, args))
         return await future
-
-    def stop(self) -> None:
-        self._calls.put(None)
-        self._thread.join(timeout=10)
 
     def _serve(self) -> None:
         while True:
