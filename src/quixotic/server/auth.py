@@ -15,16 +15,17 @@ the ``X-Fallback-Cookies`` header's JSON; then an ``X-Appwrite-JWT`` (refused be
 unknown or expired session is a guest, silently; a bad or expired JWT is ``user_jwt_invalid``.
 
 What permission checks need is on the :class:`Caller`: ``roles`` are the roles Appwrite authorizes the
-caller with (``any``, then ``user:ID``, ``users``, ``user:ID/verified`` or ``/unverified``, ``users/...``
-and ``label:X`` for a user; ``any`` and ``guests`` for a guest), and ``is_key`` callers bypass
+caller with (``any``, then ``user:ID``, ``users``, ``user:ID/verified`` or ``/unverified``, ``users/...``,
+``label:X`` and, for each confirmed team membership, ``team:T``, ``team:T/<role>`` and ``member:M`` for a user;
+``any`` and ``guests`` for a guest), and ``is_key`` callers bypass
 permissions, as Appwrite disables authorization for project keys. A row or file is readable by a
 non-key caller when one of ``roles`` is granted (``Caller.may``).
 
 Scopes of a user or a guest are Appwrite's (``app/config/roles.php``) less ``CONSOLE_MEMBER_SCOPES`` (which
 would open project variables to end users) and less ``AWAITING_ENFORCEMENT``: the routes whose handlers
-do not check permissions yet (teams, presences, targets, subscribers, embeddings). Granting those before
+do not check permissions yet (presences, targets, subscribers, embeddings). Granting those before
 the checks exist would hand every record to every client; remove a scope from that set when its routes
-enforce permissions. Rows, documents, files and executions check them (``Caller.may``, ``readable_sql``,
+enforce permissions. Rows, documents, files, executions and teams check them (``Caller.may``, ``readable_sql``,
 ``check_grants``), as Appwrite's handlers and utopia-php/database's ``Authorization`` do.
 """
 
@@ -48,6 +49,7 @@ from quixotic.server.account.cookies import cookie_name
 from quixotic.server.clock import now_iso
 from quixotic.server.ids import new_id, validate_id
 from quixotic.server.store import meta_get
+from quixotic.server.teams import model as teams
 from quixotic.server.users import model as users
 from quixotic.timestamps import parse_iso
 
@@ -70,8 +72,8 @@ CONSOLE_PROJECT: Final = "console"
 CONSOLE_SCOPES: Final[frozenset[str]] = frozenset({"public"})  # the local server has no console accounts
 # Data scopes held back from clients until their routes check permissions (see the module doc).
 AWAITING_ENFORCEMENT: Final[frozenset[str]] = frozenset(
-    {"embeddings.write", "teams.read", "teams.write", "presences.read", "presences.write", "targets.read",
-     "targets.write", "subscribers.read", "subscribers.write"}
+    {"embeddings.write", "presences.read", "presences.write", "targets.read", "targets.write",
+     "subscribers.read", "subscribers.write"}
 )  # fmt: skip
 # Appwrite labels the execution routes with both spellings (``['executions.write', 'execution.write']``); the
 # route table keeps the key scope, so a role's plural one counts for it too.
@@ -374,7 +376,7 @@ def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
     message = f"{who} missing scopes ({json.dumps(needed)})"
     if caller.role != "applications" and any(s in AWAITING_ENFORCEMENT for s in needed):
         message += (
-            ". The quixotic local server does not check team, presence, target, subscriber and embedding "
+            ". The quixotic local server does not check presence, target, subscriber and embedding "
             "permissions for clients yet, so these routes take an API key for now."
         )
     raise ApiError("general_unauthorized_scope", message)
@@ -414,13 +416,15 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
         raise ApiError("user_blocked", "The current user has been blocked.", 403)
     return Caller(
         project_id, USER_SCOPES, "users", user_id=user["$id"], session_id=session_id, via=via,
-        email=str(user.get("email") or ""), roles=user_roles(user), fallback=fallback,
+        email=str(user.get("email") or ""), roles=user_roles(user, teams.roles_of(conn, project_id, user["$id"])),
+        fallback=fallback,
     )  # fmt: skip
 
 
-def user_roles(user: Mapping[str, Any]) -> tuple[str, ...]:
-    """The roles Appwrite authorizes a user with (``User::getRoles`` plus ``any``); teams come later."""
+def user_roles(user: Mapping[str, Any], team_roles: Sequence[str] = ()) -> tuple[str, ...]:
+    """The roles Appwrite authorizes a user with (``User::getRoles`` plus ``any``): its own, then those of its
+    confirmed memberships (``teams.roles_of``), then its labels."""
     uid = user["$id"]
     verified = "verified" if user.get("emailVerification") or user.get("phoneVerification") else "unverified"
     labels = tuple(f"label:{label}" for label in user.get("labels") or [])
-    return ("any", f"user:{uid}", "users", f"user:{uid}/{verified}", f"users/{verified}", *labels)
+    return ("any", f"user:{uid}", "users", f"user:{uid}/{verified}", f"users/{verified}", *team_roles, *labels)

@@ -39,15 +39,20 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
 
 
 def load_all() -> dict[str, Handler]:
-    """Import every service's handlers so that they register."""
+    """Import every service's handlers so that they register; the table returned has the client routes behind
+    Appwrite's abuse limits (``account.abuse``)."""
     from quixotic.server import health  # noqa: F401
+    from quixotic.server.account import (
+        abuse,
+        user_sessions,  # noqa: F401  (the Users API's session routes)
+    )
     from quixotic.server.account import handlers as account  # noqa: F401
-    from quixotic.server.account import user_sessions  # noqa: F401  (the Users API's session routes)
     from quixotic.server.console import handlers as console  # noqa: F401
     from quixotic.server.databases import handlers as databases  # noqa: F401
     from quixotic.server.databases import rows_handlers  # noqa: F401  (and transactions, which it imports)
     from quixotic.server.functions import handlers as functions  # noqa: F401
     from quixotic.server.storage import handlers as storage  # noqa: F401
+    from quixotic.server.teams import handlers as teams  # noqa: F401
     from quixotic.server.users import handlers as users  # noqa: F401
 
-    return HANDLERS
+    return abuse.guarded(HANDLERS)

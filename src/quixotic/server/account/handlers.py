@@ -60,12 +60,18 @@ def _https(ctx: Ctx) -> bool:
 def _session_reply(ctx: Ctx, record: dict[str, Any], encoded: str) -> Reply:
     """A new session's answer: its model (with the secret for key callers only), cookies and fallback."""
     secret = encoded if ctx.caller.is_key else ""
+    return signed_in_reply(ctx, record, encoded, sessions.model(record, record["id"], secret))
+
+
+def signed_in_reply(ctx: Ctx, record: dict[str, Any], encoded: str, body: Any) -> Reply:
+    """``body`` with the new session's cookies and fallback header, and the session's create event (also how
+    accepting a team invitation signs a guest in)."""
     headers: dict[str, str] = {}
     if not cookies.domain_verified(ctx.host, ctx.headers.get("origin"), ctx.headers.get("referer")):
         headers[cookies.FALLBACK_HEADER] = cookies.fallback_value(ctx.project, encoded)
     ctx.emit(f"users.{record['user_id']}.sessions.{record['id']}.create", sessions.model(record, record["id"]))
     return Reply(
-        sessions.model(record, record["id"], secret),
+        body,
         headers=headers,
         cookies=cookies.session_cookies(ctx.project, encoded, record["expire"], ctx.host, _https(ctx)),
     )

@@ -3,7 +3,8 @@
 A row event reaches a connection whose caller may read the row (``databases.access.may``: the table's
 read, or with ``rowSecurity`` the row's own), a file event one whose caller may read the file
 (``storage.access.require``: the bucket's read, or with ``fileSecurity`` the file's), an account event
-only that user, an execution event the users its read permissions name. So an event never shows a caller
+only that user, an execution event the users its read permissions name, a team's or membership's event the
+team's members (as the connection's roles were when it signed in). So an event never shows a caller
 what a ``get`` of the same record would not, and a change to the rules of the API changes Realtime too.
 """
 
@@ -46,6 +47,9 @@ def reader(conn: sqlite3.Connection, project: str, pub: Publication, payload: Ma
     if pub.kind == "account":
         role = f"user:{pub.ids[0]}"  # Appwrite's audience of an account event
         return lambda caller: role in caller.roles
+    if pub.kind in ("teams", "memberships"):
+        role = f"team:{pub.ids[0]}"  # Appwrite's audience of a team's and its memberships' events
+        return lambda caller: caller.is_key or role in caller.roles
     if pub.kind == "executions":
         permissions = list(payload.get("$permissions") or [])
         return lambda caller: caller.may(permissions, "read")

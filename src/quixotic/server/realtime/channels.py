@@ -2,7 +2,8 @@
 and the channel names a subscription registers (``shared/appwrite-spec/CLIENT.md`` section 8.4).
 
 An event (``databases.D.tables.T.rows.R.create``, ``buckets.B.files.F.update``, ``users.U.update.name``)
-is published on the channels its resource has for project clients (:func:`publication`); events of
+is published on the channels its resource has for project clients (:func:`publication`; a team's events on
+``teams`` and ``teams.<id>``, a membership's on ``memberships`` and ``memberships.<id>``); events of
 databases, tables, columns, buckets, functions and deployments are the console's and reach no project
 client. Each channel whose last or second-to-last segment names a resource is also published with the
 action appended (``rows.create``), and for ``users.*`` only top-level user events get it, not sessions.
@@ -31,8 +32,8 @@ _DATABASE_PREFIXES: Final = ("databases", "tablesdb")
 class Publication:
     """Where one event goes: its channels, and what decides who may read it.
 
-    ``kind`` is ``rows`` (``ids`` = database, table, row), ``files`` (bucket, file), ``account`` (user) or
-    ``executions`` (function, execution)."""
+    ``kind`` is ``rows`` (``ids`` = database, table, row), ``files`` (bucket, file), ``account`` (user),
+    ``executions`` (function, execution), ``teams`` (team) or ``memberships`` (team, membership)."""
 
     channels: tuple[str, ...]
     kind: str
@@ -63,6 +64,10 @@ def publication(event: str, payload: Mapping[str, Any]) -> Publication | None:
         found = (["files", f"buckets.{first}.files", f"buckets.{first}.files.{file_id}"], "files", (first, file_id))
     elif head == "users":
         found = (["account", f"account.{first}"], "account", (first,))
+    elif head == "teams" and parts[2] == "memberships" and len(parts) >= 4:
+        found = (["memberships", f"memberships.{parts[3]}"], "memberships", (first, parts[3]))
+    elif head == "teams":
+        found = (["teams", f"teams.{first}"], "teams", (first,))
     elif head == "functions" and parts[2] == "executions" and len(parts) >= 4 and payload.get("$permissions"):
         execution = parts[3]
         found = (["executions", f"executions.{execution}", f"functions.{first}"], "executions", (first, execution))
