@@ -32,11 +32,11 @@ from appwrite.input_file import InputFile
 from appwrite.permission import Permission
 from appwrite.role import Role
 from rich.console import Console
-from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "whisper")]
 
+from figures import figures  # noqa: E402
 from support.server import start_server  # noqa: E402
 from whisper_helpers import Whisper, clips  # noqa: E402
 
@@ -129,9 +129,8 @@ def main() -> int:
             server.process.wait(timeout=10)
     (bare_audio, bare_wall), (full_audio, full_wall) = totals["bare"], totals["full"]
     bare_rtf, full_rtf = bare_audio / bare_wall, full_audio / full_wall
-    table = Table(title=f"Transcription speed, {len(speech)} clips x {args.rounds} rounds (tiny.en, int8)")
-    for column in ("path", "audio s", "wall s", "RTF (audio s / wall s)"):
-        table.add_column(column, justify="right" if column != "path" else "left")
+    title = f"Transcription speed, {len(speech)} clips x {args.rounds} rounds (tiny.en, int8)"
+    table = figures(title, "path", "audio s", "wall s", "RTF (audio s / wall s)")
     table.add_row("bare engine (decode + transcribe)", f"{bare_audio:.1f}", f"{bare_wall:.2f}", f"{bare_rtf:.2f}x")
     table.add_row("full path (upload -> execution -> row)", f"{full_audio:.1f}", f"{full_wall:.2f}", f"{full_rtf:.2f}x")
     console.print(table)

@@ -39,9 +39,9 @@ from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
+from figures import figures
 from project_copy import copy_project
 from rich.console import Console
-from rich.table import Table
 
 from quixotic.commands import deploy as cmd
 from quixotic.config import load_environment
@@ -154,9 +154,8 @@ def main() -> int:
             rollback_s = time.perf_counter() - t0
 
     ratio = deploy_s / naive_s
-    table = Table(title=f"first deploy of this project, each on its own local server ({os.cpu_count()} CPUs)")
-    table.add_column("operation")
-    table.add_column("seconds", justify="right")
+    title = f"first deploy of this project, each on its own local server ({os.cpu_count()} CPUs)"
+    table = figures(title, "operation", "seconds")
     if prime_s is not None:
         table.add_row("priming deploy on a third server (warms the installer caches; not compared)", f"{prime_s:.2f}")
     table.add_row("naive sequential SDK push (baseline)", f"{naive_s:.2f}")

@@ -23,8 +23,8 @@ from typing import Any
 from appwrite.client import Client
 from appwrite.input_file import InputFile
 from appwrite.services.functions import Functions
+from figures import figures
 from rich.console import Console
-from rich.table import Table
 
 from quixotic.server import admin
 
@@ -96,9 +96,7 @@ def main() -> None:
             proc.wait(timeout=10)
     baseline = in_process(args.calls * 100)
     qs = statistics.quantiles(latencies, n=20)
-    table = Table(title=f"function executions via SDK ({args.calls} calls) vs main() in-process")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table = figures(f"function executions via SDK ({args.calls} calls) vs main() in-process", "measure", "value")
     table.add_row("cold start (first execution after activation)", f"{cold * 1000:,.1f} ms")
     table.add_row("warm latency p50", f"{statistics.median(latencies) * 1000:,.2f} ms")
     table.add_row("warm latency p95", f"{qs[18] * 1000:,.2f} ms")

@@ -46,10 +46,10 @@ from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import figures
 from soak_client import BUCKET, COUNTERS, DB, KINDS, ROW_FIELDS, TABLE, Shared, client_main
 
 from quixotic.server import admin
@@ -374,12 +374,8 @@ def report(
     unexpected = list(dict.fromkeys(u for c in checks for u in c.unexpected))
     bad_integrity = [c.integrity for c in checks if c.integrity != "ok"]
     tracebacks = server_tracebacks(log)
-    table = Table(
-        title=f"soak: {args.clients} clients, {elapsed / 60:.1f} min, kill -9 every ~{args.kill_every:g} s"
-        f" ({os.cpu_count()} CPUs)"
-    )
-    table.add_column("figure")
-    table.add_column("value", justify="right")
+    title = f"soak: {args.clients} clients, {elapsed / 60:.1f} min, kill -9 every ~{args.kill_every:g} s"
+    table = figures(f"{title} ({os.cpu_count()} CPUs)", "figure", "value")
     table.add_row("requests (incl. retries)", f"{t['requests']:,} ({t['requests'] / elapsed:,.1f}/s)")
     for kind in KINDS:
         table.add_row(f"  acknowledged: {kind}", f"{t[kind]:,}")

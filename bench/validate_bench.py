@@ -31,9 +31,9 @@ from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
+from figures import figures
 from project_copy import copy_project
 from rich.console import Console
-from rich.table import Table
 
 from quixotic.commands import deploy as cmd
 from quixotic.commands.validate import validate
@@ -107,9 +107,7 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=10)
-    table = Table(title=f"validate of this project on the local server ({args.rounds} rounds, median)")
-    table.add_column("what")
-    table.add_column("seconds", justify="right")
+    table = figures(f"validate of this project on the local server ({args.rounds} rounds, median)", "what", "seconds")
     table.add_row("bare SDK reads and executions (baseline)", f"{statistics.median(bare):.3f}")
     table.add_row("quixotic validate", f"{statistics.median(ours):.3f}")
     table.add_row("validate / bare (aim: <= 1.5x)", f"{statistics.median(ours) / statistics.median(bare):.2f}x")
