@@ -16,6 +16,7 @@ from quixotic.errors import ApiError
 from quixotic.server import store as st
 from quixotic.server import validation
 from quixotic.server.databases import columns as cols
+from quixotic.server.databases import perm_index
 from quixotic.server.databases.flavor import Flavor
 from quixotic.server.ids import validate_key
 from quixotic.server.queries import Field
@@ -197,6 +198,7 @@ def delete_database(conn: sqlite3.Connection, project: str, database_id: str) ->
     doc = get_database(conn, project, database_id)
     for table in st.meta_all(conn, project, "table", database_id):
         conn.execute(f"DROP TABLE IF EXISTS {row_table(table)}")
+        perm_index.drop(conn, row_table(table))
     st.meta_delete_under(conn, project, database_id)
     st.meta_delete(conn, project, "database", "", database_id)
     return doc
@@ -221,6 +223,7 @@ def create_table(
     )
     doc = st.meta_insert(conn, project, "table", database_id, table_id, data, permissions, conflict=conflict)
     conn.execute(st.ROW_TABLE_DDL.format(name=row_table(doc)))
+    perm_index.ensure(conn, project, row_table(doc))
     parent = f"{database_id}/{table_id}"
     for spec in inline_columns:
         col = _inline_column(fl, spec)
@@ -266,6 +269,7 @@ def delete_table(conn: sqlite3.Connection, project: str, fl: Flavor, database_id
     doc = get_table(conn, project, fl, database_id, table_id)
     rendered = render_table(conn, project, fl, doc)
     conn.execute(f"DROP TABLE IF EXISTS {row_table(doc)}")
+    perm_index.drop(conn, row_table(doc))
     st.meta_delete_under(conn, project, f"{database_id}/{table_id}")
     st.meta_delete(conn, project, "table", database_id, table_id)
     return rendered

@@ -19,7 +19,7 @@ from quixotic.server import queries as q
 from quixotic.server import store as st
 from quixotic.server.clock import normalize_iso, now_iso
 from quixotic.server.databases import columns as cols
-from quixotic.server.databases import model
+from quixotic.server.databases import model, perm_index
 from quixotic.server.databases.flavor import Flavor
 from quixotic.server.queries import Field
 
@@ -39,6 +39,7 @@ class Target:
     columns: Mapping[str, Mapping[str, Any]]  # available columns by key
     fields: Mapping[str, Field]
     database: Mapping[str, Any] = field(default_factory=dict)  # its database's record (``target`` fills it)
+    indexed: bool = False  # whether its permissions side table is there (``perms``)
 
     @property
     def sql(self) -> str:
@@ -70,7 +71,7 @@ def _load(conn: sqlite3.Connection, project: str, fl: Flavor, database_id: str, 
     available = {c["key"]: MappingProxyType(c) for c in columns if c["status"] == "available"}
     return Target(
         fl, database_id, MappingProxyType(table), MappingProxyType(available), MappingProxyType(fields),
-        MappingProxyType(database),
+        MappingProxyType(database), perm_index.present(conn, model.row_table(table)),
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ Callers without a key are checked against table and row permissions (``access``)
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from quixotic.errors import ApiError
 from quixotic.server import store as st
 from quixotic.server import validation
 from quixotic.server.context import Ctx
-from quixotic.server.databases import access, rows
+from quixotic.server.databases import access, perm_index, rows
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases.flavor import Flavor, flavored
 from quixotic.server.databases.transactions import in_transaction
@@ -29,9 +30,19 @@ MAX_BULK = 1000  # rows per bulk write, beyond which Appwrite asks you to split 
 def _on_table(
     ctx: Ctx, p: Mapping[str, Any], fl: Flavor, *, write: bool = True
 ) -> Iterator[tuple[sqlite3.Connection, rows.Target]]:
-    """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses."""
+    """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses.
+
+    A table of an older data folder gets its permissions side table on first use (``perm_index.ensure``): in a
+    write's own transaction; after a read (which may not write: until then its list tests the JSON), on the
+    worker."""
     with ctx.store.tx() if write else ctx.store.read() as conn:
         t = rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+        if not t.indexed and write:
+            perm_index.ensure(conn, ctx.project, t.sql)
+            t = dataclasses.replace(t, indexed=True)
+        elif not t.indexed:
+            store, project, row_sql = ctx.store, ctx.project, t.sql
+            ctx.worker.submit(lambda: perm_index.build(store, project, row_sql))
         access.check_enabled(ctx.caller, t)
         yield conn, t
 
