@@ -9,7 +9,7 @@ or a file becomes ``update("users")`` + ``delete("users")``, and on a table, col
 
 Bodies are capped per route while they are read (``spec.Operation.body_cap``): an upload at one chunk plus
 its form's fields, a route whose parameters are all bounded (names, IDs, arrays of strings, ...) at twice
-the most its parameters' limits let a valid body weigh written with JSON's widest escapes (at least 64 KiB),
+the most its parameters' limits let a valid body weigh written with JSON's widest escapes (at least 256 KiB),
 and the routes that carry unbounded data (rows and documents, an execution's body, bulk operations) at
 Appwrite's request size, 12 MB.
 
@@ -39,7 +39,7 @@ MAX_PERMISSIONS: Final = 100  # APP_LIMIT_ARRAY_PARAMS_SIZE
 MAX_BODY: Final = 12 * 1024 * 1024  # app/http.php: Swoole's package_max_length (12 MB)
 UPLOAD_CHUNK: Final = 5 * 1024 * 1024  # APP_LIMIT_UPLOAD_CHUNK_SIZE: the most file bytes one upload request holds
 MULTIPART_OVERHEAD: Final = 2 * 1024 * 1024  # an upload's other fields (one may be MAX_MULTIPART_FIELD), part heads
-MIN_JSON_CAP: Final = 64 * 1024  # the least cap of a JSON body: room for whitespace and escapes in small routes
+MIN_JSON_CAP: Final = 256 * 1024  # the least cap of a JSON body: a value far over its limit is still named
 MAX_MULTIPART_FIELD: Final = 1024 * 1024  # a non-file multipart field
 MAX_MULTIPART_FIELDS: Final = 250  # permissions (100) and the route's own fields, with room to spare
 MAX_MULTIPART_FILES: Final = 1  # storage and deployment uploads carry one file part
