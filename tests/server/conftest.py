@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from appwrite.client import Client
 from appwrite.services.tables_db import TablesDB
+from support import spawn
 from support.sdk import Flavour, silence_sdk_deprecations
-from support.server import REMOTE, RemoteServer
+from support.server import REMOTE, LocalServer, RemoteServer
 
 HERE = Path(__file__).parent
 RUNTIME = HERE / "compute"  # the local server's own functions runtime: nothing there is Appwrite's API
@@ -76,6 +77,13 @@ def _empty_remote_project_after_test(request: pytest.FixtureRequest) -> Iterator
     finally:
         srv.end_test()
     srv.sweep(before)
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[LocalServer]:
+    """A server of the test's own, on ``tmp_path``: for a test that reads or rewrites its whole data folder."""
+    with spawn.own_server(tmp_path) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,18 +17,9 @@ from appwrite.exception import AppwriteException
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
 from support.sdk import wait_available
-from support.server import LocalServer, start_server
+from support.server import LocalServer
 
 from quixotic.server import admin
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[LocalServer]:
-    """A server of its own: the doctor reads the whole data folder."""
-    srv = start_server(tmp_path / "data", tmp_path / "server.log")
-    yield srv
-    srv.process.terminate()
-    srv.process.wait(timeout=10)
 
 
 def _doctor(data: Path, *args: str) -> tuple[int, dict[str, object]]:
