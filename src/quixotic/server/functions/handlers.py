@@ -25,7 +25,7 @@ from quixotic.server.account import sessions
 from quixotic.server.clock import to_iso
 from quixotic.server.compute.engine import DEPLOYMENTS_BUCKET, RUNTIMES, SYNC_TIMEOUT, Compute, shadow_project
 from quixotic.server.context import Ctx
-from quixotic.server.functions import model, variables
+from quixotic.server.functions import model, scrub, variables
 from quixotic.server.ids import custom_id, new_id
 from quixotic.server.registry import Reply, handles
 from quixotic.server.storage import buckets, files
@@ -85,7 +85,9 @@ def update_function(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_function(ctx: Ctx, p: dict[str, Any]) -> Any:
     function_id = p["functionId"]
     with ctx.store.tx() as conn:
-        model.delete_function(conn, ctx.project, function_id)
+        secret = model.delete_function(conn, ctx.project, function_id)
+    if secret:
+        scrub.soon(ctx.store)
     engine = compute(ctx)
     engine.retire(ctx.project, function_id)
     engine.remove_function_files(ctx.project, function_id)
@@ -434,6 +436,8 @@ def update_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
     variables.check(p["key"], p.get("value"))
     with ctx.store.tx() as conn:
         doc = variables.update(conn, ctx.project, parent, p["variableId"], p["key"], p.get("value"), p.get("secret"))
+    if doc.get("secret"):  # the value it held before may still be in the WAL
+        scrub.soon(ctx.store)
     return variables.model(doc, rtype, rid)
 
 
@@ -441,5 +445,7 @@ def update_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
 def delete_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
     parent, _, _ = _scope(ctx, p)
     with ctx.store.tx() as conn:
-        variables.delete(conn, ctx.project, parent, p["variableId"])
+        gone = variables.delete(conn, ctx.project, parent, p["variableId"])
+    if gone.get("secret"):
+        scrub.soon(ctx.store)
     return None

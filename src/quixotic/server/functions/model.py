@@ -163,13 +163,15 @@ def update_function(conn: sqlite3.Connection, project: str, function_id: str, p:
     return st.meta_save(conn, project, "function", "", doc)
 
 
-def delete_function(conn: sqlite3.Connection, project: str, function_id: str) -> None:
-    """The function's record with its deployments', executions' and variables'."""
+def delete_function(conn: sqlite3.Connection, project: str, function_id: str) -> bool:
+    """The function's record with its deployments', executions' and variables'; True when a secret variable
+    went with it."""
     get_function(conn, project, function_id)
     for kind in ("deployment", "execution"):
         conn.execute("DELETE FROM meta WHERE project=? AND kind=? AND parent=?", (project, kind, function_id))
-    variables.delete_all(conn, project, variables.function_parent(function_id))
+    secret = variables.delete_all(conn, project, variables.function_parent(function_id))
     st.meta_delete(conn, project, "function", "", function_id)
+    return secret
 
 
 def list_deployments(

@@ -99,10 +99,15 @@ def update(
     return doc
 
 
-def delete(conn: sqlite3.Connection, project: str, parent: str, variable_id: str) -> None:
-    get(conn, project, parent, variable_id)
+def delete(conn: sqlite3.Connection, project: str, parent: str, variable_id: str) -> st.Doc:
+    """Delete a variable; returns it as it was (whether it was secret says if its value must be scrubbed)."""
+    doc = get(conn, project, parent, variable_id)
     st.meta_delete(conn, project, "variable", parent, variable_id)
+    return doc
 
 
-def delete_all(conn: sqlite3.Connection, project: str, parent: str) -> None:
+def delete_all(conn: sqlite3.Connection, project: str, parent: str) -> bool:
+    """Delete the variables under ``parent``; True when a secret one was among them."""
+    secret = any(v.get("secret") for v in all_of(conn, project, parent))
     conn.execute("DELETE FROM meta WHERE project=? AND kind='variable' AND parent=?", (project, parent))
+    return secret
