@@ -306,3 +306,23 @@ def test_seed_scripts_wrap_the_cli(site: Site) -> None:
     )  # fmt: skip
     assert rolled.returncode == 0, rolled.stderr
     assert [r.kind for r in cmd.releases(connect(site))][:2] == ["rollback", "deploy"]
+
+
+def test_rolling_back_the_only_release_removes_the_secret_it_added_and_says_so(site: Site) -> None:
+    """The state before the first release had no API_TOKEN: keeping it would leave half of what the rollback
+    undoes, silently. It goes like the plain variable, the result says so, and a deploy sets it again."""
+    cmd.deploy(connect(site), yes=True)
+    fn = Functions(connect(site).backend.client)
+    assert {v["key"] for v in fn.list_variables("hello")["variables"]} == {"GREETING", "API_TOKEN"}
+    back = cmd.rollback(connect(site), yes=True)
+    assert fn.list_variables("hello")["variables"] == []
+    assert "secret hello/API_TOKEN removed (it did not exist then; a deploy sets it again from the environment)" in (
+        back.actions
+    )
+    assert "variable hello/GREETING removed (it did not exist then)" in back.actions
+    assert all(SECRET not in line for line in back.actions + back.warnings)
+    again = cmd.plan(connect(site)).plan
+    assert ("create", "variable:hello/API_TOKEN") in {(c.action, c.address) for c in again.changes}
+    cmd.deploy(connect(site), yes=True)
+    assert execute(connect(site))["token"] is True
+    assert cmd.plan(connect(site)).plan.is_empty

@@ -2,7 +2,8 @@
 
 A release records, of each side, the active deployments, function and bucket settings and variables
 (secrets as hashes). Rolling back re-activates the recorded deployments (no rebuild) and puts settings
-and plain variables back; secrets can only be checked (quixotic never keeps their values), and schema
+and plain variables back; secrets can only be checked (quixotic never keeps their values), though one the
+rolled-back releases added is removed like any variable the recorded state lacked, and schema
 changes are rolled back by migrations, which the warnings say. It only computes; the engine applies.
 """
 
@@ -105,7 +106,7 @@ def rollback_plan(
             changes.append(Change("update", "bucket", bucket_address(bucket_id), bucket_view(have_bucket),
                                   bucket_view(restored_bucket), "compatible", reason))  # fmt: skip
             out.actions.append(f"bucket {bucket_id}: settings restored")
-    changes.extend(_variables(live, snap.get("variables") or [], managed, reason, out))
+    changes.extend(_variables(live, snap.get("variables"), managed, reason, out))
     if chosen.schema_changed:
         out.warnings.append(
             "the schema changed in the releases rolled back; schema changes are rolled back by migrations "
@@ -117,13 +118,15 @@ def rollback_plan(
 
 def _variables(
     live: ProjectState,
-    wanted: list[dict[str, Any]],
+    recorded: list[dict[str, Any]] | None,
     managed: Callable[[str | None], frozenset[str]],
     reason: str,
     out: RollbackPlan,
 ) -> list[Change]:
-    """Plain values put back; secrets only checked (quixotic keeps their hashes, not values)."""
+    """Plain values put back; secrets only checked (quixotic keeps their hashes, not values); managed variables,
+    secret or not, that the recorded state did not have removed (none when it recorded no variables at all)."""
     changes: list[Change] = []
+    wanted = recorded or []
     live_vars = {(v.scope, v.key): v for v in live.variables}
     want_keys = {(w["scope"], w["key"]) for w in wanted}
     for w in wanted:
@@ -149,11 +152,16 @@ def _variables(
         else:
             changes.append(Change("update", "variable", address, variable_view(have), after, "compatible", reason))
         out.actions.append(f"variable {scope}/{key} restored")
+    if recorded is None:
+        out.warnings.append("the release recorded no variables: none is removed")
+        return changes
     for (scope, key), have in live_vars.items():
         if (scope, key) not in want_keys and key in managed(None if scope == PROJECT_SCOPE else scope) and have.id:
-            if have.secret:
-                continue
+            # A secret the rolled-back releases added is removed too: the state returned to had no value for it,
+            # so keeping it would leave what the rollback undoes; the environment still holds it for a redeploy.
             changes.append(Change("delete", "variable", variable_address(scope, key), variable_view(have), None,
                                   "destructive", f"it did not exist {reason}"))  # fmt: skip
-            out.actions.append(f"variable {scope}/{key} removed (it did not exist then)")
+            what = "secret" if have.secret else "variable"
+            again = "; a deploy sets it again from the environment" if have.secret else ""
+            out.actions.append(f"{what} {scope}/{key} removed (it did not exist then{again})")
     return changes
