@@ -7,10 +7,8 @@ reconnect.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.server import LocalServer, start_server
-from support.site import REPO
+from support.toolkit_lines import NEWEST, needs_newest, run_script
 
 from quixotic.config.resources import Column
 from quixotic.errors import NotFound
@@ -26,8 +24,6 @@ from quixotic.sdk.backend import READERS, AppwriteBackend
 from quixotic.sdk.boundary import call
 from quixotic.sdk.values import ID, InputFile
 from quixotic.server import admin
-
-NEWEST = REPO / ".sdk" / "toolkit-27" / "bin" / "python"
 
 
 class CountingProxy:
@@ -205,16 +201,10 @@ print(json.dumps({"tables": tables, "missing": missing, "same": same,
 """
 
 
-@pytest.mark.skipif(not NEWEST.exists(), reason=f"no {NEWEST}: .ci/run makes it")
+@needs_newest
 def test_the_newest_sdk_line_keeps_connections_too(server: LocalServer, proxy: CountingProxy) -> None:
     creds = server.new_project()
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
-    done = subprocess.run(
-        [str(NEWEST), "-c", NEWEST_SCRIPT, proxy.url, creds.project_id, creds.api_key],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    answer = run_script(NEWEST, NEWEST_SCRIPT, proxy.url, creds.project_id, creds.api_key)
     assert answer["format"] == "2.5.0"  # it really is the 27.x line
     assert answer["tables"] == 20 and answer["same"]
     assert "nope" in answer["missing"] or "not found" in answer["missing"].lower()

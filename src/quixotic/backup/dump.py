@@ -36,6 +36,7 @@ from quixotic.errors import BackupError, UsageError
 from quixotic.plan.state import PROJECT_SCOPE, ProjectState
 from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
+from quixotic.sdk.raw import ListPage
 
 PARTS: Final = ("schema", "rows", "files", "users", "functions", "variables", "history")
 DOWNLOAD_THREADS: Final = 4
@@ -241,18 +242,20 @@ class Dumper:
         for table in history_tables(self.backend):
             with self.writer.part(f"history/{table}.ndjson") as out:
                 for page in row_pages(self.backend, system, table):
-                    for row in page:
+                    for row in page.items:
                         out.write_line(row)
                         self._count("history")
 
 
-def _encoded(
-    pages: Iterator[list[dict[str, Any]]], table: Table, anonymizer: Anonymizer | None
-) -> Iterator[tuple[int, bytes]]:
-    """Pages of rows as NDJSON, encoded here while the fetching thread (:func:`prefetch`) waits for the next page
-    (the server's time, the longest part of a page, overlaps the client's encoding)."""
+def _encoded(pages: Iterator[ListPage], table: Table, anonymizer: Anonymizer | None) -> Iterator[tuple[int, bytes]]:
+    """Pages of rows as NDJSON: the server's own text of each row, cut by the fetching thread
+    (:func:`prefetch`) while this one writes; encoded here only where rows change (anonymized) or the
+    server's text spans lines."""
     for page in pages:
-        rows = [anonymizer.row(table, row) for row in page] if anonymizer else page
+        if anonymizer is None and page.lines is not None:
+            yield len(page.items), page.lines
+            continue
+        rows = [anonymizer.row(table, row) for row in page.items] if anonymizer else page.items
         yield len(rows), b"".join(json_line(row) for row in rows)
 
 

@@ -116,7 +116,7 @@ def summarize_live(
     for table in state.tables:
         item = table_item(table.database_id, table.id)
         pages = prefetch(row_pages(backend, table.database_id, table.id))
-        out[item] = _rows_tally((row for page in pages for row in page), tick, item)
+        out[item] = _rows_tally((row for page in pages for row in page.items), tick, item)
     for bucket in state.buckets:
         metas = [m for m in files_of(backend, bucket.id) if m.get("chunksUploaded") == m.get("chunksTotal")]
         out[bucket_item(bucket.id)] = _files_tally(metas)

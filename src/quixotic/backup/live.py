@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
 from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
+from quixotic.sdk.raw import ListPage
 from quixotic.sdk.values import Query
 
 T = TypeVar("T")
@@ -33,10 +34,12 @@ def row_pages(
     limit: int | None = None,
     page: int = ROW_PAGE,
     select: list[str] | None = None,
-) -> Iterator[list[dict[str, Any]]]:
-    """Every row of a table (at most ``limit``), a page at a time, in ``$sequence`` order."""
+) -> Iterator[ListPage]:
+    """Every row of a table (at most ``limit``), a page at a time, in ``$sequence`` order: each page's rows
+    parsed (``items``) and as NDJSON lines of the server's own text (``lines``, what a backup writes)."""
     last: Any = None
     fetched = 0
+    doing = f"reading rows of {database_id}/{table_id}"
     while True:
         size = page if limit is None else min(page, limit - fetched)
         if size <= 0:
@@ -46,13 +49,10 @@ def row_pages(
             queries.append(Query.select(select))
         if last is not None:
             queries.append(Query.greater_than("$sequence", last))
-        result = call(
-            f"reading rows of {database_id}/{table_id}",
-            lambda q=queries: backend.db.list_rows(database_id, table_id, q, total=False),  # type: ignore[misc]
-        )
-        rows: list[dict[str, Any]] = list(result.get("rows") or [])
+        found = backend.row_page(doing, database_id, table_id, queries)
+        rows = found.items
         if rows:
-            yield rows
+            yield found
         if len(rows) < size:
             return
         fetched += len(rows)

@@ -26,6 +26,7 @@ from quixotic.errors import AccessDenied, ApiError, NotFound, PlanError, UsageEr
 from quixotic.plan.state import PROJECT_SCOPE, FunctionState, ProjectState, VariableState
 from quixotic.sdk.boundary import RecordingClient, Service, call
 from quixotic.sdk.models import bucket_from_model, function_from_model, table_from_model, variable_from_model
+from quixotic.sdk.raw import ListPage, reply_total, split_list
 
 T = TypeVar("T")
 SYSTEM_DATABASE = "quixotic"  # the toolkit's own database in every target: see quixotic.target.system
@@ -81,6 +82,38 @@ class AppwriteBackend:
             if len(items) < PAGE:
                 return
             cursor = items[-1]["$id"]
+
+    # --- rows, their answers unparsed (quixotic.sdk.raw) ------------------------------------------
+
+    def row_page(self, doing: str, database_id: str, table_id: str, queries: list[str]) -> ListPage:
+        """A page of rows (``total`` not counted), each row also as the text the server sent: no SDK model,
+        no re-encoding (a backup writes those texts as its lines)."""
+        params = {"queries": queries, "total": False}
+        raw = call(doing, self.client.call_unparsed, "get", _rows_path(database_id, table_id), self._headers(), params)
+        try:
+            return split_list(raw, "rows")
+        except ValueError as exc:
+            problem = f"{doing}: the server's answer is no page of rows ({exc})"
+            raise ApiError("general_server_error", problem, 500) from None
+
+    def upsert_rows(self, database_id: str, table_id: str, rows: list[dict[str, Any]]) -> int:
+        """Bulk upsert of ``rows`` (SDK errors are the caller's :func:`call` to translate); the count the server
+        answers, read without parsing the rows it echoes. Appwrite counts the rows it changed, so the count may
+        be lower than ``len(rows)``, never higher."""
+        headers = {**_JSON, **self._headers()}
+        raw = self.client.call_unparsed("put", _rows_path(database_id, table_id), headers, {"rows": rows})
+        try:
+            total = reply_total(raw)
+        except ValueError as exc:
+            problem = f"the server's answer to a bulk upsert is wrong: {exc}"
+            raise ApiError("general_server_error", problem, 500) from None
+        if not 0 <= total <= len(rows):
+            raise ApiError("general_server_error", f"the server says it wrote {total} of the {len(rows)} rows", 500)
+        return total
+
+    def _headers(self) -> dict[str, str]:
+        # SDK 17+ sends the project per service method, not from the client: named here for every line
+        return {"x-appwrite-project": self.project_id, "accept": "application/json"}
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -420,6 +453,10 @@ class AppwriteBackend:
 
 
 _JSON = {"content-type": "application/json"}
+
+
+def _rows_path(database_id: str, table_id: str) -> str:
+    return f"/tablesdb/{database_id}/tables/{table_id}/rows"
 
 
 def _bucket_settings(b: Bucket) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from appwrite.client import Client
 from appwrite.exception import AppwriteException
 
 from quixotic.errors import ApiError, Unreachable
-from quixotic.sdk.transport import keepalive_session, through_session
+from quixotic.sdk.transport import keepalive_session, through_session, unparsed
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,6 +50,13 @@ class RecordingClient(Client):  # type: ignore[misc]
         answer = self._send(self, method, path, headers, params, response_type=response_type)
         _answer.set(answer)
         return answer
+
+    def call_unparsed(self, method: str, path: str, headers: Any, params: Any) -> Any:
+        """The SDK's ``call``, a successful JSON answer handed back unparsed, as
+        :class:`~quixotic.sdk.raw.RawJson` (:func:`~quixotic.sdk.transport.unparsed`); parsed JSON or bytes
+        where this line does not send through our session."""
+        with unparsed():
+            return self.call(method, path, headers, params)
 
     def close(self) -> None:
         """Close the pooled connections (a later call opens new ones)."""
