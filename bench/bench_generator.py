@@ -5,8 +5,10 @@
 Runs the generator of ``quixotic.commands.bench`` (the same schedule, worker pool and clock) against a tiny
 ``http.server`` on 127.0.0.1 in a process of its own (in a thread it would share the generator's GIL, and the
 figure would be the server's), one HTTP GET per slot. Reports the send lag (actual send time minus
-due time: the generator's error, target p99 under 1 ms), the latency measured from the due time and the
-achieved rate against the asked one. Nothing of Appwrite is involved: this is the floor under every bench.
+due time: the generator's error, target p99 under 1 ms), the latency measured from the due time, the
+achieved rate against the asked one and the process's CPU, for a sleep-only worker and for the shipped
+one (sleep, then yield the last ``SPIN_SECONDS``) in the same run. Nothing of Appwrite is involved: this
+is the floor under every bench.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from figures import figures
 from rich.console import Console
-from rich.table import Table
 
-from quixotic.commands.bench import generate
+from quixotic.commands.bench import SPIN_SECONDS, Send, generate
 from quixotic.commands.execute import Executed
 from quixotic.config.checks_file import Request
-from quixotic.evidence.bench import lag_of, percentiles, schedule
+from quixotic.evidence.bench import Lag, Outcome, Slot, lag_of, percentiles, schedule
 
 console = Console()
 
@@ -111,37 +114,66 @@ def main() -> None:
 
     slots = schedule(args.rate, args.duration)
     floor = lag_of(bare_sleep_lags(args.rate, min(len(slots), 500)), late_ms=1.0)
-    console.print(f"generator: {len(slots)} requests at {args.rate:g}/s for {args.duration:g} s, "
+    console.print(f"generator: {len(slots)} requests at {args.rate:g}/s for {args.duration:g} s per mode, "
                   f"{args.workers} workers, against http://127.0.0.1:{port}/")  # fmt: skip
+    modes = {"sleep only (spin 0)": 0.0, f"sleep + yield the last {SPIN_SECONDS * 1000:g} ms": SPIN_SECONDS}
+    runs = {}
     try:
-        outcomes, lags = generate(slots, send, Request(), workers=args.workers)
+        for name, spin in modes.items():  # the same run, one after the other: before and after side by side
+            runs[name] = _measure(slots, send, args.workers, spin)
     finally:
         endpoint.terminate()
         endpoint.wait(10)
-    measured = outcomes[0]
-    lag = lag_of(lags, late_ms=1.0)
-    latency = percentiles([o.latency_ms for o in measured if o.ok])
-    span = max(o.at + o.latency_ms / 1000 for o in measured)
-    errors = sum(1 for o in measured if not o.ok)
 
-    table = Table(title="bench generator overhead (trivial local endpoint)")
-    for column in ("figure", "value"):
-        table.add_column(column)
-    table.add_row("requests sent / scheduled", f"{len(lags)} / {len(slots)} ({errors} errors)")
-    table.add_row("achieved rate / asked", f"{(len(measured) - errors) / span:.2f}/s / {args.rate:g}/s "
-                  f"({(len(measured) - errors) / span / args.rate:.3f}x)")  # fmt: skip
-    table.add_row("send lag p50 / p99 / max", f"{lag.p50:.3f} / {lag.p99:.3f} / {lag.max:.3f} ms")
-    table.add_row("sent later than 1 ms", f"{lag.late} ({lag.late / len(lags):.2%})")
-    table.add_row("floor: one bare thread's sleep lag p50 / p99 / max (baseline)",
-                  f"{floor.p50:.3f} / {floor.p99:.3f} / {floor.max:.3f} ms")  # fmt: skip
-    if lag.p99 is not None and floor.p99:
-        table.add_row("generator p99 / floor p99", f"{lag.p99 / floor.p99:.2f}x")
-    table.add_row("latency from due time p50 / p99 / max",
-                  f"{latency['p50']:.3f} / {latency['p99']:.3f} / {latency['max']:.3f} ms")  # fmt: skip
+    table = figures("bench generator overhead (trivial local endpoint)", "figure", *runs)
+    rows: dict[str, list[str]] = {}
+    for run in runs.values():
+        for figure, value in run.rows(args.rate).items():
+            rows.setdefault(figure, []).append(value)
+    for figure, values in rows.items():
+        table.add_row(figure, *values)
     console.print(table)
-    verdict = "met" if lag.p99 is not None and lag.p99 < 1.0 else "NOT met"
-    console.print(f"target: send lag p99 under 1 ms: [bold]{verdict}[/] ({lag.p99:.3f} ms; this machine's own "
-                  f"sleep floor is {floor.p99:.3f} ms)")  # fmt: skip
+    console.print(f"floor: one bare thread's sleep lag p50 / p99 / max {floor.p50:.3f} / {floor.p99:.3f} / "
+                  f"{floor.max:.3f} ms")  # fmt: skip
+    chosen = runs[list(runs)[-1]].lag
+    verdict = "met" if chosen.p99 is not None and chosen.p99 < 1.0 else "NOT met"
+    console.print(f"target (the generator as shipped, spin {SPIN_SECONDS * 1000:g} ms): send lag p99 under 1 ms: "
+                  f"[bold]{verdict}[/] ({chosen.p99:.3f} ms)")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One generator run: its outcomes, send lags, and the CPU seconds the process spent on it."""
+
+    outcomes: list[Outcome]
+    lags: list[float]
+    scheduled: int
+    cpu_seconds: float
+
+    @property
+    def lag(self) -> Lag:
+        return lag_of(self.lags, late_ms=1.0)
+
+    def rows(self, rate: float) -> dict[str, str]:
+        lag = self.lag
+        latency = percentiles([o.latency_ms for o in self.outcomes if o.ok])
+        span = max(o.at + o.latency_ms / 1000 for o in self.outcomes)
+        answered = sum(1 for o in self.outcomes if o.ok)
+        return {
+            "requests sent / scheduled (errors)": f"{len(self.lags)} / {self.scheduled} ({self.scheduled - answered})",
+            "achieved rate / asked": f"{answered / span:.2f}/s ({answered / span / rate:.3f}x)",
+            "send lag p50 / p99 / max (ms)": f"{lag.p50:.3f} / {lag.p99:.3f} / {lag.max:.3f}",
+            "sent later than 1 ms": f"{lag.late} ({lag.late / len(self.lags):.2%})",
+            "latency from due time p50 / p99 / max (ms)":
+                f"{latency['p50']:.3f} / {latency['p99']:.3f} / {latency['max']:.3f}",
+            "process CPU (s) / share of one core": f"{self.cpu_seconds:.2f} / {self.cpu_seconds / span:.1%}",
+        }  # fmt: skip
+
+
+def _measure(slots: list[Slot], send: Send, workers: int, spin: float) -> _Measured:
+    cpu = time.process_time()
+    outcomes, lags = generate(slots, send, Request(), workers=workers, spin=spin)
+    return _Measured(outcomes[0], lags, len(slots), time.process_time() - cpu)
 
 
 if __name__ == "__main__":
