@@ -10,7 +10,6 @@ import json
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ from appwrite.query import Query
 from appwrite.services.account import Account
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from support.server import LocalServer, start_server
+from support import spawn
+from support.server import LocalServer
 
 from quixotic.server import auth, cache
 from quixotic.server import store as st
@@ -28,15 +28,6 @@ from quixotic.server.databases import perm_index
 
 PASSWORD = "correct horse battery"
 ALICE = 'read("user:alice")'
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[LocalServer]:
-    """A server of its own: the test reads (and for the old-folder case, rewrites) its SQLite file."""
-    srv = start_server(tmp_path / "data", tmp_path / "server.log")
-    yield srv
-    srv.process.terminate()
-    srv.process.wait(timeout=10)
 
 
 def _db(srv: LocalServer) -> sqlite3.Connection:
@@ -170,18 +161,16 @@ def test_side_table_follows_every_write(own_server: LocalServer) -> None:
 
 @pytest.mark.local_only("stops its server and rewrites its data folder as an older version left it")
 def test_old_data_folder_gets_its_side_tables(tmp_path: Path) -> None:
-    srv = start_server(tmp_path / "data", tmp_path / "server.log")
-    project = srv.new_project()
-    key_client = srv.client(project.project_id, project.api_key)
-    tdb = TablesDB(key_client)
-    _alice(srv, project.project_id, key_client)
-    tdb.create("db", "db")
-    for table_id in ("read_first", "write_first"):
-        _table(tdb, table_id)
-        tdb.create_rows("db", table_id, [{"$id": f"r{i}", "n": i, "$permissions": [ALICE] if i % 3 == 0 else []}
-                                         for i in range(30)])  # fmt: skip
-    srv.process.terminate()
-    srv.process.wait(timeout=10)
+    with spawn.own_server(tmp_path) as srv:
+        project = srv.new_project()
+        key_client = srv.client(project.project_id, project.api_key)
+        tdb = TablesDB(key_client)
+        _alice(srv, project.project_id, key_client)
+        tdb.create("db", "db")
+        for table_id in ("read_first", "write_first"):
+            _table(tdb, table_id)
+            tdb.create_rows("db", table_id, [{"$id": f"r{i}", "n": i, "$permissions": [ALICE] if i % 3 == 0 else []}
+                                             for i in range(30)])  # fmt: skip
     conn = sqlite3.connect(tmp_path / "data" / "quixotic.db", isolation_level=None)
     tables = {t: _row_table(conn, project.project_id, t) for t in ("read_first", "write_first")}
     for r in tables.values():  # as a version before side tables left it, with a row it wrote itself
@@ -194,8 +183,7 @@ def test_old_data_folder_gets_its_side_tables(tmp_path: Path) -> None:
                      (json.dumps([ALICE]),))  # fmt: skip
     conn.close()
 
-    srv = start_server(tmp_path / "data", tmp_path / "server2.log")
-    try:
+    with spawn.own_server(tmp_path) as srv:  # the same folder, as the newer version
         secret = Account(srv.client(project.project_id, project.api_key)).create_email_password_session(
             "alice@example.com", PASSWORD
         )["secret"]
@@ -218,9 +206,6 @@ def test_old_data_folder_gets_its_side_tables(tmp_path: Path) -> None:
         _assert_in_step(conn, tables["write_first"])
         expected = _readable(conn, tables["write_first"], "user:alice")
         assert "old" not in expected and _listed(alice, "write_first") == (len(expected), expected)
-    finally:
-        srv.process.terminate()
-        srv.process.wait(timeout=10)
 
 
 def test_side_table_condition_matches_the_json_test() -> None:
