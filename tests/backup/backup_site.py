@@ -21,7 +21,7 @@ from appwrite.role import Role
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from support.projects import appwrite_json, bucket, hello_function, hello_variables, table
+from support.projects import appwrite_json, bucket, hello_function, hello_variables, notes_table, table
 from support.server import LocalServer
 from support.site import Site
 
@@ -46,19 +46,13 @@ APPWRITE_JSON: dict[str, Any] = appwrite_json(
     "backup-test",
     "Backup test",
     tables=[
-        table(
-            "notes",
-            "Notes",
-            [
-                {"key": "title", "type": "varchar", "size": 200, "required": True, "array": False},
-                {"key": "words", "type": "integer", "required": False, "array": False, "min": 0},
-                {"key": "score", "type": "double", "required": False, "array": False},
-                {"key": "done", "type": "boolean", "required": False, "array": False, "default": False},
-                {"key": "tags", "type": "varchar", "size": 30, "required": False, "array": True},
-                {"key": "author", "type": "string", "format": "email", "required": False, "array": False},
-                {"key": "due", "type": "datetime", "required": False, "array": False},
-            ],
-            indexes=[{"key": "by_title", "type": "key", "columns": ["title"], "orders": ["ASC"]}],
+        notes_table(
+            200,
+            {"key": "score", "type": "double", "required": False, "array": False},
+            {"key": "done", "type": "boolean", "required": False, "array": False, "default": False},
+            {"key": "tags", "type": "varchar", "size": 30, "required": False, "array": True},
+            {"key": "author", "type": "string", "format": "email", "required": False, "array": False},
+            {"key": "due", "type": "datetime", "required": False, "array": False},
             row_security=True,
             permissions=['read("any")'],
         ),
