@@ -51,6 +51,7 @@ from rich.text import Text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from figures import figures
 from soak_client import BUCKET, COUNTERS, DB, KINDS, ROW_FIELDS, TABLE, Shared, client_main
+from table_project import ColumnSpec, table_project
 
 from quixotic.server import admin
 
@@ -133,20 +134,18 @@ class Server:
         return time.perf_counter() - started
 
 
+ITEMS: tuple[ColumnSpec, ...] = (
+    ("varchar", "title", {"size": 200, "required": True}),
+    ("integer", "n", {"required": False}),
+    ("float", "score", {"required": False}),
+    ("boolean", "flag", {"required": False}),
+    ("varchar", "tags", {"size": 20, "required": False, "array": True}),
+    ("integer", "client", {"required": True}),
+)
+
+
 def setup(url: str, data: Path) -> tuple[str, Client]:
-    creds = admin.create_project(data, PROJECT)
-    client = Client().set_endpoint(url).set_project(PROJECT).set_key(creds.api_key)
-    db = TablesDB(client)
-    db.create(DB, "Soak")
-    db.create_table(DB, TABLE, "Items")
-    db.create_varchar_column(DB, TABLE, "title", 200, True)
-    db.create_integer_column(DB, TABLE, "n", False)
-    db.create_float_column(DB, TABLE, "score", False)
-    db.create_boolean_column(DB, TABLE, "flag", False)
-    db.create_varchar_column(DB, TABLE, "tags", 20, False, array=True)
-    db.create_integer_column(DB, TABLE, "client", True)
-    while any(c["status"] != "available" for c in db.list_columns(DB, TABLE)["columns"]):
-        time.sleep(0.05)
+    creds, client = table_project(url, data, PROJECT, (DB, "Soak"), (TABLE, "Items"), ITEMS)
     Storage(client).create_bucket(BUCKET, "Blobs", maximum_file_size=30_000_000)
     return creds.api_key, client
 
