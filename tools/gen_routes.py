@@ -7,12 +7,14 @@ server's request parsing follows the spec without shipping the spec itself.
 
 The 1.8.1 spec is the newest whose file we have; the routes newer SDKs call beyond it (renamed paths,
 methods added up to 2.5) come from the hand-kept ``tools/routes_added.json`` and are appended with
-their ``since`` (the spec's own operations get the spec's version).
+their ``since`` (the spec's own operations get the spec's version), and so do the parameters newer SDKs send
+to routes already listed (its ``params``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,22 @@ def _added(known: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _with_added_params(ops: list[dict[str, Any]]) -> None:
+    """Append the hand-kept ``params`` (parameters newer SDKs send to routes already listed) to each operation
+    whose id fully matches one of their patterns; a pattern matching nothing, or a parameter an operation
+    already has, is a mistake in the hand-kept file."""
+    for entry in json.loads(ADDED.read_text()).get("params", []):
+        param, patterns = entry["param"], [re.compile(p) for p in entry["operations"]]
+        for pattern in patterns:
+            matched = [op for op in ops if pattern.fullmatch(op["id"])]
+            if not matched:
+                raise SystemExit(f"{ADDED.name}: param {param['name']!r}: {pattern.pattern!r} matches no operation")
+            for op in matched:
+                if any(p["name"] == param["name"] for p in op["params"]):
+                    raise SystemExit(f"{ADDED.name}: {op['id']} already has the param {param['name']!r}")
+                op["params"].append(dict(param))
+
+
 def main() -> None:
     args = sys.argv[1:]
     check = "--check" in args  # exit 1 when routes.json is not what its sources give (a test runs this)
@@ -113,6 +131,7 @@ def main() -> None:
     ops = _operations(server, lambda _p: True)
     ops += _operations(console, lambda p: p.startswith(CONSOLE_PREFIXES))
     ops += _added(ops)
+    _with_added_params(ops)
     doc = {"version": server["info"]["version"], "operations": ops}
     text = json.dumps(doc, indent=0, sort_keys=True) + "\n"
     if check:

@@ -24,13 +24,33 @@ Version = tuple[int, int, int]
 ModelFilter = Callable[[dict[str, Any]], None]
 ParamFilter = Callable[[dict[str, Any]], None]
 
-# The list model of each model, and the key holding its items.
+# The list model of each model, and the key holding its items. ``column``/``attribute`` stand for every
+# column*/attribute* model (a list holds several kinds).
 _LISTS: Final = {
     "row": ("rowList", "rows"),
     "document": ("documentList", "documents"),
     "function": ("functionList", "functions"),
     "user": ("userList", "users"),
     "execution": ("executionList", "executions"),
+    "database": ("databaseList", "databases"),
+    "table": ("tableList", "tables"),
+    "collection": ("collectionList", "collections"),
+    "column": ("columnList", "columns"),
+    "attribute": ("attributeList", "attributes"),
+    "columnIndex": ("columnIndexList", "indexes"),
+    "index": ("indexList", "indexes"),
+    "bucket": ("bucketList", "buckets"),
+}
+# The models of operations the 1.8.x spec has no model for: routes added after it, and the column (attribute)
+# reads, which the spec answers with a union of every column model.
+_MODELS_AFTER_SPEC: Final = {
+    "usersUpdateImpersonator": "user",
+    "tablesDBCreateBigIntColumn": "column",
+    "tablesDBUpdateBigIntColumn": "column",
+    "databasesCreateBigIntAttribute": "attribute",
+    "databasesUpdateBigIntAttribute": "attribute",
+    "tablesDBGetColumn": "column",
+    "databasesGetAttribute": "attribute",
 }
 
 
@@ -74,6 +94,31 @@ def _user_impersonator(doc: dict[str, Any]) -> None:
     doc.pop("impersonatorUserId", None)
 
 
+def _user_password_pwned(doc: dict[str, Any]) -> None:
+    """2.5.0 added ``passwordPwned``."""
+    doc.pop("passwordPwned", None)
+
+
+def _drop_description(doc: dict[str, Any]) -> None:
+    """2.5.0 added ``description`` to databases, tables, columns, indexes and buckets."""
+    doc.pop("description", None)
+
+
+def _table_description(doc: dict[str, Any]) -> None:
+    """2.5.0's ``description``, on a table (collection) and on the columns and indexes it holds."""
+    doc.pop("description", None)
+    for key in ("columns", "attributes", "indexes"):
+        for item in doc.get(key) or ():
+            if isinstance(item, dict):
+                item.pop("description", None)
+
+
+def _bucket_2_5(doc: dict[str, Any]) -> None:
+    """2.5.0 added a bucket's ``description`` and ``stripMetadata``."""
+    doc.pop("description", None)
+    doc.pop("stripMetadata", None)
+
+
 def _execution_function_id(doc: dict[str, Any]) -> None:
     """V27: ``resourceId`` is ``functionId`` below 2.0.0, and there is no ``resourceType``."""
     doc["functionId"] = doc.pop("resourceId", "")
@@ -105,7 +150,19 @@ class Step:
 
 # Newest first, as Appwrite adds its response filters. Steps with nothing in the services served
 # (V22-V24, V26: projects, webhooks, teams, keys) are left out.
+_DESCRIBED: Final[dict[str, ModelFilter]] = {
+    "database": _drop_description,
+    "table": _table_description,
+    "collection": _table_description,
+    "columnIndex": _drop_description,
+    "index": _drop_description,
+    "column": _drop_description,
+    "attribute": _drop_description,
+}
+
 STEPS: Final = (
+    # 2.5.0 (Cloud; no filter of Appwrite's repository): the fields its models add, absent before.
+    Step((2, 5, 0), {**_DESCRIBED, "bucket": _bucket_2_5, "user": _user_password_pwned}, {}),
     Step((2, 0, 0), {"execution": _execution_function_id}, {}),  # V27
     Step((1, 9, 4), {}, {"functionsCreateVariable": _fill_variable_id}),  # V25
     Step(
@@ -155,10 +212,17 @@ def _chain(applying: int) -> Chain:
 
 @cache
 def response_models() -> Mapping[str, str]:
-    """Operation id -> the model it answers with (from the 1.8.x server spec)."""
+    """Operation id -> the model it answers with (from the 1.8.x server spec, then ``_MODELS_AFTER_SPEC``);
+    every column*/attribute* model is one, ``column``/``attribute``, as the steps lower them alike."""
     text = resources.files("quixotic.server").joinpath("data/response_models.json").read_text()
-    models: dict[str, str] = json.loads(text)["models"]
-    return models
+    models: dict[str, str] = {**json.loads(text)["models"], **_MODELS_AFTER_SPEC}
+    return {op_id: _one_column_model(name) for op_id, name in models.items()}
+
+
+def _one_column_model(name: str) -> str:
+    if name.endswith("List") or name == "columnIndex" or not name.startswith(("column", "attribute")):
+        return name
+    return "column" if name.startswith("column") else "attribute"
 
 
 @cache

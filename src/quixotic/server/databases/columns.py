@@ -42,6 +42,7 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind("boolean", "boolean"),
         Kind("integer", "integer"),
+        Kind("bigint", "bigint"),  # 1.9: a 64-bit integer (``integer`` is one too here: SQLite's)
         Kind("float", "double"),
         Kind("string", "string", sized=True),
         Kind("varchar", "varchar", sized=True),
@@ -56,6 +57,7 @@ KINDS: dict[str, Kind] = {
     )
 }
 STRINGY = {"string", "varchar", "text", "mediumtext", "longtext"}
+INTEGERS = ("integer", "bigint")  # the model types of whole-number columns, checked and queried alike
 
 
 def segment_of(column: Mapping[str, Any]) -> str:
@@ -65,7 +67,7 @@ def segment_of(column: Mapping[str, Any]) -> str:
 
 def query_field(column: Mapping[str, Any], fulltext: bool = False) -> Field:
     kind = column["type"]
-    qtype = "string" if kind in STRINGY else kind
+    qtype = "string" if kind in STRINGY else "integer" if kind in INTEGERS else kind
     elements = tuple(column["elements"]) if column.get("elements") else None
     return Field(type=qtype, array=bool(column.get("array")), fulltext=fulltext, elements=elements)
 
@@ -82,6 +84,8 @@ def build_column(segment: str, p: Mapping[str, Any], existing: Mapping[str, Any]
     if existing is None:
         col["array"] = bool(p.get("array"))
         col["key"] = p["key"]
+    if existing is None or p.get("description") is not None:
+        col["description"] = p.get("description") or ""
     if kind.format:
         col["format"] = kind.format
     if kind.sized:
@@ -99,13 +103,14 @@ def build_column(segment: str, p: Mapping[str, Any], existing: Mapping[str, Any]
         if not elements or len(elements) > 100 or any(not isinstance(e, str) or not e for e in elements):
             raise _bad("Invalid `elements` param: give 1 to 100 non-empty strings")
         col["elements"] = list(elements)
-    if segment in ("integer", "float"):
-        lo_default, hi_default = (INT64_MIN, INT64_MAX) if segment == "integer" else (-FLOAT_MAX, FLOAT_MAX)
+    if segment in ("integer", "bigint", "float"):
+        whole = segment != "float"
+        lo_default, hi_default = (INT64_MIN, INT64_MAX) if whole else (-FLOAT_MAX, FLOAT_MAX)
         lo: Any = p.get("min") if p.get("min") is not None else col.get("min", lo_default)
         hi: Any = p.get("max") if p.get("max") is not None else col.get("max", hi_default)
         if lo > hi:
             raise ApiError("column_value_invalid", f"Minimum value must be lesser than maximum value ({lo} > {hi})")
-        col["min"], col["max"] = (int(lo), int(hi)) if segment == "integer" else (float(lo), float(hi))
+        col["min"], col["max"] = (int(lo), int(hi)) if whole else (float(lo), float(hi))
     default = p.get("default")
     if default is not None:
         if col["required"] or col["array"]:
@@ -153,7 +158,7 @@ def check_value(col: Mapping[str, Any], value: Any, key: str) -> Any:
         if not isinstance(value, bool):
             raise InvalidValue(key, "type", "Value must be a valid boolean")
         return value
-    if kind == "integer":
+    if kind in INTEGERS:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidValue(key, "type", "Value must be a valid integer")
         if isinstance(value, float):
@@ -243,4 +248,5 @@ def render_column(col: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in col.items() if k not in ("segment", "$id", "$sequence", "$permissions")}
     out.setdefault("error", "")
     out.setdefault("array", False)
+    out.setdefault("description", "")  # 2.5.0 (formats drops it below); columns made before have none
     return out

@@ -70,6 +70,7 @@ class Flavor:
             "indexes": indexes,
             "bytesMax": 0,
             "bytesUsed": 0,
+            "description": doc.get("description") or "",  # 2.5.0 (formats drops it below)
         }
 
 

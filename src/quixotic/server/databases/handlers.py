@@ -25,7 +25,12 @@ from quixotic.server.registry import handles
 @flavored
 def create_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     database_id = custom_id(p["databaseId"], "databaseId")
-    data = {"name": p["name"], "enabled": p["enabled"] is not False, "type": fl.name}
+    data = {
+        "name": p["name"],
+        "enabled": p["enabled"] is not False,
+        "type": fl.name,
+        "description": p["description"] or "",
+    }
     with ctx.store.tx() as conn:
         doc = model.create_database(conn, ctx.project, database_id, data)
     ctx.emit(f"databases.{database_id}.create", model.render_database(doc))
@@ -51,7 +56,9 @@ def get_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @flavored
 def update_database(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with ctx.store.tx() as conn:
-        doc = model.update_database(conn, ctx.project, p["databaseId"], name=p.get("name"), enabled=p.get("enabled"))
+        doc = model.update_database(
+            conn, ctx.project, p["databaseId"], name=p["name"], enabled=p["enabled"], description=p["description"]
+        )
     return model.render_database(doc)
 
 
@@ -79,6 +86,7 @@ def create_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
         "enabled": p["enabled"] is not False,
         "rowSecurity": bool(p.get(fl.security)),
         "databaseId": database_id,
+        "description": p["description"] or "",
     }
     with ctx.store.tx() as conn:
         doc = model.create_table(
@@ -113,6 +121,7 @@ def update_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
         doc = model.update_table(
             conn, ctx.project, fl, p["databaseId"], p[fl.table_param], name=p.get("name"),
             permissions=p.get("permissions"), row_security=p.get(fl.security), enabled=p.get("enabled"),
+            description=p["description"],
         )  # fmt: skip
         rendered = model.render_table(conn, ctx.project, fl, doc)
     ctx.emit(f"databases.{p['databaseId']}.{fl.tables}.{doc['$id']}.update", rendered)
@@ -134,7 +143,7 @@ def delete_table(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 _CREATE_COLUMN_OPS = [
     f"{prefix}Create{name}{suffix}"
     for prefix, suffix in (("tablesDB", "Column"), ("databases", "Attribute"))
-    for name in ("Boolean", "Integer", "Float", "String", "Varchar", "Text", "Mediumtext", "Longtext",
+    for name in ("Boolean", "Integer", "BigInt", "Float", "String", "Varchar", "Text", "Mediumtext", "Longtext",
                  "Email", "Enum", "Url", "Ip", "Datetime")
 ]  # fmt: skip
 _UPDATE_COLUMN_OPS = [op.replace("Create", "Update") for op in _CREATE_COLUMN_OPS]

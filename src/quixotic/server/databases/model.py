@@ -105,6 +105,7 @@ def render_index(fl: Flavor, doc: Mapping[str, Any]) -> dict[str, Any]:
         fl.columns: doc["columns"],
         "lengths": doc.get("lengths", []),
         "orders": doc.get("orders", []),
+        "description": doc.get("description") or "",  # 2.5.0 (formats drops it below)
     }
 
 
@@ -144,11 +145,18 @@ def list_databases(conn: sqlite3.Connection, project: str, params: Mapping[str, 
 
 
 def update_database(
-    conn: sqlite3.Connection, project: str, database_id: str, *, name: str | None, enabled: bool | None
+    conn: sqlite3.Connection,
+    project: str,
+    database_id: str,
+    *,
+    name: str | None,
+    enabled: bool | None,
+    description: str | None = None,
 ) -> st.Doc:
-    """Change what is given (not None) of the database's name and enabled."""
+    """Change what is given (not None) of the database's name, enabled and description."""
     doc = get_database(conn, project, database_id)
-    doc.update({k: v for k, v in (("name", name), ("enabled", enabled)) if v is not None})
+    given = (("name", name), ("enabled", enabled), ("description", description))
+    doc.update({k: v for k, v in given if v is not None})
     return st.meta_save(conn, project, "database", "", doc)
 
 
@@ -179,17 +187,14 @@ def update_table(
     permissions: list[str] | None,
     row_security: bool | None,
     enabled: bool | None,
+    description: str | None = None,
 ) -> st.Doc:
-    """Change what is given (not None) of the table's name, permissions, row security and enabled."""
+    """Change what is given (not None) of the table's name, permissions, row security, enabled and description."""
     doc = get_table(conn, project, fl, database_id, table_id)
-    if name is not None:
-        doc["name"] = name
     if permissions is not None:
         doc["$permissions"] = table_permissions(permissions)
-    if row_security is not None:
-        doc["rowSecurity"] = row_security
-    if enabled is not None:
-        doc["enabled"] = enabled
+    given = (("name", name), ("rowSecurity", row_security), ("enabled", enabled), ("description", description))
+    doc.update({k: v for k, v in given if v is not None})
     return st.meta_save(conn, project, "table", database_id, doc)
 
 
@@ -241,6 +246,7 @@ def create_table(
             fl.columns: spec.get(fl.columns) or spec.get("columns") or spec.get("attributes"),
             "orders": spec.get("orders"),
             "lengths": spec.get("lengths"),
+            "description": spec.get("description"),
         }
         index = validate_index(conn, project, fl, doc, params)
         index["status"], index["error"] = "available", ""
@@ -440,6 +446,7 @@ def validate_index(
         "columns": names,
         "orders": orders,  # as sent, as Appwrite keeps them (the CLI's "ASC", the SDK's "asc")
         "lengths": lengths,
+        "description": p.get("description") or "",
     }
 
 

@@ -79,6 +79,9 @@ def model(conn: sqlite3.Connection, project: str, doc: Doc) -> dict[str, Any]:
     out: dict[str, Any] = {k: doc[k] for k in ("$id", "$createdAt", "$updatedAt", "$permissions")}
     out.update({k: doc.get(k) for k in _MODEL_KEYS})
     out["totalSize"] = int(total)
+    # 2.5.0 (formats drops both below); buckets made before have neither
+    out["description"] = doc.get("description") or ""
+    out["stripMetadata"] = bool(doc.get("stripMetadata"))
     return out
 
 
@@ -135,6 +138,8 @@ def create(
         "encryption": _given(settings, "encryption", True),
         "antivirus": _given(settings, "antivirus", True),
         "transformations": _given(settings, "transformations", True),
+        "description": settings.get("description") or "",
+        "stripMetadata": bool(settings.get("stripMetadata")),  # kept and answered; uploads are stored as sent
     }
     conflict = ApiError(
         "storage_bucket_already_exists",

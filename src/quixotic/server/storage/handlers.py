@@ -81,7 +81,10 @@ def update_bucket(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         "maximumFileSize": buckets.check_max_size(p["maximumFileSize"], ctx.settings.storage_limit),
         "allowedFileExtensions": buckets.check_extensions(p["allowedFileExtensions"]),
     }
-    for key in ("enabled", "fileSecurity", "compression", "encryption", "antivirus", "transformations"):
+    for key in (
+        "enabled", "fileSecurity", "compression", "encryption", "antivirus", "transformations", "description",
+        "stripMetadata",
+    ):  # fmt: skip
         changes[key] = p[key]
     with ctx.store.tx() as conn:
         doc = buckets.update(conn, ctx.project, p["bucketId"], changes, permissions)

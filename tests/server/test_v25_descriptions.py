@@ -1,0 +1,156 @@
+"""2.5.0's ``description`` (databases, tables and collections, their columns and indexes, buckets; functions and
+variables) and a bucket's ``stripMetadata``: accepted on create and update, default ``""``/``false``, answered
+only in the 2.5.0 format.
+
+Each resource is made through raw SDK calls (``Client.call``, as 15.x has no such parameter) naming the
+format, then read back through the SDK's own method: on 15.x (format 1.8.0) the field is absent, on 27.x
+(format 2.5.0, run by ``.ci/run`` with ``-p support.newest_sdk``) the line's pydantic model parses it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import Any
+
+import pytest
+from appwrite.client import Client
+from appwrite.services.databases import Databases
+from appwrite.services.storage import Storage
+from appwrite.services.tables_db import TablesDB
+from support.sdk import silence_sdk_deprecations, wait_available, wait_index
+
+NEWEST = importlib.metadata.version("appwrite").split(".")[0] >= "27"  # its SDK asks for 2.5.0
+
+
+def call(client: Client, method: str, path: str, params: dict[str, Any] | None = None, fmt: str = "2.5.0") -> Any:
+    """A request through the SDK's client answered in ``fmt``."""
+    headers = {
+        "content-type": "application/json",
+        "X-Appwrite-Response-Format": fmt,
+        **_project(client),
+    }
+    return client.call(method, path, headers, params or {})
+
+
+def _project(client: Client) -> dict[str, str]:
+    """27.x keeps the project out of the global headers (its config); 15.x has it there."""
+    config = getattr(client, "get_config", None)
+    return {"X-Appwrite-Project": config("project")} if config else {}
+
+
+def _sdk_read(value: dict[str, Any], expected: str) -> None:
+    """What the SDK's own read hands over: the description in 2.5.0 (27.x), nothing in 1.8.0 (15.x)."""
+    if NEWEST:
+        assert value["description"] == expected
+    else:
+        assert "description" not in value
+
+
+def test_tablesdb_descriptions_in_2_5_only(client: Client, tdb: TablesDB) -> None:
+    db = call(client, "post", "/tablesdb", {"databaseId": "d", "name": "D", "description": "the books"})
+    assert db["description"] == "the books"
+    table = call(client, "post", "/tablesdb/d/tables", {"tableId": "t", "name": "T", "description": "one a row"})
+    assert table["description"] == "one a row"
+    column = call(
+        client, "post", "/tablesdb/d/tables/t/columns/string", {"key": "title", "size": 50, "required": False,
+                                                                "description": "as printed"},
+    )  # fmt: skip
+    assert column["description"] == "as printed"
+    wait_available(tdb, "d", "t", "title")
+    index = call(
+        client, "post", "/tablesdb/d/tables/t/indexes",
+        {"key": "by_title", "type": "key", "columns": ["title"], "description": "for the search"},
+    )  # fmt: skip
+    assert index["description"] == "for the search"
+    wait_index(tdb, "d", "t", "by_title")
+
+    got = call(client, "get", "/tablesdb/d/tables/t")
+    assert got["description"] == "one a row"
+    assert [c["description"] for c in got["columns"]] == ["as printed"]
+    assert [i["description"] for i in got["indexes"]] == ["for the search"]
+    for fmt in ("1.8.0", "1.9.6"):  # below 2.5.0 none of it, nested ones included
+        for path in ("/tablesdb/d", "/tablesdb/d/tables/t", "/tablesdb/d/tables/t/columns/title",
+                     "/tablesdb/d/tables/t/indexes/by_title"):  # fmt: skip
+            assert "description" not in call(client, "get", path, fmt=fmt), (fmt, path)
+        lowered = call(client, "get", "/tablesdb/d/tables/t", fmt=fmt)
+        assert all("description" not in c for c in lowered["columns"] + lowered["indexes"])
+        assert all("description" not in d for d in call(client, "get", "/tablesdb", fmt=fmt)["databases"])
+        assert all("description" not in c for c in call(client, "get", "/tablesdb/d/tables/t/columns", fmt=fmt)[
+            "columns"])  # fmt: skip
+    assert [d["description"] for d in call(client, "get", "/tablesdb")["databases"]] == ["the books"]
+    assert [c["description"] for c in call(client, "get", "/tablesdb/d/tables/t/columns")["columns"]] == ["as printed"]
+    assert [i["description"] for i in call(client, "get", "/tablesdb/d/tables/t/indexes")["indexes"]] == [
+        "for the search"
+    ]
+
+    _sdk_read(tdb.get("d"), "the books")
+    _sdk_read(tdb.get_table("d", "t"), "one a row")
+    _sdk_read(tdb.get_column("d", "t", "title"), "as printed")
+    _sdk_read(tdb.get_index("d", "t", "by_title"), "for the search")
+
+    # update: a new description replaces the old, an omitted one keeps it, "" clears it
+    assert call(client, "put", "/tablesdb/d", {"name": "D", "description": "the shelf"})["description"] == "the shelf"
+    assert call(client, "put", "/tablesdb/d", {"name": "D2"})["description"] == "the shelf"
+    assert call(client, "put", "/tablesdb/d/tables/t", {"name": "T", "description": ""})["description"] == ""
+    changed = call(
+        client, "patch", "/tablesdb/d/tables/t/columns/string/title",
+        {"required": False, "default": None, "description": "the full title"},
+    )  # fmt: skip
+    assert changed["description"] == "the full title"
+    kept = call(client, "patch", "/tablesdb/d/tables/t/columns/string/title", {"required": False, "default": None})
+    assert kept["description"] == "the full title"
+
+
+def test_descriptions_default_to_empty(client: Client, tdb: TablesDB) -> None:
+    tdb.create("e", "E")
+    tdb.create_table("e", "t", "T", columns=[{"key": "n", "type": "integer", "required": False}])
+    tdb.create_integer_column("e", "t", "m", False)
+    wait_available(tdb, "e", "t", "m")
+    tdb.create_index("e", "t", "by_m", "key", ["m"])
+    table = call(client, "get", "/tablesdb/e/tables/t")
+    assert table["description"] == ""
+    assert [c["description"] for c in table["columns"]] == ["", ""]
+    assert call(client, "get", "/tablesdb/e")["description"] == ""
+    assert call(client, "get", "/tablesdb/e/tables/t/indexes/by_m")["description"] == ""
+    _sdk_read(tdb.get_table("e", "t"), "")
+
+
+def test_legacy_collections_and_attributes_described(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    silence_sdk_deprecations(monkeypatch)
+    databases = Databases(client)
+    call(client, "post", "/databases", {"databaseId": "l", "name": "L", "description": "old api"})
+    call(client, "post", "/databases/l/collections", {"collectionId": "c", "name": "C", "description": "docs"})
+    attribute = call(
+        client, "post", "/databases/l/collections/c/attributes/integer",
+        {"key": "n", "required": False, "description": "a count"},
+    )  # fmt: skip
+    assert attribute["description"] == "a count"
+    assert "description" not in call(client, "get", "/databases/l/collections/c/attributes/n", fmt="1.9.6")
+    collection = call(client, "get", "/databases/l/collections/c")
+    assert (collection["description"], collection["attributes"][0]["description"]) == ("docs", "a count")
+    lowered = call(client, "get", "/databases/l/collections/c", fmt="1.9.6")
+    assert "description" not in lowered and "description" not in lowered["attributes"][0]
+    _sdk_read(databases.get_collection("l", "c"), "docs")
+    _sdk_read(databases.get("l"), "old api")
+
+
+def test_bucket_description_and_strip_metadata(client: Client) -> None:
+    storage = Storage(client)
+    made = call(client, "post", "/storage/buckets", {"bucketId": "b", "name": "B", "description": "scans",
+                                                     "stripMetadata": True})  # fmt: skip
+    assert (made["description"], made["stripMetadata"]) == ("scans", True)
+    plain = call(client, "post", "/storage/buckets", {"bucketId": "p", "name": "P"})
+    assert (plain["description"], plain["stripMetadata"]) == ("", False)
+    updated = call(client, "put", "/storage/buckets/b", {"name": "B", "description": "old scans"})
+    assert (updated["description"], updated["stripMetadata"]) == ("old scans", True)
+    updated = call(client, "put", "/storage/buckets/b", {"name": "B", "stripMetadata": False})
+    assert (updated["description"], updated["stripMetadata"]) == ("old scans", False)
+    for fmt in ("1.8.0", "1.9.6"):
+        lowered = call(client, "get", "/storage/buckets/b", fmt=fmt)
+        assert "description" not in lowered and "stripMetadata" not in lowered
+        assert all("description" not in b for b in call(client, "get", "/storage/buckets", fmt=fmt)["buckets"])
+    got = storage.get_bucket("b")
+    if NEWEST:
+        assert (got["description"], got["stripMetadata"]) == ("old scans", False)
+    else:
+        assert "description" not in got and "stripMetadata" not in got
