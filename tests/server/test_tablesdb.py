@@ -249,51 +249,32 @@ def test_create_table_with_bad_inline_definition_writes_nothing(tdb: TablesDB, d
 
 # kind -> (create call, model type, model format, a valid value, how it reads back, an invalid value)
 ColumnFactory = Callable[[TablesDB, str, str, str], dict[str, Any]]
+
+
+def _optional(kind: str, *before: Any, **after: Any) -> ColumnFactory:
+    """The create call of an optional column of ``kind`` (TablesDB.create_<kind>_column); ``before``: the arguments
+    the SDK takes ahead of ``required`` (a size, the elements), ``after``: its keywords (min, max)."""
+    return lambda t, d, tb, k: getattr(t, f"create_{kind}_column")(d, tb, k, *before, False, **after)
+
+
 COLUMN_KINDS: dict[str, tuple[ColumnFactory, str, str | None, Any, Any, Any]] = {
-    "string": (
-        lambda t, d, tb, k: t.create_string_column(d, tb, k, 8, False),
-        "string", None, "hello", "hello", "longer than 8",
-    ),
-    "varchar": (
-        lambda t, d, tb, k: t.create_varchar_column(d, tb, k, 8, False),
-        "varchar", None, "short", "short", 42,
-    ),
-    "text": (
-        lambda t, d, tb, k: t.create_text_column(d, tb, k, False),
-        "text", None, "some long text", "some long text", ["not", "text"],
-    ),
-    "integer": (
-        lambda t, d, tb, k: t.create_integer_column(d, tb, k, False, min=-5, max=100),
-        "integer", None, 42, 42, 101,
-    ),
-    "float": (
-        lambda t, d, tb, k: t.create_float_column(d, tb, k, False, min=-1.5, max=1.5),
-        "double", None, 1.25, 1.25, 1.75,
-    ),
-    "boolean": (
-        lambda t, d, tb, k: t.create_boolean_column(d, tb, k, False),
-        "boolean", None, True, True, "true",
-    ),
+    "string": (_optional("string", 8), "string", None, "hello", "hello", "longer than 8"),
+    "varchar": (_optional("varchar", 8), "varchar", None, "short", "short", 42),
+    "text": (_optional("text"), "text", None, "some long text", "some long text", ["not", "text"]),
+    "integer": (_optional("integer", min=-5, max=100), "integer", None, 42, 42, 101),
+    "float": (_optional("float", min=-1.5, max=1.5), "double", None, 1.25, 1.25, 1.75),
+    "boolean": (_optional("boolean"), "boolean", None, True, True, "true"),
     "datetime": (
-        lambda t, d, tb, k: t.create_datetime_column(d, tb, k, False),
+        _optional("datetime"),
         "datetime", "datetime", "2024-02-29T23:30:00-01:00", "2024-03-01T00:30:00.000+00:00", "yesterday",
     ),
-    "email": (
-        lambda t, d, tb, k: t.create_email_column(d, tb, k, False),
-        "string", "email", "ann@example.com", "ann@example.com", "not-an-email",
-    ),
-    "enum": (
-        lambda t, d, tb, k: t.create_enum_column(d, tb, k, ["red", "green"], False),
-        "string", "enum", "green", "green", "blue",
-    ),
+    "email": (_optional("email"), "string", "email", "ann@example.com", "ann@example.com", "not-an-email"),
+    "enum": (_optional("enum", ["red", "green"]), "string", "enum", "green", "green", "blue"),
     "url": (
-        lambda t, d, tb, k: t.create_url_column(d, tb, k, False),
+        _optional("url"),
         "string", "url", "https://example.com/a?b=c", "https://example.com/a?b=c", "example dot com",
     ),
-    "ip": (
-        lambda t, d, tb, k: t.create_ip_column(d, tb, k, False),
-        "string", "ip", "2001:db8::1", "2001:db8::1", "300.1.1.1",
-    ),
+    "ip": (_optional("ip"), "string", "ip", "2001:db8::1", "2001:db8::1", "300.1.1.1"),
 }  # fmt: skip
 
 
