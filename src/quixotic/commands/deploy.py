@@ -49,8 +49,9 @@ def _planner(
 
 
 def plan(target: Target, *, prune_variables: bool = False) -> PlanResult:
-    """Compare the live project with the configuration."""
-    desired = target_desired(target)
+    """Compare the live project with the configuration. Writes nothing (a pull request plans with read-only
+    keys): on a target with no fingerprint key yet, secrets are planned with no fingerprint, "will be set"."""
+    desired = target_desired(target, make_key=False)
     live = read_live(target)
     result = _planner(target, desired, prune_variables, None)(live)
     frozen = frozen_changes(result) if target_freeze.in_force(target, dt.date.today()) else ()
@@ -93,10 +94,12 @@ def deploy(
     deploy makes no write call at all. A feature freeze in force refuses a plan with prohibited changes
     (:mod:`quixotic.plan.freeze`) unless ``override_freeze`` gives a reason; ``hotfix`` (a reason) marks the
     release as a hotfix with its branch. Both are recorded on the release. ``desired``: the target's
-    ``target_desired``, when the caller made it already (``up`` validates with the same packages).
+    ``target_desired``, when the caller made it already (``up`` validates with the same packages). It is planned
+    as :func:`plan` plans (no fingerprint key made first), so a reviewed plan file has the digest this run
+    computes; the key is made when the first secret is applied.
     """
     hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
-    desired = desired if desired is not None else target_desired(target)
+    desired = desired if desired is not None else target_desired(target, make_key=False)
     planner, today = _planner(target, desired, prune_variables, only), dt.date.today()
     freezes: list[FeatureFreeze | None] = []  # read with the live state (under the lock), then recorded
 

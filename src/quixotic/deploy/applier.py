@@ -18,7 +18,7 @@ from typing import Any
 
 from quixotic.config import Environment
 from quixotic.config.resources import Column, Index, column_to_cli_json
-from quixotic.deploy.desired import Desired
+from quixotic.deploy.desired import Desired, secret_values
 from quixotic.errors import PlanError
 from quixotic.plan.changes import Change
 from quixotic.plan.plan import Plan
@@ -265,10 +265,14 @@ class Applier:
             live_id = ""
         want = _after(change)
         secret = bool(want.get("secret"))
+        fingerprint = ""
         if secret:
-            value = self.desired.secret(self.env, scope, key) if self.desired is not None else None
-            if value is None or self.system.fingerprint(value) != want.get("valueHash"):
+            found = self.desired.secret(self.env, scope, key) if self.desired is not None else None
+            planned = str(want.get("valueHash") or "")  # "": planned before the target had a key
+            fingerprint = self._fingerprint(found) if found is not None else ""
+            if found is None or (planned and fingerprint != planned):
                 raise PlanError(f"the value of secret {key} changed since the plan was made: plan again")
+            value = found
         else:
             value = str(want.get("value") or "")
         if not live_id:
@@ -276,4 +280,10 @@ class Applier:
         else:
             self.backend.update_variable(scope, live_id, key, value, secret)
         if secret:
-            self.system.record_secret(scope, key, str(want["valueHash"]))
+            self.system.record_secret(scope, key, fingerprint)
+
+    def _fingerprint(self, value: str) -> str:
+        """``value``'s keyed fingerprint; the first secret applied to a target makes its key (plans write
+        nothing), migrating an older version's plain fingerprints against the values at hand."""
+        known = {**secret_values(self.env), **(self.desired.secrets if self.desired is not None else {})}
+        return self.system.fingerprint(value, known)

@@ -203,9 +203,10 @@ class SystemDatabase:
             return None
         return bytes.fromhex(str(row["hash"]))
 
-    def fingerprint(self, value: str) -> str:
-        """``value``'s keyed fingerprint in this project (the key is made if it is missing)."""
-        return secret_fingerprint(value, self.fingerprint_key())
+    def fingerprint(self, value: str, known: Mapping[tuple[str, str], str] | None = None) -> str:
+        """``value``'s keyed fingerprint in this project (the key is made if it is missing: ``known`` as for
+        :meth:`fingerprint_key`)."""
+        return secret_fingerprint(value, self.fingerprint_key(known))
 
     def preview_fingerprint(self, value: str) -> str:
         """``value``'s fingerprint, or "" (unknown) while the target has no key: nothing recorded can match
