@@ -88,20 +88,18 @@ def _function_specification(doc: dict[str, Any]) -> None:
     doc.pop("runtimeSpecification", None)
 
 
-def _user_impersonator(doc: dict[str, Any]) -> None:
-    """V21: no impersonation fields below 1.9.0."""
-    doc.pop("impersonator", None)
-    doc.pop("impersonatorUserId", None)
+def _without(*keys: str) -> ModelFilter:
+    """A filter that drops fields a later format added (absent, not null, before it)."""
+
+    def drop(doc: dict[str, Any]) -> None:
+        for key in keys:
+            doc.pop(key, None)
+
+    return drop
 
 
-def _user_password_pwned(doc: dict[str, Any]) -> None:
-    """2.5.0 added ``passwordPwned``."""
-    doc.pop("passwordPwned", None)
-
-
-def _drop_description(doc: dict[str, Any]) -> None:
-    """2.5.0 added ``description`` to databases, tables, columns, indexes and buckets."""
-    doc.pop("description", None)
+_user_impersonator: Final = _without("impersonator", "impersonatorUserId")  # V21: none below 1.9.0
+_drop_description: Final = _without("description")  # 2.5.0: databases, tables, columns, indexes, buckets
 
 
 def _table_description(doc: dict[str, Any]) -> None:
@@ -111,12 +109,6 @@ def _table_description(doc: dict[str, Any]) -> None:
         for item in doc.get(key) or ():
             if isinstance(item, dict):
                 item.pop("description", None)
-
-
-def _bucket_2_5(doc: dict[str, Any]) -> None:
-    """2.5.0 added a bucket's ``description`` and ``stripMetadata``."""
-    doc.pop("description", None)
-    doc.pop("stripMetadata", None)
 
 
 def _execution_function_id(doc: dict[str, Any]) -> None:
@@ -162,7 +154,11 @@ _DESCRIBED: Final[dict[str, ModelFilter]] = {
 
 STEPS: Final = (
     # 2.5.0 (Cloud; no filter of Appwrite's repository): the fields its models add, absent before.
-    Step((2, 5, 0), {**_DESCRIBED, "bucket": _bucket_2_5, "user": _user_password_pwned}, {}),
+    Step(
+        (2, 5, 0),
+        {**_DESCRIBED, "bucket": _without("description", "stripMetadata"), "user": _without("passwordPwned")},
+        {},
+    ),
     Step((2, 0, 0), {"execution": _execution_function_id}, {}),  # V27
     Step((1, 9, 4), {}, {"functionsCreateVariable": _fill_variable_id}),  # V25
     Step(
