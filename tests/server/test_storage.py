@@ -18,7 +18,7 @@ from appwrite.permission import Permission
 from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.storage import Storage
-from support.sdk import expect_error
+from support.sdk import expect_error, v25_fields
 from support.server import LocalServer
 
 from quixotic.server import admin
@@ -93,7 +93,7 @@ def test_bucket_defaults_get_and_duplicate(storage: Storage) -> None:
         "antivirus": True,
         "transformations": True,
         "totalSize": 0,
-    }
+    } | v25_fields(description="", stripMetadata=False)
     assert created["$permissions"] == []
     assert created["$createdAt"] == created["$updatedAt"]
     assert storage.get_bucket("photos") == created

@@ -27,6 +27,7 @@ from support.sdk import (
     assert_timestamps,
     ids,
     raises_api,
+    v25_fields,
     wait_available,
     wait_gone,
     wait_index,
@@ -145,7 +146,7 @@ def test_table_crud(api: Flavour, api_db: str) -> None:
         "indexes",
         "bytesMax",
         "bytesUsed",
-    }
+    } | set(v25_fields(description=""))
     assert created["$permissions"] == ['read("any")', 'create("users")', 'update("team:admins")', 'delete("user:u1")']
     assert (created["databaseId"], created["name"], created["enabled"], created[api.word("rowSecurity")]) == (
         db,

@@ -9,7 +9,6 @@ format, then read back through the SDK's own method: on 15.x (format 1.8.0) the 
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Any
 
 import pytest
@@ -17,9 +16,9 @@ from appwrite.client import Client
 from appwrite.services.databases import Databases
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
-from support.sdk import silence_sdk_deprecations, wait_available, wait_index
+from support.sdk import ASKS_FOR_V25, silence_sdk_deprecations, wait_available, wait_index
 
-NEWEST = importlib.metadata.version("appwrite").split(".")[0] >= "27"  # its SDK asks for 2.5.0
+NEWEST = ASKS_FOR_V25
 
 
 def call(client: Client, method: str, path: str, params: dict[str, Any] | None = None, fmt: str = "2.5.0") -> Any:

@@ -3,6 +3,7 @@ Flavour that runs one test body against both database APIs (TablesDB and legacy)
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import re
 import time
@@ -22,6 +23,16 @@ ISO_MS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$")
 
 ROW_SYSTEM_KEYS = {"$id", "$sequence", "$tableId", "$databaseId", "$createdAt", "$updatedAt", "$permissions"}
 DOCUMENT_SYSTEM_KEYS = (ROW_SYSTEM_KEYS - {"$tableId"}) | {"$collectionId"}
+
+# The SDK line's major version: 27.x asks for the 2.5.0 response format, the older lines for 1.8.0 or 1.9.x.
+SDK_MAJOR = int(importlib.metadata.version("appwrite").split(".")[0])
+ASKS_FOR_V25 = SDK_MAJOR >= 27
+
+
+def v25_fields(**fields: Any) -> dict[str, Any]:
+    """``fields`` when the SDK in use asks for 2.5.0 (which added them to the model), else nothing: a test's
+    exact expected shape holds on every line."""
+    return fields if ASKS_FOR_V25 else {}
 
 
 def create_jwt(account: Any, duration: int | None = None) -> Any:
