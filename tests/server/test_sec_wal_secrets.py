@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from appwrite.services.functions import Functions
 from support.sdk import create_variable
-from support.spawn import own_server
+from test_store_secure_delete import function_of_own_server
 
 OLD_TOKEN = b"old-token-wal-9c4e1f"
 OLD_PASSWORD = b"old-password-wal-52ad07"
@@ -40,10 +39,7 @@ def gone(data: Path, *values: bytes, within: float = 10.0) -> bytes:
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_replaced_and_deleted_secrets_leave_the_files_of_a_running_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with own_server(tmp_path) as srv:
-        project = srv.new_project()
-        fn = Functions(srv.client(project.project_id, project.api_key))
-        fn.create("f", "F", "python-3.11", entrypoint="main.py")
+    with function_of_own_server(tmp_path, "f") as (_project, fn):
         changed = create_variable(fn, "f", "TOKEN", OLD_TOKEN.decode(), secret=True)
         deleted = create_variable(fn, "f", "PASSWORD", OLD_PASSWORD.decode(), secret=True)
         assert OLD_TOKEN in stored(data)  # the search finds a value that is there
@@ -60,10 +56,7 @@ def test_replaced_and_deleted_secrets_leave_the_files_of_a_running_server(tmp_pa
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_a_deleted_function_takes_its_secrets_out_of_the_running_server_files(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with own_server(tmp_path) as srv:
-        project = srv.new_project()
-        fn = Functions(srv.client(project.project_id, project.api_key))
-        fn.create("g", "G", "python-3.11", entrypoint="main.py")
+    with function_of_own_server(tmp_path, "g") as (_project, fn):
         create_variable(fn, "g", "PASSWORD", OLD_PASSWORD.decode(), secret=True)
         assert OLD_PASSWORD in stored(data)
         fn.delete("g")

@@ -7,6 +7,8 @@ change one and delete another, stop the server, and look for the old values in t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,14 +16,24 @@ from appwrite.services.functions import Functions
 from support.sdk import create_variable
 from support.spawn import own_server
 
+from quixotic.server.admin import ProjectCredentials
+
+
+@contextmanager
+def function_of_own_server(base: Path, function_id: str) -> Iterator[tuple[ProjectCredentials, Functions]]:
+    """A server of its own on ``base``/data with a new project and one empty function: what every secret-at-rest
+    test starts from (the secrets are that function's variables); the server stops however the block ends."""
+    with own_server(base) as srv:
+        project = srv.new_project()
+        fn = Functions(srv.client(project.project_id, project.api_key))
+        fn.create(function_id, function_id.upper(), "python-3.11", entrypoint="main.py")
+        yield project, fn
+
 
 @pytest.mark.local_only("starts, restarts or kills server processes of its own")
 def test_changed_and_deleted_secrets_leave_no_trace_in_the_database_file(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with own_server(tmp_path) as srv:
-        project = srv.new_project()
-        fn = Functions(srv.client(project.project_id, project.api_key))
-        fn.create("f", "F", "python-3.11", entrypoint="main.py")
+    with function_of_own_server(tmp_path, "f") as (project, fn):
         changed = create_variable(fn, "f", "TOKEN", "old-token-3f9a1c", secret=True)
         deleted = create_variable(fn, "f", "PASSWORD", "old-password-77e2b0", secret=True)
     # Stopped: the old values are now in the database file itself, not only in its WAL.
