@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, ParamSpec
 
 from quixotic.config import Environment
 from quixotic.config.resources import Column, Index, column_to_cli_json
@@ -27,6 +27,7 @@ from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
 from quixotic.target.system import SystemDatabase
 
+P = ParamSpec("P")
 Progress = Callable[[str], None]
 SIDE_BY_SIDE = 8  # uploads, and waits for their builds, at once (fewer than the SDK client's pooled connections)
 
@@ -40,6 +41,29 @@ def _after(change: Change) -> dict[str, Any]:
     if change.after is None:
         raise PlanError(f"{change.address}: a {change.action} change carries no value to apply; make the plan again")
     return change.after
+
+
+def _deleted(change: Change, what: str, delete: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> bool:
+    """Delete ``what`` if that is the change; True then, as the handler has nothing more to do (every kind is
+    deleted by its ids alone, so no value from the plan is needed)."""
+    if change.action != "delete":
+        return False
+    call(f"deleting {what}", delete, *args, **kwargs)
+    return True
+
+
+def _create_or_update(
+    change: Change,
+    what: str,
+    create: Callable[P, object],
+    update: Callable[P, object],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> None:
+    """Create or update ``what`` with the same values: Appwrite's create and update of a database or a function
+    take the same arguments."""
+    verb, write = ("creating", create) if change.action == "create" else ("updating", update)
+    call(f"{verb} {what}", write, *args, **kwargs)
 
 
 class Applier:
@@ -122,14 +146,10 @@ class Applier:
     def _apply_database(self, change: Change, ids: list[str]) -> None:
         (database_id,) = ids
         db = self.backend.db
-        if change.action == "delete":
-            call(f"deleting database {database_id}", db.delete, database_id)
+        if _deleted(change, f"database {database_id}", db.delete, database_id):
             return
         spec = database_from(_after(change))
-        if change.action == "create":
-            call(f"creating database {database_id}", db.create, database_id, spec.name, spec.enabled)
-        else:
-            call(f"updating database {database_id}", db.update, database_id, spec.name, spec.enabled)
+        _create_or_update(change, f"database {database_id}", db.create, db.update, database_id, spec.name, spec.enabled)
 
     def _planned(self, kind: str, database_id: str, table_id: str) -> list[Change]:
         """The plan's creates of columns or indexes of one table (a new table is created with them)."""
@@ -139,8 +159,7 @@ class Applier:
     def _apply_table(self, change: Change, ids: list[str]) -> None:
         database_id, table_id = ids
         db = self.backend.db
-        if change.action == "delete":
-            call(f"deleting table {table_id}", db.delete_table, database_id, table_id)
+        if _deleted(change, f"table {table_id}", db.delete_table, database_id, table_id):
             return
         table = table_from(_after(change))
         perms = list(table.permissions)
@@ -192,8 +211,7 @@ class Applier:
 
     def _apply_bucket(self, change: Change, ids: list[str]) -> None:
         (bucket_id,) = ids
-        if change.action == "delete":
-            call(f"deleting bucket {bucket_id}", self.backend.storage.delete_bucket, bucket_id)
+        if _deleted(change, f"bucket {bucket_id}", self.backend.storage.delete_bucket, bucket_id):
             return
         bucket = bucket_from(_after(change))
         if change.action == "create":
@@ -206,14 +224,12 @@ class Applier:
     def _apply_function(self, change: Change, ids: list[str]) -> None:
         (function_id,) = ids
         functions = self.backend.functions
-        if change.action == "delete":
-            call(f"deleting function {function_id}", functions.delete, function_id)
+        if _deleted(change, f"function {function_id}", functions.delete, function_id):
             return
         settings = self.backend.function_settings(function_from(_after(change)))
-        if change.action == "create":
-            call(f"creating function {function_id}", functions.create, function_id, **settings)
-        else:
-            call(f"updating function {function_id}", functions.update, function_id, **settings)
+        _create_or_update(
+            change, f"function {function_id}", functions.create, functions.update, function_id, **settings
+        )
 
     def _apply_deployment(self, change: Change, ids: list[str]) -> None:
         """Upload only: builds run on the server side by side; :meth:`finish` waits for them all. A recorded
