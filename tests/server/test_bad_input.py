@@ -348,3 +348,25 @@ def test_function_output_with_lone_surrogates_is_served(client: Client) -> None:
     assert {"name": "x-odd", "value": "v\ufffd"} in done["responseHeaders"]
     listed = fn.list_executions("odd")
     assert listed["total"] == 1 and listed["executions"][0]["logs"] == done["logs"]
+
+
+@pytest.mark.local_only("reads the local server's SQLite")
+def test_function_output_is_stored_scrubbed(
+    server: LocalServer, project: admin.ProjectCredentials, client: Client
+) -> None:
+    """The record itself holds valid Unicode (what a backup or the doctor reads), not only the answer."""
+    from server.test_functions import deploy
+
+    fn = Functions(client)
+    fn.create("odd2", "Odd", "python-3.11", entrypoint="main.py", commands="", timeout=5)
+    assert deploy(fn, "odd2", {"main.py": SURROGATE_OUTPUT})["status"] == "ready"
+    done = fn.create_execution("odd2")
+    conn = sqlite3.connect(server.data_dir / "quixotic.db", timeout=30)
+    try:
+        where = "project=? AND kind='execution' AND _uid=?"
+        (data,) = conn.execute(f"SELECT data FROM meta WHERE {where}", (project.project_id, done["$id"])).fetchone()
+    finally:
+        conn.close()
+    stored = json.loads(data)
+    assert "log \ufffd line" in stored["logs"] and "error \ufffd line" in stored["errors"]
+    assert "\\ud800" not in data and "\\udfff" not in data  # no escaped lone surrogate left in the JSON text

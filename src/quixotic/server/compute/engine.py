@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quixotic.server import cache
+from quixotic.server import cache, validation
 from quixotic.server import store as st
 from quixotic.server.compute.events import event_matches
 from quixotic.server.compute.keys import issue_dynamic_key
@@ -461,21 +461,20 @@ class Compute:
             execution = st.meta_get(conn, project, "execution", function_id, execution_id)
             if execution is None:
                 raise LookupError(f"execution {function_id}/{execution_id} was deleted while it ran")
-            execution.update(
-                {
-                    "status": "completed" if response.status < 500 else "failed",
-                    "responseStatusCode": response.status,
-                    "responseBody": response.body.decode("utf-8", errors="replace"),
-                    "responseHeaders": [
-                        {"name": k, "value": v}
-                        for k, v in response.headers.items()
-                        if k.lower() in STORED_RESPONSE_HEADERS
-                    ],
-                    "logs": response.logs[-MAX_LOG:] if logging_on else "",
-                    "errors": response.errors[-MAX_LOG:] if logging_on else "",
-                    "duration": round(duration, 6),
-                }
-            )
+            # What the code wrote is stored as it will be served: lone surrogates become U+FFFD here, so the
+            # record itself is valid Unicode (a backup, the doctor and every reader see clean text).
+            outcome = {
+                "status": "completed" if response.status < 500 else "failed",
+                "responseStatusCode": response.status,
+                "responseBody": response.body.decode("utf-8", errors="replace"),
+                "responseHeaders": [
+                    {"name": k, "value": v} for k, v in response.headers.items() if k.lower() in STORED_RESPONSE_HEADERS
+                ],
+                "logs": response.logs[-MAX_LOG:] if logging_on else "",
+                "errors": response.errors[-MAX_LOG:] if logging_on else "",
+                "duration": round(duration, 6),
+            }
+            execution.update(validation.scrub(outcome))
             st.meta_save(conn, project, "execution", function_id, execution)
         self._announce(project, execution, "update")
         execution["_responseHeaders"] = dict(response.headers)
