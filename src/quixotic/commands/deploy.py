@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Unpack
 
 from quixotic.config.freeze_file import FeatureFreeze
 from quixotic.deploy.desired import Desired, target_desired
-from quixotic.deploy.engine import SCHEMA_KINDS, Confirm, Progress, apply_under_lock, read_live
+from quixotic.deploy.engine import SCHEMA_KINDS, Choices, Confirm, Progress, apply_under_lock, read_live
 from quixotic.deploy.rollback import RollbackPlan, choose, rollback_plan
 from quixotic.errors import PlanError
 from quixotic.plan.freeze import Refused, check_freeze, freeze_record, frozen_changes, given_reason
@@ -76,16 +76,12 @@ def deploy(
     target: Target,
     *,
     plan_file: Plan | None = None,
-    yes: bool = False,
-    allow_destructive: bool = False,
     prune_variables: bool = False,
-    confirm: Confirm | None = None,
-    progress: Progress | None = None,
-    lock_wait: float = 0.0,
     only: frozenset[str] | None = None,
     hotfix: str | None = None,
     override_freeze: str | None = None,
     desired: Desired | None = None,
+    **choices: Unpack[Choices],
 ) -> DeployResult:
     """Apply the environment's configuration to its project and record a release.
 
@@ -96,7 +92,8 @@ def deploy(
     release as a hotfix with its branch. Both are recorded on the release. ``desired``: the target's
     ``target_desired``, when the caller made it already (``up`` validates with the same packages). It is planned
     as :func:`plan` plans (no fingerprint key made first), so a reviewed plan file has the digest this run
-    computes; the key is made when the first secret is applied.
+    computes; the key is made when the first secret is applied. ``choices`` (``yes``, ``allow_destructive``,
+    ``confirm``, ``progress``, ``lock_wait``) go to :func:`~quixotic.deploy.engine.apply_under_lock` as given.
     """
     hotfix, override_freeze = given_reason(hotfix, "--hotfix"), given_reason(override_freeze, "--override-freeze")
     desired = desired if desired is not None else target_desired(target, make_key=False)
@@ -123,11 +120,7 @@ def deploy(
         desired=desired,
         saved=plan_file,
         record=record,
-        allow_destructive=allow_destructive,
-        yes=yes,
-        confirm=confirm,
-        lock_wait=lock_wait,
-        progress=progress,
+        **choices,
     )
     applier = done.applier
     return DeployResult(

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from quixotic.deploy.applier import Applier
 from quixotic.deploy.desired import Desired
@@ -29,6 +29,17 @@ Progress = Callable[[str], None]
 Confirm = Callable[[Plan], bool]
 SCHEMA_KINDS = frozenset({"database", "table", "column", "index"})
 CODE_KINDS = frozenset({"function", "variable", "deployment"})
+
+
+class Choices(TypedDict, total=False):
+    """What the operator decides about one change of a target (defaults: :func:`apply_under_lock`'s); a verb
+    takes them as keywords and hands them on as they are, so each means the same in every verb."""
+
+    allow_destructive: bool
+    yes: bool
+    confirm: Confirm | None
+    lock_wait: float
+    progress: Progress | None
 
 
 def read_live(target: Target, *, with_code: bool = True) -> ProjectState:
