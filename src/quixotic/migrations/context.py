@@ -279,7 +279,9 @@ class Context:
             return len(items)
         for start in range(0, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
-            call(f"writing {len(chunk)} rows of {table}", lambda c=chunk: self.db.upsert_rows(d, table, c))  # type: ignore[misc]
+            # The backend's upsert reads only the answer's count: the rows it echoes are neither parsed nor,
+            # on SDK 17+, built into models.
+            call(f"writing {len(chunk)} rows of {table}", lambda c=chunk: self.backend.upsert_rows(d, table, c))  # type: ignore[misc]
             self._count(table, len(chunk))
         return len(items)
 
