@@ -36,11 +36,22 @@ Step = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
-class Migration:
-    """One file: ``id`` is the four digits, ``checksum`` the SHA-256 of its bytes."""
+class Numbered:
+    """What a migration's file and its status share: ``id`` (the four digits) and ``slug``, so the rule that
+    makes its name of them is written once."""
 
     id: str
     slug: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.id}_{self.slug}"
+
+
+@dataclass(frozen=True)
+class Migration(Numbered):
+    """One file: ``checksum`` is the SHA-256 of its bytes."""
+
     checksum: str
     description: str = ""
     has_down: bool = True
@@ -48,10 +59,6 @@ class Migration:
     path: Path | None = field(default=None, compare=False)
     up: Step | None = field(default=None, compare=False, repr=False)
     down: Step | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def name(self) -> str:
-        return f"{self.id}_{self.slug}"
 
 
 @dataclass(frozen=True)
@@ -88,19 +95,13 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(Numbered):
     """A migration as `migrate status` shows it: from its file (if any) and its latest attempt (if any)."""
 
-    id: str
-    slug: str
     state: str
     migration: Migration | None = None
     last: Attempt | None = None
     detail: str = ""
-
-    @property
-    def name(self) -> str:
-        return f"{self.id}_{self.slug}"
 
     @property
     def applied(self) -> bool:
