@@ -12,10 +12,16 @@ from appwrite.client import Client
 from appwrite.id import ID
 from appwrite.query import Query
 from appwrite.services.users import Users
-from support.sdk import expect_error
+from support.sdk import ASKS_FOR_V25, expect_error
 from support.server import LocalServer
 
 from quixotic.server import admin
+
+
+def project_header(client: Client) -> dict[str, str]:
+    """For ``Client.call``: 27.x keeps the project out of the global headers (its config); 15.x has it there."""
+    config = getattr(client, "get_config", None)
+    return {"X-Appwrite-Project": config("project")} if config else {}
 
 
 @pytest.fixture
@@ -241,3 +247,17 @@ def test_projects_are_isolated(server: LocalServer, project: admin.ProjectCreden
     assert own.list()["total"] == 0
     expect_error(lambda: own.get("ivy"), 404, "user_not_found")
     assert own.create("ivy", email="ivy@example.com")["$id"] == "ivy"
+
+
+def test_password_pwned_in_2_5_only(users: Users, client: Client) -> None:
+    """2.5.0's ``passwordPwned`` (false: the local server checks no breach lists) on users made, got and listed,
+    which 27.x's User and UserList parse; no older format has it."""
+    created = users.create("pat", email="pat@example.com", password="s3cret-pass")
+    got, listed = users.get("pat"), users.list()["users"]
+    for user in (created, got, *listed):
+        assert user.get("passwordPwned") is (False if ASKS_FOR_V25 else None)
+    headers = {"content-type": "application/json", **project_header(client)}
+    for fmt, present in (("2.5.0", True), ("2.0.0", False), ("1.9.6", False), ("1.8.0", False)):
+        answer = client.call("get", "/users/pat", {**headers, "X-Appwrite-Response-Format": fmt})
+        assert ("passwordPwned" in answer) is present, fmt
+        assert answer.get("passwordPwned") is (False if present else None), fmt

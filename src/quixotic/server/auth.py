@@ -14,6 +14,12 @@ wins): the ``a_session_<project>`` cookie (or its ``_legacy`` twin), the ``X-App
 the ``X-Fallback-Cookies`` header's JSON; then an ``X-Appwrite-JWT`` (refused beside a session). An
 unknown or expired session is a guest, silently; a bad or expired JWT is ``user_jwt_invalid``.
 
+Impersonation (Appwrite 1.9): a user whose record has ``impersonator: true`` (``users.updateImpersonator``) may
+name another user of the project with ``X-Appwrite-Impersonate-User-Id``, else ``-Email``, else ``-Phone``; the
+request then acts as that user (its ID, roles and account), and ``Caller.impersonator_id`` keeps who really
+asked. As on Appwrite, the headers do nothing from anyone else (guests, keys, other users) and an unknown target
+leaves the request as the impersonator's own; an impersonator also holds ``users.read``, to find a target.
+
 What permission checks need is on the :class:`Caller`: ``roles`` are the roles Appwrite authorizes the
 caller with (``any``, then ``user:ID``, ``users``, ``user:ID/verified`` or ``/unverified``, ``users/...``,
 ``label:X`` and, for each confirmed team membership, ``team:T``, ``team:T/<role>`` and ``member:M`` for a user;
@@ -119,6 +125,7 @@ class Caller:
     email: str = ""
     roles: tuple[str, ...] = field(default=GUEST_ROLES)
     fallback: bool | None = None  # whether X-Fallback-Cookies was looked at (Appwrite's X-Debug-Fallback)
+    impersonator_id: str | None = None  # the user acting as ``user_id`` (impersonation, see the module doc)
 
     @property
     def is_key(self) -> bool:
@@ -192,6 +199,7 @@ class Credentials:
     session: str = ""  # X-Appwrite-Session
     fallback: str = ""  # X-Fallback-Cookies
     jwt: str = ""  # X-Appwrite-JWT
+    impersonate: tuple[str, str, str] = ("", "", "")  # X-Appwrite-Impersonate-User-Id, -Email, -Phone
 
     @classmethod
     def of(cls, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Credentials:
@@ -201,6 +209,11 @@ class Credentials:
             headers.get("x-appwrite-session", ""),
             headers.get("x-fallback-cookies", ""),
             headers.get("x-appwrite-jwt", ""),
+            (
+                headers.get("x-appwrite-impersonate-user-id", ""),
+                headers.get("x-appwrite-impersonate-user-email", ""),
+                headers.get("x-appwrite-impersonate-user-phone", ""),
+            ),
         )
 
     def session_secret(self, project: str) -> tuple[sessions.Secret | None, bool]:
@@ -414,11 +427,31 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
         return Caller(project_id, GUEST_SCOPES, "guests", fallback=fallback)
     if user.get("status") is False:
         raise ApiError("user_blocked", "The current user has been blocked.", 403)
+    scopes, actor = USER_SCOPES, None
+    if user.get("impersonator"):
+        scopes = USER_SCOPES | {"users.read"}
+        target = _impersonated(conn, project_id, credentials.impersonate)
+        if target is not None:
+            actor, user = user["$id"], target
+            if user.get("status") is False:
+                raise ApiError("user_blocked", "The current user has been blocked.", 403)
     return Caller(
-        project_id, USER_SCOPES, "users", user_id=user["$id"], session_id=session_id, via=via,
+        project_id, scopes, "users", user_id=user["$id"], session_id=session_id, via=via,
         email=str(user.get("email") or ""), roles=user_roles(user, teams.roles_of(conn, project_id, user["$id"])),
-        fallback=fallback,
+        fallback=fallback, impersonator_id=actor,
     )  # fmt: skip
+
+
+def _impersonated(conn: sqlite3.Connection, project_id: str, named: tuple[str, str, str]) -> dict[str, Any] | None:
+    """The user the impersonation headers name (by ID, else email, else phone, as Appwrite looks), or None."""
+    user_id, email, phone = named
+    if user_id:
+        return meta_get(conn, project_id, users.KIND, users.PARENT, user_id)
+    if email:
+        return users.find_by(conn, project_id, "email", email.lower())
+    if phone:
+        return users.find_by(conn, project_id, "phone", phone)
+    return None
 
 
 def user_roles(user: Mapping[str, Any], team_roles: Sequence[str] = ()) -> tuple[str, ...]:

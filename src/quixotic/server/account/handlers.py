@@ -35,6 +35,14 @@ def _account(doc: Doc) -> dict[str, Any]:
     return _hidden(user.model(doc))
 
 
+def _caller_account(ctx: Ctx, doc: Doc) -> dict[str, Any]:
+    """The caller's Account model; an impersonated account names who acts as it (``impersonatorUserId``)."""
+    model = _account(doc)
+    if ctx.caller.impersonator_id is not None and doc["$id"] == ctx.caller.user_id:
+        model["impersonatorUserId"] = ctx.caller.impersonator_id
+    return model
+
+
 def _signed_in(ctx: Ctx) -> str:
     """The caller's user ID; the route's ``account`` scope already refused guests and keys."""
     if ctx.caller.user_id is None:
@@ -114,11 +122,7 @@ def create_email_password_session(ctx: Ctx, p: dict[str, Any]) -> Reply:
     email = str(p["email"]).lower()
     password = str(p["password"])
     with ctx.store.read() as conn:
-        found = conn.execute(
-            "SELECT _uid FROM meta WHERE project=? AND kind=? AND parent=? AND json_extract(data, '$.email')=?",
-            (ctx.project, user.KIND, user.PARENT, email),
-        ).fetchone()
-        doc = meta_get(conn, ctx.project, user.KIND, user.PARENT, found[0]) if found else None
+        doc = user.find_by(conn, ctx.project, "email", email)
     bad = ApiError("user_invalid_credentials", "Invalid credentials. Please check the email and password.", 401)
     if doc is None or not doc.get("passwordUpdate"):
         raise bad
@@ -149,7 +153,7 @@ def _load(ctx: Ctx) -> Doc:
 
 @handles("accountGet")
 def get(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    return _account(_load(ctx))
+    return _caller_account(ctx, _load(ctx))
 
 
 @handles("accountGetPrefs")
@@ -162,7 +166,7 @@ def _update(ctx: Ctx, event: str, **changes: Any) -> dict[str, Any]:
         doc = user.load(conn, ctx.project, _signed_in(ctx))
         doc.update(changes)
         meta_save(conn, ctx.project, user.KIND, user.PARENT, doc)
-    model = _account(doc)
+    model = _caller_account(ctx, doc)
     ctx.emit(f"users.{doc['$id']}.update.{event}", model)
     return model
 
@@ -214,7 +218,7 @@ def update_email(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         user.set_target(current, "email", current.get("email"), email)
         current.update(changes)
         meta_save(conn, ctx.project, user.KIND, user.PARENT, current)
-    model = _account(current)
+    model = _caller_account(ctx, current)
     ctx.emit(f"users.{current['$id']}.update.email", model)
     return model
 

@@ -116,6 +116,17 @@ def create_sha(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 # --- read and delete -------------------------------------------------------------------------------
 
+_SECRET_FIELDS = ("password", "hash", "hashOptions")
+
+
+def _shown(ctx: Ctx, model: dict[str, Any]) -> dict[str, Any]:
+    """A user as the caller may see it: an impersonator's session (``auth``: it holds ``users.read`` to find a
+    target) gets no password hashes, which only keys read."""
+    if not ctx.caller.is_key:
+        for name in _SECRET_FIELDS:
+            model.pop(name, None)
+    return model
+
 
 @handles("usersList")
 def list_users(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +145,7 @@ def list_users(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
             search_expr=user.SEARCH_EXPR,
             total=p.get("total") is not False,
         )
-    users = [user.model(d) for d in docs]
+    users = [_shown(ctx, user.model(d)) for d in docs]
     if select is not None:
         keep = {"$id", "$createdAt", "$updatedAt", *select}
         users = [{k: v for k, v in u.items() if k in keep} for u in users]
@@ -144,7 +155,7 @@ def list_users(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 @handles("usersGet")
 def get(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     with ctx.store.read() as conn:
-        return user.model(user.load(conn, ctx.project, p["userId"]))
+        return _shown(ctx, user.model(user.load(conn, ctx.project, p["userId"])))
 
 
 @handles("usersDelete")
@@ -212,6 +223,13 @@ def update_phone_verification(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 @handles("usersUpdateMfa")
 def update_mfa(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     return user.model(_update(ctx, p["userId"], "mfa", _setter(mfa=bool(p["mfa"]))))
+
+
+@handles("usersUpdateImpersonator")
+def update_impersonator(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
+    """Whether the user may act as another one (``X-Appwrite-Impersonate-User-*``, see ``auth``)."""
+    change = _setter(impersonator=bool(p["impersonator"]))
+    return user.model(_update(ctx, p["userId"], "impersonator", change))
 
 
 _Free = Callable[[sqlite3.Connection, str, str, str | None], None]  # refuses a value another user holds

@@ -180,6 +180,15 @@ def taken(conn: sqlite3.Connection, project: str, field: str, value: str, own_id
     return row is not None
 
 
+def find_by(conn: sqlite3.Connection, project: str, field: str, value: str) -> Doc | None:
+    """The project's user whose ``field`` (email, stored lower-cased, or phone) is ``value``."""
+    row = conn.execute(
+        f"SELECT _uid FROM meta WHERE project=? AND kind=? AND parent=? AND json_extract(data, '$.{field}')=? LIMIT 1",
+        (project, KIND, PARENT, value),
+    ).fetchone()
+    return meta_get(conn, project, KIND, PARENT, row[0]) if row else None
+
+
 def check_email_free(conn: sqlite3.Connection, project: str, email: str, own_id: str | None) -> None:
     if taken(conn, project, "email", email, own_id):
         raise ApiError("user_email_already_exists", "A user with the same email already exists in the current project.")
@@ -242,7 +251,8 @@ def model(doc: Doc) -> dict[str, Any]:
         "targets": list(doc.get("targets") or []),
         "accessedAt": doc.get("accessedAt") or "",
         "impersonator": bool(doc.get("impersonator")),  # 1.9; formats drops both below 1.9.0
-        "impersonatorUserId": doc.get("impersonatorUserId") or "",
+        "impersonatorUserId": None,  # set on the account an impersonator acts as (account handlers)
+        "passwordPwned": False,  # 2.5.0 (formats drops it below): the local server checks no breach lists
     }
 
 
