@@ -64,7 +64,7 @@ from quixotic.server.cors import Cors
 from quixotic.server.origins import Origins
 from quixotic.server.realtime import socket as realtime_socket
 from quixotic.server.realtime.hub import Hub
-from quixotic.server.registry import Handler, Reply, load_all
+from quixotic.server.registry import Encoded, Handler, Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
 from quixotic.server.store import Store
@@ -180,6 +180,10 @@ def error_response(exc: ApiError, version: str = APPWRITE_VERSION) -> Response:
 
 
 def _render(result: Any, default_status: int, extra: dict[str, str]) -> Response:
+    if isinstance(result, Encoded):
+        if not extra:
+            return _JsonAnswer(result.body, default_status)
+        return Response(result.body, default_status, {**_BASE_HEADERS, **extra}, "application/json")
     if isinstance(result, Reply):
         status = result.status or default_status
         headers = {**_BASE_HEADERS, **extra, **result.headers}

@@ -1,7 +1,8 @@
 """The table of handlers by operation ID, filled by each service's ``handlers`` module as it is imported.
 
 A handler takes ``(ctx, params)`` (``params`` already typed from the spec) and returns a JSON value,
-``None`` (204), or a :class:`Reply` for other bodies; it raises :class:`quixotic.errors.ApiError`.
+``None`` (204), a :class:`Reply` for other bodies, or an :class:`Encoded` JSON answer; it raises
+:class:`quixotic.errors.ApiError`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ class Reply:
     media_type: str | None = None
     path: str | None = None  # stream this file as the body instead of ``body`` (large downloads)
     cookies: list[str] = field(default_factory=list)  # ``Set-Cookie`` values, one header each
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A JSON answer already encoded, byte for byte as ``validation.encode`` writes it, sent as it is at the
+    operation's status: what a handler returns when it has the answer's JSON text without decoding it (a row
+    list built by SQLite). No response format filter applies to it: a handler returns one only where none would
+    change the answer."""
+
+    body: bytes
 
 
 def handles(*operation_ids: str) -> Callable[[Handler], Handler]:

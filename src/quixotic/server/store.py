@@ -36,6 +36,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -436,6 +437,41 @@ def list_docs(
     total: bool = True,
 ) -> tuple[int, list[Doc], list[str] | None]:
     """One page of documents matching Appwrite queries, its total (capped) and the selected keys."""
+    page = plan_page(
+        conn, table, base_where, base_params, raw_queries, fields, search=search, search_expr=search_expr, total=total
+    )
+    return page.total, [to_doc(r) for r in page_rows(conn, page)], page.select
+
+
+@dataclass(frozen=True)
+class Page:
+    """A list request's page, planned: its total and the statement's parts, whatever columns it then reads."""
+
+    table: str
+    total: int
+    where: str
+    params: list[Any]
+    order: str
+    limit: int
+    offset: int
+    reverse: bool  # a ``cursorBefore`` page is read backwards and turned round
+    select: list[str] | None
+
+
+def plan_page(
+    conn: sqlite3.Connection,
+    table: str,
+    base_where: str,
+    base_params: Sequence[Any],
+    raw_queries: Sequence[str] | None,
+    fields: Mapping[str, q.Field],
+    *,
+    search: str | None = None,
+    search_expr: str | None = None,
+    total: bool = True,
+) -> Page:
+    """The page that Appwrite queries ask for (its total counted, capped, and its cursor looked up): what
+    :func:`page_rows` reads, with the stored columns or with an expression of them (``rows.json_of``)."""
     compiled = q.compile_queries(q.parse_queries(list(raw_queries or [])), fields)
     where = f"({base_where}) AND ({compiled.where})"
     params: list[Any] = [*base_params, *compiled.params]
@@ -477,10 +513,17 @@ def list_docs(
     if before:
         order = [(name, expr, "DESC" if d == "ASC" else "ASC") for name, expr, d in order]
     order_sql = ", ".join(f"{expr} {d}" for _, expr, d in order)
+    return Page(
+        table, count, page_where, page_params, order_sql, compiled.limit, compiled.offset, before, compiled.select
+    )
+
+
+def page_rows(conn: sqlite3.Connection, page: Page, columns: str = _COLS) -> list[Any]:
+    """The rows of ``page``, in its order, each as ``columns`` (an expression with no parameters) reads them."""
     rows = conn.execute(
-        f"SELECT {_COLS} FROM {table} WHERE {page_where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
-        [*page_params, compiled.limit, compiled.offset],
+        f"SELECT {columns} FROM {page.table} WHERE {page.where} ORDER BY {page.order} LIMIT ? OFFSET ?",
+        [*page.params, page.limit, page.offset],
     ).fetchall()
-    if before:
+    if page.reverse:
         rows.reverse()
-    return count, [to_doc(r) for r in rows], compiled.select
+    return rows

@@ -7,14 +7,16 @@ as JSON in ``data``. Callers hold the transaction; these functions never open on
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
 from quixotic.errors import ApiError
-from quixotic.server import cache, validation
+from quixotic.server import cache, formats, validation
 from quixotic.server import queries as q
 from quixotic.server import store as st
 from quixotic.server.clock import normalize_iso, now_iso
@@ -47,6 +49,11 @@ class Target:
 
     def event(self, row_id: str, action: str) -> str:
         return f"databases.{self.database_id}.tables.{self.table['$id']}.rows.{row_id}.{action}"
+
+    @cached_property
+    def answer_sql(self) -> str | None:
+        """``answer_sql_of(self)``, built once per schema state (a target lives as long as its schema)."""
+        return answer_sql_of(self)
 
 
 # A row request's database, table, columns and indexes (four statements and a JSON parse of each record) are
@@ -90,6 +97,76 @@ def render(t: Target, doc: Mapping[str, Any], select: Sequence[str] | None = Non
         if wanted is None or key in wanted:
             out[key] = doc.get(key)
     return out
+
+
+# --- answers built by SQLite ----------------------------------------------------------------------
+#
+# A list answer's rows as SQLite's own JSON text, spliced into the answer undecoded: ``render`` of 25 rows
+# decodes each row's data and permissions (two ``json.loads``) and encodes them all again, most of a list's cost.
+# SQLite copies the stored JSON of each value verbatim (``data -> '$."key"'``), and that text is Python's own
+# encoding of the value, so it is what ``validation.encode`` writes again, with one exception: the stored text
+# escapes every non-ASCII character (``\u00e9``) where the answer writes it as UTF-8; a row whose text has
+# ``\u`` in it is decoded and encoded again in Python (``_exact``), so the bytes are the same either way.
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")  # a JSON path label SQLite matches byte for byte
+# Columns an answer expression may name: each adds three terms to one ``||`` chain, within SQLite's expression
+# depth (1,000); a table with more is rendered in Python.
+MAX_SQL_COLUMNS = 150
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_text(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def answer_sql_of(t: Target, select: Sequence[str] | None = None) -> str | None:
+    """SQL that reads a row of ``t`` as the JSON text of ``render(t, doc, select)``; None where a column's key
+    is not a plain path label or there are too many columns (then ``render`` it is)."""
+    wanted = None if not select or "*" in select else set(select)
+    keys = [key for key in t.columns if wanted is None or key in wanted]
+    if len(keys) > MAX_SQL_COLUMNS or not all(_PLAIN_KEY.fullmatch(key) for key in keys):
+        return None
+    fixed = f',{_json_text(t.fl.table_ref)}:{_json_text(t.table["$id"])},"$databaseId":{_json_text(t.database_id)}'
+    terms = [
+        _sql_text('{"$id":'), "json_quote(_uid)", _sql_text(',"$sequence":"'), "_seq",
+        _sql_text(f'"{fixed},"$createdAt":'), "json_quote(_createdAt)", _sql_text(',"$updatedAt":'),
+        "json_quote(_updatedAt)", _sql_text(',"$permissions":'), "json(_permissions)",
+    ]  # fmt: skip
+    for key in keys:
+        terms += [_sql_text(f",{_json_text(key)}:"), f"""coalesce(data -> '$."{key}"', 'null')"""]
+    terms.append("'}'")
+    return " || ".join(terms)
+
+
+def answered_by_sql(fmt: formats.Version, fl: Flavor) -> bool:
+    """Whether a row's answer in format ``fmt`` is its native one (no response filter changes it: from 1.9.0
+    on), so the JSON SQLite builds is the answer."""
+    return fl.row not in formats.chain(fmt).responses
+
+
+def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page) -> bytes | None:
+    """The list answer ``{"total": ..., "<rows>": [...]}`` of ``page`` as ``validation.encode`` would write it,
+    its rows built by SQLite (see above); None where it must be built in Python (``answer_sql_of``), or where
+    SQLite could not read a row's stored JSON (the Python path then says what it says)."""
+    sql = t.answer_sql if page.select is None else answer_sql_of(t, page.select)
+    if sql is None:
+        return None
+    try:
+        texts = [_exact(text) for (text,) in st.page_rows(conn, page, sql)]
+    except sqlite3.OperationalError:
+        return None
+    return f'{{"total":{page.total},{_json_text(t.fl.rows)}:[{",".join(texts)}]}}'.encode()
+
+
+def _exact(text: str) -> str:
+    """A row's JSON text as the answer writes it: with its ``\\u`` escapes (non-ASCII, control characters)
+    decoded and encoded again as ``validation.encode`` does."""
+    if "\\u" not in text:
+        return text
+    return validation.encode(json.loads(text)).decode()
 
 
 def _error(t: Target, exc: sqlite3.IntegrityError, row_id: str) -> ApiError:

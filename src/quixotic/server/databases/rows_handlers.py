@@ -21,7 +21,7 @@ from quixotic.server.databases import columns as cols
 from quixotic.server.databases.flavor import Flavor, flavored
 from quixotic.server.databases.transactions import in_transaction
 from quixotic.server.ids import custom_id, validate_id
-from quixotic.server.registry import Reply, handles
+from quixotic.server.registry import Encoded, Reply, handles
 
 MAX_BULK = 1000  # rows per bulk write, beyond which Appwrite asks you to split the request
 
@@ -158,10 +158,15 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         where, params = access.list_filter(ctx.caller, t)
-        total, docs, select = st.list_docs(
-            conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False
-        )
-    return {"total": total, fl.rows: [rows.render(t, d, select) for d in docs]}
+        page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False)
+        # Built by SQLite where the answer is the native one, except under the writer lock: a transaction's
+        # replay reads the rows of the answer back (``transactions``).
+        if rows.answered_by_sql(ctx.fmt, fl) and not ctx.store.lock.held():
+            body = rows.encoded_list(conn, t, page)
+            if body is not None:
+                return Encoded(body)
+        docs = [st.to_doc(r) for r in st.page_rows(conn, page)]
+    return {"total": page.total, fl.rows: [rows.render(t, d, page.select) for d in docs]}
 
 
 @handles("tablesDBUpsertRow", "databasesUpsertDocument")
