@@ -14,9 +14,19 @@ from typing import Any
 import pytest
 from appwrite.client import Client
 from appwrite.services.databases import Databases
+from appwrite.services.functions import Functions
 from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
-from support.sdk import ASKS_FOR_V25, silence_sdk_deprecations, wait_available, wait_index
+from support.sdk import (
+    ASKS_FOR_V25,
+    create_variable,
+    expect_error,
+    silence_sdk_deprecations,
+    wait_available,
+    wait_index,
+)
+
+from quixotic.server.spec import route_table
 
 NEWEST = ASKS_FOR_V25
 
@@ -153,3 +163,106 @@ def test_bucket_description_and_strip_metadata(client: Client) -> None:
         assert (got["description"], got["stripMetadata"]) == ("old scans", False)
     else:
         assert "description" not in got and "stripMetadata" not in got
+
+
+# The 2.5.0 parameters of functions and variables reach a handler only once the route table lists them
+# (tools/routes_added.json's ``params``); until then a request's value is ignored, as any unknown parameter.
+def _lists(method: str, path: str, name: str) -> bool:
+    """Whether the server's route table gives the route of ``method path`` the parameter ``name``."""
+    found = route_table().match(method, path)
+    return found is not None and any(p.name == name for p in found[0].params)
+
+
+ROUTED = all(
+    _lists(method, path, name)
+    for method, path, name in (
+        ("POST", "/functions", "description"),
+        ("POST", "/functions", "interval"),
+        ("PUT", "/functions/f", "emailEnabled"),
+        ("POST", "/functions/f/variables", "description"),
+        ("PUT", "/functions/f/variables/v", "description"),
+    )
+)
+needs_function_params = pytest.mark.xfail(
+    not ROUTED, reason="the route table does not list 2.5.0's function and variable parameters yet", strict=True
+)
+FUNCTION_V25 = ("description", "interval", "emailEnabled")
+
+
+def _function(client: Client, function_id: str, **params: Any) -> dict[str, Any]:
+    return call(client, "post", "/functions", {"functionId": function_id, "name": function_id.upper(),
+                                               "runtime": "python-3.11", **params})  # fmt: skip
+
+
+def test_function_and_variable_fields_default_and_are_2_5_only(client: Client) -> None:
+    made = _function(client, "plain")
+    assert (made["description"], made["interval"], made["emailEnabled"]) == ("", 0, False)
+    variable = create_variable(Functions(client), "plain", "MODE", "test")
+    _sdk_read(variable, "")
+    got = call(client, "get", "/functions/plain")
+    assert [v["description"] for v in got["vars"]] == [""]
+    assert call(client, "get", f"/functions/plain/variables/{variable['$id']}")["description"] == ""
+    assert [v["description"] for v in call(client, "get", "/functions/plain/variables")["variables"]] == [""]
+    for fmt in ("1.8.0", "1.9.6", "2.0.0"):  # below 2.5.0 none of them, nested variables and lists included
+        lowered = call(client, "get", "/functions/plain", fmt=fmt)
+        assert not set(FUNCTION_V25) & lowered.keys(), fmt
+        assert all("description" not in v for v in lowered["vars"]), fmt
+        listed = call(client, "get", "/functions", fmt=fmt)["functions"]
+        assert all(not set(FUNCTION_V25) & f.keys() and all("description" not in v for v in f["vars"])
+                   for f in listed), fmt  # fmt: skip
+        assert "description" not in call(client, "get", f"/functions/plain/variables/{variable['$id']}", fmt=fmt)
+        assert all("description" not in v for v in call(client, "get", "/functions/plain/variables", fmt=fmt)[
+            "variables"]), fmt  # fmt: skip
+    fetched = Functions(client).get("plain")  # 27.x's Function model parses vars, interval and emailEnabled
+    _sdk_read(fetched, "")
+    if NEWEST:
+        assert (fetched["interval"], fetched["emailEnabled"]) == (0, False)
+    else:
+        assert not set(FUNCTION_V25) & fetched.keys()
+
+
+@needs_function_params
+def test_function_description_interval_and_email_stored(client: Client) -> None:
+    made = _function(client, "scribe", description="transcribes uploads", interval=30)
+    assert (made["description"], made["interval"], made["emailEnabled"]) == ("transcribes uploads", 30, False)
+    changed = call(client, "put", "/functions/scribe", {"name": "S", "description": "transcribes", "interval": 0,
+                                                        "emailEnabled": True})  # fmt: skip
+    assert (changed["description"], changed["interval"], changed["emailEnabled"]) == ("transcribes", 0, True)
+    kept = call(client, "put", "/functions/scribe", {"name": "S"})  # what an update leaves out stays
+    assert (kept["description"], kept["emailEnabled"]) == ("transcribes", True)
+    assert call(client, "put", "/functions/scribe", {"name": "S", "description": ""})["description"] == ""
+    assert not set(FUNCTION_V25) & call(client, "get", "/functions/scribe", fmt="1.9.6").keys()
+    expect_error(lambda: _function(client, "both", schedule="0 * * * *", interval=5), 400, "general_argument_invalid")
+    expect_error(lambda: _function(client, "neg", interval=-1), 400, "general_argument_invalid")
+    expect_error(
+        lambda: call(client, "put", "/functions/scribe", {"name": "S", "schedule": "0 * * * *", "interval": 5}),
+        400, "general_argument_invalid",
+    )  # fmt: skip
+    _sdk_read(Functions(client).get("scribe"), "transcribes")
+    if NEWEST:  # 27.x's own methods send them
+        functions = Functions(client)
+        created = functions.create("sdk", "SDK", "python-3.11", description="made by 27.x", interval=15)
+        assert (created["description"], created["interval"]) == ("made by 27.x", 15)
+        updated = functions.update("sdk", "SDK", description="updated", email_enabled=True)
+        assert (updated["description"], updated["emailEnabled"]) == ("updated", True)
+
+
+@needs_function_params
+def test_variable_description_stored(client: Client) -> None:
+    _function(client, "vars")
+    made = call(client, "post", "/functions/vars/variables", {"variableId": "v1", "key": "MODE", "value": "a",
+                                                              "description": "which mode"})  # fmt: skip
+    assert made["description"] == "which mode"
+    assert call(client, "put", "/functions/vars/variables/v1", {"key": "MODE", "value": "b"})["description"] == (
+        "which mode"
+    )  # fmt: skip
+    changed = call(client, "put", "/functions/vars/variables/v1", {"key": "MODE", "description": "the mode"})
+    assert (changed["description"], changed["value"]) == ("the mode", "b")
+    assert [v["description"] for v in call(client, "get", "/functions/vars")["vars"]] == ["the mode"]
+    assert "description" not in call(client, "get", "/functions/vars/variables/v1", fmt="1.9.6")
+    _sdk_read(Functions(client).get_variable("vars", "v1"), "the mode")
+    cleared = call(client, "put", "/functions/vars/variables/v1", {"key": "MODE", "description": ""})
+    assert cleared["description"] == ""
+    if NEWEST:
+        sdk_made = Functions(client).create_variable("vars", "v2", "OTHER", "x", description="from 27.x")
+        assert sdk_made["description"] == "from 27.x"

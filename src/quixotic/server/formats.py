@@ -40,6 +40,7 @@ _LISTS: Final = {
     "columnIndex": ("columnIndexList", "indexes"),
     "index": ("indexList", "indexes"),
     "bucket": ("bucketList", "buckets"),
+    "variable": ("variableList", "variables"),
 }
 # The models of operations the 1.8.x spec has no model for: routes added after it, and the column (attribute)
 # reads, which the spec answers with a union of every column model.
@@ -99,7 +100,7 @@ def _without(*keys: str) -> ModelFilter:
 
 
 _user_impersonator: Final = _without("impersonator", "impersonatorUserId")  # V21: none below 1.9.0
-_drop_description: Final = _without("description")  # 2.5.0: databases, tables, columns, indexes, buckets
+_drop_description: Final = _without("description")  # 2.5.0: databases, tables, columns, indexes, variables
 
 
 def _table_description(doc: dict[str, Any]) -> None:
@@ -109,6 +110,16 @@ def _table_description(doc: dict[str, Any]) -> None:
         for item in doc.get(key) or ():
             if isinstance(item, dict):
                 item.pop("description", None)
+
+
+def _function_v25(doc: dict[str, Any]) -> None:
+    """2.5.0's ``description``, ``interval`` and ``emailEnabled`` on a function, and the description of each of its
+    variables."""
+    for key in ("description", "interval", "emailEnabled"):
+        doc.pop(key, None)
+    for item in doc.get("vars") or ():
+        if isinstance(item, dict):
+            item.pop("description", None)
 
 
 def _execution_function_id(doc: dict[str, Any]) -> None:
@@ -156,7 +167,13 @@ STEPS: Final = (
     # 2.5.0 (Cloud; no filter of Appwrite's repository): the fields its models add, absent before.
     Step(
         (2, 5, 0),
-        {**_DESCRIBED, "bucket": _without("description", "stripMetadata"), "user": _without("passwordPwned")},
+        {
+            **_DESCRIBED,
+            "bucket": _without("description", "stripMetadata"),
+            "user": _without("passwordPwned"),
+            "function": _function_v25,
+            "variable": _drop_description,
+        },
         {},
     ),
     Step((2, 0, 0), {"execution": _execution_function_id}, {}),  # V27

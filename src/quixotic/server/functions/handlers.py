@@ -419,7 +419,10 @@ def create_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
     variables.check(p["key"], p["value"])
     variable_id = custom_id(p["variableId"], "variableId")
     with ctx.store.tx() as conn:
-        doc = variables.create(conn, ctx.project, parent, variable_id, p["key"], p["value"], bool(p.get("secret")))
+        doc = variables.create(
+            conn, ctx.project, parent, variable_id, p["key"], p["value"], bool(p.get("secret")),
+            p.get("description") or "",
+        )  # fmt: skip
     return variables.model(doc, rtype, rid)
 
 
@@ -435,7 +438,9 @@ def update_variable(ctx: Ctx, p: dict[str, Any]) -> Any:
     parent, rtype, rid = _scope(ctx, p)
     variables.check(p["key"], p.get("value"))
     with ctx.store.tx() as conn:
-        doc = variables.update(conn, ctx.project, parent, p["variableId"], p["key"], p.get("value"), p.get("secret"))
+        doc = variables.update(
+            conn, ctx.project, parent, p["variableId"], p["key"], p.get("value"), p.get("secret"), p.get("description")
+        )
     if doc.get("secret"):  # the value it held before may still be in the WAL
         scrub.soon(ctx.store)
     return variables.model(doc, rtype, rid)

@@ -69,6 +69,10 @@ def function_model(conn: sqlite3.Connection, project: str, doc: Mapping[str, Any
     out["deploymentRetention"] = int(doc.get("deploymentRetention") or 0)
     out["providerBranches"] = list(doc.get("providerBranches") or [])
     out["providerPaths"] = list(doc.get("providerPaths") or [])
+    # 2.5.0 (formats drops them below); functions stored before have none
+    out["description"] = doc.get("description") or ""
+    out["interval"] = int(doc.get("interval") or 0)  # minutes between runs; 0: none
+    out["emailEnabled"] = bool(doc.get("emailEnabled"))
     out["vars"] = [
         variables.model(v, "function", doc["$id"])
         for v in variables.all_of(conn, project, variables.function_parent(doc["$id"]))
@@ -258,6 +262,15 @@ def check_settings(p: Mapping[str, Any], current: Mapping[str, Any] | None) -> d
             parse_cron(schedule)
         except ValueError as exc:
             raise ApiError("general_argument_invalid", f"Invalid `schedule` param: {exc}") from exc
+    interval = int(pick("interval", 0))
+    if interval < 0:
+        raise ApiError("general_argument_invalid", "Invalid `interval` param: Value must be 0 or more minutes")
+    if interval and schedule:
+        raise ApiError(
+            "general_argument_invalid",
+            "Invalid `interval` param: a function runs on a `schedule` or at an `interval`, not both. "
+            "Set the other to an empty schedule or interval 0.",
+        )
     scopes = list(pick("scopes", []))
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
@@ -289,4 +302,7 @@ def check_settings(p: Mapping[str, Any], current: Mapping[str, Any] | None) -> d
         "deploymentRetention": int(pick("deploymentRetention", 0)),
         "providerBranches": list(pick("providerBranches", [])),
         "providerPaths": list(pick("providerPaths", [])),
+        "description": pick("description", ""),
+        "interval": interval,
+        "emailEnabled": bool(pick("emailEnabled", False)),
     }

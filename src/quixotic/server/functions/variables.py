@@ -32,6 +32,7 @@ def model(doc: Mapping[str, Any], resource_type: str, resource_id: str) -> dict[
         "secret": bool(doc.get("secret")),
         "resourceType": resource_type,
         "resourceId": resource_id,
+        "description": doc.get("description") or "",  # 2.5.0 (formats drops it below)
     }
 
 
@@ -63,13 +64,20 @@ def _already_exists(key: str) -> ApiError:
 
 
 def create(
-    conn: sqlite3.Connection, project: str, parent: str, variable_id: str, key: str, value: str, secret: bool
+    conn: sqlite3.Connection,
+    project: str,
+    parent: str,
+    variable_id: str,
+    key: str,
+    value: str,
+    secret: bool,
+    description: str = "",
 ) -> st.Doc:
     if any(v["key"] == key for v in all_of(conn, project, parent)):
         raise _already_exists(key)
     if st.meta_get(conn, project, "variable", parent, variable_id) is not None:
         raise ApiError("variable_already_exists", f"Variable with the same ID '{variable_id}' already exists.")
-    data = {"key": key, "value": value, "secret": secret}
+    data = {"key": key, "value": value, "secret": secret, "description": description}
     return st.meta_insert(conn, project, "variable", parent, variable_id, data)
 
 
@@ -81,8 +89,10 @@ def update(
     key: str,
     value: str | None,
     secret: bool | None,
+    description: str | None = None,
 ) -> st.Doc:
-    """Change a variable; a secret one stays secret (Appwrite refuses to unset it)."""
+    """Change a variable; a secret one stays secret (Appwrite refuses to unset it); a description not given is
+    kept."""
     doc = get(conn, project, parent, variable_id)
     if doc.get("secret") and secret is False:
         raise ApiError(
@@ -95,6 +105,8 @@ def update(
         doc["value"] = value
     if secret is not None:
         doc["secret"] = bool(secret) or bool(doc.get("secret"))
+    if description is not None:
+        doc["description"] = description
     st.meta_save(conn, project, "variable", parent, doc)
     return doc
 
