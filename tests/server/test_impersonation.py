@@ -10,6 +10,9 @@ impersonator holds ``users.read`` to find its target. Below format 1.9.0 the use
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +22,12 @@ from appwrite.role import Role
 from appwrite.services.account import Account
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from support.sdk import SDK_MAJOR, expect_error
+from support.sdk import SDK_MAJOR, create_jwt, expect_error
 from support.server import LocalServer
 
 from quixotic.server import admin
 
+ROOT = Path(__file__).resolve().parents[2]
 # 15.x asks for format 1.8.0, where V21 drops both impersonator fields; 17.x and later see them.
 SEES_IMPERSONATOR = SDK_MAJOR >= 17
 
@@ -97,6 +101,14 @@ def test_impersonator_acts_as_the_user_named_by_id_email_or_phone(people: People
     assert (plain["$id"], plain["impersonator"], plain["impersonatorUserId"]) == ("alice", True, None)
 
 
+def test_an_impersonators_jwt_impersonates_too(people: People) -> None:
+    set_impersonator(people.admin, "alice", True)
+    jwt = create_jwt(Account(people.signed_in("alice")))["jwt"]
+    acting = impersonating(people.server.client(people.project_id, None).set_jwt(jwt), "email", "bob@example.com")
+    me = call(acting, "get", "/account")
+    assert (me["$id"], me["impersonatorUserId"]) == ("bob", "alice")
+
+
 def test_impersonated_requests_get_the_targets_roles(people: People) -> None:
     tdb = TablesDB(people.admin)
     tdb.create("d", "D")
@@ -160,3 +172,27 @@ def test_format_1_8_0_has_no_impersonator_fields(people: People) -> None:
         for user in answer.get("users", [answer]):
             assert not {"impersonator", "impersonatorUserId"} & user.keys(), path
     assert "impersonator" in call(people.admin, "get", "/users/alice", fmt="1.9.0")
+
+
+@pytest.mark.parametrize(("line", "fmt"), [("22", "1.9.5"), ("27", "2.5.0")])
+def test_sdk_models_parse_the_impersonation_answers(people: People, line: str, fmt: str) -> None:
+    """SDK 22's and 27's own pydantic models (``sdk_models.py``, in each line's environment) parse what
+    impersonation answers: the updated user, the impersonated account, the list an impersonator reads."""
+    python = ROOT / ".sdk" / line / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no SDK {line}.x environment at {python.parent.parent} (.ci/run creates it)")
+    marked = call(people.admin, "patch", "/users/alice/impersonator", {"impersonator": True}, fmt=fmt)
+    acting = impersonating(people.signed_in("alice"), "id", "bob")
+    cases = [
+        ("updateImpersonator", "User", marked),
+        ("account", "User" if line == "22" else "Account", call(acting, "get", "/account", fmt=fmt)),
+        ("users", "UserList", call(people.signed_in("alice"), "get", "/users", fmt=fmt)),
+    ]
+    assert cases[1][2]["impersonatorUserId"] == "alice"
+    stdin = "\n".join(json.dumps({"label": label, "model": model, "body": body}) for label, model, body in cases)
+    script = Path(__file__).with_name("sdk_models.py")
+    done = subprocess.run([str(python), str(script)], input=stdin, capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["sdk"].split(".")[0], report["checked"], report["failures"]) == (line, 3, {})
