@@ -213,6 +213,10 @@ def test_function_and_variable_fields_default_and_are_2_5_only(client: Client) -
         assert "description" not in call(client, "get", f"/functions/plain/variables/{variable['$id']}", fmt=fmt)
         assert all("description" not in v for v in call(client, "get", "/functions/plain/variables", fmt=fmt)[
             "variables"]), fmt  # fmt: skip
+    shared = call(client, "post", "/project/variables", {"variableId": "pv", "key": "SHARED", "value": "p"})
+    assert shared["description"] == ""  # project variables are Variable models too
+    assert "description" not in call(client, "get", "/project/variables/pv", fmt="1.9.6")
+    assert all("description" not in v for v in call(client, "get", "/project/variables", fmt="1.9.6")["variables"])
     fetched = Functions(client).get("plain")  # 27.x's Function model parses vars, interval and emailEnabled
     _sdk_read(fetched, "")
     if NEWEST:
@@ -230,7 +234,6 @@ def test_function_description_interval_and_email_stored(client: Client) -> None:
     assert (changed["description"], changed["interval"], changed["emailEnabled"]) == ("transcribes", 0, True)
     kept = call(client, "put", "/functions/scribe", {"name": "S"})  # what an update leaves out stays
     assert (kept["description"], kept["emailEnabled"]) == ("transcribes", True)
-    assert call(client, "put", "/functions/scribe", {"name": "S", "description": ""})["description"] == ""
     assert not set(FUNCTION_V25) & call(client, "get", "/functions/scribe", fmt="1.9.6").keys()
     expect_error(lambda: _function(client, "both", schedule="0 * * * *", interval=5), 400, "general_argument_invalid")
     expect_error(lambda: _function(client, "neg", interval=-1), 400, "general_argument_invalid")
@@ -239,6 +242,7 @@ def test_function_description_interval_and_email_stored(client: Client) -> None:
         400, "general_argument_invalid",
     )  # fmt: skip
     _sdk_read(Functions(client).get("scribe"), "transcribes")
+    assert call(client, "put", "/functions/scribe", {"name": "S", "description": ""})["description"] == ""
     if NEWEST:  # 27.x's own methods send them
         functions = Functions(client)
         created = functions.create("sdk", "SDK", "python-3.11", description="made by 27.x", interval=15)
@@ -263,6 +267,10 @@ def test_variable_description_stored(client: Client) -> None:
     _sdk_read(Functions(client).get_variable("vars", "v1"), "the mode")
     cleared = call(client, "put", "/functions/vars/variables/v1", {"key": "MODE", "description": ""})
     assert cleared["description"] == ""
+    project = call(client, "post", "/project/variables", {"variableId": "pd", "key": "P", "value": "p",
+                                                          "description": "for every function"})  # fmt: skip
+    assert project["description"] == "for every function"
+    assert call(client, "put", "/project/variables/pd", {"key": "P", "description": "all"})["description"] == "all"
     if NEWEST:
         sdk_made = Functions(client).create_variable("vars", "v2", "OTHER", "x", description="from 27.x")
         assert sdk_made["description"] == "from 27.x"
