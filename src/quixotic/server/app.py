@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -67,7 +67,7 @@ from quixotic.server.realtime.hub import Hub
 from quixotic.server.registry import Encoded, Handler, Reply, load_all
 from quixotic.server.settings import ServerSettings
 from quixotic.server.spec import Operation, bind, unflatten
-from quixotic.server.store import Store
+from quixotic.server.store import Store, WriterLock
 from quixotic.server.version import APPWRITE_VERSION
 from quixotic.server.worker import Lane, Worker
 
@@ -272,16 +272,17 @@ class Server:
                 f"{op.id} ({method} /v1{op.path}) is not implemented by the quixotic local server yet.",
             )
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        has_query = bool(scope.get("query_string"))
-        project = headers.get("x-appwrite-project") or (request.query_params.get("project") if has_query else None)
+        pairs = _query_pairs(scope.get("query_string") or b"")
+        plain = dict(pairs)  # one value a name, the last one given (as Starlette's ``query_params.get``)
+        project = headers.get("x-appwrite-project") or plain.get("project")
         host = _hostname(headers.get("host"), scope.get("server"))
         if not self.compute.endpoint:
             self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
-        lane = lane_of(op, request.query_params if has_query else {})
+        lane = lane_of(op, plain)
         if lane == LOOP:  # the key lookup and the handler in one read snapshot, both stamps in one statement
             with self.store.lock.refused(), self.store.read() as conn, cache.prefetched(conn, _scopes(project)):
                 caller = self._caller(conn, op, project, headers, request, extra, host)
-                query = unflatten(request.query_params.multi_items()) if has_query else {}
+                query = unflatten(pairs) if pairs else {}
                 ctx = Ctx(self.store, self.worker, caller, op, headers, host, fmt, declared, compute=self.compute,
                           settings=self.settings)  # fmt: skip
                 response = self._encode(_Call(handler, ctx, path_params, query, {}, False, extra))
@@ -293,7 +294,7 @@ class Server:
         else:  # on the loop, on a reader connection: never behind a write
             with self.store.lock.refused(), self.store.read() as conn:
                 caller = self._caller(conn, op, project, headers, request, extra, host)
-        query = unflatten(request.query_params.multi_items()) if has_query else {}
+        query = unflatten(pairs) if pairs else {}
         body: dict[str, Any] | bytes = {}
         uploads: dict[str, Upload] = {}
         body_is_text = False
@@ -313,7 +314,7 @@ class Server:
         )  # fmt: skip
         call = _Call(handler, ctx, path_params, query, body, body_is_text, extra)
         if lane == WRITER:
-            return await self.writer.run(self._run, call)
+            return await self.writer.run(self._write, call)
         return await run_in_threadpool(self._run, call)
 
     def _caller(
@@ -344,14 +345,24 @@ class Server:
         self._after(call.ctx)
         return response
 
-    def _after(self, ctx: Ctx) -> None:
+    def _write(self, call: _Call) -> Response:
+        """On the writer lane: ``_run``, its functions dispatched under the writer lock, so what the dispatch reads
+        (which functions listen) is one statement on the writer connection, not a reader's snapshot of its own
+        (three statements and a pool round trip on every write). Realtime delivery stays outside it."""
+        response = self._encode(call)
+        self._after(call.ctx, self.store.lock)
+        return response
+
+    def _after(self, ctx: Ctx, dispatch_under: WriterLock | None = None) -> None:
         """What ``ctx``'s events start once its write is committed and its answer encoded: Realtime frames,
-        then the executions they trigger. The write happened: a failure here is logged, never the answer."""
+        then the executions they trigger (under ``dispatch_under`` when given). The write happened: a failure
+        here is logged, never the answer."""
         if not ctx.events:
             return
         self.realtime.publish(ctx.caller.project, ctx.events)  # never raises; nothing to do when none listens
         try:
-            self.compute.dispatch(ctx.caller.project, ctx.events)
+            with dispatch_under or nullcontext():
+                self.compute.dispatch(ctx.caller.project, ctx.events)
         except Exception:
             log.exception("dispatching the events of %s failed", ctx.op.id)
 
@@ -385,6 +396,27 @@ class Server:
 def _scopes(project: str | None) -> tuple[str, ...]:
     """The generation stamps a request on the loop reads: the keys' and projects', and its project's schema."""
     return (cache.AUTH, cache.schema_scope(project)) if project else (cache.AUTH,)
+
+
+_CACHED_QUERY = 4096  # longer query strings are parsed each time, so the cache stays small
+
+
+def _query_pairs(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """A query string's name/value pairs, as Starlette's ``QueryParams`` reads them (latin-1, then percent-decoded
+    as UTF-8, blank values kept). Clients repeat their query strings (a list polled, the same page size), and
+    percent-decoding a JSON query is most of reading it."""
+    if not raw:
+        return ()
+    if len(raw) > _CACHED_QUERY:
+        return _parse_query(raw)
+    return _parse_query_cached(raw)
+
+
+def _parse_query(raw: bytes) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+
+
+_parse_query_cached = lru_cache(maxsize=512)(_parse_query)
 
 
 @lru_cache(maxsize=256)
