@@ -2,7 +2,8 @@
 
 Rows are paged by ``$sequence`` (``greaterThan`` the last one seen, ascending) rather than by a cursor
 row id, so a row deleted while the backup runs cannot break the paging. Pages are fetched one ahead in
-a background thread (:func:`prefetch`), so the network and the server work while the caller writes.
+a background thread (:func:`prefetch`), so the network and the server work while the caller writes, and
+in runs of consecutive sequences two pages are in flight, so the server does not wait on this side.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final, TypeVar
 
 from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
@@ -36,27 +38,55 @@ def row_pages(
     select: list[str] | None = None,
 ) -> Iterator[ListPage]:
     """Every row of a table (at most ``limit``), a page at a time, in ``$sequence`` order: each page's rows
-    parsed (``items``) and as NDJSON lines of the server's own text (``lines``, what a backup writes)."""
-    last: Any = None
-    fetched = 0
+    parsed (``items``) and as NDJSON lines of the server's own text (``lines``, what a backup writes).
+
+    Each page is asked for after the last ``$sequence`` of the one before, so the server would idle while
+    this side receives and cuts a page. Where the pages so far hold consecutive sequences (a table that was
+    filled and not thinned out), the page after the one in flight is asked for at once, as if this one
+    holds the next ``size`` sequences too; it is used only when this one indeed ends there (the very query
+    asking one by one would send), else dropped and asked for again."""
     doing = f"reading rows of {database_id}/{table_id}"
-    while True:
-        size = page if limit is None else min(page, limit - fetched)
-        if size <= 0:
-            return
+
+    def fetch(after: int | None, size: int) -> ListPage:
         queries = [Query.order_asc("$sequence"), Query.limit(size)]
         if select:
             queries.append(Query.select(select))
-        if last is not None:
-            queries.append(Query.greater_than("$sequence", last))
-        found = backend.row_page(doing, database_id, table_id, queries)
-        rows = found.items
-        if rows:
-            yield found
-        if len(rows) < size:
-            return
-        fetched += len(rows)
-        last = int(rows[-1]["$sequence"])  # a string from response format 1.9.0 on
+        if after is not None:
+            queries.append(Query.greater_than("$sequence", after))
+        return backend.row_page(doing, database_id, table_id, queries)
+
+    def size_after(fetched: int) -> int:
+        return page if limit is None else min(page, limit - fetched)
+
+    last: int | None = None
+    fetched = 0
+    dense = False
+    ahead: tuple[int, int, Future[ListPage]] | None = None  # (after, size, the page asked for early)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="quixotic-rows-ahead")
+    try:
+        while True:
+            size = size_after(fetched)
+            if size <= 0:
+                return
+            early = ahead[2] if ahead is not None and ahead[:2] == (last, size) else None
+            if ahead is not None and early is None:
+                ahead[2].cancel()  # asked for after a sequence this page does not end at: never used
+            ahead = None
+            following = size_after(fetched + size)
+            if dense and last is not None and following > 0:
+                ahead = (last + size, following, pool.submit(fetch, last + size, following))
+            found = early.result() if early is not None else fetch(last, size)
+            rows = found.items
+            if rows:
+                yield found
+            if len(rows) < size:
+                return
+            first, end = int(rows[0]["$sequence"]), int(rows[-1]["$sequence"])  # strings from 1.9.0 on
+            dense = end - first + 1 == len(rows) and (last is None or first == last + 1)
+            fetched += len(rows)
+            last = end
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def row_count(backend: AppwriteBackend, database_id: str, table_id: str) -> int:
