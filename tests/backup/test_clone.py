@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from appwrite.query import Query
-from appwrite.services.users import Users
 from backup_site import Source
 
 from quixotic.backup.anonymize import Anonymizer
@@ -29,9 +28,9 @@ def test_sampled_anonymized_clone_is_deterministic(source: Source) -> None:
     for table in ("notes", "credits", "events"):
         assert a.backend.db.list_rows("app", table, [Query.limit(1)])["total"] == 100
     assert a.backend.storage.list_files("uploads")["total"] == len(source.seeded.files)
-    users_a = {u["$id"]: u for u in Users(a.backend.client).list()["users"]}
-    users_b = {u["$id"]: u for u in Users(b.backend.client).list()["users"]}
-    original = {u["$id"]: u for u in Users(source.site.target("src").backend.client).list()["users"]}
+    users_a = {u["$id"]: u for u in a.backend.users.list()["users"]}
+    users_b = {u["$id"]: u for u in b.backend.users.list()["users"]}
+    original = {u["$id"]: u for u in source.site.target("src").backend.users.list()["users"]}
     anonymizer = Anonymizer(source.site.projects["src"].project_id)
     for user_id, user in users_a.items():
         assert user["email"] == anonymizer.email(original[user_id]["email"])

@@ -7,9 +7,6 @@ from typing import Any
 
 import pytest
 from appwrite.query import Query
-from appwrite.services.functions import Functions
-from appwrite.services.storage import Storage
-from appwrite.services.users import Users
 from backup_site import PASSPHRASE, Source, token_hash
 
 from quixotic.backup.archive import ArchiveReader
@@ -20,7 +17,7 @@ from quixotic.target import Target
 
 
 def execute(target: Target) -> dict[str, Any]:
-    result = Functions(target.backend.client).create_execution("hello", "", False, "/", "GET")
+    result = target.backend.functions.create_execution("hello", "", False, "/", "GET")
     assert result["status"] == "completed", result["errors"]
     return dict(json.loads(result["responseBody"]))
 
@@ -60,8 +57,8 @@ def test_round_trip_into_a_fresh_project_loses_nothing(source: Source) -> None:
     assert execute(source.site.target(dst)) == {"greeting": "hello from src", "region": "eu",
                                                  "token": token_hash("token-of-src")}  # fmt: skip
     # Users keep their password hashes, labels and prefs; the restore is recorded in the target's history.
-    users = Users(source.site.target(dst).backend.client)
-    ada, original = users.get("u000"), Users(source.site.target("src").backend.client).get("u000")
+    users = source.site.target(dst).backend.users
+    ada, original = users.get("u000"), source.site.target("src").backend.users.get("u000")
     assert (ada["password"], ada["hashOptions"], ada["labels"], ada["prefs"]) == (
         original["password"], original["hashOptions"], original["labels"], original["prefs"])  # fmt: skip
     assert [r.kind for r in source.site.target(dst).system.releases()] == ["restore"]
@@ -140,14 +137,14 @@ def test_the_restore_plans_again_under_its_locks(source: Source) -> None:
         (bucket,) = [c.action for c in preview.plan.changes if c.address == "bucket:uploads"]
         shown.append(bucket)
         if bucket == "create":  # while the operator reads the preview, someone makes the bucket
-            Storage(target.backend.client).create_bucket("uploads", "made meanwhile", maximum_file_size=1_000)
+            target.backend.storage.create_bucket("uploads", "made meanwhile", maximum_file_size=1_000)
         return True
 
     report = cmd.restore(source.archive, target, confirm=meanwhile, passphrase=PASSPHRASE)
     assert shown == ["create", "update"]  # what changed under the locks was shown again before it was applied
     assert report.rows == sum(source.seeded.rows.values())
-    bucket = Storage(target.backend.client).get_bucket("uploads")
-    original = Storage(source.site.target("src").backend.client).get_bucket("uploads")
+    bucket = target.backend.storage.get_bucket("uploads")
+    original = source.site.target("src").backend.storage.get_bucket("uploads")
     assert (bucket["name"], bucket["maximumFileSize"]) == (original["name"], original["maximumFileSize"])
     assert cmd.diff_data(source.archive, target).same
 
@@ -156,9 +153,10 @@ def test_functions_that_react_to_events_do_not_fire_while_data_is_restored(sourc
     dst = source.fresh()
     target = source.site.target(dst)
     cmd.restore(source.archive, target, only=frozenset({"schema", "functions"}), passphrase=PASSPHRASE)
-    functions = Functions(target.backend.client)
+    functions = target.backend.functions
     hello = functions.get("hello")
-    functions.update("hello", hello["name"], hello["runtime"], [], ["databases.app.tables.*.rows.*.create"])
+    functions.update("hello", name=hello["name"], runtime=hello["runtime"], execute=[],
+                     events=["databases.app.tables.*.rows.*.create"])  # fmt: skip
     report = cmd.restore(source.archive, source.site.target(dst), mode="merge", passphrase=PASSPHRASE)
     assert report.rows == sum(source.seeded.rows.values())
     assert functions.list_executions("hello")["total"] == 0
@@ -171,7 +169,7 @@ def test_disaster_recovery_into_the_same_environment_brings_its_history_back(sou
     backend = target.backend
     backend.db.delete_rows("app", "notes", [Query.starts_with("title", "note 1")])
     backend.storage.delete_file("uploads", "f1")
-    Users(backend.client).delete("u002")
+    backend.users.delete("u002")
     backend.db.create_row("app", "events", "after-backup", {"payload": "made after the backup"})
     assert not cmd.diff_data(source.archive, target).same
     report = cmd.restore(source.archive, source.site.target("src"), mode="replace", passphrase=PASSPHRASE)

@@ -1,11 +1,12 @@
 """Writing an archive's data into a project: rows, files, users and the tool's history, every step repeatable.
 
-Rows are bulk upserts keeping ``$id``, ``$permissions``, ``$createdAt`` and ``$updatedAt`` (two batches in
-flight); files keep their ids, are skipped when the live copy has the same size and MD5 and are checked
-by MD5 after upload; users are recreated from their password hashes. Writes that the server drops
-(restarted, unreachable) are tried again for a minute. In ``replace`` mode what the archive lacks goes.
-While data is written, functions that react to events or schedules are disabled, so restored rows and
-files do not trigger them; their settings are put back afterwards.
+Rows are bulk creates into a table without rows, else bulk upserts (:class:`RowWrites`), keeping ``$id``,
+``$permissions``, ``$createdAt`` and ``$updatedAt`` (two batches in flight); files keep their ids, are
+skipped when the live copy has the same size and MD5 and are checked by MD5 after upload; users are
+recreated from their password hashes. Writes that the server drops (restarted, unreachable) are tried
+again for a minute. In ``replace`` mode what the archive lacks goes. While data is written, functions
+that react to events or schedules are disabled, so restored rows and files do not trigger them; their
+settings are put back afterwards.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from quixotic.backup.live import HISTORY_SKIPPED, files_of, retrying, row_pages,
 from quixotic.backup.progress import FilesBar, Progress, Step
 from quixotic.backup.users import restore_user
 from quixotic.deploy.applier import Applier
-from quixotic.errors import ApiError, BackupError, NotFound, Unreachable
+from quixotic.errors import ApiError, BackupError, Conflict, NotFound, Unreachable
 from quixotic.plan.state import ProjectState
+from quixotic.sdk.backend import AppwriteBackend
 from quixotic.sdk.boundary import call
+from quixotic.sdk.raw import reply_total
 from quixotic.sdk.values import InputFile, Query
 from quixotic.target import Target
 
@@ -142,6 +145,7 @@ class Restorer:
     # --- rows ---------------------------------------------------------------------------------
 
     def rows(self) -> None:
+        existing = {(t.database_id, t.id) for t in self.live.tables}
         for name in self.reader.names("rows/"):
             database_id, table_file = name[len("rows/") :].split("/", 1)
             table_id = table_file.removesuffix(".ndjson")
@@ -150,18 +154,18 @@ class Restorer:
             seen: set[str] = set()
             done = 0
             self.progress(Step(key, key, 0, total, "rows"))
-
-            def write(batch: list[dict[str, Any]], d: str = database_id, t: str = table_id) -> int:
-                # The answer echoes every row: only its status and count are read (parsing it cost as much as
-                # the writing, and on SDK 17+ built a model of each row).
-                retrying(f"writing rows of {d}/{t}", lambda: self.backend.upsert_rows(d, t, batch))
-                return len(batch)
+            # Into a table with no rows (made by this restore, or empty when it began) rows are created: the
+            # server skips looking up each one, as an upsert must. A row that is there after all (written
+            # meanwhile, or by this very batch sent again after the server went away) turns the batch and
+            # every later one of the table into upserts.
+            rows = RowWrites(self.backend, database_id, table_id)
+            rows.create = (database_id, table_id) not in existing or not self._has_rows(database_id, table_id)
 
             # Two batches in flight: one is encoded and sent while the server writes the other.
             with ThreadPoolExecutor(ROW_WRITERS, thread_name_prefix="quixotic-rows") as pool:
                 window: list[Future[int]] = []
                 for batch in self._row_batches(name, seen):
-                    window.append(pool.submit(write, batch))
+                    window.append(pool.submit(rows.write, batch))
                     while len(window) >= ROW_WRITERS:
                         done += window.pop(0).result()
                         self.progress(Step(key, key, done, total, "rows"))
@@ -171,6 +175,11 @@ class Restorer:
             self.report.rows += done
             if self.replace:
                 self.report.rows_deleted += self._delete_other_rows(database_id, table_id, seen)
+
+    def _has_rows(self, database_id: str, table_id: str) -> bool:
+        doing = f"reading rows of {database_id}/{table_id}"
+        queries = [Query.limit(1), Query.select(["$id"])]
+        return bool(retrying(doing, lambda: self.backend.row_page(doing, database_id, table_id, queries)).items)
 
     def _row_batches(self, name: str, seen: set[str]) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
@@ -276,12 +285,19 @@ class Restorer:
                     continue
                 raise
             signature = meta.get("signature")
-            if signature and result.get("signature") != signature:
+            # SDK 22+ sends a large file's chunks side by side and may hand back the answer to a chunk that
+            # did not finish the file (no signature yet): the file's own metadata says then.
+            stored = result.get("signature") or self._stored_signature(bucket_id, file_id) if signature else None
+            if signature and stored != signature:
                 raise BackupError(
-                    f"file {bucket_id}/{file_id}: the server's MD5 of the upload ({result.get('signature')}) is not "
+                    f"file {bucket_id}/{file_id}: the server's MD5 of the upload ({stored}) is not "
                     f"the archive's ({signature})"
                 )
             return len(data)
+
+    def _stored_signature(self, bucket_id: str, file_id: str) -> str:
+        found = call(f"reading file {bucket_id}/{file_id}", self.backend.storage.get_file, bucket_id, file_id)
+        return str(found.get("signature") or "")
 
     def _delete_file(self, bucket_id: str, file_id: str) -> None:
         try:
@@ -368,3 +384,46 @@ def _same_bytes(live: dict[str, Any], archived: dict[str, Any]) -> bool:
         and bool(archived.get("signature"))
         and live.get("signature") == archived.get("signature")
     )
+
+
+class RowWrites:
+    """Bulk writes of one table's rows, created while none of them exists yet, else upserted (both keep
+    ``$id``, ``$permissions``, ``$createdAt`` and ``$updatedAt``).
+
+    The answers echo every row: only their status and count are read (parsing them cost as much as the
+    writing, and on SDK 17+ built a model of each row). Every write may be sent again (the server went away
+    meanwhile): a create that finds its rows there already is a conflict, and the batch is upserted instead.
+    """
+
+    def __init__(self, backend: AppwriteBackend, database_id: str, table_id: str) -> None:
+        self.backend = backend
+        self.database_id = database_id
+        self.table_id = table_id
+        self.create = False
+        self._doing = f"writing rows of {database_id}/{table_id}"
+
+    def write(self, batch: list[dict[str, Any]]) -> int:
+        """Write ``batch``; the rows sent (the server's count leaves out rows an upsert did not change)."""
+        if self.create:
+            try:
+                retrying(self._doing, lambda: self._create(batch))
+                return len(batch)
+            except Conflict:
+                self.create = False
+        retrying(self._doing, lambda: self.backend.upsert_rows(self.database_id, self.table_id, batch))
+        return len(batch)
+
+    def _create(self, batch: list[dict[str, Any]]) -> int:
+        path = f"/tablesdb/{self.database_id}/tables/{self.table_id}/rows"
+        headers = {"content-type": "application/json", "accept": "application/json",
+                   "x-appwrite-project": self.backend.project_id}  # fmt: skip
+        raw = self.backend.client.call_unparsed("post", path, headers, {"rows": batch})
+        try:
+            total = reply_total(raw)
+        except ValueError as exc:
+            raise ApiError(
+                "general_server_error", f"the server's answer to a bulk create is wrong: {exc}", 500
+            ) from None
+        if total != len(batch):
+            raise ApiError("general_server_error", f"the server says it created {total} of the {len(batch)} rows", 500)
+        return total
