@@ -93,3 +93,16 @@ def test_the_summary_counts_every_action() -> None:
         "! marks a destructive change (data may be lost): review it before applying.",
     ]
     assert isinstance(Plan.from_json(plan.to_json()), Plan)
+
+
+def test_a_secret_planned_without_a_fingerprint_says_its_value_is_read_when_applied() -> None:
+    """A never-deployed target has no fingerprint key: the plan cannot tie the secret to a value."""
+    have = live(variables=())
+    want = replace(have, variables=(var(PROJECT_SCOPE, "DB_PASSWORD", SECRET, secret=True, known=False),
+                                    var(PROJECT_SCOPE, "PLAIN", "x")))  # fmt: skip
+    text = render_text(make_plan("dev", have, want))
+    assert SECRET not in text
+    (secret_line,) = [line for line in text.splitlines() if "DB_PASSWORD" in line]
+    assert secret_line.startswith("    +   variable:project/DB_PASSWORD") and "without a fingerprint" in secret_line
+    (plain_line,) = [line for line in text.splitlines() if "PLAIN" in line]
+    assert "fingerprint" not in plain_line

@@ -45,9 +45,19 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+UNFINGERPRINTED: Final = (
+    "(secret planned without a fingerprint: the target has no key yet, so the value set is the one"
+    " configured when applied)"
+)
+
+
 def render_change(change: Change) -> str:
     flag = "!" if change.destructive else " "
-    return f"  {flag} {MARKERS[change.action]:<3} {change.address}  {_detail(change)}"
+    line = f"  {flag} {MARKERS[change.action]:<3} {change.address}  {_detail(change)}"
+    after = change.after
+    if after is not None and after.get("secret") is True and not after.get("valueHash"):
+        line = f"{line.rstrip()}  {UNFINGERPRINTED}"
+    return line
 
 
 def _detail(change: Change) -> str:
