@@ -300,3 +300,19 @@ def test_close_closes_every_connection_and_keeps_the_files_private(tmp_path: Pat
     assert _db_fds(tmp_path) == before
     with pytest.raises(sqlite3.ProgrammingError), store.read():
         pass
+
+
+def test_a_record_that_is_not_strict_json_is_never_stored(tmp_path: Path) -> None:
+    """Defence in depth behind validation: NaN or Infinity in a record raises and the transaction writes
+    nothing, so no read ever meets text that SQLite's json functions call malformed."""
+    from quixotic.server import store as st
+
+    store = Store(tmp_path)
+    try:
+        for bad in (float("nan"), float("inf")):
+            with pytest.raises(ValueError), store.tx() as conn:
+                st.meta_insert(conn, "p1", "user", "", "u1", {"prefs": {"x": bad}})
+        with store.read() as conn:
+            assert st.meta_get(conn, "p1", "user", "", "u1") is None
+    finally:
+        store.close()

@@ -312,7 +312,8 @@ def to_doc(row: Sequence[Any]) -> Doc:
 
 
 def _data_of(doc: Mapping[str, Any]) -> str:
-    return json.dumps({k: v for k, v in doc.items() if not k.startswith("$")}, separators=(",", ":"))
+    # allow_nan=False: what validation let through still cannot store a NaN the reads could not parse (#17)
+    return json.dumps({k: v for k, v in doc.items() if not k.startswith("$")}, separators=(",", ":"), allow_nan=False)
 
 
 def meta_get(conn: sqlite3.Connection, project: str, kind: str, parent: str, uid: str) -> Doc | None:
