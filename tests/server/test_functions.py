@@ -284,6 +284,22 @@ def test_schedule_triggers(fn: Functions, echo: str) -> None:
     fn.update(echo, "Echo", schedule="")
 
 
+@pytest.mark.local_only("runs on the local server's 60x scheduler clock")
+def test_interval_triggers(fn: Functions, echo: str) -> None:
+    """2.5.0's ``interval`` (SDK 27's update(interval=...); sent raw here, 15.x has no such argument): one minute
+    is about a second on the session server's clock, and the runs come as schedule triggers."""
+    from server.test_v25_descriptions import call
+
+    def scheduled() -> list[Any]:
+        return [e for e in fn.list_executions(echo)["executions"] if e["trigger"] == "schedule"]
+
+    before = len(scheduled())
+    assert call(fn.client, "put", f"/functions/{echo}", {"name": "Echo", "interval": 1})["interval"] == 1
+    runs = wait_for(lambda: len(scheduled()) >= before + 2 and scheduled(), 30)
+    assert all(e["requestMethod"] == "POST" for e in runs)
+    call(fn.client, "put", f"/functions/{echo}", {"name": "Echo", "interval": 0})
+
+
 @pytest.mark.local_only("makes API keys or projects with quixotic local")
 def test_scoped_key_cannot_write_functions(server: LocalServer, project: admin.ProjectCredentials) -> None:
     key = admin.create_key(server.data_dir, project.project_id, ["functions.read"])

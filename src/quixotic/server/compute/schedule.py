@@ -1,4 +1,5 @@
-"""Cron expressions for function schedules: parsing and next-firing arithmetic, pure (no clock, no I/O).
+"""Cron expressions and intervals for function schedules: parsing and next-firing arithmetic, pure (no clock,
+no I/O).
 
 Five fields, ``minute hour day-of-month month day-of-week``, each a list of ``*``, ``n``, ``a-b``, ``*/n``,
 ``a/n`` or ``a-b/n``; months and weekdays also by name (``jan``, ``mon``); weekday 0 and 7 are Sunday;
@@ -131,8 +132,35 @@ def parse_cron(expr: str) -> CronSpec:
     return spec
 
 
-def next_after(spec: CronSpec, moment: datetime) -> datetime:
+@dataclass(frozen=True)
+class Interval:
+    """2.5.0's function ``interval``: a run every ``minutes`` minutes, counted from the last one (Appwrite picks
+    the moment within each interval; here it is the interval's end)."""
+
+    minutes: int
+
+    def __post_init__(self) -> None:
+        if self.minutes < 1:
+            raise ValueError(f"an interval is a whole number of minutes, at least 1, not {self.minutes!r}")
+
+
+Rule = CronSpec | Interval
+
+
+def rule_of(expr: object, interval: object) -> Rule | None:
+    """A function's rule: its cron ``schedule`` when it has one, else its ``interval`` when above 0, else None
+    (``ValueError`` for a schedule that does not parse)."""
+    if isinstance(expr, str) and expr.strip():
+        return parse_cron(expr)
+    if isinstance(interval, int | float) and not isinstance(interval, bool) and interval >= 1:
+        return Interval(int(interval))
+    return None
+
+
+def next_after(spec: Rule, moment: datetime) -> datetime:
     """The next firing strictly after ``moment`` (UTC; a naive moment is taken as UTC and a naive one returned)."""
+    if isinstance(spec, Interval):
+        return moment + timedelta(minutes=spec.minutes)
     aware = moment.tzinfo is not None
     t = moment.astimezone(UTC).replace(tzinfo=None) if aware else moment
     t = t.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -159,8 +187,13 @@ def next_after(spec: CronSpec, moment: datetime) -> datetime:
     raise ValueError(f"cron expression {spec.expr!r} does not fire within {_SEARCH_YEARS} years")
 
 
-def due_between(spec: CronSpec, after: datetime, until: datetime) -> list[datetime]:
-    """Firings in (after, until], the earliest first, at most 100 (call again from the last one for more)."""
+def due_between(spec: Rule, after: datetime, until: datetime) -> list[datetime]:
+    """Firings in (after, until], the earliest first, at most 100 (call again from the last one for more; an
+    interval's are the latest 100, so after a long stop it fires once and is caught up)."""
+    if isinstance(spec, Interval):
+        step = timedelta(minutes=spec.minutes)
+        count = int((_utc(until) - _utc(after)) / step)
+        return [after + i * step for i in range(max(1, count - MAX_DUE + 1), count + 1)]
     due: list[datetime] = []
     t = after
     while len(due) < MAX_DUE:

@@ -2,11 +2,12 @@
 deletes executions past their retention.
 
 The once-a-second tick must cost the same at a thousand stored executions as at a million, so it never scans
-``meta``: three partial indexes (created on first start, also in a data dir an older version made) hold just
-what it looks for. Functions with a schedule; executions still ``scheduled``, by ``scheduledAt``; executions by
-``$createdAt``, for the retention. Whether a cron schedule is due is worked out in memory from the function's
-record (its next firing is cached per expression and last run), so a tick with nothing due writes nothing; a
-due one is fired in a short transaction of its own that checks again, so a restart never fires twice.
+``meta``: four partial indexes (created on first start, also in a data dir an older version made) hold just
+what it looks for. Functions with a cron schedule, functions with an interval (2.5.0); executions still
+``scheduled``, by ``scheduledAt``; executions by ``$createdAt``, for the retention. Whether a function is due is
+worked out in memory from its record (its next firing is cached per rule and last run), so a tick with
+nothing due writes nothing; a due one is fired in a short transaction of its own that checks again, so a
+restart never fires twice.
 
 Maintenance runs at start and then every ``_APP_MAINTENANCE_INTERVAL`` seconds, as Appwrite's maintenance task
 does, and deletes the executions created more than ``_APP_MAINTENANCE_RETENTION_EXECUTION`` seconds ago,
@@ -40,16 +41,23 @@ log = logging.getLogger("quixotic.server")
 INDEXES: Final = {
     "meta_scheduled_functions": "CREATE INDEX IF NOT EXISTS meta_scheduled_functions ON meta (project, _uid) "
     "WHERE kind='function' AND parent='' AND json_extract(data, '$.schedule') != ''",
+    "meta_interval_functions": "CREATE INDEX IF NOT EXISTS meta_interval_functions ON meta (project, _uid) "
+    "WHERE kind='function' AND parent='' AND json_extract(data, '$.interval') > 0",
     "meta_scheduled_executions": "CREATE INDEX IF NOT EXISTS meta_scheduled_executions "
     "ON meta (json_extract(data, '$.scheduledAt')) "
     "WHERE kind='execution' AND json_extract(data, '$.status') = 'scheduled'",
     "meta_execution_age": "CREATE INDEX IF NOT EXISTS meta_execution_age ON meta (_createdAt) WHERE kind='execution'",
 }
 
-SCHEDULED_FUNCTIONS: Final = (
+_FUNCTION_COLUMNS: Final = (
     "SELECT project, _uid, _updatedAt, json_extract(data, '$.schedule'), json_extract(data, '$.scheduleLastRun'), "
-    "json_extract(data, '$.enabled'), json_extract(data, '$.deploymentId') FROM meta "
-    "WHERE kind='function' AND parent='' AND json_extract(data, '$.schedule') != ''"
+    "json_extract(data, '$.enabled'), json_extract(data, '$.deploymentId'), json_extract(data, '$.interval') FROM meta "
+)
+SCHEDULED_FUNCTIONS: Final = (
+    _FUNCTION_COLUMNS
+    + "WHERE kind='function' AND parent='' AND json_extract(data, '$.schedule') != '' UNION ALL "
+    + _FUNCTION_COLUMNS
+    + "WHERE kind='function' AND parent='' AND json_extract(data, '$.interval') > 0"
 )
 DUE_EXECUTIONS: Final = (
     "SELECT project, parent, _uid, data FROM meta "
@@ -97,7 +105,7 @@ def prune_executions(store: st.Store, cutoff: datetime, *, batch: int = PRUNE_BA
 
 
 class Scheduler:
-    """Fires due cron schedules and scheduled executions of one engine, and runs its maintenance."""
+    """Fires due cron schedules, intervals and scheduled executions of one engine, and runs its maintenance."""
 
     def __init__(self, host: Compute) -> None:
         # The engine whose executions it creates and starts (the tests and the bench hand it a stand-in).
@@ -152,23 +160,24 @@ class Scheduler:
         with self.store.read() as conn:
             rows = conn.execute(SCHEDULED_FUNCTIONS).fetchall()
         due: list[tuple[str, str]] = []
-        for project, function_id, updated_at, expr, last_run, enabled, deployment_id in rows:
+        for project, function_id, updated_at, expr, last_run, enabled, deployment_id, interval in rows:
             # A first sieve, never stricter than _fire's checks: JSON false reads as 0, an absent flag as NULL.
-            if enabled == 0 or not deployment_id or not isinstance(expr, str):
+            if enabled == 0 or not deployment_id or (project, function_id) in due:  # in both halves of the query
                 continue
-            upcoming = self._next_firing(expr, last_run or updated_at)
+            upcoming = self._next_firing(expr, interval, last_run or updated_at)
             if upcoming is not None and upcoming <= now:
                 due.append((project, function_id))
         return due
 
-    def _next_firing(self, expr: str, last_text: str) -> datetime | None:
-        key = (expr, last_text)
+    def _next_firing(self, expr: Any, interval: Any, last_text: str) -> datetime | None:
+        key = (f"{expr}|{interval}", last_text)
         if key not in self._next:
             if len(self._next) >= _CACHE_LIMIT:
                 self._next.clear()
             try:
-                self._next[key] = schedule.next_after(schedule.parse_cron(expr), parse_iso(last_text))
-            except ValueError:  # a schedule that never fires (or a record no schedule can be read from)
+                rule = schedule.rule_of(expr, interval)
+                self._next[key] = None if rule is None else schedule.next_after(rule, parse_iso(last_text))
+            except (ValueError, TypeError):  # a schedule that never fires (or a record no rule can be read from)
                 self._next[key] = None
         return self._next[key]
 
@@ -179,8 +188,10 @@ class Scheduler:
             if function is None or not function.get("enabled", True) or not function.get("deploymentId"):
                 return None
             try:
-                spec = schedule.parse_cron(function["schedule"])
+                spec = schedule.rule_of(function.get("schedule"), function.get("interval"))
             except ValueError:
+                return None
+            if spec is None:
                 return None
             last = parse_iso(function.get("scheduleLastRun") or function["$updatedAt"])
             due = schedule.due_between(spec, last, now)
