@@ -22,6 +22,7 @@ from appwrite.query import Query
 from appwrite.role import Role
 from appwrite.services.functions import Functions
 from appwrite.services.tables_db import TablesDB
+from appwrite.services.teams import Teams
 from appwrite.services.users import Users
 from column_specs import column
 from support.deployments import deployed
@@ -30,6 +31,7 @@ from support.server import LocalServer
 from support.site import cli
 
 from quixotic.server import auth, cache
+from quixotic.server.account import sessions
 from quixotic.server.databases import columns as cols
 from quixotic.server.databases import model, rows
 from quixotic.server.databases.flavor import TABLES
@@ -413,3 +415,84 @@ def test_event_listeners_follow_every_change_of_a_function(server: LocalServer) 
     deployed(fn, "late", main, events=["users.*.create"])  # a function added after the first events
     new_user(4)
     wait_for(lambda: runs("watcher") == 2 and runs("late") == 1, 60, 0.05)
+
+
+# ------------------------------------------------------------------------- who a session or a JWT is
+
+
+def _signed_in_reader(server: LocalServer, project_id: str, users: Users, user_id: str) -> tuple[TablesDB, str]:
+    """A session client of a new user ``user_id`` (made with the key) and the session's ID."""
+    users.create(user_id, password="correct horse battery", email=f"{user_id}@example.com")
+    session = users.create_session(user_id)
+    client = server.client(project_id, None).set_session(session["secret"])
+    return TablesDB(client), str(session["$id"])
+
+
+def _notes(tdb: TablesDB, *grants: str) -> None:
+    """The ``shop`` database and a row-secured ``items`` table whose row ``r1`` each of ``grants`` may read."""
+    tdb.create(DB, "Shop")
+    tdb.create_table(DB, T, "Items", [], row_security=True, columns=[column("n")])
+    tdb.create_row(DB, T, "r1", {"n": 7}, [Permission.read(role) for role in grants])
+
+
+@LOCAL
+def test_a_session_deleted_by_another_process_is_a_guest_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    users = Users(server.client(project.project_id, project.api_key))
+    _notes(TablesDB(server.client(project.project_id, project.api_key)), Role.user("alice"))
+    alice, session_id = _signed_in_reader(server, project.project_id, users, "alice")
+    assert alice.get_row(DB, T, "r1")["n"] == 7  # warm
+    jwt = Users(server.client(project.project_id, project.api_key)).create_jwt("alice", session_id)["jwt"]
+    by_jwt = TablesDB(server.client(project.project_id, None).set_jwt(jwt))
+    assert by_jwt.get_row(DB, T, "r1")["n"] == 7  # warm
+    with second_store(server) as store, store.tx() as conn:
+        sessions.delete(conn, project.project_id, "alice", session_id)
+    with raises_api(404, "row_not_found"):  # a guest now, who may not read it
+        alice.get_row(DB, T, "r1")
+    with raises_api(404, "row_not_found"):  # the JWT lived as long as its session: a guest too, as on Appwrite
+        by_jwt.get_row(DB, T, "r1")
+
+
+def test_blocking_deleting_or_relabelling_a_user_counts_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    users = Users(server.client(project.project_id, project.api_key))
+    _notes(TablesDB(server.client(project.project_id, project.api_key)), Role.label("paid"))
+    alice, _ = _signed_in_reader(server, project.project_id, users, "alice")
+    with raises_api(404, "row_not_found"):
+        alice.get_row(DB, T, "r1")  # warm, without the label
+    users.update_labels("alice", ["paid"])
+    assert alice.get_row(DB, T, "r1")["n"] == 7
+    users.update_labels("alice", [])
+    with raises_api(404, "row_not_found"):
+        alice.get_row(DB, T, "r1")
+    users.update_labels("alice", ["paid"])
+    assert alice.get_row(DB, T, "r1")["n"] == 7
+    users.update_status("alice", False)
+    with raises_api(403, "user_blocked"):
+        alice.get_row(DB, T, "r1")
+    users.update_status("alice", True)
+    assert alice.get_row(DB, T, "r1")["n"] == 7
+    users.delete("alice")
+    users.create("alice", password="correct horse battery", email="alice@example.com", name="again")
+    users.update_labels("alice", ["paid"])
+    with raises_api(404, "row_not_found"):  # the old session belonged to the deleted user, not the new one
+        alice.get_row(DB, T, "r1")
+
+
+def test_a_membership_change_counts_at_once(server: LocalServer) -> None:
+    project = server.new_project()
+    key = server.client(project.project_id, project.api_key)
+    users, teams = Users(key), Teams(key)
+    _notes(TablesDB(key), Role.team("crew", "editor"))
+    alice, _ = _signed_in_reader(server, project.project_id, users, "alice")
+    teams.create("crew", "Crew")
+    with raises_api(404, "row_not_found"):
+        alice.get_row(DB, T, "r1")  # warm, not a member
+    member = teams.create_membership("crew", ["viewer"], user_id="alice")
+    with raises_api(404, "row_not_found"):
+        alice.get_row(DB, T, "r1")  # a member, not an editor
+    teams.update_membership("crew", member["$id"], ["editor"])
+    assert alice.get_row(DB, T, "r1")["n"] == 7
+    teams.delete_membership("crew", member["$id"])
+    with raises_api(404, "row_not_found"):
+        alice.get_row(DB, T, "r1")

@@ -279,7 +279,7 @@ class Server:
         if not self.compute.endpoint:
             self.compute.endpoint = f"{request.url.scheme}://{request.url.netloc}/v1"
         lane = lane_of(op, plain)
-        if lane == LOOP:  # the key lookup and the handler in one read snapshot, both stamps in one statement
+        if lane == LOOP:  # the key lookup and the handler in one read snapshot, its stamps in one statement
             with self.store.lock.refused(), self.store.read() as conn, cache.prefetched(conn, _scopes(project)):
                 caller = self._caller(conn, op, project, headers, request, extra, host)
                 query = unflatten(pairs) if pairs else {}
@@ -394,8 +394,11 @@ class Server:
 
 
 def _scopes(project: str | None) -> tuple[str, ...]:
-    """The generation stamps a request on the loop reads: the keys' and projects', and its project's schema."""
-    return (cache.AUTH, cache.schema_scope(project)) if project else (cache.AUTH,)
+    """The generation stamps a request on the loop reads: the keys' and projects', its project's schema and who
+    its sessions are."""
+    if not project:
+        return (cache.AUTH,)
+    return (cache.AUTH, cache.schema_scope(project), cache.principals_scope(project))
 
 
 _CACHED_QUERY = 4096  # longer query strings are parsed each time, so the cache stays small

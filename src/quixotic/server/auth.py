@@ -395,21 +395,53 @@ def check_scope(caller: Caller, required: tuple[str, ...], host: str) -> None:
     raise ApiError("general_unauthorized_scope", message)
 
 
+@dataclass(frozen=True)
+class _Principal:
+    """Who a session or a JWT is, read once (see ``_PRINCIPALS``): its session (None for a JWT the Users API
+    made without one), its user and the user's roles."""
+
+    session: Mapping[str, Any] | None
+    user: Mapping[str, Any]
+    roles: tuple[str, ...]
+
+    def live(self) -> bool:
+        """Whether its session (if any) has not expired: checked at each use, as entries outlive expiries."""
+        return self.session is None or str(self.session["expire"]) > now_iso()
+
+
+# Every session or JWT request needs its session, user and roles; they change only with the project's sessions,
+# users and memberships, whose writes (from any process) move its ``principals`` generation (``cache``). Keyed
+# by the secret's hash, never the secret; an unknown one is kept as None, as for keys.
+_PRINCIPALS: cache.Memo[tuple[str, ...], _Principal | None] = cache.Memo()
+
+
+def _principal(conn: sqlite3.Connection, project_id: str, user_id: str, session: Mapping[str, Any] | None,
+               need_session: bool) -> _Principal | None:  # fmt: skip
+    """The user with its roles when it exists and ``session`` (if needed) was made for it, not for a deleted
+    user whose ID was given again."""
+    user = meta_get(conn, project_id, users.KIND, users.PARENT, user_id) if user_id else None
+    if user is None or (need_session and not sessions.belongs(dict(session) if session else None, user)):
+        return None
+    return _Principal(session, user, user_roles(user, teams.roles_of(conn, project_id, user_id)))
+
+
 def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credentials) -> Caller:
     """The user of the request's session or JWT, a guest when there is none (see the module doc)."""
     secret, fallback = credentials.session_secret(project_id)
-    user: dict[str, Any] | None = None
-    session_id: str | None = None
+    found: _Principal | None = None
     via = ""
-    if secret is not None:
-        record = sessions.find(conn, project_id, secret)
-        user = meta_get(conn, project_id, users.KIND, users.PARENT, secret.user_id) if record else None
-        if record is not None and sessions.belongs(record, user):
-            session_id, via = record["id"], "session"
-        else:
-            user = None
-    if credentials.jwt:
-        if user is not None:
+    now = cache.stamp(conn, cache.principals_scope(project_id)) if secret is not None or credentials.jwt else None
+    if secret is not None and now is not None:
+        key = ("session", project_id, secret.user_id, hash_secret(secret.secret))
+
+        def by_session() -> _Principal | None:
+            record = sessions.find(conn, project_id, secret)
+            return _principal(conn, project_id, secret.user_id, record, True) if record else None
+
+        found = _PRINCIPALS.recall(conn, now, key, by_session)
+        found, via = (found, "session") if found is not None and found.live() else (None, "")
+    if credentials.jwt and now is not None:
+        if found is not None:
             raise ApiError(
                 "user_jwt_and_cookie_set",
                 "JWT and cookie used in the same request. Use either `setJWT` or `setCookie`/`setSession`.",
@@ -417,29 +449,38 @@ def _user_caller(conn: sqlite3.Connection, project_id: str, credentials: Credent
             )
         claims = sessions.verify_jwt(conn, credentials.jwt)
         user_id, jwt_session = str(claims.get("userId") or ""), str(claims.get("sessionId") or "")
-        user = meta_get(conn, project_id, users.KIND, users.PARENT, user_id) if user_id else None
+
         # A JWT lives as long as the session it names; one the Users API made for a user without sessions
         # names none, as on Appwrite, and is good until it expires.
-        if jwt_session and not sessions.belongs(sessions.active(conn, project_id, user_id, jwt_session), user):
-            user = None
-        session_id, via = (jwt_session or None), "jwt"
-    if user is None:
+        def by_jwt() -> _Principal | None:
+            record = sessions.active(conn, project_id, user_id, jwt_session) if jwt_session else None
+            if jwt_session and record is None:
+                return None
+            return _principal(conn, project_id, user_id, record, bool(jwt_session))
+
+        found = _PRINCIPALS.recall(conn, now, ("jwt", project_id, user_id, jwt_session), by_jwt)
+        found, via = (found, "jwt") if found is not None and found.live() else (None, "")
+    if found is None:
         return Caller(project_id, GUEST_SCOPES, "guests", fallback=fallback)
-    if user.get("status") is False:
-        raise ApiError("user_blocked", "The current user has been blocked.", 403)
+    user, roles, session_id = found.user, found.roles, (found.session["id"] if found.session else None)
+    _refuse_blocked(user)
     scopes, actor = USER_SCOPES, None
     if user.get("impersonator"):
         scopes = USER_SCOPES | {"users.read"}
         target = _impersonated(conn, project_id, credentials.impersonate)
         if target is not None:
             actor, user = user["$id"], target
-            if user.get("status") is False:
-                raise ApiError("user_blocked", "The current user has been blocked.", 403)
+            _refuse_blocked(user)
+            roles = user_roles(user, teams.roles_of(conn, project_id, user["$id"]))
     return Caller(
         project_id, scopes, "users", user_id=user["$id"], session_id=session_id, via=via,
-        email=str(user.get("email") or ""), roles=user_roles(user, teams.roles_of(conn, project_id, user["$id"])),
-        fallback=fallback, impersonator_id=actor,
+        email=str(user.get("email") or ""), roles=roles, fallback=fallback, impersonator_id=actor,
     )  # fmt: skip
+
+
+def _refuse_blocked(user: Mapping[str, Any]) -> None:
+    if user.get("status") is False:
+        raise ApiError("user_blocked", "The current user has been blocked.", 403)
 
 
 def _impersonated(conn: sqlite3.Connection, project_id: str, named: tuple[str, str, str]) -> dict[str, Any] | None:

@@ -17,11 +17,14 @@ database is first opened, so two unrelated folders never share an entry. Scopes:
 - ``auth``: the ``keys`` and ``projects`` tables (any insert, update or delete of a key or a project);
 - ``schema:<project>``: that project's databases, tables, columns and indexes in ``meta`` (both APIs store
   collections and attributes under the same kinds), creates, updates (status changes included) and deletes;
-- ``functions:<project>``: that project's functions (what the engine's event dispatch reads on every write).
+- ``functions:<project>``: that project's functions (what the engine's event dispatch reads on every write);
+- ``principals:<project>``: who a session or JWT is: that project's sessions (``account_sessions``), users and
+  memberships, so logging out, deleting or blocking a user, a label or a membership change is seen at once.
 
-A request that reads on the event loop reads both stamps it needs (``auth`` and its project's ``schema``) in
-one statement at the start of its one read snapshot (:func:`prefetched`); :func:`stamp` answers from those
-while that snapshot lasts and nothing was written on its connection, and reads the table otherwise.
+A request that reads on the event loop reads the stamps it needs (``auth``, its project's ``schema`` and
+``principals``) in one statement at the start of its one read snapshot (:func:`prefetched`); :func:`stamp`
+answers from those while that snapshot lasts and nothing was written on its connection, and reads the table
+otherwise.
 
 An entry is stored only when what was loaded is known to match its stamp: inside a transaction (one snapshot),
 or when the stamp read again after loading has not moved. Entries are per process, bounded, and keyed by the
@@ -38,9 +41,9 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
 SCHEMA_KINDS: Final[tuple[str, ...]] = ("database", "table", "column", "index")
+PRINCIPAL_KINDS: Final[tuple[str, ...]] = ("user", "membership")  # with ``account_sessions``
 AUTH: Final = "auth"
 _EPOCH: Final = ""  # the scope whose value is the database's epoch
-_KINDS_SQL = ", ".join(f"'{kind}'" for kind in SCHEMA_KINDS)
 # Two statements that never conflict, not an ``INSERT OR REPLACE``: a trigger's conflict clause gives way to
 # the firing statement's, so under ``INSERT OR IGNORE INTO projects`` a replace would be ignored.
 _BUMP = (
@@ -55,24 +58,31 @@ _AUTH_TRIGGERS = "\n".join(
     for table in ("keys", "projects")
     for event in ("INSERT", "UPDATE", "DELETE")
 )
+
+
+def _project_triggers(name: str, table: str, prefix: str, kinds: tuple[str, ...] = ()) -> str:
+    """Triggers moving ``<prefix>:<project>`` on every insert, delete and update of ``table``'s rows (of ``kinds``
+    only, when given); an update moves both the old row's project and the new one's."""
+    listed = ", ".join(f"'{kind}'" for kind in kinds)
+    new, old = (f" WHEN NEW.kind IN ({listed})", f" WHEN OLD.kind IN ({listed})") if kinds else ("", "")
+    either = f" WHEN OLD.kind IN ({listed}) OR NEW.kind IN ({listed})" if kinds else ""
+    bump_new, bump_old = (_BUMP.format(scope=f"'{prefix}:' || {row}.project") for row in ("NEW", "OLD"))
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS cache_{name}_insert AFTER INSERT ON {table}{new} BEGIN {bump_new} END;\n"
+        f"CREATE TRIGGER IF NOT EXISTS cache_{name}_delete AFTER DELETE ON {table}{old} BEGIN {bump_old} END;\n"
+        f"CREATE TRIGGER IF NOT EXISTS cache_{name}_update AFTER UPDATE ON {table}{either}"
+        f" BEGIN {bump_old} {bump_new} END;"
+    )
+
+
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS cache_generations (scope TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO cache_generations (scope, n) VALUES ('{_EPOCH}', random());
 {_AUTH_TRIGGERS}
-CREATE TRIGGER IF NOT EXISTS cache_meta_insert AFTER INSERT ON meta WHEN NEW.kind IN ({_KINDS_SQL})
-BEGIN {_BUMP.format(scope="'schema:' || NEW.project")} END;
-CREATE TRIGGER IF NOT EXISTS cache_meta_delete AFTER DELETE ON meta WHEN OLD.kind IN ({_KINDS_SQL})
-BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} END;
-CREATE TRIGGER IF NOT EXISTS cache_meta_update AFTER UPDATE ON meta
-WHEN OLD.kind IN ({_KINDS_SQL}) OR NEW.kind IN ({_KINDS_SQL})
-BEGIN {_BUMP.format(scope="'schema:' || OLD.project")} {_BUMP.format(scope="'schema:' || NEW.project")} END;
-CREATE TRIGGER IF NOT EXISTS cache_functions_insert AFTER INSERT ON meta WHEN NEW.kind = 'function'
-BEGIN {_BUMP.format(scope="'functions:' || NEW.project")} END;
-CREATE TRIGGER IF NOT EXISTS cache_functions_delete AFTER DELETE ON meta WHEN OLD.kind = 'function'
-BEGIN {_BUMP.format(scope="'functions:' || OLD.project")} END;
-CREATE TRIGGER IF NOT EXISTS cache_functions_update AFTER UPDATE ON meta
-WHEN OLD.kind = 'function' OR NEW.kind = 'function'
-BEGIN {_BUMP.format(scope="'functions:' || OLD.project")} {_BUMP.format(scope="'functions:' || NEW.project")} END;
+{_project_triggers("meta", "meta", "schema", SCHEMA_KINDS)}
+{_project_triggers("functions", "meta", "functions", ("function",))}
+{_project_triggers("principals", "meta", "principals", PRINCIPAL_KINDS)}
+{_project_triggers("sessions", "account_sessions", "principals")}
 """
 _STAMP_SQL = (
     f"SELECT (SELECT n FROM cache_generations WHERE scope='{_EPOCH}'), (SELECT n FROM cache_generations WHERE scope=?)"
@@ -80,7 +90,8 @@ _STAMP_SQL = (
 
 
 def install(conn: sqlite3.Connection) -> None:
-    """Create the generations table and its triggers (idempotent; after the store's own tables exist).
+    """Create the generations table and its triggers (idempotent; after the store's own tables and the account
+    service's ``account_sessions`` exist).
 
     ``IF NOT EXISTS`` keeps a trigger a data folder already has: a change to a trigger's body needs a new name
     (and a ``DROP TRIGGER`` of the old one here), or older folders keep the old body."""
@@ -95,6 +106,11 @@ def schema_scope(project: str) -> str:
 def functions_scope(project: str) -> str:
     """The scope of a project's functions."""
     return "functions:" + project
+
+
+def principals_scope(project: str) -> str:
+    """The scope of a project's sessions, users and memberships (who a session or a JWT is)."""
+    return "principals:" + project
 
 
 @dataclass(frozen=True)

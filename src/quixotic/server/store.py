@@ -43,6 +43,7 @@ from typing import Any
 from quixotic.errors import ApiError, LocalDataError
 from quixotic.server import cache
 from quixotic.server import queries as q
+from quixotic.server.account import sessions
 from quixotic.server.clock import now_iso
 
 Doc = dict[str, Any]
@@ -170,6 +171,7 @@ class Store:
             self.files_dir.mkdir(exist_ok=True)
             self.conn = connect(self.path)
             self.conn.executescript(_SCHEMA)
+            sessions.ensure_tables(self.conn)  # before the cache's triggers on them
             cache.install(self.conn)  # generation triggers of the key and schema caches
             for suffix in ("", "-wal", "-shm"):
                 database_file = self.data_dir / f"quixotic.db{suffix}"

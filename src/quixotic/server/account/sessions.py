@@ -7,9 +7,9 @@ never holds a usable secret. The client holds Appwrite's "store" encoding of it,
 default ``auths.duration`` (one year); an expired or unknown secret makes the request a guest, as on
 Appwrite. A user keeps at most ``MAX_SESSIONS`` sessions: creating one more deletes the oldest.
 
-The ``account_sessions`` table is created by the first write that needs it (reads of a database that
-has none find no session). JWTs are HS256 over ``{userId, sessionId, exp}``, signed with a secret kept in
-the ``settings`` table (created at first use too); one is valid while its session is.
+The ``account_sessions`` table is created when the store opens a data folder, because the cache's
+triggers on it need it. JWTs are HS256 over ``{userId, sessionId, exp}``, signed with a secret kept in
+the ``settings`` table (created at first use); one is valid while its session is.
 """
 
 from __future__ import annotations
