@@ -154,6 +154,14 @@ class WriterLock:
             self._local.refused = before
 
 
+def create_schema(conn: sqlite3.Connection) -> None:
+    """The store's tables, the account service's sessions and the caches' generation triggers on them (in that
+    order: a trigger needs its table); idempotent."""
+    conn.executescript(_SCHEMA)
+    sessions.ensure_tables(conn)
+    cache.install(conn)
+
+
 class Store:
     """The data dir: ``quixotic.db`` and ``files/``. Safe to share between threads."""
 
@@ -170,9 +178,7 @@ class Store:
             self.data_dir.chmod(0o700)
             self.files_dir.mkdir(exist_ok=True)
             self.conn = connect(self.path)
-            self.conn.executescript(_SCHEMA)
-            sessions.ensure_tables(self.conn)  # before the cache's triggers on them
-            cache.install(self.conn)  # generation triggers of the key and schema caches
+            create_schema(self.conn)
             for suffix in ("", "-wal", "-shm"):
                 database_file = self.data_dir / f"quixotic.db{suffix}"
                 if database_file.exists():

@@ -22,7 +22,7 @@ from appwrite.services.users import Users
 from support import spawn
 from support.server import LocalServer
 
-from quixotic.server import auth, cache
+from quixotic.server import auth
 from quixotic.server import store as st
 from quixotic.server.databases import perm_index
 
@@ -211,8 +211,7 @@ def test_old_data_folder_gets_its_side_tables(tmp_path: Path) -> None:
 def test_side_table_condition_matches_the_json_test() -> None:
     """On random permission lists, the side table's condition picks the rows ``auth.readable_sql`` picks."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    conn.executescript(st._SCHEMA)
-    cache.install(conn)
+    st.create_schema(conn)
     conn.execute(st.ROW_TABLE_DDL.format(name="r_1"))
     conn.execute("BEGIN")
     perm_index.ensure(conn, "p", "r_1")
