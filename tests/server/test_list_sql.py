@@ -1,4 +1,5 @@
-"""Row lists whose answer SQLite builds (``rows.encoded_list``) are byte for byte the answer built in Python.
+"""Row lists and row GETs whose answer SQLite builds (``rows.encoded_list``, ``rows.encoded_row``) are byte for
+byte the answer built in Python.
 
 A list at the native response format is built by SQLite from the stored JSON text; the same list read inside a
 row transaction (replayed under the writer lock) is built in Python from decoded rows, and an older format
@@ -160,3 +161,41 @@ def test_guest_sees_only_what_it_may_read(server: LocalServer, project: admin.Pr
     for row in seen["rows"]:
         row["$sequence"] = str(row["$sequence"])
     assert seen == {"total": 1, "rows": [r for r in everything["rows"] if r["$id"] == "perms"]}
+
+
+# --- a row GET (``rows.encoded_row``) ------------------------------------------------------------------
+
+
+def _row_path(api: str, row_id: str, queries: list[str], **extra: str) -> str:
+    return (
+        _path(api, queries, **extra)
+        .replace("/rows", f"/rows/{row_id}", 1)
+        .replace("/documents", f"/documents/{row_id}", 1)
+    )
+
+
+@pytest.mark.parametrize("select", [[], [Query.select(["title", "tags", "$id"])], [Query.select(["*"])]],
+                         ids=["all", "some", "star"])  # fmt: skip
+@pytest.mark.parametrize("api", ["tablesdb", "legacy"])
+def test_a_row_get_built_by_sql_is_the_python_answer(shapes: RawClient, api: str, select: list[str]) -> None:
+    tx = shapes.send("POST", "/v1/tablesdb/transactions", b"{}")
+    for row_id in [r["$id"] for r in ROWS] + ["after"]:
+        direct = shapes.send("GET", _row_path(api, row_id, select))
+        replayed = shapes.send("GET", _row_path(api, row_id, select, transactionId=tx.json()["$id"]))
+        assert (direct.status, replayed.status) == (200, 200), (row_id, direct.body)
+        assert direct.body == replayed.body, row_id
+        listed = json.loads(shapes.send("GET", _path(api, [*select, Query.equal("$id", [row_id])])).body)
+        assert [direct.json()] == listed["rows" if api == "tablesdb" else "documents"]
+
+
+def test_a_row_get_by_sql_checks_the_read_and_says_not_found(server: LocalServer, project: admin.ProjectCredentials,
+                                                             shapes: RawClient) -> None:  # fmt: skip
+    guest = RawClient(server.url, project.project_id, None)
+    readable = guest.send("GET", _row_path("tablesdb", "perms", []))
+    assert readable.status == 200 and readable.body == shapes.send("GET", _row_path("tablesdb", "perms", [])).body
+    for row_id in ("plain", "nope"):  # not readable by a guest, and missing: the same answer
+        refused = guest.send("GET", _row_path("tablesdb", row_id, []))
+        assert refused.status == 404 and refused.json()["type"] == "row_not_found", refused.body
+    assert shapes.send("GET", _row_path("tablesdb", "nope", [])).json()["type"] == "row_not_found"
+    old = shapes.send("GET", _row_path("tablesdb", "plain", []), headers={"X-Appwrite-Response-Format": "1.8.0"})
+    assert old.json()["$sequence"] == int(shapes.send("GET", _row_path("tablesdb", "plain", [])).json()["$sequence"])

@@ -26,7 +26,7 @@ class Answer:
 class RawClient:
     """One keep-alive connection to the server, with the project's key on every request."""
 
-    def __init__(self, url: str, project_id: str, key: str) -> None:
+    def __init__(self, url: str, project_id: str, key: str | None) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.project_id, self.key = project_id, key
@@ -35,7 +35,9 @@ class RawClient:
     def send(self, method: str, path: str, body: bytes | str = b"", headers: dict[str, str] | None = None) -> Answer:
         """``path`` goes on the request line as given (already percent-encoded where it needs to be)."""
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-        sent = {"X-Appwrite-Project": self.project_id, "X-Appwrite-Key": self.key}
+        sent = {"X-Appwrite-Project": self.project_id}
+        if self.key is not None:  # None: a guest
+            sent["X-Appwrite-Key"] = self.key
         if data and not (headers and "Content-Type" in headers):
             sent["Content-Type"] = "application/json"
         sent.update(headers or {})

@@ -161,6 +161,25 @@ def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page) -> bytes | 
     return f'{{"total":{page.total},{_json_text(t.fl.rows)}:[{",".join(texts)}]}}'.encode()
 
 
+def encoded_row(
+    conn: sqlite3.Connection, t: Target, row_id: str, select: Sequence[str] | None
+) -> tuple[bytes, list[str]] | None:
+    """A row GET's answer as SQLite builds it (see above), with the row's permissions for the read check; None
+    where the Python path answers: no SQL for this table or ``select``, a stored JSON SQLite cannot read, or no
+    such row (``require`` then says so)."""
+    sql = t.answer_sql if select is None else answer_sql_of(t, select)
+    if sql is None:
+        return None
+    try:
+        found = conn.execute(f"SELECT {sql}, _permissions FROM {t.sql} WHERE _uid=?", (row_id,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    if found is None:
+        return None
+    text, permissions = found
+    return _exact(text).encode(), json.loads(permissions)
+
+
 def _exact(text: str) -> str:
     """A row's JSON text as the answer writes it: with its ``\\u`` escapes (non-ASCII, control characters)
     decoded and encoded again as ``validation.encode`` does."""

@@ -142,14 +142,28 @@ def _create_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     return Reply({"total": len(out), fl.rows: out}, status=201)
 
 
+def _by_sql(ctx: Ctx, fl: Flavor) -> bool:
+    """Whether a read's rows are answered as SQLite builds them: where the answer is the native one, except
+    under the writer lock, as a transaction's replay reads the rows of the answer back (``transactions``)."""
+    return rows.answered_by_sql(ctx.fmt, fl) and not ctx.store.lock.held()
+
+
 @handles("tablesDBGetRow", "databasesGetDocument")
 @in_transaction
 @flavored
 def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
+    row_id = p[fl.row_param]
     with _on_table(ctx, p, fl, write=False) as (conn, t):
-        doc = rows.require(conn, t, p[fl.row_param])
+        select = rows.select_of(p.get("queries"), t.fields)
+        # As a list's rows (``list_rows``): built by SQLite where the answer is the native one.
+        found = rows.encoded_row(conn, t, row_id, select) if _by_sql(ctx, fl) else None
+        if found is not None:
+            body, permissions = found
+            access.require(ctx.caller, t, {"$id": row_id, "$permissions": permissions}, "read")
+            return Encoded(body)
+        doc = rows.require(conn, t, row_id)
         access.require(ctx.caller, t, doc, "read")
-    return rows.render(t, doc, rows.select_of(p.get("queries"), t.fields))
+    return rows.render(t, doc, select)
 
 
 @handles("tablesDBListRows", "databasesListDocuments")
@@ -159,9 +173,7 @@ def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         where, params = access.list_filter(ctx.caller, t)
         page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False)
-        # Built by SQLite where the answer is the native one, except under the writer lock: a transaction's
-        # replay reads the rows of the answer back (``transactions``).
-        if rows.answered_by_sql(ctx.fmt, fl) and not ctx.store.lock.held():
+        if _by_sql(ctx, fl):
             body = rows.encoded_list(conn, t, page)
             if body is not None:
                 return Encoded(body)
