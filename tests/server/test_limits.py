@@ -24,6 +24,7 @@ from appwrite.services.users import Users
 from support.raw_http import RawClient, snapshot
 from support.server import LocalServer
 
+from quixotic.errors import ApiError
 from quixotic.server import admin, auth, validation
 from quixotic.server.registry import load_all
 from quixotic.server.spec import Operation, Param, route_table
@@ -162,3 +163,37 @@ def test_every_parameter_is_held_to_its_limits(
             failures.append(f"{label}: does not name the parameter: {error['message'][:160]}")
     assert not failures, f"{len(failures)} of {len(PROBES)} probes:\n" + "\n".join(failures[:60])
     assert snapshot(server.data_dir, project.project_id) == before
+
+
+class _Text(str):
+    pass
+
+
+class _Number(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ({"a": "ok \ud800"}, "lone surrogate"),
+        ({"a": _Text("sub \udfff")}, "lone surrogate"),  # a subclass goes the isinstance way
+        ({"\udc00": 1}, "keys"),
+        ([2**63], "64 bits"),
+        ([_Number(2**64)], "64 bits"),
+        ({"f": float("nan")}, "finite"),
+        (json.loads("[" * (validation.MAX_DEPTH + 1) + "]" * (validation.MAX_DEPTH + 1)), "nested"),
+        ({"r": validation.Refused("1e999 is not a number JSON can carry")}, "1e999"),
+    ],
+)
+def test_check_tree_refuses_what_cannot_be_served(value: object, why: str) -> None:
+    with pytest.raises(ApiError) as raised:
+        validation.check_tree(value, "data")
+    assert why in raised.value.message
+
+
+def test_check_tree_takes_every_servable_shape() -> None:
+    servable = {"ascii": "plain", "unicode": "café 😀", "n": -(2**63), "f": 1.5, "b": True, "none": None,
+                "list": [_Text("x"), _Number(3), False, {"k": []}], "é": {"nested": [1, 2]}}  # fmt: skip
+    validation.check_tree(servable, "data")
+    validation.check_tree([2**70], "data", int64=False)

@@ -307,33 +307,66 @@ def check_number(value: int | float, name: str) -> int | float:
 
 def check_tree(value: Any, name: str, max_depth: int = MAX_DEPTH, *, int64: bool = True) -> None:
     """Everything in a JSON value is servable: strings of scalar values (keys too), finite numbers,
-    integers of 64 bits (unless not ``int64``), nesting at most ``max_depth`` deep, no :class:`Refused`."""
+    integers of 64 bits (unless not ``int64``), nesting at most ``max_depth`` deep, no :class:`Refused`.
+
+    Every row written passes here, so the plain JSON types are told apart by their exact type first (an
+    ASCII string holds no surrogate); anything else, subclasses included, goes the ``isinstance`` way."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                raise invalid(name, "Value must be valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)")
-        elif isinstance(item, bool) or item is None:
+        kind = type(item)
+        if kind is str:
+            if not item.isascii():
+                _check_text(item, name)
+        elif kind is bool or item is None:
+            continue
+        elif kind is int:
+            _check_int(item, name, int64)
+        elif kind is float:
+            _check_float(item, name)
+        elif kind is dict or kind is list:
+            _check_branch(item, name, depth, max_depth, stack)
+        elif isinstance(item, str):
+            _check_text(item, name)
+        elif isinstance(item, bool):
             continue
         elif isinstance(item, int):
-            if int64 and not INT64[0] <= item <= INT64[1]:
-                raise invalid(name, "integers must fit in 64 bits")
+            _check_int(item, name, int64)
         elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise invalid(name, "Value must be a finite number (not NaN or Infinity)")
+            _check_float(item, name)
         elif isinstance(item, Refused):
             raise invalid(name, item.why)
         elif isinstance(item, dict | list):
-            if depth >= max_depth:
-                raise invalid(name, f"JSON may be nested at most {max_depth} levels deep")
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    if not isinstance(key, str) or _SURROGATE.search(key):
-                        raise invalid(name, "Object keys must be valid Unicode text")
-                    stack.append((child, depth + 1))
-            else:
-                stack.extend((child, depth + 1) for child in item)
+            _check_branch(item, name, depth, max_depth, stack)
+
+
+def _check_text(item: str, name: str) -> None:
+    if _SURROGATE.search(item):
+        raise invalid(name, "Value must be valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)")
+
+
+def _check_int(item: int, name: str, int64: bool) -> None:
+    if int64 and not INT64[0] <= item <= INT64[1]:
+        raise invalid(name, "integers must fit in 64 bits")
+
+
+def _check_float(item: float, name: str) -> None:
+    if not math.isfinite(item):
+        raise invalid(name, "Value must be a finite number (not NaN or Infinity)")
+
+
+def _check_branch(item: dict[Any, Any] | list[Any], name: str, depth: int, max_depth: int,
+                  stack: list[tuple[Any, int]]) -> None:  # fmt: skip
+    """A dict's or list's children onto ``stack``, once its depth and (a dict's) keys are checked."""
+    if depth >= max_depth:
+        raise invalid(name, f"JSON may be nested at most {max_depth} levels deep")
+    if isinstance(item, dict):
+        for key, child in item.items():
+            if not isinstance(key, str) or (not key.isascii() and _SURROGATE.search(key)):
+                raise invalid(name, "Object keys must be valid Unicode text")
+            stack.append((child, depth + 1))
+    else:
+        stack.extend((child, depth + 1) for child in item)
 
 
 def check_array(value: list[Any], name: str) -> list[Any]:
