@@ -1,9 +1,9 @@
 """Row lists and row GETs whose answer SQLite builds (``rows.encoded_list``, ``rows.encoded_row``) are byte for
 byte the answer built in Python.
 
-A list at the native response format is built by SQLite from the stored JSON text; the same list read inside a
-row transaction (replayed under the writer lock) is built in Python from decoded rows, and an older format
-(1.8.0, ``$sequence`` an int) is lowered in Python. Rows of every column type, nulls, missing and dropped
+A list at the native response format, or at one below 1.9.0 (``$sequence`` a number), is built by SQLite from the
+stored JSON text; the same list read inside a row transaction (replayed under the writer lock) is built in Python
+from decoded rows and lowered in Python. Rows of every column type, nulls, missing and dropped
 columns, non-ASCII and control characters, escapes, big integers and extreme floats are listed through
 real HTTP both ways and compared: the bytes, the queries (select, order, cursors, offset, total) and both APIs.
 """
@@ -82,13 +82,15 @@ def _path(api: str, queries: list[str], **extra: str) -> str:
     return f"{base}?{urlencode(params)}" if params else base
 
 
-def _both(raw: RawClient, api: str, queries: list[str], **extra: str) -> tuple[bytes, bytes]:
-    """The list as SQLite builds it and, read in a transaction (replayed under the writer lock), as Python does."""
-    direct = raw.send("GET", _path(api, queries, **extra))
+def _both(raw: RawClient, api: str, queries: list[str], fmt: str | None = None, **extra: str) -> tuple[bytes, bytes]:
+    """The list as SQLite builds it and, read in a transaction (replayed under the writer lock), as Python does;
+    in response format ``fmt`` (None: the server's own)."""
+    headers = {"X-Appwrite-Response-Format": fmt} if fmt else None
+    direct = raw.send("GET", _path(api, queries, **extra), headers=headers)
     assert direct.status == 200, direct.body
     tx = raw.send("POST", "/v1/tablesdb/transactions", b"{}")
     assert tx.status == 201, tx.body
-    replayed = raw.send("GET", _path(api, queries, transactionId=tx.json()["$id"], **extra))
+    replayed = raw.send("GET", _path(api, queries, transactionId=tx.json()["$id"], **extra), headers=headers)
     assert replayed.status == 200, replayed.body
     return direct.body, replayed.body
 
@@ -107,10 +109,14 @@ QUERY_SETS = [
 
 
 @pytest.mark.parametrize("queries", QUERY_SETS, ids=lambda q: "+".join(json.loads(x)["method"] for x in q) or "none")
+@pytest.mark.parametrize("fmt", [None, "1.8.0"], ids=["native", "1.8.0"])
 @pytest.mark.parametrize("api", ["tablesdb", "legacy"])
-def test_sql_answer_is_the_python_answer_byte_for_byte(shapes: RawClient, api: str, queries: list[str]) -> None:
-    sql, python = _both(shapes, api, queries)
+def test_sql_answer_is_the_python_answer_byte_for_byte(shapes: RawClient, api: str, fmt: str | None,
+                                                       queries: list[str]) -> None:  # fmt: skip
+    sql, python = _both(shapes, api, queries, fmt)
     assert sql == python
+    rows_of = json.loads(sql)["rows" if api == "tablesdb" else "documents"]
+    assert all(isinstance(r["$sequence"], int if fmt else str) for r in rows_of if "$sequence" in r)
     answer = json.loads(sql)
     assert answer["total"] == len(ROWS) + 1 if not any("isNotNull" in q for q in queries) else answer["total"] > 0
     assert answer["rows" if api == "tablesdb" else "documents"], answer
@@ -176,15 +182,20 @@ def _row_path(api: str, row_id: str, queries: list[str], **extra: str) -> str:
 
 @pytest.mark.parametrize("select", [[], [Query.select(["title", "tags", "$id"])], [Query.select(["*"])]],
                          ids=["all", "some", "star"])  # fmt: skip
+@pytest.mark.parametrize("fmt", [None, "1.8.0"], ids=["native", "1.8.0"])
 @pytest.mark.parametrize("api", ["tablesdb", "legacy"])
-def test_a_row_get_built_by_sql_is_the_python_answer(shapes: RawClient, api: str, select: list[str]) -> None:
+def test_a_row_get_built_by_sql_is_the_python_answer(shapes: RawClient, api: str, fmt: str | None,
+                                                     select: list[str]) -> None:  # fmt: skip
     tx = shapes.send("POST", "/v1/tablesdb/transactions", b"{}")
+    headers = {"X-Appwrite-Response-Format": fmt} if fmt else None
     for row_id in [r["$id"] for r in ROWS] + ["after"]:
-        direct = shapes.send("GET", _row_path(api, row_id, select))
-        replayed = shapes.send("GET", _row_path(api, row_id, select, transactionId=tx.json()["$id"]))
+        direct = shapes.send("GET", _row_path(api, row_id, select), headers=headers)
+        replayed = shapes.send("GET", _row_path(api, row_id, select, transactionId=tx.json()["$id"]), headers=headers)
         assert (direct.status, replayed.status) == (200, 200), (row_id, direct.body)
         assert direct.body == replayed.body, row_id
-        listed = json.loads(shapes.send("GET", _path(api, [*select, Query.equal("$id", [row_id])])).body)
+        listed = json.loads(
+            shapes.send("GET", _path(api, [*select, Query.equal("$id", [row_id])]), headers=headers).body
+        )
         assert [direct.json()] == listed["rows" if api == "tablesdb" else "documents"]
 
 

@@ -68,7 +68,7 @@ def parse(text: str | None) -> Version | None:
 # --- response steps -------------------------------------------------------------------------------
 
 
-def _sequence_to_int(doc: dict[str, Any]) -> None:
+def sequence_to_int(doc: dict[str, Any]) -> None:
     """V21: ``$sequence`` is an int below 1.9.0 (a non-numeric value becomes 0), nested rows included."""
     seq = doc.get("$sequence")
     if isinstance(seq, str):
@@ -76,11 +76,11 @@ def _sequence_to_int(doc: dict[str, Any]) -> None:
     for value in doc.values():
         if isinstance(value, dict):
             if "$sequence" in value:
-                _sequence_to_int(value)
+                sequence_to_int(value)
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             for item in value:
                 if isinstance(item, dict) and "$sequence" in item:
-                    _sequence_to_int(item)
+                    sequence_to_int(item)
 
 
 def _function_specification(doc: dict[str, Any]) -> None:
@@ -181,8 +181,8 @@ STEPS: Final = (
     Step(
         (1, 9, 0),
         {
-            "row": _sequence_to_int,
-            "document": _sequence_to_int,
+            "row": sequence_to_int,
+            "document": sequence_to_int,
             "function": _function_specification,
             "user": _user_impersonator,
         },

@@ -55,6 +55,17 @@ class Target:
         """``answer_sql_of(self)``, built once per schema state (a target lives as long as its schema)."""
         return answer_sql_of(self)
 
+    @cached_property
+    def answer_sql_int_sequence(self) -> str | None:
+        """``answer_sql_of(self, int_sequence=True)``, built once per schema state too."""
+        return answer_sql_of(self, int_sequence=True)
+
+    def answer_sql_for(self, select: Sequence[str] | None, int_sequence: bool) -> str | None:
+        """The answer SQL of ``select`` (the cached one for every column)."""
+        if select is None:
+            return self.answer_sql_int_sequence if int_sequence else self.answer_sql
+        return answer_sql_of(self, select, int_sequence=int_sequence)
+
 
 # A row request's database, table, columns and indexes (four statements and a JSON parse of each record) are
 # read once per schema state of the project: any write of them, by this process or another, moves the
@@ -122,17 +133,19 @@ def _json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def answer_sql_of(t: Target, select: Sequence[str] | None = None) -> str | None:
-    """SQL that reads a row of ``t`` as the JSON text of ``render(t, doc, select)``; None where a column's key
-    is not a plain path label or there are too many columns (then ``render`` it is)."""
+def answer_sql_of(t: Target, select: Sequence[str] | None = None, *, int_sequence: bool = False) -> str | None:
+    """SQL that reads a row of ``t`` as the JSON text of ``render(t, doc, select)`` (with ``int_sequence``, as
+    formats below 1.9.0 lower it: ``$sequence`` a number); None where a column's key is not a plain path
+    label or there are too many columns (then ``render`` it is)."""
     wanted = None if not select or "*" in select else set(select)
     keys = [key for key in t.columns if wanted is None or key in wanted]
     if len(keys) > MAX_SQL_COLUMNS or not all(_PLAIN_KEY.fullmatch(key) for key in keys):
         return None
     fixed = f',{_json_text(t.fl.table_ref)}:{_json_text(t.table["$id"])},"$databaseId":{_json_text(t.database_id)}'
+    quote = "" if int_sequence else '"'
     terms = [
-        _sql_text('{"$id":'), "json_quote(_uid)", _sql_text(',"$sequence":"'), "_seq",
-        _sql_text(f'"{fixed},"$createdAt":'), "json_quote(_createdAt)", _sql_text(',"$updatedAt":'),
+        _sql_text('{"$id":'), "json_quote(_uid)", _sql_text(f',"$sequence":{quote}'), "_seq",
+        _sql_text(f'{quote}{fixed},"$createdAt":'), "json_quote(_createdAt)", _sql_text(',"$updatedAt":'),
         "json_quote(_updatedAt)", _sql_text(',"$permissions":'), "json(_permissions)",
     ]  # fmt: skip
     for key in keys:
@@ -141,17 +154,29 @@ def answer_sql_of(t: Target, select: Sequence[str] | None = None) -> str | None:
     return " || ".join(terms)
 
 
-def answered_by_sql(fmt: formats.Version, fl: Flavor) -> bool:
-    """Whether a row's answer in format ``fmt`` is its native one (no response filter changes it: from 1.9.0
-    on), so the JSON SQLite builds is the answer."""
-    return fl.row not in formats.chain(fmt).responses
+def sql_answer(fmt: formats.Version, fl: Flavor) -> SqlAnswer | None:
+    """How SQLite builds a row's answer in format ``fmt``: as it is (no response filter changes a row: from
+    1.9.0 on), with ``$sequence`` a number (the one filter below 1.9.0), else None: rendered in Python."""
+    filters = formats.chain(fmt).responses.get(fl.row)
+    if filters is None:
+        return SqlAnswer(int_sequence=False)
+    if filters == (formats.sequence_to_int,):
+        return SqlAnswer(int_sequence=True)
+    return None
 
 
-def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page) -> bytes | None:
+@dataclass(frozen=True)
+class SqlAnswer:
+    """A row answer SQLite builds: ``$sequence`` a string (native) or a number (formats below 1.9.0)."""
+
+    int_sequence: bool
+
+
+def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page, how: SqlAnswer) -> bytes | None:
     """The list answer ``{"total": ..., "<rows>": [...]}`` of ``page`` as ``validation.encode`` would write it,
     its rows built by SQLite (see above); None where it must be built in Python (``answer_sql_of``), or where
     SQLite could not read a row's stored JSON (the Python path then says what it says)."""
-    sql = t.answer_sql if page.select is None else answer_sql_of(t, page.select)
+    sql = t.answer_sql_for(page.select, how.int_sequence)
     if sql is None:
         return None
     try:
@@ -162,12 +187,12 @@ def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page) -> bytes | 
 
 
 def encoded_row(
-    conn: sqlite3.Connection, t: Target, row_id: str, select: Sequence[str] | None
+    conn: sqlite3.Connection, t: Target, row_id: str, select: Sequence[str] | None, how: SqlAnswer
 ) -> tuple[bytes, list[str]] | None:
     """A row GET's answer as SQLite builds it (see above), with the row's permissions for the read check; None
     where the Python path answers: no SQL for this table or ``select``, a stored JSON SQLite cannot read, or no
     such row (``require`` then says so)."""
-    sql = t.answer_sql if select is None else answer_sql_of(t, select)
+    sql = t.answer_sql_for(select, how.int_sequence)
     if sql is None:
         return None
     try:

@@ -142,10 +142,10 @@ def _create_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     return Reply({"total": len(out), fl.rows: out}, status=201)
 
 
-def _by_sql(ctx: Ctx, fl: Flavor) -> bool:
-    """Whether a read's rows are answered as SQLite builds them: where the answer is the native one, except
-    under the writer lock, as a transaction's replay reads the rows of the answer back (``transactions``)."""
-    return rows.answered_by_sql(ctx.fmt, fl) and not ctx.store.lock.held()
+def _by_sql(ctx: Ctx, fl: Flavor) -> rows.SqlAnswer | None:
+    """How a read's rows are answered as SQLite builds them (``rows.sql_answer``), if they are: not under the
+    writer lock, as a transaction's replay reads the rows of the answer back (``transactions``)."""
+    return None if ctx.store.lock.held() else rows.sql_answer(ctx.fmt, fl)
 
 
 @handles("tablesDBGetRow", "databasesGetDocument")
@@ -155,8 +155,9 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     row_id = p[fl.row_param]
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         select = rows.select_of(p.get("queries"), t.fields)
-        # As a list's rows (``list_rows``): built by SQLite where the answer is the native one.
-        found = rows.encoded_row(conn, t, row_id, select) if _by_sql(ctx, fl) else None
+        # As a list's rows (``list_rows``): built by SQLite where it can.
+        how = _by_sql(ctx, fl)
+        found = rows.encoded_row(conn, t, row_id, select, how) if how is not None else None
         if found is not None:
             body, permissions = found
             access.require(ctx.caller, t, {"$id": row_id, "$permissions": permissions}, "read")
@@ -173,8 +174,9 @@ def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         where, params = access.list_filter(ctx.caller, t)
         page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False)
-        if _by_sql(ctx, fl):
-            body = rows.encoded_list(conn, t, page)
+        how = _by_sql(ctx, fl)
+        if how is not None:
+            body = rows.encoded_list(conn, t, page, how)
             if body is not None:
                 return Encoded(body)
         docs = [st.to_doc(r) for r in st.page_rows(conn, page)]
