@@ -22,7 +22,7 @@ from appwrite.role import Role
 from appwrite.services.account import Account
 from appwrite.services.tables_db import TablesDB
 from appwrite.services.users import Users
-from support.sdk import SDK_MAJOR, create_jwt, expect_error
+from support.sdk import SDK_MAJOR, call_in_format, create_jwt, expect_error
 from support.server import LocalServer
 
 from quixotic.server import admin
@@ -33,12 +33,7 @@ SEES_IMPERSONATOR = SDK_MAJOR >= 17
 
 
 def call(client: Client, method: str, path: str, params: dict[str, Any] | None = None, fmt: str = "1.9.6") -> Any:
-    """A request through the SDK's client (its session and impersonation headers included), answered in ``fmt``."""
-    headers = {"content-type": "application/json", "X-Appwrite-Response-Format": fmt}
-    config = getattr(client, "get_config", None)  # 27.x keeps the project out of the global headers
-    if config:
-        headers["X-Appwrite-Project"] = config("project")
-    return client.call(method, path, headers, params or {})
+    return call_in_format(client, method, path, params, fmt)
 
 
 def set_impersonator(admin_client: Client, user_id: str, flag: bool) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from appwrite.services.storage import Storage
 from appwrite.services.tables_db import TablesDB
 from support.sdk import (
     ASKS_FOR_V25,
+    call_in_format,
     create_variable,
     expect_error,
     silence_sdk_deprecations,
@@ -32,19 +33,7 @@ NEWEST = ASKS_FOR_V25
 
 
 def call(client: Client, method: str, path: str, params: dict[str, Any] | None = None, fmt: str = "2.5.0") -> Any:
-    """A request through the SDK's client answered in ``fmt``."""
-    headers = {
-        "content-type": "application/json",
-        "X-Appwrite-Response-Format": fmt,
-        **_project(client),
-    }
-    return client.call(method, path, headers, params or {})
-
-
-def _project(client: Client) -> dict[str, str]:
-    """27.x keeps the project out of the global headers (its config); 15.x has it there."""
-    config = getattr(client, "get_config", None)
-    return {"X-Appwrite-Project": config("project")} if config else {}
+    return call_in_format(client, method, path, params, fmt)
 
 
 def _sdk_read(value: dict[str, Any], expected: str) -> None:

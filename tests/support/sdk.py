@@ -183,3 +183,13 @@ class Flavour:
             return call(*args, **{self.word(k): v for k, v in kwargs.items()})
 
         return translated
+
+
+def call_in_format(client: Client, method: str, path: str, params: dict[str, Any] | None, fmt: str) -> Any:
+    """A request through the SDK's own client (its key, session or impersonation headers included), answered
+    in format ``fmt``; the project named as every line needs (27.x keeps it out of the global headers)."""
+    headers = {"content-type": "application/json", "X-Appwrite-Response-Format": fmt}
+    config = getattr(client, "get_config", None)
+    if config:
+        headers["X-Appwrite-Project"] = config("project")
+    return client.call(method, path, headers, params or {})
