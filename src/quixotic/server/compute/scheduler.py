@@ -159,15 +159,15 @@ class Scheduler:
         """(project, function ID) of the enabled, deployed functions whose schedule fires by ``now``."""
         with self.store.read() as conn:
             rows = conn.execute(SCHEDULED_FUNCTIONS).fetchall()
-        due: list[tuple[str, str]] = []
+        due: dict[tuple[str, str], None] = {}  # in the query's order, each once (it may be in both halves)
         for project, function_id, updated_at, expr, last_run, enabled, deployment_id, interval in rows:
             # A first sieve, never stricter than _fire's checks: JSON false reads as 0, an absent flag as NULL.
-            if enabled == 0 or not deployment_id or (project, function_id) in due:  # in both halves of the query
+            if enabled == 0 or not deployment_id or (project, function_id) in due:
                 continue
             upcoming = self._next_firing(expr, interval, last_run or updated_at)
             if upcoming is not None and upcoming <= now:
-                due.append((project, function_id))
-        return due
+                due[project, function_id] = None
+        return list(due)
 
     def _next_firing(self, expr: Any, interval: Any, last_text: str) -> datetime | None:
         key = (f"{expr}|{interval}", last_text)
