@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from server.compute.test_scheduler_tick import NOW, RecordingHost, _full_scans, _plans, _traced
+from server.compute.tick_support import NOW, RecordingHost, full_scans, plans_of, traced
 
 from quixotic.server import store as st
 from quixotic.server.clock import to_iso
@@ -59,15 +59,15 @@ def test_the_tick_fires_a_due_interval_once_through_its_index(tmp_path: Path) ->
             _interval_function(conn, "long_stopped", NOW - timedelta(days=30))
         host = RecordingHost(store)
         scheduler = Scheduler(host)
-        statements = _traced(store, lambda: scheduler.tick(NOW))
+        statements = traced(store, lambda: scheduler.tick(NOW))
         assert sorted(host.created) == ["due", "long_stopped"]
         with store.read() as conn:
             runs = {uid: (st.meta_get(conn, "p1", "function", "", uid) or {}).get("scheduleLastRun")
                     for uid in ("due", "long_stopped", "soon")}  # fmt: skip
         assert runs["due"] == to_iso(NOW) and runs["soon"] == to_iso(NOW - timedelta(minutes=9, seconds=59))
         assert runs["long_stopped"] is not None and runs["long_stopped"] > to_iso(NOW - timedelta(minutes=10))
-        plans = _plans(store, statements)
-        assert _full_scans(plans) == []
+        plans = plans_of(store, statements)
+        assert full_scans(plans) == []
         assert "USING INDEX meta_interval_functions" in " | ".join(step for _, found in plans for step in found)
         # Again at the same moment, and from a new scheduler (a restart): nothing more fires.
         scheduler.tick(NOW)

@@ -4,12 +4,10 @@ scheduled execution still starts when its time comes, and a data dir of an older
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import re
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import pytest
 from appwrite.client import Client
 from appwrite.services.functions import Functions
+from server.compute.tick_support import NOW, RecordingHost, full_scans, plans_of, traced
 from support.deployments import deployed
 from support.sdk import wait_for
 from support.server import LocalServer
@@ -25,7 +24,6 @@ from support.spawn import own_server
 from quixotic.server import store as st
 from quixotic.server.clock import to_iso
 from quixotic.server.compute.scheduler import INDEXES, Scheduler, install_indexes, prune_executions
-from quixotic.server.settings import ServerSettings
 
 MAIN = """
 def main(context):
@@ -33,33 +31,6 @@ def main(context):
     return context.res.json({"trigger": context.req.headers.get("x-appwrite-trigger"), "body": context.req.body_text,
                              "path": context.req.path})
 """
-NOW = datetime(2031, 1, 1, 0, 0, 30, tzinfo=UTC)  # the tick's clock in the plan tests
-
-
-class RecordingHost:
-    """The engine's side of a tick without running code: what it was asked to create and start."""
-
-    def __init__(self, store: st.Store) -> None:
-        self.store = store
-        self.settings = ServerSettings()
-        self.created: list[str] = []
-        self.started: list[tuple[str, dict[str, Any]]] = []
-
-    def now(self) -> datetime:
-        return NOW
-
-    def new_execution(self, project: str, function: Mapping[str, Any], trigger: str, *args: Any, **kw: Any) -> st.Doc:
-        with self.store.tx() as conn:
-            doc = st.meta_insert(conn, project, "execution", function["$id"], f"fired{len(self.created)}",
-                                 {"trigger": trigger, "status": "waiting"})  # fmt: skip
-        self.created.append(function["$id"])
-        return doc
-
-    def run_async(self, project: str, function_id: str, execution_id: str, **kw: Any) -> concurrent.futures.Future[Any]:
-        self.started.append((execution_id, kw))
-        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        done.set_result(None)
-        return done
 
 
 def _function(conn: sqlite3.Connection, uid: str, **data: Any) -> None:
@@ -93,46 +64,10 @@ def filled(tmp_path: Path) -> Iterator[st.Store]:
     store.close()
 
 
-def _traced(store: st.Store, action: Any) -> list[str]:
-    """The statements ``action`` ran on the store's connections, with their values inlined."""
-    seen: list[str] = []
-    with store.read() as reader:
-        conns = {id(store.conn): store.conn, id(reader): reader}
-    for conn in conns.values():
-        conn.set_trace_callback(seen.append)
-    try:
-        action()
-    finally:
-        for conn in conns.values():
-            conn.set_trace_callback(None)
-    # A statement that fires triggers is reported again for each: each distinct one once, in order.
-    kept = [s for s in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|INSERT)\b", s, re.I) and " meta" in s]
-    return list(dict.fromkeys(kept))
-
-
-def _plans(store: st.Store, statements: list[str]) -> list[tuple[str, list[str]]]:
-    """Each statement's plan, from a connection of its own: a pooled one may plan with the schema it read before
-    the indexes were made (it reloads the schema when it runs a statement, not when it explains one)."""
-    conn = sqlite3.connect(store.data_dir / "quixotic.db", timeout=30)
-    try:
-        return [(s, [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + s)]) for s in statements]
-    finally:
-        conn.close()
-
-
-def _full_scans(plans: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
-    """Steps that read every row of ``meta``: a SCAN without an index, or of an index that is not a partial one
-    of the scheduler's (those hold only scheduled functions or executions)."""
-    partial = "|".join(INDEXES)
-    ours = re.compile(rf"USING (COVERING )?INDEX ({partial})\b")
-    return [(sql, step) for sql, steps in plans for step in steps
-            if re.match(r"SCAN meta\b", step) and not ours.search(step)]  # fmt: skip
-
-
 def test_the_tick_uses_indexes_only_and_fires_what_is_due_once(filled: st.Store) -> None:
     host = RecordingHost(filled)
     scheduler = Scheduler(host)
-    statements = _traced(filled, lambda: scheduler.tick(NOW))
+    statements = traced(filled, lambda: scheduler.tick(NOW))
     assert host.created == ["due"]  # not the quiet, disabled, undeployed or unscheduled ones
     assert [execution_id for execution_id, _ in host.started] == ["fired0", "ripe"]
     ripe = dict(host.started)["ripe"]
@@ -144,29 +79,29 @@ def test_the_tick_uses_indexes_only_and_fires_what_is_due_once(filled: st.Store)
         }
     assert due is not None and due["scheduleLastRun"] == "2031-01-01T00:00:00.000+00:00"
     assert states == {"ripe": "waiting", "later": "scheduled"}
-    plans = _plans(filled, statements)
-    assert _full_scans(plans) == []
+    plans = plans_of(filled, statements)
+    assert full_scans(plans) == []
     steps = " | ".join(step for _, found in plans for step in found)
     assert "USING INDEX meta_scheduled_functions" in steps and "USING INDEX meta_scheduled_executions" in steps
     # Again at the same moment: nothing is due, nothing fires, and nothing is written.
-    again = _traced(filled, lambda: scheduler.tick(NOW))
+    again = traced(filled, lambda: scheduler.tick(NOW))
     assert host.created == ["due"] and len(host.started) == 2
     assert not [s for s in again if not s.lstrip().upper().startswith("SELECT")]
-    assert _full_scans(_plans(filled, again)) == []
+    assert full_scans(plans_of(filled, again)) == []
 
 
 def test_the_check_can_fail_the_old_tick_scanned_meta(filled: st.Store) -> None:
     """The assertion above is real: the statement the tick used before the scheduler's indexes is a full scan."""
     install_indexes(filled)
     old = "SELECT project, _uid FROM meta WHERE kind='function' AND parent='' AND COALESCE(json_extract(data, '$.schedule'), '') != ''"  # noqa: E501
-    assert _full_scans(_plans(filled, [old])) == [(old, "SCAN meta")]
+    assert full_scans(plans_of(filled, [old])) == [(old, "SCAN meta")]
 
 
 def test_pruning_uses_the_age_index(filled: st.Store) -> None:
     install_indexes(filled)
-    statements = _traced(filled, lambda: prune_executions(filled, NOW, batch=50))
-    plans = _plans(filled, statements)
-    assert statements and _full_scans(plans) == []
+    statements = traced(filled, lambda: prune_executions(filled, NOW, batch=50))
+    plans = plans_of(filled, statements)
+    assert statements and full_scans(plans) == []
     assert any("meta_execution_age" in step for _, steps in plans for step in steps)
 
 
