@@ -478,9 +478,12 @@ def plan_page(
     search: str | None = None,
     search_expr: str | None = None,
     total: bool = True,
+    count_unfiltered: tuple[str, Sequence[Any]] | None = None,
 ) -> Page:
     """The page that Appwrite queries ask for (its total counted, capped, and its cursor looked up): what
-    :func:`page_rows` reads, with the stored columns or with an expression of them (``rows.json_of``)."""
+    :func:`page_rows` reads, with the stored columns or with an expression of them (``rows.json_of``).
+    ``count_unfiltered``: a statement (and its values) counting, capped, the rows ``base_where`` picks, used
+    for the total when no query narrows them."""
     compiled = q.compile_queries(q.parse_queries(list(raw_queries or [])), fields)
     where = f"({base_where}) AND ({compiled.where})"
     params: list[Any] = [*base_params, *compiled.params]
@@ -491,8 +494,12 @@ def plan_page(
         params.append(search)
     count = 0
     if total:
-        unfiltered = base_where == "1" and compiled.where == "1" and not search
-        count = conn.execute(_count_sql(table, "1" if unfiltered else where, unfiltered), params).fetchone()[0]
+        narrowed = compiled.where != "1" or bool(search)
+        if count_unfiltered is not None and not narrowed:
+            count = conn.execute(count_unfiltered[0], tuple(count_unfiltered[1])).fetchone()[0]
+        else:
+            unfiltered = base_where == "1" and not narrowed
+            count = conn.execute(_count_sql(table, "1" if unfiltered else where, unfiltered), params).fetchone()[0]
     order = list(compiled.order)
     page_where, page_params = where, list(params)
     before = False

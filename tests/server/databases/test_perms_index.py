@@ -237,3 +237,37 @@ def test_side_table_condition_matches_the_json_test() -> None:
             old = conn.execute(f"SELECT _uid FROM r_1 WHERE {old_where} ORDER BY _seq", old_params).fetchall()
             new = conn.execute(f"SELECT _uid FROM r_1 WHERE {new_where} ORDER BY _seq", new_params).fetchall()
             assert old == new
+            for cap in (5000, 3):  # and the side table's own count, capped, is that many rows
+                sql, values = perm_index.readable_count("r_1", held, cap, action)
+                assert conn.execute(sql, values).fetchone()[0] == min(len(old), cap), (held, action, cap)
+
+
+def test_side_table_count_sets_apart_rows_granted_to_two_roles() -> None:
+    """An owner-only table is counted entry by entry; once two of the caller's roles are granted anything, a row
+    granted to both is counted once (both ways of ``readable_count``, against the rows ``readable`` picks)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    st.create_schema(conn)
+    conn.execute(st.ROW_TABLE_DDL.format(name="r_1"))
+    conn.execute("BEGIN")
+    perm_index.ensure(conn, "p", "r_1")
+    conn.execute("COMMIT")
+
+    def add(uid: str, *perms: str) -> None:
+        conn.execute("INSERT INTO r_1 (_uid, _createdAt, _updatedAt, _permissions) VALUES (?, '', '', ?)",
+                     (uid, json.dumps(list(perms))))  # fmt: skip
+
+    def counted(held: tuple[str, ...]) -> tuple[int, int]:
+        sql, values = perm_index.readable_count("r_1", held, 5000)
+        where, params = perm_index.readable("r_1", held)
+        return conn.execute(sql, values).fetchone()[0], len(
+            conn.execute(f"SELECT 1 FROM r_1 WHERE {where}", params).fetchall()
+        )
+
+    for i in range(20):
+        add(f"mine{i}", 'read("user:a")', 'update("user:a")')
+    add("other", 'read("user:b")')
+    assert counted(("any", "users", "user:a")) == (20, 20)  # one role granted: entries counted as they are
+    add("shared", 'read("user:a")', 'read("any")')
+    add("public", 'read("any")')
+    assert counted(("any", "users", "user:a")) == (22, 22)  # "shared" once, though two of the roles grant it
+    assert counted(("user:b",)) == (1, 1) and counted(()) == (0, 0)

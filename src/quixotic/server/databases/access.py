@@ -14,6 +14,7 @@ from typing import Any
 
 from quixotic.errors import ApiError
 from quixotic.server import auth
+from quixotic.server import store as st
 from quixotic.server.auth import Caller
 from quixotic.server.databases import perm_index, rows
 from quixotic.server.validation import ITEM_ACTIONS
@@ -73,6 +74,15 @@ def list_filter(caller: Caller, t: rows.Target) -> tuple[str, list[Any]]:
         return perm_index.readable(t.sql, caller.roles)
     where, params = auth.readable_sql(caller)  # a table of an older folder, until its side table is made
     return where, list(params)
+
+
+def list_count(caller: Caller, t: rows.Target) -> tuple[str, list[Any]] | None:
+    """A quicker statement for the total of :func:`list_filter`'s rows when no query narrows them: from the
+    permissions side table where row security picks them; None where the list's own count is the way."""
+    if _table_may(caller, t, "read") or not _row_security(t) or not t.indexed:
+        return None
+    sql, params = perm_index.readable_count(t.sql, caller.roles, st.MAX_COUNT)
+    return sql, list(params)
 
 
 def new_permissions(caller: Caller, given: list[str] | None) -> list[str]:

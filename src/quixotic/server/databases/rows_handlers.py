@@ -173,7 +173,8 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     with _on_table(ctx, p, fl, write=False) as (conn, t):
         where, params = access.list_filter(ctx.caller, t)
-        page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False)
+        page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False,
+                            count_unfiltered=access.list_count(ctx.caller, t))  # fmt: skip
         how = _by_sql(ctx, fl)
         if how is not None:
             body = rows.encoded_list(conn, t, page, how)
