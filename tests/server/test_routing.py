@@ -164,3 +164,27 @@ def test_routes_with_random_parameter_values_agree_with_the_scan(op: Operation, 
     ]
     path = "/" + "/".join(parts)
     assert resolved(ROUTES, op.method, path) == reference(TABLES, op.method, path)
+
+
+def test_a_remembered_match_is_the_same_answer_in_a_fresh_dict() -> None:
+    routes = with_console()
+    path = "/tablesdb/db/tables/notes/rows/r1"
+    first = routes.match("GET", path)
+    assert first is not None
+    first[1]["rowId"] = "changed by a caller"
+    assert resolved(routes, "GET", path) == reference(TABLES, "GET", path)
+    assert routes.match("GET", path) == (first[0], {"databaseId": "db", "tableId": "notes", "rowId": "r1"})
+    assert routes.match("GET", "/no/such/route") is None is routes.match("GET", "/no/such/route")
+
+
+def test_the_remembered_matches_stay_bounded() -> None:
+    from quixotic.server.console import routes as module
+
+    routes = with_console()
+    for n in range(module._MATCHES_KEPT + 10):
+        assert routes.match("GET", f"/users/u{n}") is not None
+    assert len(routes._matches) <= module._MATCHES_KEPT
+    long_id = "x" * (module._PATH_KEPT + 1)
+    found = routes.match("GET", f"/users/{long_id}")
+    assert found is not None and found[1] == {"userId": long_id}
+    assert ("GET", f"/users/{long_id}") not in routes._matches  # long paths are matched each time

@@ -316,3 +316,25 @@ def test_a_record_that_is_not_strict_json_is_never_stored(tmp_path: Path) -> Non
             assert st.meta_get(conn, "p1", "user", "", "u1") is None
     finally:
         store.close()
+
+
+def test_a_read_that_raises_gives_its_connection_back_and_releases_the_writer(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    try:
+        with pytest.raises(ValueError), store.read() as conn:
+            assert conn.in_transaction
+            raise ValueError("a handler failed")
+        assert not conn.in_transaction, "the snapshot ended with the read"
+        with store.read() as again, store.read() as inner:
+            assert again is conn is inner  # back in the pool; a read inside a read goes on with it
+        with pytest.raises(ValueError), store.lock, store.read() as view:
+            assert view is store.conn
+            raise ValueError("a write's read failed")
+        assert not store.lock.held()
+        done: list[bool] = []
+        other = threading.Thread(target=lambda: done.append(store.lock.acquire(timeout=5) and not store.lock.release()))
+        other.start()
+        other.join(10)
+        assert done == [True], "the writer lock was left held"
+    finally:
+        store.close()

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from functools import lru_cache
+from typing import Final, Generic, NamedTuple, TypeVar
 
 SCHEMA_KINDS: Final[tuple[str, ...]] = ("database", "table", "column", "index")
 PRINCIPAL_KINDS: Final[tuple[str, ...]] = ("user", "membership")  # with ``account_sessions``
@@ -113,9 +114,10 @@ def principals_scope(project: str) -> str:
     return "principals:" + project
 
 
-@dataclass(frozen=True)
-class Stamp:
-    """Which state of ``scope`` a read sees: the database's epoch and the scope's generation (None: never written)."""
+class Stamp(NamedTuple):
+    """Which state of ``scope`` a read sees: the database's epoch and the scope's generation (None: never written).
+
+    A named tuple, not a dataclass: a request makes three and compares them (a frozen dataclass costs ~4x)."""
 
     epoch: int | None
     scope: str
@@ -133,8 +135,7 @@ def stamp(conn: sqlite3.Connection, scope: str) -> Stamp:
     return Stamp(epoch, scope, generation)
 
 
-@dataclass(frozen=True)
-class _Prefetch:
+class _Prefetch(NamedTuple):
     conn: sqlite3.Connection
     changes: int  # ``conn.total_changes`` when read: any write since (triggers included) may move a stamp
     stamps: dict[str, Stamp]
@@ -145,23 +146,40 @@ class _Prefetch:
 _PREFETCHED: dict[int, _Prefetch] = {}
 
 
-@contextmanager
-def prefetched(conn: sqlite3.Connection, scopes: Sequence[str]) -> Iterator[None]:
+def prefetched(conn: sqlite3.Connection, scopes: Sequence[str]) -> AbstractContextManager[None]:
     """Read the stamps of ``scopes`` on ``conn`` in one statement, for :func:`stamp` to answer from while this
     lasts. Only inside a read transaction whose snapshot this statement starts (or one already started):
     once the transaction ends or anything is written on ``conn``, :func:`stamp` reads the table again."""
-    if not conn.in_transaction or id(conn) in _PREFETCHED:
-        yield
-        return
-    values = conn.execute(_prefetch_sql(len(scopes)), tuple(scopes)).fetchone()
-    stamps = {scope: Stamp(values[0], scope, values[i + 1]) for i, scope in enumerate(scopes)}
-    _PREFETCHED[id(conn)] = _Prefetch(conn, conn.total_changes, stamps)
-    try:
-        yield
-    finally:
-        _PREFETCHED.pop(id(conn), None)
+    return _Prefetching(conn, scopes)
 
 
+class _Prefetching:
+    """:func:`prefetched` as a plain context manager (every request on the loop enters one)."""
+
+    __slots__ = ("_conn", "_held", "_scopes")
+
+    def __init__(self, conn: sqlite3.Connection, scopes: Sequence[str]) -> None:
+        self._conn = conn
+        self._scopes = scopes
+        self._held = False
+
+    def __enter__(self) -> None:
+        conn, scopes = self._conn, self._scopes
+        if not conn.in_transaction or id(conn) in _PREFETCHED:
+            return
+        values = conn.execute(_prefetch_sql(len(scopes)), tuple(scopes)).fetchone()
+        epoch = values[0]
+        stamps = {scope: Stamp(epoch, scope, values[i]) for i, scope in enumerate(scopes, 1)}
+        _PREFETCHED[id(conn)] = _Prefetch(conn, conn.total_changes, stamps)
+        self._held = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held:
+            _PREFETCHED.pop(id(self._conn), None)
+            self._held = False
+
+
+@lru_cache(maxsize=8)
 def _prefetch_sql(count: int) -> str:
     generations = ", ".join(["(SELECT n FROM cache_generations WHERE scope=?)"] * count)
     return f"SELECT (SELECT n FROM cache_generations WHERE scope='{_EPOCH}'), {generations}"

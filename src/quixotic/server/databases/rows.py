@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from quixotic.errors import ApiError
 from quixotic.server import cache, formats, validation
@@ -159,9 +159,9 @@ def sql_answer(fmt: formats.Version, fl: Flavor) -> SqlAnswer | None:
     1.9.0 on), with ``$sequence`` a number (the one filter below 1.9.0), else None: rendered in Python."""
     filters = formats.chain(fmt).responses.get(fl.row)
     if filters is None:
-        return SqlAnswer(int_sequence=False)
+        return _AS_STORED
     if filters == (formats.sequence_to_int,):
-        return SqlAnswer(int_sequence=True)
+        return _INT_SEQUENCE
     return None
 
 
@@ -170,6 +170,10 @@ class SqlAnswer:
     """A row answer SQLite builds: ``$sequence`` a string (native) or a number (formats below 1.9.0)."""
 
     int_sequence: bool
+
+
+_AS_STORED: Final = SqlAnswer(int_sequence=False)
+_INT_SEQUENCE: Final = SqlAnswer(int_sequence=True)
 
 
 def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page, how: SqlAnswer) -> bytes | None:

@@ -27,24 +27,31 @@ MAX_BULK = 1000  # rows per bulk write, beyond which Appwrite asks you to split 
 
 
 @contextmanager
-def _on_table(
-    ctx: Ctx, p: Mapping[str, Any], fl: Flavor, *, write: bool = True
-) -> Iterator[tuple[sqlite3.Connection, rows.Target]]:
-    """The transaction (or, with ``write=False``, the read) of a row request, and the table it addresses.
+def _on_table(ctx: Ctx, p: Mapping[str, Any], fl: Flavor) -> Iterator[tuple[sqlite3.Connection, rows.Target]]:
+    """The transaction of a row write, and the table it addresses (a read's is :func:`_read_target`).
 
     A table of an older data folder gets its permissions side table on first use (``perm_index.ensure``): in a
     write's own transaction; after a read (which may not write: until then its list tests the JSON), on the
     worker."""
-    with ctx.store.tx() if write else ctx.store.read() as conn:
+    with ctx.store.tx() as conn:
         t = rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
-        if not t.indexed and write:
+        if not t.indexed:
             perm_index.ensure(conn, ctx.project, t.sql)
             t = dataclasses.replace(t, indexed=True)
-        elif not t.indexed:
-            store, project, row_sql = ctx.store, ctx.project, t.sql
-            ctx.worker.submit(lambda: perm_index.build(store, project, row_sql))
         access.check_enabled(ctx.caller, t)
         yield conn, t
+
+
+def _read_target(ctx: Ctx, conn: sqlite3.Connection, p: Mapping[str, Any], fl: Flavor) -> rows.Target:
+    """The table a read addresses, on ``conn``; its permissions side table, where it has none yet, built on the
+    worker (see ``_on_table``). A plain function, not a context manager: row GETs and lists are the most
+    frequent requests."""
+    t = rows.target(conn, ctx.project, fl, p["databaseId"], p[fl.table_param])
+    if not t.indexed:
+        store, project, row_sql = ctx.store, ctx.project, t.sql
+        ctx.worker.submit(lambda: perm_index.build(store, project, row_sql))
+    access.check_enabled(ctx.caller, t)
+    return t
 
 
 def _emit_each(ctx: Ctx, t: rows.Target, action: str, out: list[dict[str, Any]]) -> None:
@@ -153,7 +160,8 @@ def _by_sql(ctx: Ctx, fl: Flavor) -> rows.SqlAnswer | None:
 @flavored
 def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
     row_id = p[fl.row_param]
-    with _on_table(ctx, p, fl, write=False) as (conn, t):
+    with ctx.store.read() as conn:
+        t = _read_target(ctx, conn, p, fl)
         select = rows.select_of(p.get("queries"), t.fields)
         # As a list's rows (``list_rows``): built by SQLite where it can.
         how = _by_sql(ctx, fl)
@@ -171,7 +179,8 @@ def get_row(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
 @in_transaction
 @flavored
 def list_rows(ctx: Ctx, p: dict[str, Any], fl: Flavor) -> Any:
-    with _on_table(ctx, p, fl, write=False) as (conn, t):
+    with ctx.store.read() as conn:
+        t = _read_target(ctx, conn, p, fl)
         where, params = access.list_filter(ctx.caller, t)
         page = st.plan_page(conn, t.sql, where, params, p["queries"], t.fields, total=p["total"] is not False,
                             count_unfiltered=access.list_count(ctx.caller, t))  # fmt: skip
