@@ -184,10 +184,13 @@ def encoded_list(conn: sqlite3.Connection, t: Target, page: st.Page, how: SqlAns
     if sql is None:
         return None
     try:
-        texts = [_exact(text) for (text,) in st.page_rows(conn, page, sql)]
+        texts = [text for (text,) in st.page_rows(conn, page, sql)]
     except sqlite3.OperationalError:
         return None
-    return f'{{"total":{page.total},{_json_text(t.fl.rows)}:[{",".join(texts)}]}}'.encode()
+    joined = ",".join(texts)
+    if "\\u" in joined:  # looked for once in the page (a row's text ends with "}": none spans two rows)
+        joined = ",".join(_exact(text) for text in texts)
+    return f'{{"total":{page.total},{_json_text(t.fl.rows)}:[{joined}]}}'.encode()
 
 
 def encoded_row(
