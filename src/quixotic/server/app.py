@@ -21,14 +21,13 @@ events of a write (Realtime frames, executions they trigger) go out in the same 
 committed, not in a second hop. A JSON body is decoded and bound where its handler runs, so a 1,000-row
 bulk body (5-9 ms of decoding and checking) does not hold the loop.
 
-Why, measured (2-core shared machine, keep-alive load of 4 connections, server CPU per request, same run):
-a threadpool hop costs 100-150 us of CPU, the lane's 40-60 us. Row GET on the loop 560-610 us against
-1,100 us in the pool; create on the writer lane 1,300 us against 1,870-1,970 us in the pool; list-25 1,490-
-1,620 us against 2,220 us. Against the pipeline before (two hops, one shared connection): GET 860 -> 550 us
-(1,000 -> 1,330 req/s), create 1,610 -> 1,260 us, list-25 1,860 -> 1,530 us, and a keyed GET while another
-client bulk-creates 1,000-row batches from 72 req/s at p99 152 ms to 526 req/s at p99 31 ms (2x its idle
-p99, was 26x); the bulk writer shares the GIL with those GETs now (3,000 rows/s, was 8,500 while the GETs
-waited). A 1 ms GIL switch interval made no difference once bodies were decoded off the loop.
+Why, measured when this pipeline came in (2-core machine, keep-alive load, server CPU per request): a
+threadpool hop cost 100-150 us of CPU, the lane's 40-60 us; two hops and one shared connection before it
+made a row GET 860 us and a keyed GET beside a bulk writer 26x its idle p99. Today (``bench/server_bench.py``,
+quiet machine, the minimal Starlette route 44-46 us): row GET 130-136 us, create 540-550 us, list-25
+230-245 us; a keyed GET's p99 beside a client bulk-creating 1,000-row batches 4-5x its idle p99 (~0.9 ms):
+the writer thread's C calls (encoding a 1,000-row answer is one 1.5 ms call) and its Python hold the GIL.
+A 1 ms GIL switch interval made no difference; 0.5 ms made that p99 worse.
 """
 
 from __future__ import annotations
