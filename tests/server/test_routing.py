@@ -174,7 +174,8 @@ def test_a_remembered_match_is_the_same_answer_in_a_fresh_dict() -> None:
     first[1]["rowId"] = "changed by a caller"
     assert resolved(routes, "GET", path) == reference(TABLES, "GET", path)
     assert routes.match("GET", path) == (first[0], {"databaseId": "db", "tableId": "notes", "rowId": "r1"})
-    assert routes.match("GET", "/no/such/route") is None is routes.match("GET", "/no/such/route")
+    assert routes.match("GET", "/no/such/route") is None
+    assert routes.match("GET", "/no/such/route") is None  # a remembered miss stays a miss
 
 
 def test_the_remembered_matches_stay_bounded() -> None:

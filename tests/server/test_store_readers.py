@@ -332,7 +332,14 @@ def test_a_read_that_raises_gives_its_connection_back_and_releases_the_writer(tm
             raise ValueError("a write's read failed")
         assert not store.lock.held()
         done: list[bool] = []
-        other = threading.Thread(target=lambda: done.append(store.lock.acquire(timeout=5) and not store.lock.release()))
+
+        def take_and_give_back() -> None:
+            taken = store.lock.acquire(timeout=5)
+            if taken:
+                store.lock.release()
+            done.append(taken)
+
+        other = threading.Thread(target=take_and_give_back)
         other.start()
         other.join(10)
         assert done == [True], "the writer lock was left held"

@@ -23,11 +23,10 @@ bulk body (5-9 ms of decoding and checking) does not hold the loop.
 
 Why, measured when this pipeline came in (2-core machine, keep-alive load, server CPU per request): a
 threadpool hop cost 100-150 us of CPU, the lane's 40-60 us; two hops and one shared connection before it
-made a row GET 860 us and a keyed GET beside a bulk writer 26x its idle p99. Today (``bench/server_bench.py``,
-quiet machine, the minimal Starlette route 44-46 us): row GET 130-136 us, create 540-550 us, list-25
-230-245 us; a keyed GET's p99 beside a client bulk-creating 1,000-row batches 4-5x its idle p99 (~0.9 ms):
-the writer thread's C calls (encoding a 1,000-row answer is one 1.5 ms call) and its Python hold the GIL.
-A 1 ms GIL switch interval made no difference; 0.5 ms made that p99 worse.
+made a row GET 860 us and a keyed GET beside a bulk writer 26x its idle p99. Today's figures are what
+``bench/server_bench.py`` prints (issue 16's notes keep them), not copied here to go stale. A keyed GET beside
+a bulk writer still waits on the GIL: the writer thread's C calls (encoding a 1,000-row answer is one call of
+~1.5 ms) and its Python hold it. A 1 ms GIL switch interval made no difference; 0.5 ms made that p99 worse.
 """
 
 from __future__ import annotations
