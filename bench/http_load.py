@@ -138,6 +138,27 @@ def process_cpu(pid: int) -> CpuProbe:
     return probe
 
 
+def process_tree_cpu(pid: int) -> CpuProbe:
+    """A probe of the CPU seconds of ``pid`` and its live children together (the server and its writer process:
+    a request's cost is what both spend on it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def probe() -> float:
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if entry.name == str(pid) or fields[1] == str(pid):  # ppid: field 4 of stat
+                total += int(fields[11]) + int(fields[12])
+        return total / tick
+
+    return probe
+
+
 def _thread_cpu() -> float:
     usage = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
     return usage.ru_utime + usage.ru_stime

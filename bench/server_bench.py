@@ -23,7 +23,8 @@ baseline (the minimal route before each of row GET, create and list-25; the idle
 writer); a ratio is the median of the rounds' own ratios, so a burst of other load mostly moves both sides.
 Each ratio is printed beside its target from issue 16 (row GET and create >= 0.5x the minimal route, list-25
 >= 0.3x, GET p99 under the writer <= 2x idle) with pass/fail, and beside the same comparison made with the
-server's CPU per request (read from /proc), which other load on the machine moves less. The exit status is 0
+server's CPU per request (read from /proc: the server process and its writer process together), which other
+load on the machine moves less. The exit status is 0
 unless ``--check`` is given, then 1 when a target fails. Figures on a shared machine are noisy.
 
 The SDK-driven figures this script printed before (single client, SDK vs raw SQLite, chunked upload) are
@@ -482,7 +483,7 @@ def measure(args: argparse.Namespace, base: Path) -> dict[str, Any]:
         procs.append(proc)
         settings["server_loaded"] = loaded_impl(proc.pid)
         target = prepare(url, base / "data", proc.pid, args.rows)
-        at = Endpoints(canned, minimal, scenarios(target), hl.process_cpu(proc.pid), target)
+        at = Endpoints(canned, minimal, scenarios(target), hl.process_tree_cpu(proc.pid), target)
         rounds, writers = zip(*(one_round(load, at) for _ in range(args.rounds)), strict=True)
         out["writer"] = writer_figures(list(writers))
         if not args.no_sdk:

@@ -13,9 +13,12 @@ Input is held to ``validation``'s limits before a handler runs: the body is capp
 
 The pipeline: at most one thread hop per request. The key lookup and the handlers that only read SQLite
 run on the event loop, on a reader connection of their own (``Store.read``: WAL, never behind a write);
-the writer lock is refused there, so a misfiled write fails loudly instead of stalling the loop. Writes
-that only touch SQLite run on one writer thread (``worker.Lane``): they are serialised on the one writer
-connection anyway, and its hop is a queue and a ``call_soon_threadsafe``. What blocks or waits (uploads,
+the writer lock is refused there, so a misfiled write fails loudly instead of stalling the loop. The
+database's writes (TablesDB and the legacy Databases API) go to the writer process (``writer_process``; the
+loop matches, authorises and reads the body, the process runs ``encode_call``), so they never hold this
+process's GIL; with ``QUIXOTIC_WRITER_PROCESS=off``, and for the other writes that only touch SQLite, they run
+on one writer thread (``worker.Lane``): they are serialised on the one writer connection anyway, and its hop is
+a queue and a ``call_soon_threadsafe``. What blocks or waits (uploads,
 downloads, executions, which call the API back, builds, password hashing) runs in the threadpool. The
 events of a write (Realtime frames, executions they trigger) go out in the same thread call once it has
 committed, not in a second hop. A JSON body is decoded and bound where its handler runs, so a 1,000-row
@@ -24,9 +27,10 @@ bulk body (5-9 ms of decoding and checking) does not hold the loop.
 Why, measured when this pipeline came in (2-core machine, keep-alive load, server CPU per request): a
 threadpool hop cost 100-150 us of CPU, the lane's 40-60 us; two hops and one shared connection before it
 made a row GET 860 us and a keyed GET beside a bulk writer 26x its idle p99. Today's figures are what
-``bench/server_bench.py`` prints (issue 16's notes keep them), not copied here to go stale. A keyed GET beside
-a bulk writer still waits on the GIL: the writer thread's C calls (encoding a 1,000-row answer is one call of
-~1.5 ms) and its Python hold it. A 1 ms GIL switch interval made no difference; 0.5 ms made that p99 worse.
+``bench/server_bench.py`` prints (issue 16's notes keep them), not copied here to go stale. With the writer on a
+thread, a keyed GET beside a bulk writer waited on the GIL (the writer's C calls, e.g. encoding a 1,000-row
+answer in one ~1.5 ms call, and its Python hold it; a 1 ms switch interval made no difference, 0.5 ms made the
+p99 worse): that is why database writes have a process of their own.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from quixotic.server.spec import Operation, bind, unflatten
 from quixotic.server.store import Store, WriterLock
 from quixotic.server.version import APPWRITE_VERSION
 from quixotic.server.worker import Lane, Worker
+from quixotic.server.writer_process import WriteRequest, WriterProcess
 
 log = logging.getLogger("quixotic.server")
 
@@ -116,7 +121,7 @@ _SQLITE_WRITES = frozenset(
 
 
 @dataclass
-class _Call:
+class Call:
     """What a request hands to where its handler runs (the body still undecoded when it came as JSON)."""
 
     handler: Handler
@@ -159,6 +164,16 @@ class _JsonAnswer(Response):
         self.background = None
         self.body = body
         self.raw_headers = [*_BASE_RAW, (b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+
+
+class _RawAnswer(Response):
+    """An answer the writer process encoded: its status, raw headers and body as they came."""
+
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = raw_headers
 
 
 def _json(value: Any, status: int, extra: dict[str, str] | None = None) -> Response:
@@ -206,6 +221,9 @@ class Server:
         self.store = Store(data_dir)
         self.worker = Worker()
         self.writer = Lane("quixotic-writer")
+        # Database writes in a process of their own (``writer_process``; off: QUIXOTIC_WRITER_PROCESS=off), started
+        # at the first one.
+        self.writes = WriterProcess(self.store.data_dir, self.settings) if self.settings.writer_process else None
         self.routes = with_console(self.settings.record_ops)
         self.handlers = load_all()
         self.compute = Compute(self.store, endpoint, self.settings)
@@ -217,6 +235,8 @@ class Server:
         self.native_format: formats.Version = parsed
 
     def close(self) -> None:
+        if self.writes is not None:
+            self.writes.close()
         self.compute.close()
         self.writer.stop()
         self.worker.stop()
@@ -283,15 +303,21 @@ class Server:
                 query = unflatten(pairs) if pairs else {}
                 ctx = Ctx(self.store, self.worker, caller, op, headers, host, fmt, declared, compute=self.compute,
                           settings=self.settings)  # fmt: skip
-                response = self._encode(_Call(handler, ctx, path_params, query, {}, False, extra))
+                response = self._encode(Call(handler, ctx, path_params, query, {}, False, extra))
             if ctx.events:  # no read emits one today; publishing and dispatching read and may write: not here
                 await run_in_threadpool(self._after, ctx)
             return response
+        forward = self.writes is not None and lane == WRITER and op.tag in _SQLITE_TAGS
+        wants_events = False
         if op.scopes == ("public",) and not project:
             caller = self._caller(None, op, project, headers, request, extra, host)
         else:  # on the loop, on a reader connection: never behind a write
             with self.store.lock.refused(), self.store.read() as conn:
                 caller = self._caller(conn, op, project, headers, request, extra, host)
+                if forward:  # whether the writer process should send the write's events back
+                    wants_events = self.realtime.listens(caller.project) or bool(
+                        self.compute.listening(conn, caller.project)
+                    )
         query = unflatten(pairs) if pairs else {}
         body: dict[str, Any] | bytes = {}
         uploads: dict[str, Upload] = {}
@@ -306,14 +332,27 @@ class Server:
                 body, uploads = await _read_form(capped)
             else:
                 body = await capped.body()  # decoded where the handler runs: a bulk body takes milliseconds
+        if forward and (isinstance(body, bytes) or not (body or uploads)):  # a JSON body or none, not multipart
+            raw = body if isinstance(body, bytes) else b""
+            write = WriteRequest(method, path, query, raw, headers, host, fmt, declared, caller, extra, wants_events)
+            return await self._forward(op, write)
         ctx = Ctx(
             self.store, self.worker, caller, op, headers, host, fmt, declared, uploads, compute=self.compute,
             settings=self.settings,
         )  # fmt: skip
-        call = _Call(handler, ctx, path_params, query, body, body_is_text, extra)
+        call = Call(handler, ctx, path_params, query, body, body_is_text, extra)
         if lane == WRITER:
             return await self.writer.run(self._write, call)
         return await run_in_threadpool(self._run, call)
+
+    async def _forward(self, op: Operation, write: WriteRequest) -> Response:
+        """``write`` run by the writer process; its events, when it sends them, published and dispatched
+        on the writer lane here, as ``_write`` does after its own writes."""
+        assert self.writes is not None
+        answer = await self.writes.run(write)
+        if answer.events:
+            await self.writer.run(self._announce, write.caller.project, answer.events, op.id, self.store.lock)
+        return _RawAnswer(answer.status, answer.headers, answer.body)
 
     def _caller(
         self,
@@ -337,13 +376,13 @@ class Server:
         auth.check_scope(caller, op.scopes, host)
         return caller
 
-    def _run(self, call: _Call) -> Response:
+    def _run(self, call: Call) -> Response:
         """On a thread: the handler, its answer, then its events, in the same call (no second hop)."""
         response = self._encode(call)
         self._after(call.ctx)
         return response
 
-    def _write(self, call: _Call) -> Response:
+    def _write(self, call: Call) -> Response:
         """On the writer lane: ``_run``, its functions dispatched under the writer lock, so what the dispatch reads
         (which functions listen) is one statement on the writer connection, not a reader's snapshot of its own
         (three statements and a pool round trip on every write). Realtime delivery stays outside it."""
@@ -355,40 +394,48 @@ class Server:
         """What ``ctx``'s events start once its write is committed and its answer encoded: Realtime frames,
         then the executions they trigger (under ``dispatch_under`` when given). The write happened: a failure
         here is logged, never the answer."""
-        if not ctx.events:
-            return
-        self.realtime.publish(ctx.caller.project, ctx.events)  # never raises; nothing to do when none listens
+        if ctx.events:
+            self._announce(ctx.caller.project, ctx.events, ctx.op.id, dispatch_under)
+
+    def _announce(
+        self, project: str, events: list[tuple[str, dict[str, Any]]], op_id: str, dispatch_under: WriterLock | None
+    ) -> None:
+        self.realtime.publish(project, events)  # never raises; nothing to do when none listens
         try:
             with dispatch_under or nullcontext():
-                self.compute.dispatch(ctx.caller.project, ctx.events)
+                self.compute.dispatch(project, events)
         except Exception:
-            log.exception("dispatching the events of %s failed", ctx.op.id)
+            log.exception("dispatching the events of %s failed", op_id)
 
-    def _encode(self, call: _Call) -> Response:
-        """The parameters, the handler and its answer, encoded; a write and its encoding in one transaction
-        (``_atomic``)."""
-        ctx, extra, handler = call.ctx, call.extra, call.handler
-        fmt = ctx.fmt
-        body = call.body
-        if isinstance(body, bytes):
-            decoded = validation.loads(body) if body.strip() else {}
-            if not isinstance(decoded, dict):
-                raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
-            body = decoded
-        formats.lift(fmt, ctx.op.id, body)
-        params = bind(ctx.op, call.path_params, call.query, body, call.body_is_text)
-        with self.store.tx() if _atomic(ctx.op, params) else nullcontext():
-            result = handler(ctx, params)
-            # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
-            # the caller gets (delete handlers emit a model of their own, which stays native).
-            if isinstance(result, Reply):
-                formats.lower(fmt, ctx.op.id, result.body)
-            else:
-                formats.lower(fmt, ctx.op.id, result)
-            response = _render(result, ctx.op.status, extra)
-            for cookie in result.cookies if isinstance(result, Reply) else ():  # one header each (a session's two)
-                response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
-            return response
+    def _encode(self, call: Call) -> Response:
+        return encode_call(self.store, call)
+
+
+def encode_call(store: Store, call: Call) -> Response:
+    """The parameters, the handler and its answer, encoded; a write and its encoding in one transaction
+    (``_atomic``). The writer process runs it too (``writer_process``)."""
+    ctx, extra, handler = call.ctx, call.extra, call.handler
+    fmt = ctx.fmt
+    body = call.body
+    if isinstance(body, bytes):
+        decoded = validation.loads(body) if body.strip() else {}
+        if not isinstance(decoded, dict):
+            raise ApiError("general_argument_invalid", "The request body must be a JSON object.")
+        body = decoded
+    formats.lift(fmt, ctx.op.id, body)
+    params = bind(ctx.op, call.path_params, call.query, body, call.body_is_text)
+    with store.tx() if _atomic(ctx.op, params) else nullcontext():
+        result = handler(ctx, params)
+        # Lowered before the events go out: as on Appwrite, a create or update event carries the payload
+        # the caller gets (delete handlers emit a model of their own, which stays native).
+        if isinstance(result, Reply):
+            formats.lower(fmt, ctx.op.id, result.body)
+        else:
+            formats.lower(fmt, ctx.op.id, result)
+        response = _render(result, ctx.op.status, extra)
+        for cookie in result.cookies if isinstance(result, Reply) else ():  # one header each (a session's two)
+            response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+        return response
 
 
 def _scopes(project: str | None) -> tuple[str, ...]:

@@ -38,6 +38,8 @@ class ServerSettings:
     # Seconds an execution (with its logs) is kept before maintenance deletes it (_APP_MAINTENANCE_RETENTION_EXECUTION).
     execution_retention: int = DEFAULT_EXECUTION_RETENTION
     maintenance_interval: int = DEFAULT_MAINTENANCE_INTERVAL  # seconds between two runs (_APP_MAINTENANCE_INTERVAL)
+    # Whether database writes run in a process of their own (QUIXOTIC_WRITER_PROCESS; see ``writer_process``).
+    writer_process: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -59,6 +61,8 @@ class ServerSettings:
                              "an execution and its logs are kept")  # fmt: skip
         interval = _seconds(source, "_APP_MAINTENANCE_INTERVAL", DEFAULT_MAINTENANCE_INTERVAL,
                             "between two maintenance runs")  # fmt: skip
+        writer_process = _switch(source, "QUIXOTIC_WRITER_PROCESS", "database writes run in a process of their own",
+                                 default=True)  # fmt: skip
         read_paths = tuple(p for p in source.get("QUIXOTIC_FUNCTION_READ_PATHS", "").split(os.pathsep) if p)
         return cls(
             storage_limit=storage_limit,
@@ -71,6 +75,7 @@ class ServerSettings:
             record_ops=source.get("QUIXOTIC_RECORD_OPS", ""),
             execution_retention=retention,
             maintenance_interval=interval,
+            writer_process=writer_process,
         )
 
 
@@ -85,3 +90,16 @@ def _seconds(source: Mapping[str, str], name: str, default: int, what: str) -> i
             f"(default {default}, as on Appwrite)"
         )
     return int(text)
+
+
+_ON, _OFF = ("on", "1", "true", "yes"), ("off", "0", "false", "no")
+
+
+def _switch(source: Mapping[str, str], name: str, what: str, default: bool = False) -> bool:
+    """A yes-or-no setting from ``source[name]`` (unset or empty: ``default``)."""
+    text = source.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in _ON + _OFF:
+        raise ValueError(f"{name}={text!r}: say whether {what} with on or off (default {'on' if default else 'off'})")
+    return text in _ON

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -499,19 +500,22 @@ class Compute:
 
     # --- events
 
+    def listening(self, conn: sqlite3.Connection, project: str) -> tuple[st.Doc, ...]:
+        """``project``'s enabled, deployed functions that listen to events, as ``conn`` sees them (kept while its
+        functions do not change)."""
+
+        def load() -> tuple[st.Doc, ...]:
+            found = st.meta_all(conn, project, "function", "")
+            return tuple(f for f in found if f.get("events") and f.get("enabled", True) and f.get("deploymentId"))
+
+        return self._listening.recall(conn, cache.stamp(conn, cache.functions_scope(project)), project, load)
+
     def dispatch(self, project: str, events: list[tuple[str, dict[str, Any]]]) -> None:
         """Start an event-triggered execution of every enabled, deployed function that listens."""
         if not events or project.endswith("#deploy"):
             return
         with self.store.read() as conn:
-
-            def load() -> tuple[st.Doc, ...]:
-                listening = st.meta_all(conn, project, "function", "")
-                return tuple(
-                    f for f in listening if f.get("events") and f.get("enabled", True) and f.get("deploymentId")
-                )
-
-            functions = self._listening.recall(conn, cache.stamp(conn, cache.functions_scope(project)), project, load)
+            functions = self.listening(conn, project)
         for event, payload in events:
             for function in functions:
                 if any(event_matches(pattern, event) for pattern in function["events"]):
