@@ -127,6 +127,17 @@ def test_writes_and_their_errors_come_back_as_the_lane_answers_them(
     assert db.list_rows("wp", "notes")["total"] == 500  # none of the refused writes left anything
 
 
+def test_ctrl_c_in_a_terminal_does_not_stop_the_writer_process_on_its_own(
+    own_server: LocalServer, raw: RawClient
+) -> None:
+    """SIGINT reaches the whole process group; the writer process stops when the server closes its channel."""
+    writer = the_writer(own_server)
+    os.kill(writer, signal.SIGINT)
+    answer = post_rows(raw, [{"$id": "after-sigint", "title": "still served"}])
+    assert answer.status == 201, answer.body
+    assert the_writer(own_server) == writer
+
+
 def test_a_killed_writer_process_is_replaced_and_keeps_what_it_wrote(
     own_server: LocalServer, project: admin.ProjectCredentials, raw: RawClient
 ) -> None:

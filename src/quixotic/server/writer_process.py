@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -163,13 +164,13 @@ class WriterProcess:
                 raise ApiError("general_server_error", f"The writer process could not be started: {exc}.") from exc
             finally:
                 theirs.close()
-            ready: asyncio.Future[Any] = loop.create_future()
-            self._waiting.append(ready)
             channel = _Channel(self._answered, self._lost)
             self._end = ours.dup()
             await loop.create_connection(lambda: channel, sock=ours)
             assert channel.transport is not None
             self._channel = channel
+            ready: asyncio.Future[Any] = loop.create_future()  # its first frame answers the opening one
+            self._waiting.append(ready)
             channel.transport.write(frame((str(self.data_dir), self.settings)))
             try:
                 await asyncio.wait_for(asyncio.shield(ready), START_TIMEOUT)
@@ -318,6 +319,9 @@ def serve(sock: socket.socket) -> None:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: the server stops, and this process with it once the
+    # server closes the channel, never in the middle of a write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s writer process: %(message)s")
     with socket.socket(fileno=int(sys.argv[1])) as sock:
         serve(sock)
