@@ -35,7 +35,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -86,15 +85,30 @@ def frame(value: object) -> bytes:
 
 
 class _Channel(asyncio.Protocol):
-    """The loop's end of the socket pair: cuts what comes in into frames and hands each to ``on_frame``."""
+    """The loop's end of the socket pair to one writer process: cuts what comes in into frames and settles the
+    requests waiting on it in order; when it closes, tells every one still waiting."""
 
-    def __init__(self, on_frame: Callable[[object], None], on_lost: Callable[[], None]) -> None:
-        self._buffer = bytearray()
-        self._on_frame, self._on_lost = on_frame, on_lost
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+
+    def usable(self) -> bool:
+        """Whether a request written now reaches a live writer process (its exit may not have been read yet)."""
+        transport = self.transport
+        return transport is not None and not transport.is_closing() and self.proc.poll() is None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is one without being its subclass
+
+    def send(self, value: object) -> asyncio.Future[Any]:
+        """``value`` written; the future of its answer."""
+        assert self.transport is not None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiting.append(future)
+        self.transport.write(frame(value))
+        return future
 
     def data_received(self, data: bytes) -> None:
         buffer = self._buffer
@@ -105,10 +119,27 @@ class _Channel(asyncio.Protocol):
                 return
             value = pickle.loads(buffer[_LENGTH : _LENGTH + size])
             del buffer[: _LENGTH + size]
-            self._on_frame(value)
+            while self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():  # else its request was cancelled (the client went away): answer dropped
+                    future.set_result(value)
+                    break
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._on_lost()
+        code = self.proc.poll()
+        how = f"exit status {code}" if code is not None else "its channel closed"
+        error = ApiError(
+            "general_server_error",
+            f"The server's writer process stopped ({how}) while this request waited on it: the write was applied "
+            "completely or not at all. Read the resource back before you retry; the next write starts a new "
+            "writer process.",
+        )
+        waiting, self.waiting = [f for f in self.waiting if not f.done()], collections.deque()
+        for future in waiting:
+            future.set_exception(error)
+        if waiting:
+            log.error("the writer process %s stopped (%s) with %d request(s) waiting", self.proc.pid, how,
+                      len(waiting))  # fmt: skip
 
 
 class WriterProcess:
@@ -116,29 +147,19 @@ class WriterProcess:
 
     def __init__(self, data_dir: Path, settings: ServerSettings) -> None:
         self.data_dir, self.settings = data_dir, settings
-        self._proc: subprocess.Popen[bytes] | None = None
         self._channel: _Channel | None = None
         # The loop's end of the socket pair, kept to shut it at once when stopping: a transport closes only on a
         # later turn of the loop, which stopping (a blocking wait for the process) does not give it.
         self._end: socket.socket | None = None
-        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._starting: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._channel is not None else None
 
     async def run(self, request: WriteRequest) -> WriteAnswer:
         """``request`` written and answered by the writer process (started first when none runs)."""
         channel = self._channel if self._loop is asyncio.get_running_loop() else None
-        if channel is None or channel.transport is None or channel.transport.is_closing():
+        if channel is None or not channel.usable():
             channel = await self._start()
-        assert channel.transport is not None
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting.append(future)
-        channel.transport.write(frame(request))
-        answer = await future
+        answer = await channel.send(request)
         assert isinstance(answer, WriteAnswer)
         return answer
 
@@ -149,13 +170,12 @@ class WriterProcess:
             self._loop, self._starting = loop, asyncio.Lock()
         assert self._starting is not None
         async with self._starting:
-            channel = self._channel
-            if channel is not None and channel.transport is not None and not channel.transport.is_closing():
-                return channel  # another request started it meanwhile
+            if self._channel is not None and self._channel.usable():
+                return self._channel  # another request started it meanwhile
             self._stop_process()
             ours, theirs = socket.socketpair()
             try:
-                self._proc = subprocess.Popen(
+                proc = subprocess.Popen(
                     [sys.executable, "-c", _CHILD, str(theirs.fileno())],
                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                 )  # fmt: skip
@@ -164,16 +184,13 @@ class WriterProcess:
                 raise ApiError("general_server_error", f"The writer process could not be started: {exc}.") from exc
             finally:
                 theirs.close()
-            channel = _Channel(self._answered, self._lost)
+            channel = _Channel(proc)
             self._end = ours.dup()
             await loop.create_connection(lambda: channel, sock=ours)
-            assert channel.transport is not None
             self._channel = channel
-            ready: asyncio.Future[Any] = loop.create_future()  # its first frame answers the opening one
-            self._waiting.append(ready)
-            channel.transport.write(frame((str(self.data_dir), self.settings)))
+            ready = channel.send((str(self.data_dir), self.settings))  # answered once it has opened the store
             try:
-                await asyncio.wait_for(asyncio.shield(ready), START_TIMEOUT)
+                await asyncio.wait_for(ready, START_TIMEOUT)
             except TimeoutError:
                 self._stop_process()
                 raise ApiError(
@@ -181,33 +198,8 @@ class WriterProcess:
                     f"The writer process did not start within {START_TIMEOUT:.0f} s; see the server's log, or "
                     "run the server with QUIXOTIC_WRITER_PROCESS=off.",
                 ) from None
-            log.info("writer process %s serves database writes", self._proc.pid)
+            log.info("writer process %s serves database writes", proc.pid)
             return channel
-
-    def _answered(self, value: object) -> None:
-        while self._waiting:
-            future = self._waiting.popleft()
-            if not future.done():  # its request was cancelled (the client went away): the answer is dropped
-                future.set_result(value)
-                return
-
-    def _lost(self) -> None:
-        """The writer process went away: every request waiting on it is told, and the next one starts another."""
-        self._channel = None
-        code = self._proc.poll() if self._proc is not None else None
-        how = f"exit status {code}" if code is not None else "its channel closed"
-        error = ApiError(
-            "general_server_error",
-            f"The server's writer process stopped ({how}) while this request waited on it: the write was applied "
-            "completely or not at all. Read the resource back before you retry; the next write starts a new "
-            "writer process.",
-        )
-        waiting, self._waiting = self._waiting, collections.deque()
-        for future in waiting:
-            if not future.done():
-                future.set_exception(error)
-        if waiting:
-            log.error("the writer process stopped (%s) with %d request(s) waiting", how, len(waiting))
 
     def _stop_process(self) -> None:
         channel, self._channel = self._channel, None
@@ -218,15 +210,14 @@ class WriterProcess:
             with contextlib.suppress(OSError):  # the writer process reads the end of its requests
                 end.shutdown(socket.SHUT_RDWR)
             end.close()
-        proc, self._proc = self._proc, None
-        if proc is None:
+        if channel is None:
             return
         try:
-            proc.wait(STOP_TIMEOUT)
+            channel.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
-            log.warning("the writer process %s did not stop within %.0f s: killed", proc.pid, STOP_TIMEOUT)
-            proc.kill()
-            proc.wait()
+            log.warning("the writer process %s did not stop within %.0f s: killed", channel.proc.pid, STOP_TIMEOUT)
+            channel.proc.kill()
+            channel.proc.wait()
 
     def close(self) -> None:
         """Stop the writer process once its write and background jobs are done (the channel's end tells it)."""
