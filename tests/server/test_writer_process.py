@@ -5,21 +5,26 @@ what is tested does not depend on the default."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from appwrite.query import Query
 from appwrite.services.tables_db import TablesDB
 from support.raw_http import Answer, RawClient
 from support.server import LocalServer, start_server
 
-from quixotic.server import admin
+from quixotic.server import admin, formats
+from quixotic.server.auth import Caller
 from quixotic.server.settings import ServerSettings
+from quixotic.server.writer_process import WriteAnswer, WriteRequest, WriterProcess
 
 pytestmark = pytest.mark.local_only("starts a server of its own and signals its processes")
 
@@ -152,29 +157,62 @@ def test_a_killed_writer_process_is_replaced_and_keeps_what_it_wrote(
     assert db.get_row("wp", "notes", "after-kill")["title"] == "written by the next one"
 
 
-def test_a_write_waiting_on_a_writer_process_that_dies_is_told_and_not_applied(
+def sleeping_in(pid: int) -> str:
+    """Where in the kernel ``pid`` waits (``/proc/<pid>/wchan``): the socket read while it waits for a request."""
+    return Path(f"/proc/{pid}/wchan").read_text().strip()
+
+
+def test_a_write_the_dying_writer_process_never_read_goes_to_the_next_one_once(
     own_server: LocalServer, project: admin.ProjectCredentials
 ) -> None:
     raw = RawClient(own_server.url, project.project_id, project.api_key)
     writer = the_writer(own_server)
     os.kill(writer, signal.SIGSTOP)  # it cannot read the request the server hands it
     answers: list[Answer] = []
-    sender = threading.Thread(target=lambda: answers.append(post_rows(raw, [{"$id": "lost", "title": "never"}])))
+    sender = threading.Thread(target=lambda: answers.append(post_rows(raw, [{"$id": "unread", "title": "moved"}])))
     try:
         sender.start()
-        time.sleep(1.0)  # the server reads the body and hands it over in well under a millisecond
+        time.sleep(0.5)  # whether the server has handed it over yet or not, the stopped process has not read it
         assert sender.is_alive(), "the write was answered by a stopped writer process"
     finally:
         os.kill(writer, signal.SIGKILL)
     sender.join(30)
     (answer,) = answers
+    assert answer.status == 201, answer.body
+    assert the_writer(own_server) != writer
+    db = TablesDB(own_server.client(project.project_id, project.api_key))
+    assert db.get_row("wp", "notes", "unread")["title"] == "moved"
+    assert db.list_rows("wp", "notes", [Query.equal("title", "moved")])["total"] == 1  # written once
+
+
+def test_a_write_the_writer_process_was_running_when_it_died_is_told_and_not_applied(
+    own_server: LocalServer, project: admin.ProjectCredentials
+) -> None:
+    raw = RawClient(own_server.url, project.project_id, project.api_key)
+    writer = the_writer(own_server)
+    assert sleeping_in(writer) == "unix_stream_read_generic"  # what "waiting for a request" looks like
+    lock = sqlite3.connect(own_server.data_dir / "quixotic.db", isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # the writer process reads the request, then waits for the database
+    answers: list[Answer] = []
+    sender = threading.Thread(target=lambda: answers.append(post_rows(raw, [{"$id": "lost", "title": "never"}])))
+    try:
+        sender.start()
+        deadline = time.monotonic() + 15
+        while sleeping_in(writer) in ("unix_stream_read_generic", "0"):
+            assert time.monotonic() < deadline, "the writer process never took the request"
+            time.sleep(0.01)
+        os.kill(writer, signal.SIGKILL)
+        sender.join(30)
+    finally:
+        lock.rollback()
+        lock.close()
+    (answer,) = answers
     assert answer.status == 500, answer.body
     message = answer.json()["message"]
     assert "writer process stopped" in message and "completely or not at all" in message
-    rows = TablesDB(own_server.client(project.project_id, project.api_key)).list_rows("wp", "notes")["rows"]
-    assert "lost" not in {r["$id"] for r in rows}
-    retried = post_rows(RawClient(own_server.url, project.project_id, project.api_key),
-                        [{"$id": "lost", "title": "retried"}])  # fmt: skip
+    db = TablesDB(own_server.client(project.project_id, project.api_key))
+    assert db.list_rows("wp", "notes", [Query.equal("$id", "lost")])["total"] == 0
+    retried = post_rows(raw, [{"$id": "lost", "title": "retried"}])
     assert retried.status == 201, retried.body
 
 
@@ -197,3 +235,36 @@ def test_the_setting_reads_on_and_off_and_refuses_anything_else() -> None:
     assert ServerSettings.from_env({}).writer_process == ServerSettings().writer_process
     with pytest.raises(ValueError, match=r"QUIXOTIC_WRITER_PROCESS='maybe'.*on or off"):
         ServerSettings.from_env({"QUIXOTIC_WRITER_PROCESS": "maybe"})
+
+
+def test_an_answer_goes_to_its_own_request_when_an_earlier_one_was_given_up(tmp_path: Path) -> None:
+    """A request whose client went away still takes its own answer off the channel, never the next request's."""
+    fmt = formats.parse("1.8.0")
+    assert fmt is not None
+    caller = Caller("nowhere", frozenset({"rows.write"}), "applications")
+
+    def request(path: str, body: bytes = b"") -> WriteRequest:
+        headers = {"content-type": "application/json"}
+        return WriteRequest("POST", path, {}, body, headers, "localhost", fmt, None, caller)
+
+    async def scenario() -> tuple[WriteAnswer, bool]:
+        writes = WriterProcess(tmp_path / "data", ServerSettings())
+        try:
+            await writes.run(request("/warm-up"))  # started, its store made
+            lock = sqlite3.connect(tmp_path / "data" / "quixotic.db", isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")  # the first request waits for the database in the writer process
+            given_up = asyncio.ensure_future(writes.run(request("/tablesdb/db/tables/t/rows", b'{"rowId": "r"}')))
+            await asyncio.sleep(0.3)
+            given_up.cancel()
+            second = asyncio.ensure_future(writes.run(request("/not-a-write/second")))
+            await asyncio.sleep(0.1)
+            lock.rollback()
+            lock.close()
+            return await asyncio.wait_for(second, 30), given_up.cancelled()
+        finally:
+            writes.close()
+
+    answer, cancelled = asyncio.run(scenario())
+    assert cancelled
+    assert answer.status == 404, answer.body
+    assert b"/not-a-write/second" in answer.body

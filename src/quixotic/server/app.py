@@ -192,6 +192,15 @@ def error_response(exc: ApiError, version: str = APPWRITE_VERSION) -> Response:
     return _json(body, code)
 
 
+def failure_response(exc: Exception, method: str, path: str, version: str = APPWRITE_VERSION) -> Response:
+    """The answer to a request whose handling raised ``exc``: its Appwrite error JSON, or for anything that is not
+    an ``ApiError`` (a bug) a logged 500 that tells the client nothing of the server's insides."""
+    if isinstance(exc, ApiError):
+        return error_response(exc, version)
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return error_response(ApiError("general_unknown", "Server Error", 500), version)
+
+
 def _render(result: Any, default_status: int, extra: dict[str, str]) -> Response:
     if isinstance(result, Encoded):
         if not extra:
@@ -262,11 +271,8 @@ class Server:
             fmt = self.native_format
         try:
             return await self._handle(request, extra, fmt, declared)
-        except ApiError as exc:
-            return error_response(exc, self.version)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return error_response(ApiError("general_unknown", "Server Error", 500), self.version)
+        except Exception as exc:
+            return failure_response(exc, request.method, request.url.path, self.version)
 
     async def _handle(
         self, request: Request, extra: dict[str, str], fmt: formats.Version, declared: formats.Version | None

@@ -19,8 +19,9 @@ Column and index builds run on the writer process's own background worker.
 
 The channel is a socket pair: frames of a 4-byte length and a pickle (both ends are this package; nothing else
 can write to it). The writer process answers one request before it reads the next, so answers come back in the
-order of the requests. If it dies, every request waiting on it gets a 500 that says the write may or may not
-have been applied (SQLite applied all of it or none), and the next write starts a new one.
+order of the requests, and it acknowledges each as it reads it. If it dies, the request it was running gets a 500
+that says the write may or may not have been applied (SQLite applied all of it or none); those it had not read
+go to a new writer process, as does the next write.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _LENGTH = 4
 _CHILD = "from quixotic.server.writer_process import main; main()"
 START_TIMEOUT = 60.0  # seconds a new writer process may take to import and open the store
 STOP_TIMEOUT = 10.0  # seconds it may take to finish its write and its background jobs when the server stops
+SEND_ATTEMPTS = 3  # writer processes a request may go to when each stops before reading it
+_READ = (0).to_bytes(_LENGTH, "big")  # the writer process's "I have read the next request"
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,31 @@ def frame(value: object) -> bytes:
     return len(data).to_bytes(_LENGTH, "big") + data
 
 
+class _Unread(Exception):
+    """The writer process stopped before it read the request: nothing of it was applied, so it can go to the next
+    writer process (``WriterProcess.run``)."""
+
+
 class _Channel(asyncio.Protocol):
     """The loop's end of the socket pair to one writer process: cuts what comes in into frames and settles the
-    requests waiting on it in order; when it closes, tells every one still waiting."""
+    requests waiting on it in order; when it closes, tells every one still waiting.
+
+    The writer process acknowledges each request as soon as it has read it (an empty frame), before it starts on
+    it. So when it dies, the requests it had read may or may not have been applied (SQLite applied all or none of
+    each), and those it had not read were certainly not: they are sent again to a new writer process rather than
+    failed. A process that is being killed can still look alive for a moment (its threads are exiting), so a
+    request written in that moment is one it never reads.
+    """
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.read = 0  # how many of the requests at the head of ``waiting`` the writer process has read
         self.transport: asyncio.Transport | None = None
         self._buffer = bytearray()
 
     def usable(self) -> bool:
-        """Whether a request written now reaches a live writer process (its exit may not have been read yet)."""
+        """Whether a request written now reaches a writer process that has not been seen to exit."""
         transport = self.transport
         return transport is not None and not transport.is_closing() and self.proc.poll() is None
 
@@ -117,29 +133,42 @@ class _Channel(asyncio.Protocol):
             size = int.from_bytes(buffer[:_LENGTH], "big")
             if len(buffer) < _LENGTH + size:
                 return
+            if size == 0:  # the next request has been read
+                del buffer[:_LENGTH]
+                self.read += 1
+                continue
             value = pickle.loads(buffer[_LENGTH : _LENGTH + size])
             del buffer[: _LENGTH + size]
-            while self.waiting:
-                future = self.waiting.popleft()
-                if not future.done():  # else its request was cancelled (the client went away): answer dropped
-                    future.set_result(value)
-                    break
+            # One answer per request, in order; a request whose waiter was cancelled (the client went away) still
+            # takes its own answer, which is dropped.
+            future = self.waiting.popleft()
+            self.read -= 1
+            if not future.done():
+                future.set_result(value)
 
     def connection_lost(self, exc: Exception | None) -> None:
         code = self.proc.poll()
         how = f"exit status {code}" if code is not None else "its channel closed"
         error = ApiError(
             "general_server_error",
-            f"The server's writer process stopped ({how}) while this request waited on it: the write was applied "
+            f"The server's writer process stopped ({how}) while it ran this request: the write was applied "
             "completely or not at all. Read the resource back before you retry; the next write starts a new "
             "writer process.",
         )
-        waiting, self.waiting = [f for f in self.waiting if not f.done()], collections.deque()
-        for future in waiting:
-            future.set_exception(error)
+        waiting, read = list(self.waiting), self.read
+        self.waiting, self.read = collections.deque(), 0
+        lost = 0
+        for index, future in enumerate(waiting):
+            if future.done():
+                continue
+            if index < read:
+                future.set_exception(error)
+                lost += 1
+            else:
+                future.set_exception(_Unread(how))
         if waiting:
-            log.error("the writer process %s stopped (%s) with %d request(s) waiting", self.proc.pid, how,
-                      len(waiting))  # fmt: skip
+            log.error("the writer process %s stopped (%s): %d request(s) it was running failed, %d it had not read "
+                      "go to the next one", self.proc.pid, how, lost, len(waiting) - lost)  # fmt: skip
 
 
 class WriterProcess:
@@ -155,13 +184,26 @@ class WriterProcess:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, request: WriteRequest) -> WriteAnswer:
-        """``request`` written and answered by the writer process (started first when none runs)."""
-        channel = self._channel if self._loop is asyncio.get_running_loop() else None
-        if channel is None or not channel.usable():
-            channel = await self._start()
-        answer = await channel.send(request)
-        assert isinstance(answer, WriteAnswer)
-        return answer
+        """``request`` written and answered by the writer process (started first when none runs; a new one when it
+        stopped before reading the request)."""
+        stopped = ""
+        for _ in range(SEND_ATTEMPTS):
+            channel = self._channel if self._loop is asyncio.get_running_loop() else None
+            if channel is None or not channel.usable():
+                channel = await self._start()
+            try:
+                answer = await channel.send(request)
+            except _Unread as exc:
+                stopped = str(exc)
+                continue
+            assert isinstance(answer, WriteAnswer)
+            return answer
+        raise ApiError(
+            "general_server_error",
+            f"The server's writer process stopped {SEND_ATTEMPTS} times before it read this request (the last: "
+            f"{stopped}); nothing of it was applied. See the server's log, or run the server with "
+            "QUIXOTIC_WRITER_PROCESS=off.",
+        )
 
     async def _start(self) -> _Channel:
         loop = asyncio.get_running_loop()
@@ -191,6 +233,13 @@ class WriterProcess:
             ready = channel.send((str(self.data_dir), self.settings))  # answered once it has opened the store
             try:
                 await asyncio.wait_for(ready, START_TIMEOUT)
+            except (_Unread, ApiError):  # its channel closed before it was ready
+                self._stop_process()
+                raise ApiError(
+                    "general_server_error",
+                    f"The writer process stopped as it started (exit status {proc.poll()}); see the server's log, "
+                    "or run the server with QUIXOTIC_WRITER_PROCESS=off.",
+                ) from None
             except TimeoutError:
                 self._stop_process()
                 raise ApiError(
@@ -277,12 +326,8 @@ class _Writes:
                       request.declared, settings=self.settings)  # fmt: skip
             call = app.Call(handler, ctx, path_params, request.query, request.body, False, request.extra)
             response = app.encode_call(self.store, call)
-        except ApiError as exc:
-            response = app.error_response(exc, self.settings.appwrite_version)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            error = ApiError("general_unknown", "Server Error", 500)
-            response = app.error_response(error, self.settings.appwrite_version)
+        except Exception as exc:
+            response = app.failure_response(exc, request.method, request.path, self.settings.appwrite_version)
         events = ctx.events if ctx is not None and request.events and response.status_code < 400 else []
         return WriteAnswer(response.status_code, list(response.raw_headers), bytes(response.body), events)
 
@@ -299,10 +344,12 @@ def serve(sock: socket.socket) -> None:
     assert isinstance(opening, tuple)
     data_dir, settings = opening
     assert isinstance(data_dir, str) and isinstance(settings, ServerSettings)
+    sock.sendall(_READ)
     writes = _Writes(Path(data_dir), settings)
     try:
         sock.sendall(frame(("ready", os.getpid())))
         while (request := _read_frame(sock)) is not None:
+            sock.sendall(_READ)  # before anything of it is applied: see _Channel
             assert isinstance(request, WriteRequest)
             sock.sendall(frame(writes.answer(request)))
     finally:

@@ -260,10 +260,12 @@ class Compute:
             doc = self._set_deployment(project, function_id, deployment_id, status="processing")
             if doc is None or doc.get("status") == "canceled":
                 return
-            self._set_deployment(project, function_id, deployment_id, status="building")
+            # The folder exists before the status says "building", so whoever sees that status (the start-up
+            # sweep after a crash, a test) finds the half-built folder it implies.
             dest = self.deployment_dir(project, function_id, deployment_id)
             shutil.rmtree(dest, ignore_errors=True)
             dest.mkdir(parents=True)
+            self._set_deployment(project, function_id, deployment_id, status="building")
             from quixotic.server.compute.runtime import installer_env
             from quixotic.server.compute.runtime.build import build_deployment
 
