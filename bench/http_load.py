@@ -126,16 +126,20 @@ class LoadError(Exception):
 CpuProbe = Callable[[], float]  # seconds of CPU a target process has used so far
 
 
+def _stat_fields(path: Path) -> list[str]:
+    """A /proc ``stat`` file's fields after the command name (which may hold spaces): state, ppid, ..."""
+    return path.read_text().rsplit(")", 1)[1].split()
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
 def process_cpu(pid: int) -> CpuProbe:
     """A probe of ``pid``'s user+system CPU seconds (all its threads), read from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stat = Path(f"/proc/{pid}/stat")
-
-    def probe() -> float:
-        fields = stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
-
-    return probe
+    return lambda: _ticks(_stat_fields(stat)) / tick
 
 
 def process_tree_cpu(pid: int) -> CpuProbe:
@@ -149,11 +153,11 @@ def process_tree_cpu(pid: int) -> CpuProbe:
             if not entry.name.isdigit():
                 continue
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                fields = _stat_fields(entry / "stat")
             except OSError:  # gone meanwhile
                 continue
             if entry.name == str(pid) or fields[1] == str(pid):  # ppid: field 4 of stat
-                total += int(fields[11]) + int(fields[12])
+                total += _ticks(fields)
         return total / tick
 
     return probe

@@ -116,3 +116,32 @@ def test_the_count_of_a_bulk_answer() -> None:
     for bad in (RawJson(b'{"rows":[]}'), RawJson(b"{oops"), {"total": True}, {"total": "3"}, []):
         with pytest.raises(ValueError):
             reply_total(bad)
+
+
+def test_what_the_quick_cut_cannot_trust_is_cut_item_by_item() -> None:
+    """A page parsed whole is cut where its items meet (``},{``); where an item holds that itself (in a string,
+    in a nested list of objects) or the page has another shape, the scanner cuts it, with the same result."""
+    tricky = [
+        [{"$id": "a", "s": "x},{y"}, {"$id": "b"}],
+        [{"$id": "a", "refs": [{"$id": "r1"}, {"$id": "r2"}]}, {"$id": "b", "refs": []}],
+        [{"$id": "a", "s": "}"}, {"$id": "b", "s": "{"}],
+        [{"$id": "only"}],
+    ]
+    for rows in tricky:
+        for value in ({"total": len(rows), "rows": rows}, {"rows": rows}, {"rows": rows, "total": len(rows)}):
+            page = split_list(_raw(value, separators=(",", ":")), "rows")
+            _check(page, rows)
+            assert page.fields == {k: v for k, v in value.items() if k != "rows"}
+
+
+def test_a_page_with_a_field_after_its_list_keeps_the_field_and_cuts_right() -> None:
+    body = b'{"total":1,"rows":[{"$id":"a"}],"extra":[{"x":1}]}'
+    page = split_list(RawJson(body), "rows")
+    _check(page, [{"$id": "a"}])
+    assert page.fields == {"total": 1, "extra": [{"x": 1}]}
+
+
+def test_an_item_that_is_no_object_is_refused_on_either_path() -> None:
+    for body in (b'{"total":2,"rows":[{"$id":"a"},3]}', b'{"total":1,"rows":[3]}'):
+        with pytest.raises(ValueError, match="not a list of rows"):
+            split_list(RawJson(body), "rows")

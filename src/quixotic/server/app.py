@@ -318,7 +318,8 @@ class Server:
         if op.scopes == ("public",) and not project:
             caller = self._caller(None, op, project, headers, request, extra, host)
         else:  # on the loop, on a reader connection: never behind a write
-            with self.store.lock.refused(), self.store.read() as conn:
+            scopes = _forward_scopes(project) if forward else _scopes(project)
+            with self.store.lock.refused(), self.store.read() as conn, cache.prefetched(conn, scopes):
                 caller = self._caller(conn, op, project, headers, request, extra, host)
                 if forward:  # whether the writer process should send the write's events back
                     wants_events = self.realtime.listens(caller.project) or bool(
@@ -450,6 +451,14 @@ def _scopes(project: str | None) -> tuple[str, ...]:
     if not project:
         return (cache.AUTH,)
     return (cache.AUTH, cache.schema_scope(project), cache.principals_scope(project))
+
+
+def _forward_scopes(project: str | None) -> tuple[str, ...]:
+    """``_scopes`` and its project's functions' stamp: a write the writer process runs is authorised on the loop,
+    where whether a function listens to its events is read too."""
+    if not project:
+        return (cache.AUTH,)
+    return (*_scopes(project), cache.functions_scope(project))
 
 
 _CACHED_QUERY = 4096  # longer query strings are parsed each time, so the cache stays small
