@@ -28,7 +28,7 @@ from support.server import LocalServer
 
 from quixotic.server import admin
 from quixotic.server.ids import new_id
-from quixotic.server.store import Store
+from quixotic.server.store import READER_MMAP, Store
 
 LOCAL = pytest.mark.local_only("holds the local server's SQLite file from another process")
 DB, T = "rd", "items"
@@ -227,6 +227,24 @@ def test_reads_are_query_only_and_see_one_snapshot(tmp_path: Path) -> None:
             assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1  # the read's own snapshot
         with store.read() as conn:
             assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 2
+    finally:
+        store.close()
+
+
+def test_readers_map_the_file_and_count_what_was_written_since(tmp_path: Path) -> None:
+    """A reader reads the file mapped (``READER_MMAP``: a count of a large table does not read its ID index again
+    through the OS each time), and still sees each write committed before its snapshot, whether SQLite's automatic
+    checkpoint has copied it into the file yet or it is still in the WAL."""
+    store = Store(tmp_path)
+    try:
+        with store.tx() as conn:
+            conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+        for batch in range(3):
+            with store.tx() as conn:
+                conn.executemany("INSERT INTO t VALUES (?)", [(f"{batch}-{i:06d}-{'x' * 24}",) for i in range(20_000)])
+            with store.read() as conn:
+                assert conn.execute("PRAGMA mmap_size").fetchone()[0] == READER_MMAP
+                assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 20_000 * (batch + 1)
     finally:
         store.close()
 

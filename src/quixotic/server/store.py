@@ -88,6 +88,13 @@ def _qx_search(text: Any, query: Any) -> int:
     return 1 if q.search_matches(str(text), str(query)) else 0
 
 
+# How much of the database file a reader maps instead of copying pages into its own cache (2 MB each, SQLite's
+# default). A count of a table's rows reads its whole ID index: once that index outgrows the 2 MB (~50,000 rows),
+# every count read it again through the OS, 0.4-1 ms a list where the mapped file answers in ~50 us. The mapping
+# is the OS's page cache, shared by every reader, not memory of each.
+READER_MMAP = 1 << 30
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with the store's settings; ``readonly`` refuses every write on it (``query_only``)."""
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -102,6 +109,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.create_function("qx_search", 2, _qx_search, deterministic=True)
     if readonly:
         conn.execute("PRAGMA query_only=ON")
+        conn.execute(f"PRAGMA mmap_size={READER_MMAP}")
     return conn
 
 
@@ -569,8 +577,10 @@ def plan_page(
     )
 
 
-# Below this many ``_seq`` values a table is counted whole (see ``_count_sql``).
-_WHOLE_COUNT_SEQ = 500_000
+# Below this many ``_seq`` values a table is counted whole (see ``_count_sql``). Measured on a reader (mapped,
+# ``READER_MMAP``) with 36-character IDs: the whole count takes 35 us at 60,000 rows, 147 us at 250,000 and
+# 291 us at 500,000, where stepping 5,000 rows takes ~200 us at any size.
+_WHOLE_COUNT_SEQ = 300_000
 
 
 def _count_sql(table: str, where: str, unfiltered: bool) -> str:
