@@ -243,9 +243,10 @@ def test_an_answer_goes_to_its_own_request_when_an_earlier_one_was_given_up(tmp_
     assert fmt is not None
     caller = Caller("nowhere", frozenset({"rows.write"}), "applications")
 
-    def request(path: str, body: bytes = b"") -> WriteRequest:
+    def request(path: str, body: bytes = b"", template: str = "", params: dict[str, str] | None = None) -> WriteRequest:
         headers = {"content-type": "application/json"}
-        return WriteRequest("POST", path, {}, body, headers, "localhost", fmt, None, caller)
+        route = ("POST", template)
+        return WriteRequest(route, params or {}, "POST", path, {}, body, headers, "localhost", fmt, None, caller)
 
     async def scenario() -> tuple[WriteAnswer, bool]:
         writes = WriterProcess(tmp_path / "data", ServerSettings())
@@ -253,7 +254,11 @@ def test_an_answer_goes_to_its_own_request_when_an_earlier_one_was_given_up(tmp_
             await writes.run(request("/warm-up"))  # started, its store made
             lock = sqlite3.connect(tmp_path / "data" / "quixotic.db", isolation_level=None)
             lock.execute("BEGIN IMMEDIATE")  # the first request waits for the database in the writer process
-            given_up = asyncio.ensure_future(writes.run(request("/tablesdb/db/tables/t/rows", b'{"rowId": "r"}')))
+            template = "/tablesdb/{databaseId}/tables/{tableId}/rows"
+            row = request(
+                "/tablesdb/db/tables/t/rows", b'{"rowId": "r"}', template, {"databaseId": "db", "tableId": "t"}
+            )
+            given_up = asyncio.ensure_future(writes.run(row))
             await asyncio.sleep(0.3)
             given_up.cancel()
             second = asyncio.ensure_future(writes.run(request("/not-a-write/second")))

@@ -80,8 +80,9 @@ def _compact(body: bytes, plural: str) -> ListPage | None:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return None
     inner = body[head.end() : -2]
+    fields = {k: v for k, v in parsed.items() if k != plural}
     if not items:
-        return ListPage([], b"", {"total": parsed["total"]} if head.group(1) else {}) if not inner else None
+        return None if inner else ListPage([], b"", fields)
     if inner.count(b"},{") != len(items) - 1:
         return None
     lines = inner.replace(b"},{", b"}\n{") + b"\n"
@@ -92,7 +93,7 @@ def _compact(body: bytes, plural: str) -> ListPage | None:
             return None
     except ValueError:
         return None
-    return ListPage(items, lines, {k: v for k, v in parsed.items() if k != plural})
+    return ListPage(items, lines, fields)
 
 
 def _skip(text: str, at: int) -> int:

@@ -341,7 +341,9 @@ class Server:
                 body = await capped.body()  # decoded where the handler runs: a bulk body takes milliseconds
         if forward and (isinstance(body, bytes) or not (body or uploads)):  # a JSON body or none, not multipart
             raw = body if isinstance(body, bytes) else b""
-            write = WriteRequest(method, path, query, raw, headers, host, fmt, declared, caller, extra, wants_events)
+            route = (op.method, op.path)
+            write = WriteRequest(route, path_params, method, path, query, raw, headers, host, fmt, declared, caller,
+                                 extra, wants_events)  # fmt: skip
             return await self._forward(op, write)
         ctx = Ctx(
             self.store, self.worker, caller, op, headers, host, fmt, declared, uploads, compute=self.compute,

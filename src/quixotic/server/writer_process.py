@@ -61,8 +61,10 @@ _READ = (0).to_bytes(_LENGTH, "big")  # the writer process's "I have read the ne
 class WriteRequest:
     """What the writer process needs of a request the loop has matched, authorised and read."""
 
+    route: tuple[str, str]  # the operation the loop matched (its method and path template: an ID is not unique)
+    path_params: dict[str, str]  # what the loop read from the path
     method: str
-    path: str  # without /v1, as the loop matched it
+    path: str  # without /v1, as the loop matched it (for the log)
     query: dict[str, Any]
     body: bytes
     headers: dict[str, str]
@@ -111,9 +113,10 @@ class _Channel(asyncio.Protocol):
         self._buffer = bytearray()
 
     def usable(self) -> bool:
-        """Whether a request written now reaches a writer process that has not been seen to exit."""
+        """Whether the channel is open. A writer process that died but whose end has not been read yet looks
+        usable: what is written to it is never read, and goes to the next one (``connection_lost``)."""
         transport = self.transport
-        return transport is not None and not transport.is_closing() and self.proc.poll() is None
+        return transport is not None and not transport.is_closing()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is one without being its subclass
@@ -300,31 +303,31 @@ class _Writes:
     and the handlers (no Realtime hub, no function engine)."""
 
     def __init__(self, data_dir: Path, settings: ServerSettings) -> None:
+        from quixotic.server import app  # here, not at the top: app imports this module
         from quixotic.server.console.routes import with_console
         from quixotic.server.registry import load_all
         from quixotic.server.store import Store
         from quixotic.server.worker import Worker
 
+        self.app = app
         self.settings = settings
         self.store = Store(data_dir)
         self.worker = Worker()
-        self.routes = with_console()
+        self.operations = {(op.method, op.path): op for op in with_console().operations}
         self.handlers = load_all()
 
     def answer(self, request: WriteRequest) -> WriteAnswer:
-        from quixotic.server import app
         from quixotic.server.context import Ctx
 
-        ctx: Ctx | None = None
+        app, ctx = self.app, None
         try:
-            found = self.routes.match(request.method, request.path)
-            handler = self.handlers.get(found[0].id) if found is not None else None
-            if found is None or handler is None:
+            op = self.operations.get(request.route)
+            handler = self.handlers.get(op.id) if op is not None else None
+            if op is None or handler is None:
                 raise ApiError("general_route_not_found", f"{request.method} {request.path} is not a database write.")
-            op, path_params = found
             ctx = Ctx(self.store, self.worker, request.caller, op, request.headers, request.host, request.fmt,
                       request.declared, settings=self.settings)  # fmt: skip
-            call = app.Call(handler, ctx, path_params, request.query, request.body, False, request.extra)
+            call = app.Call(handler, ctx, request.path_params, request.query, request.body, False, request.extra)
             response = app.encode_call(self.store, call)
         except Exception as exc:
             response = app.failure_response(exc, request.method, request.path, self.settings.appwrite_version)
